@@ -1,0 +1,139 @@
+"""votakvot: every call of a tracked function becomes a trial folder you can read back.
+
+>>> import votakvot
+>>> votakvot.init(path="./results")
+>>> @votakvot.track()
+... def experiment(one, two):
+...     votakvot.meter(loss=0.5)
+...     return one + two
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from . import meta
+from ._config import Capture, Config, get_config, set_config
+from ._tracking import attach, inform, meter, run, tid, track
+from ._version import __version__
+from .exceptions import (
+    MissingDependencyError,
+    ResumeError,
+    StorageError,
+    TrialFailedError,
+    TrialLoadError,
+    UnsafeTagError,
+    VotakvotError,
+)
+from .resumable import resumable_fn
+from .trial import Trial
+
+metadata_providers = meta.providers
+"""The same dict as ``votakvot.meta.providers``."""
+
+__all__ = [
+    "MissingDependencyError",
+    "ResumeError",
+    "StorageError",
+    "Trial",
+    "TrialFailedError",
+    "TrialLoadError",
+    "UnsafeTagError",
+    "VotakvotError",
+    "__version__",
+    "attach",
+    "inform",
+    "init",
+    "load_metrics",
+    "load_report",
+    "load_trials",
+    "map",
+    "meta",
+    "metadata_providers",
+    "meter",
+    "resumable_fn",
+    "run",
+    "submit",
+    "sweep",
+    "tid",
+    "track",
+]
+
+
+def init(
+    path: str = ".",
+    meta_providers: dict[str, Callable[[], Any]] | None = None,
+    *,
+    strict: bool = False,
+    capture: Capture = "all",
+    capture_limit: int = 10 * 1024 * 1024,
+    runner: str = "inplace",
+    flush_interval: float = 1.0,
+    heartbeat_interval: float = 5.0,
+    **runner_options: Any,
+) -> None:
+    """Set where trials go and how they are recorded; call again to switch.
+
+    Args:
+        path: root folder of the trials, a local path or any fsspec URL
+            (``memory://x``, ``s3://bucket/prefix``, ``sftp://host/dir``).
+            Before ``init`` is called, tracked calls write under ``.``.
+        meta_providers: ``{dotted key: callable}`` for ``meta``; by default
+            ``votakvot.meta.providers``.
+        strict: raise storage errors into the tracked call instead of logging them.
+        capture: keep a trial's output: ``"all"`` (stdout/stderr and logging),
+            ``"logging"`` (logging records only) or ``"none"``.
+        capture_limit: bytes of captured output kept per trial and file.
+        runner: how ``submit``/``map`` run trials: ``"inplace"``, ``"process"`` or ``"dask"``.
+        flush_interval: seconds between background flushes of metrics.
+        heartbeat_interval: seconds between heartbeats of a running trial.
+        **runner_options: options of the runner, e.g. ``address="tcp://..."`` for Dask.
+    """
+    if capture not in ("all", "logging", "none"):
+        raise ValueError(f"capture must be 'all', 'logging' or 'none' (got {capture!r})")
+    if flush_interval <= 0 or heartbeat_interval <= 0:
+        raise ValueError(
+            f"flush_interval and heartbeat_interval must be > 0 "
+            f"(got {flush_interval!r}, {heartbeat_interval!r})"
+        )
+    config = Config(
+        path=str(path),
+        meta_providers=dict(meta_providers) if meta_providers is not None else None,
+        strict=strict,
+        capture=capture,
+        capture_limit=capture_limit,
+        runner=runner,
+        runner_options=runner_options,
+        flush_interval=flush_interval,
+        heartbeat_interval=heartbeat_interval,
+    )
+    config.storage  # noqa: B018 - fail now on a bad path or a missing fsspec backend
+    set_config(config)
+
+
+def configured() -> Config:
+    """A copy of the current settings."""
+    return dataclasses.replace(get_config())
+
+
+def __getattr__(name: str) -> Any:
+    # The read side needs pandas; importing it lazily keeps `import votakvot` light.
+    if name in ("load_report", "load_trials"):
+        from . import report
+
+        return getattr(report, name)
+    if name in ("submit", "map", "sweep"):
+        from . import runners
+
+        return getattr(runners, name)
+    if name == "load_metrics":
+        from .metrics import load_metrics
+
+        return load_metrics
+    if name == "metrics":
+        import importlib
+
+        return importlib.import_module(".metrics", __name__)
+    raise AttributeError(f"module 'votakvot' has no attribute {name!r}")

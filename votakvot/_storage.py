@@ -1,0 +1,179 @@
+"""Where trial files go: a local folder (plain ``os`` calls, the fast path) or any
+fsspec URL. Both expose the few operations the writer needs, and every whole-file
+write is atomic (temp file + rename) so no reader ever sees half a file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import uuid
+from typing import IO, Any
+
+from .exceptions import MissingDependencyError
+
+__all__ = ["FsspecStorage", "LocalStorage", "Storage", "open_storage", "split_protocol"]
+
+# Packages that provide fsspec protocols, for an error that says what to install.
+_PROTOCOL_PACKAGES = {
+    "s3": "s3fs",
+    "s3a": "s3fs",
+    "gs": "gcsfs",
+    "gcs": "gcsfs",
+    "az": "adlfs",
+    "abfs": "adlfs",
+    "abfss": "adlfs",
+    "adl": "adlfs",
+    "sftp": "paramiko",
+    "ssh": "paramiko",
+    "hdfs": "pyarrow",
+    "webdav": "webdav4",
+    "dropbox": "dropboxdrivefs",
+    "oci": "ocifs",
+    "http": "aiohttp",
+    "https": "aiohttp",
+}
+
+
+def split_protocol(url: str) -> tuple[str | None, str]:
+    """``"s3://bucket/x"`` -> ``("s3", "bucket/x")``; a plain path -> ``(None, path)``."""
+    if "://" in url:
+        protocol, _, rest = url.partition("://")
+        return protocol, rest
+    return None, url
+
+
+def is_local(url: str) -> bool:
+    protocol, _ = split_protocol(url)
+    return protocol in (None, "file", "local")
+
+
+def get_filesystem(url: str) -> tuple[Any, str]:
+    """fsspec's ``url_to_fs`` with an error that names the package to install."""
+    import fsspec
+
+    try:
+        return fsspec.core.url_to_fs(url)
+    except ImportError as exc:
+        protocol = split_protocol(url)[0] or "file"
+        package = _PROTOCOL_PACKAGES.get(protocol, f"the fsspec backend for {protocol!r}")
+        raise MissingDependencyError(
+            f"reading or writing {url!r} needs {package}: pip install {package} ({exc})"
+        ) from exc
+    except ValueError as exc:
+        protocol = split_protocol(url)[0]
+        raise MissingDependencyError(
+            f"fsspec knows no protocol {protocol!r} in {url!r}: check the URL, or install "
+            "the package that provides it"
+        ) from exc
+
+
+class Storage:
+    """The operations the trial writer needs, on paths below one root."""
+
+    url: str
+
+    def join(self, *parts: str) -> str:
+        raise NotImplementedError
+
+    def makedirs(self, path: str) -> None:
+        raise NotImplementedError
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def append(self, path: str, data: bytes) -> None:
+        """Add to the end of a file; remote stores without append write a new file instead."""
+        raise NotImplementedError
+
+    def open(self, path: str, mode: str) -> IO[Any]:
+        raise NotImplementedError
+
+    @property
+    def can_append(self) -> bool:
+        return True
+
+
+class LocalStorage(Storage):
+    def __init__(self, url: str) -> None:
+        _, path = split_protocol(url)
+        self.root = os.path.abspath(os.path.expanduser(path))
+        self.url = self.root
+
+    def join(self, *parts: str) -> str:
+        return os.path.join(*parts)
+
+    def makedirs(self, path: str) -> None:
+        os.makedirs(path, exist_ok=True)
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        tmp = f"{path}.{uuid.uuid4().hex[:12]}.tmp"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def append(self, path: str, data: bytes) -> None:
+        with open(path, "ab") as f:
+            f.write(data)
+
+    def open(self, path: str, mode: str) -> IO[Any]:
+        parent = os.path.dirname(path)
+        if any(c in mode for c in "wax"):
+            os.makedirs(parent, exist_ok=True)
+        return open(path, mode)
+
+
+class FsspecStorage(Storage):
+    def __init__(self, url: str) -> None:
+        self.fs, self.root = get_filesystem(url)
+        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        self.protocol = protocol
+        self.url = url.rstrip("/")
+
+    def join(self, *parts: str) -> str:
+        return posixpath.join(*parts)
+
+    def makedirs(self, path: str) -> None:
+        self.fs.makedirs(path, exist_ok=True)
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        if self.protocol in ("memory", "s3", "s3a", "gs", "gcs", "abfs", "az"):
+            # Object stores publish an object only once it is fully uploaded.
+            self.fs.pipe_file(path, data)
+            return
+        tmp = f"{path}.{uuid.uuid4().hex[:12]}.tmp"
+        self.fs.pipe_file(tmp, data)
+        try:
+            if self.fs.exists(path):
+                self.fs.rm_file(path)
+        except OSError:
+            pass
+        self.fs.mv(tmp, path)
+
+    @property
+    def can_append(self) -> bool:
+        return False
+
+    def append(self, path: str, data: bytes) -> None:
+        raise io.UnsupportedOperation(f"{self.protocol}:// does not append")
+
+    def open(self, path: str, mode: str) -> IO[Any]:
+        if any(c in mode for c in "wax"):
+            self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        return self.fs.open(path, mode)
+
+    def to_url(self, path: str) -> str:
+        return self.fs.unstrip_protocol(path)
+
+
+def open_storage(url: str) -> Storage:
+    """A :class:`Storage` rooted at ``url`` (a local path or any fsspec URL)."""
+    return LocalStorage(url) if is_local(url) else FsspecStorage(url)

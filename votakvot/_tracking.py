@@ -1,0 +1,689 @@
+"""Trials of tracked calls: creating their folders, recording them, and the context
+that ``inform``/``meter``/``attach`` act on.
+
+The current trial lives in a ``ContextVar``, so calls running at once in threads
+or asyncio tasks each see their own. One background thread per process flushes
+metrics (and ``info`` that changed) about once a second and refreshes heartbeats,
+so a viewer sees a running trial progress and can tell a dead one from a live one.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime
+import functools
+import inspect
+import io
+import logging
+import os
+import posixpath
+import sys
+import threading
+import time
+import traceback
+import uuid
+import weakref
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
+
+from . import _yaml, meta
+from ._config import Capture, Config, get_config
+from ._layout import HEARTBEAT_NAME, METRICS_PREFIX, TRACEBACK_NAME, YAML_NAME
+from ._version import __version__
+from .exceptions import StorageError
+
+if TYPE_CHECKING:
+    from .trial import Trial
+
+__all__ = [
+    "ActiveTrial",
+    "TrialHook",
+    "attach",
+    "current",
+    "hooks",
+    "inform",
+    "meter",
+    "run",
+    "tid",
+    "track",
+]
+
+logger = logging.getLogger("votakvot")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# States a trial can end in; "stale" is never written, readers derive it from the heartbeat.
+INTERRUPTING = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+_current: contextvars.ContextVar[ActiveTrial | None] = contextvars.ContextVar(
+    "votakvot_trial", default=None
+)
+
+
+class TrialHook(Protocol):
+    """Something that wants to act when a trial starts and ends (output capture, ...).
+
+    ``on_start`` runs in the trial's context right before the call; ``on_end`` right
+    after it, before the final write, so it may still add to ``trial.data``.
+    """
+
+    def on_start(self, trial: ActiveTrial) -> None: ...
+
+    def on_end(self, trial: ActiveTrial) -> None: ...
+
+
+hooks: list[TrialHook] = []
+"""Hooks called for every trial, in order."""
+
+
+def current() -> ActiveTrial | None:
+    """The trial of the current call, or ``None`` outside any tracked call."""
+    return _current.get()
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now().astimezone()
+
+
+def _error_type(exc: BaseException) -> str:
+    cls = type(exc)
+    return (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
+
+
+class ActiveTrial:
+    """A trial being run by this process: its folder, its record, its buffers."""
+
+    def __init__(
+        self,
+        tid: str,
+        params: dict[str, Any],
+        *,
+        function: str | None = None,
+        config: Config | None = None,
+        extra: dict[str, Any] | None = None,
+        capture: str | None = None,
+    ) -> None:
+        self.config = config or get_config()
+        self.capture = capture or self.config.capture
+        """What output of this trial is kept: ``all``, ``logging`` or ``none``."""
+        self.storage = self.config.storage
+        self.id = str(uuid.uuid4())
+        self.tid = tid
+        self.path = self.storage.join(self.storage.root, *tid.split("/"))
+        parent = _current.get()
+        self.parent = parent
+        self.info: dict[str, Any] = {}
+        self.data: dict[str, Any] = {
+            "votakvot": __version__,
+            "id": self.id,
+            "tid": tid,
+            "state": "running",
+        }
+        if function:
+            self.data["function"] = function
+        if parent is not None:
+            self.data["parent"] = parent.tid
+        self.data["at"] = {"created": _now()}
+        self.data["params"] = params
+        self.data["info"] = self.info
+        if extra:
+            self.data.update(extra)
+        self._lock = threading.RLock()
+        self._metric_rows: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        self._metric_files: dict[tuple[str, ...], str] = {}
+        self._metric_seq = 0
+        self._info_dirty = False
+        self._write_failed = False
+        self._last_heartbeat = 0.0
+        self._token: contextvars.Token | None = None
+        self.finished = False
+
+    # --- where things go ---------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The trial folder as a path or URL a reader can be given."""
+        to_url = getattr(self.storage, "to_url", None)
+        return to_url(self.path) if to_url else self.path
+
+    def file(self, name: str) -> str:
+        return self.storage.join(self.path, name)
+
+    # --- guarded writes ----------------------------------------------------------
+
+    def _guard(self, what: str, op: Callable[[], Any]) -> Any:
+        """Run a storage operation; a failure never breaks the user's call unless strict."""
+        try:
+            return op()
+        except Exception as exc:
+            if self.config.strict:
+                raise StorageError(
+                    f"votakvot could not {what} for trial {self.tid!r} at {self.url}: {exc}"
+                ) from exc
+            if not self._write_failed:
+                self._write_failed = True
+                logger.error(
+                    "votakvot could not %s for trial %r at %s: %s: %s. The call goes on; "
+                    "this trial's record may be incomplete (free space or fix permissions, "
+                    "or pass init(strict=True) to make this an error)",
+                    what,
+                    self.tid,
+                    self.url,
+                    type(exc).__name__,
+                    exc,
+                )
+            return None
+
+    def write_yaml(self) -> None:
+        text = _dump_record(self.data, self.tid)
+        self._guard(
+            f"write {YAML_NAME}",
+            lambda: self.storage.write_atomic(self.file(YAML_NAME), text.encode("utf-8")),
+        )
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> None:
+        providers = self.config.meta_providers
+        self.data["meta"] = meta.collect(providers)
+        self.data["at"]["started"] = _now()
+        self._t0 = time.perf_counter()
+        self._guard("create the trial folder", lambda: self.storage.makedirs(self.path))
+        self.write_yaml()
+        self._token = _current.set(self)
+        _flusher.register(self)
+        for hook in hooks:
+            try:
+                hook.on_start(self)
+            except Exception:
+                logger.exception("votakvot: hook %r failed to start on trial %r", hook, self.tid)
+
+    def _end_hooks(self) -> None:
+        for hook in reversed(hooks):
+            try:
+                hook.on_end(self)
+            except Exception:
+                logger.exception("votakvot: hook %r failed to end on trial %r", hook, self.tid)
+
+    def _detach(self) -> None:
+        _flusher.unregister(self)
+        if self._token is not None:
+            try:
+                _current.reset(self._token)
+            except ValueError:
+                # Ended from another context (a resumed generator, a callback): just clear.
+                _current.set(self.parent)
+            self._token = None
+
+    def succeed(self, result: Any) -> None:
+        self._end("done", result=result)
+
+    def fail(self, exc: BaseException) -> None:
+        state = "interrupted" if _is_interruption(exc) else "failed"
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        self.data["error"] = {"type": _error_type(exc), "message": str(exc)}
+        self.data["traceback"] = tb
+        self._guard(
+            f"write {TRACEBACK_NAME}",
+            lambda: self.storage.write_atomic(self.file(TRACEBACK_NAME), tb.encode("utf-8")),
+        )
+        self._end(state)
+
+    def _end(self, state: str, result: Any = None) -> None:
+        if self.finished:
+            return
+        self._end_hooks()
+        self._detach()
+        at = self.data["at"]
+        at["finished"] = _now()
+        at["duration"] = time.perf_counter() - self._t0 + at.get("_resumed_duration", 0.0)
+        at.pop("_resumed_duration", None)
+        self.data["state"] = state
+        if state == "done":
+            self.data["result"] = result
+        self.flush_metrics()
+        self.write_yaml()
+        self.finished = True
+
+    # --- what the call records ----------------------------------------------------
+
+    def inform(self, fields: dict[str, Any]) -> None:
+        self.info.update(fields)
+        self._info_dirty = True
+
+    def meter(self, fields: dict[str, Any]) -> None:
+        key = tuple(fields)
+        row = (time.time(), *fields.values())
+        with self._lock:
+            rows = self._metric_rows.get(key)
+            if rows is None:
+                self._metric_rows[key] = [row]
+            else:
+                rows.append(row)
+
+    def flush_metrics(self) -> None:
+        with self._lock:
+            pending, self._metric_rows = self._metric_rows, {}
+            for key, rows in pending.items():
+                if rows:
+                    self._guard("write metrics", lambda k=key, r=rows: self._write_metrics(k, r))
+
+    def _write_metrics(self, key: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        import csv
+
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        name = self._metric_files.get(key) if self.storage.can_append else None
+        if name is None:
+            name = f"{METRICS_PREFIX}{self._metric_seq:05d}.csv"
+            self._metric_seq += 1
+            writer.writerow(("at", *key) if "at" not in key else key)
+            if self.storage.can_append:
+                self._metric_files[key] = name
+            header_written = True
+        else:
+            header_written = False
+        if "at" in key:
+            # The user metered their own ``at``: keep theirs, drop ours.
+            writer.writerows(row[1:] for row in rows)
+        else:
+            writer.writerows(rows)
+        data = buf.getvalue().encode("utf-8")
+        path = self.file(name)
+        if self.storage.can_append:
+            self.storage.append(path, data)
+        elif header_written:
+            self.storage.write_atomic(path, data)
+
+    def attach(self, name: str, mode: str = "w") -> IO[Any]:
+        rel = _safe_relative(name)
+        path = self.storage.join(self.path, *rel.split("/"))
+        return self.storage.open(path, mode)
+
+    # --- background ---------------------------------------------------------------
+
+    def background_flush(self, now: float) -> None:
+        """Called by the flusher thread: metrics, changed info, heartbeat when due."""
+        if self.finished:
+            return
+        self.flush_metrics()
+        if self._info_dirty:
+            self._info_dirty = False
+            self.write_yaml()
+        if now - self._last_heartbeat >= self.config.heartbeat_interval:
+            self.heartbeat(now)
+
+    def heartbeat(self, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        self._last_heartbeat = now
+        text = f"{now:.3f} {self.config.heartbeat_interval:g}\n".encode()
+        self._guard(
+            "write the heartbeat",
+            lambda: self.storage.write_atomic(self.file(HEARTBEAT_NAME), text),
+        )
+
+
+def _is_interruption(exc: BaseException) -> bool:
+    if isinstance(exc, INTERRUPTING):
+        return True
+    return type(exc).__name__ == "CancelledError"
+
+
+def _safe_relative(name: str) -> str:
+    """A file name inside the trial folder, or a ValueError saying why it is not."""
+    if not name or name.startswith(("/", "\\")) or "://" in name or os.path.isabs(name):
+        raise ValueError(
+            f"attach({name!r}): the name must be relative to the trial folder, "
+            "e.g. 'plots/loss.png'"
+        )
+    norm = posixpath.normpath(name.replace("\\", "/"))
+    if norm == ".." or norm.startswith("../") or norm == ".":
+        raise ValueError(
+            f"attach({name!r}) would write outside the trial folder; use a name below it"
+        )
+    return norm
+
+
+def _dump_record(data: dict[str, Any], tid: str) -> str:
+    try:
+        return _yaml.dump(data)
+    except Exception:
+        clean = _representable(data, tid, "")
+        return _yaml.dump(clean)
+
+
+def _representable(value: Any, tid: str, where: str) -> Any:
+    """Replace values YAML cannot hold by their ``repr``, naming each one in a warning."""
+    try:
+        _yaml.dump(value)
+        return value
+    except Exception as exc:
+        if isinstance(value, dict):
+            return {k: _representable(v, tid, f"{where}.{k}".lstrip(".")) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [_representable(v, tid, f"{where}[{i}]") for i, v in enumerate(value)]
+        logger.warning(
+            "votakvot: trial %r: %s (%s) cannot be stored as YAML (%s); its repr is stored",
+            tid,
+            where or "value",
+            type(value).__name__,
+            exc,
+        )
+        return repr(value)
+
+
+class _Flusher:
+    """One daemon thread per process that keeps running trials' files fresh."""
+
+    def __init__(self) -> None:
+        self._trials: weakref.WeakSet[ActiveTrial] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        self._trials = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread = None
+        self._wake = threading.Event()
+
+    def register(self, trial: ActiveTrial) -> None:
+        with self._lock:
+            self._trials.add(trial)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="votakvot-flusher", daemon=True
+                )
+                self._thread.start()
+
+    def unregister(self, trial: ActiveTrial) -> None:
+        with self._lock:
+            self._trials.discard(trial)
+
+    def flush_now(self) -> None:
+        """Flush every running trial at once (tests, and before a process exits)."""
+        self._tick()
+
+    def _tick(self) -> None:
+        with self._lock:
+            trials = list(self._trials)
+        now = time.time()
+        for trial in trials:
+            try:
+                trial.background_flush(now)
+            except Exception:
+                logger.exception("votakvot: background flush of trial %r failed", trial.tid)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(get_config().flush_interval)
+            self._wake.clear()
+            self._tick()
+
+
+_flusher = _Flusher()
+
+
+# --- ids -------------------------------------------------------------------------
+
+
+def _module_name(fn: Callable[..., Any]) -> str:
+    module = getattr(fn, "__module__", None) or "__main__"
+    if module == "__main__":
+        main = sys.modules.get("__main__")
+        spec = getattr(main, "__spec__", None)
+        if spec is not None and spec.name:
+            return spec.name.removesuffix(".__main__")
+        file = getattr(main, "__file__", None)
+        if file:
+            return os.path.splitext(os.path.basename(file))[0]
+    return module
+
+
+def function_name(fn: Callable[..., Any]) -> str:
+    """``module.qualname`` of a function: how a later process can import it again."""
+    return f"{_module_name(fn)}.{getattr(fn, '__qualname__', getattr(fn, '__name__', 'call'))}"
+
+
+def _default_prefix(fn: Callable[..., Any]) -> str:
+    qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "call")
+    qualname = qualname.replace("<locals>.", "").replace("<", "").replace(">", "")
+    return f"{_module_name(fn)}/{qualname}"
+
+
+def new_tid(prefix: str, trial_uuid: str | None = None) -> tuple[str, str]:
+    """A fresh ``prefix/yy-mm-dd/HH:MM:SS/uuid`` and its uuid."""
+    trial_uuid = trial_uuid or str(uuid.uuid4())
+    now = datetime.datetime.now()
+    return f"{prefix}/{now:%y-%m-%d}/{now:%H:%M:%S}/{trial_uuid}", trial_uuid
+
+
+# --- the public API -----------------------------------------------------------------
+
+
+class _Binder:
+    """Turns a call's arguments into the ``params`` mapping that is recorded."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.signature = inspect.signature(fn)
+        params = list(self.signature.parameters.values())
+        qualname = getattr(fn, "__qualname__", "")
+        is_method = (
+            bool(params)
+            and params[0].name in ("self", "cls")
+            and "." in qualname.replace("<locals>.", "")
+        )
+        self.skip = params[0].name if is_method else None
+        self.kinds = {p.name: p.kind for p in params}
+
+    def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        bound = self.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        params: dict[str, Any] = {}
+        for name, value in bound.arguments.items():
+            kind = self.kinds[name]
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                params.update(value)
+            elif kind is inspect.Parameter.VAR_POSITIONAL:
+                params[name] = list(value)
+            elif name != self.skip:
+                params[name] = value
+        return {k: v for k, v in params.items() if not k.startswith("_")}
+
+
+def track(name: str | None = None, *, capture: Capture | None = None) -> Callable[[F], F]:
+    """Make every call of the decorated function a trial.
+
+    Args:
+        name: the ``{module}/{function}`` part of trial ids; by default the
+            function's module and qualified name.
+        capture: overrides ``init(capture=...)`` for this function.
+
+    The call's result is returned unchanged and its exception re-raised unchanged,
+    after both are recorded. Works on plain functions, methods and ``async def``.
+    """
+
+    def decorate(fn: F) -> F:
+        prefix = name.strip("/") if name else _default_prefix(fn)
+        binder = _Binder(fn)
+        function = function_name(fn)
+
+        def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> ActiveTrial | None:
+            try:
+                params = binder(args, kwargs)
+            except TypeError:
+                return None  # the call itself is wrong: let the function raise it
+            tid_, trial_uuid = new_tid(prefix)
+            trial = ActiveTrial(tid_, params, function=function, capture=capture)
+            trial.id = trial_uuid
+            trial.data["id"] = trial_uuid
+            trial.start()
+            return trial
+
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                trial = begin(args, kwargs)
+                if trial is None:
+                    return await fn(*args, **kwargs)
+                try:
+                    result = await fn(*args, **kwargs)
+                except BaseException as exc:
+                    trial.fail(exc)
+                    raise
+                trial.succeed(result)
+                return result
+
+            wrapper: Callable[..., Any] = async_wrapper
+        else:
+
+            @functools.wraps(fn)
+            def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+                trial = begin(args, kwargs)
+                if trial is None:
+                    return fn(*args, **kwargs)
+                try:
+                    result = fn(*args, **kwargs)
+                except BaseException as exc:
+                    trial.fail(exc)
+                    raise
+                trial.succeed(result)
+                return result
+
+            wrapper = sync_wrapper
+
+        wrapper.__votakvot_prefix__ = prefix  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def run(tid: str, fn: Callable[..., Any], /, *, rerun: bool = False, **params: Any) -> Trial:
+    """Run ``fn(**params)`` as the trial with the explicit id ``tid``.
+
+    ``tid`` is a relative folder under the root (``"sweep/n=10/seed=3"``). A trial
+    that already finished there is returned as recorded, without running again,
+    unless ``rerun=True``; so a script of ``run`` calls that was killed picks up
+    where it stopped. Subclasses of ``votakvot.resumable_fn`` resume from their
+    last snapshot. The function's exception is re-raised after it is recorded.
+    """
+    from .trial import Trial
+
+    tid = _check_tid(tid)
+    from .resumable import resumable_fn, run_resumable
+
+    if isinstance(fn, type) and issubclass(fn, resumable_fn):
+        return run_resumable(tid, fn, params, rerun=rerun)
+    fn = getattr(fn, "__wrapped__", fn) if hasattr(fn, "__votakvot_prefix__") else fn
+    config = get_config()
+    if not rerun:
+        done = _finished_trial(config, tid)
+        if done is not None:
+            return done
+    trial = ActiveTrial(
+        tid,
+        {k: v for k, v in params.items() if not k.startswith("_")},
+        function=function_name(fn),
+        config=config,
+    )
+    _clear_old_metrics(trial)
+    trial.start()
+    try:
+        result = fn(**params)
+    except BaseException as exc:
+        trial.fail(exc)
+        raise
+    trial.succeed(result)
+    return Trial(trial.url, trial.data)
+
+
+def _check_tid(tid: str) -> str:
+    if not isinstance(tid, str) or not tid.strip("/"):
+        raise ValueError(
+            f"a trial id must be a non-empty relative path like 'sweep/n=10' (got {tid!r})"
+        )
+    norm = posixpath.normpath(tid.strip("/"))
+    if norm.startswith("..") or "://" in tid:
+        raise ValueError(f"trial id {tid!r} must stay below the root given to votakvot.init()")
+    return norm
+
+
+def _finished_trial(config: Config, tid: str) -> Trial | None:
+    """The recorded trial at ``tid`` if it finished successfully, else ``None``."""
+    from .trial import read_trial
+
+    storage = config.storage
+    folder = storage.join(storage.root, *tid.split("/"))
+    to_url = getattr(storage, "to_url", None)
+    try:
+        trial = read_trial(to_url(folder) if to_url else folder)
+    except Exception:
+        return None
+    if trial is not None and trial.data.get("state") == "done":
+        return trial
+    return None
+
+
+def _clear_old_metrics(trial: ActiveTrial) -> None:
+    """A rerun starts a fresh metric series instead of appending to the old one."""
+    storage = trial.storage
+    fs = getattr(storage, "fs", None)
+    try:
+        if fs is None:
+            if os.path.isdir(trial.path):
+                for entry in os.scandir(trial.path):
+                    if entry.name.startswith(METRICS_PREFIX):
+                        os.unlink(entry.path)
+        elif fs.isdir(trial.path):
+            for path in fs.ls(trial.path, detail=False):
+                if posixpath.basename(path).startswith(METRICS_PREFIX):
+                    fs.rm_file(path)
+    except OSError as exc:
+        logger.warning("votakvot: could not clear old metrics of %r: %s", trial.tid, exc)
+
+
+def _outside(what: str) -> None:
+    logger.warning("votakvot.%s() called outside any tracked call; nothing is recorded", what)
+
+
+def inform(**fields: Any) -> None:
+    """Record extra fields under ``info`` of the current trial (later calls update them)."""
+    trial = _current.get()
+    if trial is None:
+        _outside("inform")
+        return
+    trial.inform(fields)
+
+
+def meter(**fields: Any) -> None:
+    """Add one row of metrics (plus an ``at`` timestamp) to the current trial."""
+    trial = _current.get()
+    if trial is None:
+        _outside("meter")
+        return
+    trial.meter(fields)
+
+
+def attach(name: str, mode: str = "w") -> IO[Any]:
+    """Open a file inside the current trial's folder (subfolders are made as needed).
+
+    Outside any tracked call it logs a warning and returns a file that keeps nothing.
+    Raises ValueError for a name that would leave the trial folder.
+    """
+    _safe_relative(name)
+    trial = _current.get()
+    if trial is None:
+        _outside("attach")
+        return io.BytesIO() if "b" in mode else io.StringIO()
+    return trial.attach(name, mode)
+
+
+def tid() -> str | None:
+    """The id of the current trial, or ``None`` outside any tracked call."""
+    trial = _current.get()
+    return trial.tid if trial is not None else None

@@ -1,0 +1,75 @@
+"""Every error votakvot raises on purpose derives from :class:`VotakvotError`.
+
+::
+
+    VotakvotError
+    ├── StorageError          writing a trial failed (disk full, permission, remote down)
+    ├── TrialLoadError        a trial folder could not be read (bad YAML, unsafe tag, ...)
+    │   └── UnsafeTagError    the YAML asks to run code; it is never executed
+    ├── TrialFailedError      ``Trial.result`` of a trial whose function raised
+    ├── ResumeError           a resumable trial cannot be resumed as asked
+    └── MissingDependencyError  an fsspec protocol whose package is not installed
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MissingDependencyError",
+    "ResumeError",
+    "StorageError",
+    "TrialFailedError",
+    "TrialLoadError",
+    "UnsafeTagError",
+    "VotakvotError",
+]
+
+
+class VotakvotError(Exception):
+    """Base class of the errors votakvot raises itself."""
+
+
+class StorageError(VotakvotError, OSError):
+    """Writing a trial's files failed; only raised into user code with ``init(strict=True)``."""
+
+
+class TrialLoadError(VotakvotError):
+    """A trial folder or one of its files could not be read.
+
+    Args:
+        path: the file that could not be read.
+        reason: what was wrong with it, in words a user can act on.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class UnsafeTagError(TrialLoadError):
+    """The YAML carries a tag that would run code when loaded; votakvot refuses it."""
+
+
+class TrialFailedError(VotakvotError):
+    """Raised by ``Trial.result`` when the recorded call raised.
+
+    Carries what was recorded: ``error_type``, ``error_message`` and the ``traceback`` text.
+    """
+
+    def __init__(self, tid: str, error_type: str, error_message: str, traceback: str) -> None:
+        super().__init__(
+            f"trial {tid!r} failed with {error_type}: {error_message}\n"
+            f"recorded traceback:\n{traceback}"
+        )
+        self.tid = tid
+        self.error_type = error_type
+        self.error_message = error_message
+        self.traceback = traceback
+
+
+class ResumeError(VotakvotError):
+    """A resumable trial cannot be resumed as asked (other params, broken snapshot, ...)."""
+
+
+class MissingDependencyError(VotakvotError, ImportError):
+    """A path's protocol needs a package that is not installed; the message names it."""
