@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from . import capture as _capture  # noqa: F401 - installs the output-capture hook
 from . import meta
 from ._config import Capture, Config, get_config, set_config
 from ._tracking import attach, inform, meter, run, tid, track
