@@ -346,9 +346,45 @@ def _safe_relative(name: str) -> str:
     return norm
 
 
+class _SectionCache:
+    """The YAML text of the last ``meta`` section, reused while its value is unchanged.
+
+    ``meta`` is most of a record and rarely changes within a process; dumping it
+    once instead of twice per trial halves the cost of a tracked call.
+    """
+
+    __slots__ = ("text", "value")
+
+    def __init__(self) -> None:
+        self.value: Any = None
+        self.text = ""
+
+    def dump(self, value: Any) -> str:
+        if self.value is None or value != self.value:
+            text = _yaml.dump({"meta": value})
+            self.value, self.text = value, text
+        return self.text
+
+
+_meta_cache = threading.local()
+
+
 def _dump_record(data: dict[str, Any], tid: str) -> str:
     try:
-        return _yaml.dump(data)
+        if "meta" not in data:
+            return _yaml.dump(data)
+        cache = getattr(_meta_cache, "cache", None)
+        if cache is None:
+            cache = _meta_cache.cache = _SectionCache()
+        head: dict[str, Any] = {}
+        tail: dict[str, Any] = {}
+        part = head
+        for key, value in data.items():
+            if key == "meta":
+                part = tail
+            else:
+                part[key] = value
+        return _yaml.dump(head) + cache.dump(data["meta"]) + (_yaml.dump(tail) if tail else "")
     except Exception:
         clean = _representable(data, tid, "")
         return _yaml.dump(clean)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime
 import decimal
 import fractions
+import json
 import pathlib
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -38,7 +40,7 @@ def _represent_namedtuple(dumper: yaml.Dumper, data: tuple) -> yaml.Node:
     # and still loads back to the same namedtuple with ``yaml.unsafe_load``.
     cls = type(data)
     tag = f"tag:yaml.org,2002:python/object/new:{cls.__module__}.{cls.__qualname__}"
-    return dumper.represent_mapping(tag, {"kwds": dict(data._asdict())})
+    return dumper.represent_mapping(tag, {"kwds": dict(data._asdict())})  # type: ignore[attr-defined]
 
 
 class _NamedTupleMultiRepresenter:
@@ -60,11 +62,126 @@ _Dumper.add_representer(pathlib.PurePosixPath, lambda d, v: d.represent_str(str(
 _Dumper.add_representer(pathlib.PosixPath, lambda d, v: d.represent_str(str(v)))
 
 
-def dump(data: Any) -> str:
-    """Serialize ``data`` as block-style YAML, keys in insertion order."""
+def _dump_full(data: Any) -> str:
     return yaml.dump(
         data, Dumper=_Dumper, default_flow_style=False, sort_keys=False, allow_unicode=True
     )
+
+
+def dump(data: Any) -> str:
+    """Serialize ``data`` as block-style YAML, keys in insertion order.
+
+    A mapping's top-level entries made only of plain values (str, int, float, bool,
+    None, datetime, dicts and lists of those) go through a small emitter of ours;
+    anything else through PyYAML. PyYAML's representer runs in Python even with
+    libyaml, and was most of the cost of a tracked call.
+    """
+    if not isinstance(data, dict) or not data:
+        return _dump_full(data)
+    out: list[str] = []
+    for key, value in data.items():
+        entry: list[str] = []
+        try:
+            _emit_entry(entry, key, value, "")
+        except _NotPlain:
+            entry = [_dump_full({key: value})]
+        out.extend(entry)
+    return "".join(out)
+
+
+class _NotPlain(Exception):
+    """A value the fast emitter leaves to PyYAML."""
+
+
+_PLAIN_STR = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/ ]*\Z")
+# Words YAML 1.1 reads as booleans or null when unquoted.
+_RESERVED = frozenset(["y", "yes", "n", "no", "true", "false", "on", "off", "null"])
+
+
+def _scalar(value: Any) -> str:
+    cls = type(value)
+    if cls is str:
+        if (
+            _PLAIN_STR.match(value)
+            and not value.endswith(" ")
+            and value.lower() not in _RESERVED
+            and ": " not in value
+            and " #" not in value
+        ):
+            return value
+        if len(value) > 200 or not value.isprintable():
+            raise _NotPlain  # line breaks, control or odd characters: PyYAML's styles
+        # A JSON string of printable characters is a valid YAML double-quoted scalar.
+        return json.dumps(value, ensure_ascii=False)
+    if cls is bool:
+        return "true" if value else "false"
+    if cls is int:
+        return str(value)
+    if cls is float:
+        if value != value:
+            return ".nan"
+        if value in (_INF, -_INF):
+            return ".inf" if value > 0 else "-.inf"
+        text = repr(value)
+        if "." not in text and "e" in text:
+            text = text.replace("e", ".0e", 1)  # YAML 1.1 floats need a dot
+        return text
+    if value is None:
+        return "null"
+    if cls is datetime.datetime:
+        return value.isoformat(" ")
+    if cls is datetime.date:
+        return value.isoformat()
+    raise _NotPlain
+
+
+_INF = float("inf")
+
+
+def _emit_entry(out: list[str], key: Any, value: Any, indent: str) -> None:
+    if type(key) is not str:
+        raise _NotPlain
+    k = _scalar(key)
+    cls = type(value)
+    if cls is dict:
+        if not value:
+            out.append(f"{indent}{k}: {{}}\n")
+            return
+        out.append(f"{indent}{k}:\n")
+        inner = indent + "  "
+        for k2, v2 in value.items():
+            _emit_entry(out, k2, v2, inner)
+    elif cls is list:
+        if not value:
+            out.append(f"{indent}{k}: []\n")
+            return
+        out.append(f"{indent}{k}:\n")
+        for item in value:
+            _emit_item(out, item, indent)
+    else:
+        out.append(f"{indent}{k}: {_scalar(value)}\n")
+
+
+def _emit_item(out: list[str], item: Any, indent: str) -> None:
+    """One ``- item`` of a block sequence (indentless, as PyYAML writes them)."""
+    cls = type(item)
+    if cls is dict or cls is list:
+        if not item:
+            out.append(f"{indent}- {{}}\n" if cls is dict else f"{indent}- []\n")
+            return
+        if cls is list:
+            raise _NotPlain  # nested sequences: leave the layout to PyYAML
+        first = True
+        for k, v in item.items():
+            sub: list[str] = []
+            _emit_entry(sub, k, v, indent + "  ")
+            text = "".join(sub)
+            if first:
+                text = f"{indent}- " + text[len(indent) + 2 :]
+                first = False
+            out.append(text)
+    else:
+        out.append(f"{indent}- {_scalar(item)}\n")
 
 
 class Tagged(dict):
@@ -86,12 +203,23 @@ class Tagged(dict):
 
 # Constructors that build plain values from data: safe, so ``object/apply`` of
 # these (how PyYAML writes timedelta, Decimal, Path, ...) is accepted.
+def _fraction(*args: Any) -> fractions.Fraction:
+    """``Fraction`` from what PyYAML writes (``'1/3'`` or two ints), but never from a
+    string with an exponent: ``Fraction('1e999999999')`` would compute a billion-digit
+    integer, hanging the reader."""
+    if len(args) == 1 and isinstance(args[0], str) and not _FRACTION_TEXT.match(args[0]):
+        raise ValueError(f"not a fraction written by votakvot: {args[0][:40]!r}")
+    return fractions.Fraction(*args)
+
+
+_FRACTION_TEXT = re.compile(r"\A\s*[-+]?\d{1,4000}(?:\s*/\s*\d{1,4000})?\s*\Z")
+
 _SAFE_APPLY: dict[str, Callable[..., Any]] = {
     "datetime.timedelta": datetime.timedelta,
     "datetime.date": datetime.date,
     "datetime.time": datetime.time,
     "decimal.Decimal": decimal.Decimal,
-    "fractions.Fraction": fractions.Fraction,
+    "fractions.Fraction": _fraction,
     "uuid.UUID": uuid.UUID,
     "pathlib.PosixPath": lambda *parts: str(pathlib.PurePosixPath(*parts)),
     "pathlib.PurePosixPath": lambda *parts: str(pathlib.PurePosixPath(*parts)),
@@ -182,15 +310,75 @@ def _construct_set(loader: Any, node: yaml.Node) -> set:
 _SafeLoader.add_constructor("tag:yaml.org,2002:set", _construct_set)
 
 
+MAX_ALIAS_NODES = 1_000_000
+"""How many values aliases (``*name``) may add to a document once expanded.
+
+votakvot never writes anchors, so aliases only come from hand-edited or hostile
+files; the limit stops a "billion laughs" document, which parses into a few
+shared nodes but expands to billions of values in any reader that walks it."""
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_aliases(node: yaml.Node) -> None:
+    """Refuse a node graph that is cyclic or expands to far more nodes than it holds.
+
+    Walks the composed graph (not the values) without recursion, counting each
+    node's expanded size once.
+    """
+    sizes: dict[int, int] = {}
+    ancestors: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    while stack:
+        current, finished = stack.pop()
+        key = id(current)
+        if finished:
+            ancestors.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(current))
+            continue
+        if key in sizes:
+            continue
+        if key in ancestors:
+            raise UnsafeTagError(
+                "<yaml>",
+                f"an alias refers to a value that contains it ({current.start_mark}); "
+                "votakvot does not load self-referencing documents",
+            )
+        ancestors.add(key)
+        stack.append((current, True))
+        stack.extend((child, False) for child in _children(current) if id(child) not in sizes)
+    expanded = sizes[id(node)]
+    if expanded > len(sizes) + MAX_ALIAS_NODES:
+        raise UnsafeTagError(
+            "<yaml>",
+            f"aliases expand {len(sizes)} values to {expanded} (an alias bomb); "
+            f"votakvot loads at most {MAX_ALIAS_NODES} values added by aliases",
+        )
+
+
 def load(text: str | bytes) -> Any:
     """Parse one YAML document without ever executing code from it.
 
     Raises:
         yaml.YAMLError: the text is not YAML.
-        UnsafeTagError: it carries a tag that would run code.
+        UnsafeTagError: it carries a tag that would run code, or aliases that
+            refer to themselves or expand to millions of values.
     """
     loader = _SafeLoader(text)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        # Aliases need an anchor ("&name"): a document without "&" skips the walk.
+        has_anchor = b"&" in text if isinstance(text, bytes) else "&" in text
+        if has_anchor:
+            _check_aliases(node)
+        return loader.construct_document(node)
     finally:
         loader.dispose()
