@@ -62,9 +62,9 @@ def get_filesystem(url: str) -> tuple[Any, str]:
             f"reading or writing {url!r} needs {package}: pip install {package} ({exc})"
         ) from exc
     except ValueError as exc:
-        protocol = split_protocol(url)[0]
+        unknown = split_protocol(url)[0]
         raise MissingDependencyError(
-            f"fsspec knows no protocol {protocol!r} in {url!r}: check the URL, or install "
+            f"fsspec knows no protocol {unknown!r} in {url!r}: check the URL, or install "
             "the package that provides it"
         ) from exc
 
@@ -121,8 +121,23 @@ class LocalStorage(Storage):
             raise
 
     def append(self, path: str, data: bytes) -> None:
-        with open(path, "ab") as f:
-            f.write(data)
+        """Append all of ``data`` or nothing: a failed write (disk full) is cut off again,
+        so a later append never lands after half a row."""
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            start = os.fstat(fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            except BaseException:
+                try:
+                    os.ftruncate(fd, start)
+                except OSError:
+                    pass  # the write's own error says more; readers drop a torn last line
+                raise
+        finally:
+            os.close(fd)
 
     def open(self, path: str, mode: str) -> IO[Any]:
         parent = os.path.dirname(path)
@@ -151,6 +166,13 @@ class FsspecStorage(Storage):
             return
         tmp = f"{path}.{uuid.uuid4().hex[:12]}.tmp"
         self.fs.pipe_file(tmp, data)
+        try:
+            # Most servers (FTP, local, SFTP with posix-rename) replace in one step;
+            # only then is there never a moment without the file.
+            self.fs.mv(tmp, path)
+            return
+        except OSError:
+            pass
         try:
             if self.fs.exists(path):
                 self.fs.rm_file(path)
