@@ -55,6 +55,8 @@ def per_process(fn: Provider) -> Provider:
 
 
 def _git(*args: str, env: dict[str, str] | None = None) -> str | None:
+    # GIT_OPTIONAL_LOCKS=0: reading state must not even refresh the user's index.
+    env = dict(env or os.environ, GIT_OPTIONAL_LOCKS="0")
     try:
         out = subprocess.run(
             ["git", *args],
@@ -69,8 +71,7 @@ def _git(*args: str, env: dict[str, str] | None = None) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-@per_process
-def _git_state() -> dict[str, Any]:
+def _git_state_uncached() -> dict[str, Any]:
     """All git facts in one go; empty outside a work tree (or without git)."""
     top = _git("rev-parse", "--show-toplevel")
     if not top:
@@ -78,12 +79,17 @@ def _git_state() -> dict[str, Any]:
     state: dict[str, Any] = {
         "branch": _git("rev-parse", "--abbrev-ref", "HEAD"),
         "commit": _git("rev-parse", "HEAD"),
-        "describe": _git("describe", "--always", "--dirty", "--tags"),
     }
     status = _git("status", "--porcelain", "--untracked-files=no")
     state["dirty"] = None if status is None else bool(status)
+    # Not `describe --dirty`: that refreshes (rewrites) the user's index.
+    describe = _git("describe", "--always", "--tags")
+    state["describe"] = f"{describe}-dirty" if describe and state["dirty"] else describe
     state["tree"] = _worktree_tree(top)
     return state
+
+
+_git_state = per_process(_git_state_uncached)
 
 
 def _worktree_tree(top: str) -> str | None:
