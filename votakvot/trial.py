@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import datetime
+import os
 import posixpath
+import time
 from typing import IO, TYPE_CHECKING, Any
 
-from . import _yaml
-from ._storage import get_filesystem
-from .exceptions import TrialFailedError, TrialLoadError
+from ._layout import HEARTBEAT_NAME, YAML_NAME
+from ._records import check_record, parse_record
+from ._storage import get_filesystem, is_local, split_protocol
+from .exceptions import TrialFailedError
 
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["AttrDict", "Trial", "read_trial"]
+__all__ = ["STALE_AFTER", "AttrDict", "Trial", "read_trial"]
 
-from ._layout import YAML_NAME
+STALE_AFTER = 15.0
+"""A running trial is ``stale`` when silent for max(3 heartbeat intervals, this many seconds)."""
+_DEFAULT_INTERVAL = 5.0
 
 
 class AttrDict(dict):
@@ -43,6 +49,8 @@ class AttrDict(dict):
 class Trial:
     """One trial: its parsed ``votakvot.yaml`` (``data``) and the folder it lives in.
 
+    Fields of the record are attributes too (``t.meta.git.commit``, ``t.at.created``).
+
     Args:
         path: the trial folder, a local path or an fsspec URL.
         data: the parsed ``votakvot.yaml``.
@@ -50,7 +58,9 @@ class Trial:
 
     def __init__(self, path: str, data: dict[str, Any]) -> None:
         self.path = path
+        """The trial folder: a local path or a URL that ``read_trial`` accepts."""
         self.data = data
+        """The whole parsed ``votakvot.yaml``."""
 
     def __repr__(self) -> str:
         return f"<Trial {self.tid!r} {self.state}>"
@@ -66,15 +76,40 @@ class Trial:
 
     @property
     def tid(self) -> str:
+        """The trial id: its folder relative to the root (``module/fn/yy-mm-dd/HH:MM:SS/uuid``)."""
         return str(self.data.get("tid", ""))
 
     @property
     def id(self) -> str:
+        """The globally unique id (a uuid4)."""
         return str(self.data.get("id", ""))
 
     @property
-    def state(self) -> str:
+    def recorded_state(self) -> str:
+        """The state as written: ``running``, ``done``, ``failed`` or ``interrupted``."""
         return str(self.data.get("state", "unknown"))
+
+    @property
+    def state(self) -> str:
+        """The recorded state, except ``stale`` for a ``running`` trial whose heartbeat stopped.
+
+        Derived on every read, never written: a trial that resumes beating is
+        ``running`` again.
+        """
+        state = self.recorded_state
+        if state == "running" and self.is_stale():
+            return "stale"
+        return state
+
+    @property
+    def created(self) -> datetime.datetime | None:
+        """When the call was made (timezone-aware)."""
+        return (self.data.get("at") or {}).get("created")
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the call took (``None`` while it runs)."""
+        return (self.data.get("at") or {}).get("duration")
 
     @property
     def params(self) -> AttrDict:
@@ -91,7 +126,7 @@ class Trial:
     @property
     def result(self) -> Any:
         """The recorded result; raises :class:`TrialFailedError` if the call raised."""
-        if "error" in self.data and self.state != "done":
+        if "error" in self.data and self.recorded_state != "done":
             error = self.data.get("error") or {}
             raise TrialFailedError(
                 self.tid,
@@ -101,6 +136,64 @@ class Trial:
             )
         value = self.data.get("result")
         return AttrDict(value) if isinstance(value, dict) else value
+
+    # --- liveness ----------------------------------------------------------------
+
+    def liveness(self) -> tuple[float | None, float]:
+        """``(unix time of the last sign of life, heartbeat interval)``.
+
+        The last sign of life is the last heartbeat, or the start when the trial
+        has not beaten yet (short trials never do); ``None`` if neither is known.
+        """
+        raw = self._read_own(HEARTBEAT_NAME)
+        if raw:
+            parts = raw.split()
+            try:
+                beat = float(parts[0])
+                interval = float(parts[1]) if len(parts) > 1 else _DEFAULT_INTERVAL
+                return beat, interval
+            except ValueError:
+                pass  # a torn or foreign heartbeat file: fall back to the start time
+        at = self.data.get("at") or {}
+        started = at.get("started") or at.get("created")
+        if isinstance(started, datetime.datetime):
+            return started.timestamp(), _DEFAULT_INTERVAL
+        return None, _DEFAULT_INTERVAL
+
+    @property
+    def heartbeat(self) -> datetime.datetime | None:
+        """The last heartbeat (local time, aware), ``None`` if the trial never beat."""
+        raw = self._read_own(HEARTBEAT_NAME)
+        if not raw:
+            return None
+        try:
+            beat = float(raw.split()[0])
+        except (ValueError, IndexError):
+            return None
+        return datetime.datetime.fromtimestamp(beat).astimezone()
+
+    def is_stale(self, now: float | None = None) -> bool:
+        """Whether a running trial has been silent for max(3 intervals, ``STALE_AFTER``)."""
+        if self.recorded_state != "running":
+            return False
+        last, interval = self.liveness()
+        if last is None:
+            return False
+        now = time.time() if now is None else now
+        return now - last > max(3 * interval, STALE_AFTER)
+
+    def _read_own(self, name: str) -> bytes | None:
+        """A small file of the trial folder, ``None`` if it is not there."""
+        try:
+            if is_local(self.path):
+                with open(os.path.join(split_protocol(self.path)[1], name), "rb") as f:
+                    return f.read()
+            fs, root = self._fs()
+            return bytes(fs.cat_file(posixpath.join(root, name)))
+        except FileNotFoundError:
+            return None
+
+    # --- files -------------------------------------------------------------------
 
     def _fs(self) -> tuple[Any, str]:
         return get_filesystem(self.path)
@@ -140,6 +233,7 @@ class Trial:
         return read_logs(self)
 
     def load_metrics(self) -> pandas.DataFrame:
+        """All metric rows of this trial; see :func:`votakvot.metrics.load_metrics`."""
         from .metrics import load_metrics
 
         return load_metrics(self)
@@ -149,20 +243,24 @@ def read_trial(path: str) -> Trial | None:
     """Read the trial in folder ``path``; ``None`` if there is no ``votakvot.yaml``.
 
     Raises:
-        TrialLoadError: the file is there but cannot be read safely.
+        TrialLoadError: the file is there but cannot be read safely; the
+            message names the file and what is wrong with it.
     """
-    fs, root = get_filesystem(path)
-    file = posixpath.join(root, YAML_NAME)
-    try:
-        raw = fs.cat_file(file)
-    except FileNotFoundError:
-        return None
-    try:
-        data = _yaml.load(raw)
-    except TrialLoadError as exc:
-        raise TrialLoadError(file, exc.reason) from None
-    except Exception as exc:
-        raise TrialLoadError(file, f"not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise TrialLoadError(file, f"expected a mapping, found {type(data).__name__}")
-    return Trial(path, data)
+    path = str(path).rstrip("/") or "/"
+    if is_local(path):
+        folder = split_protocol(path)[1]
+        file = os.path.join(folder, YAML_NAME)
+        try:
+            with open(file, "rb") as f:
+                raw = f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+    else:
+        fs, root = get_filesystem(path)
+        file = posixpath.join(root, YAML_NAME)
+        try:
+            raw = bytes(fs.cat_file(file))
+        except FileNotFoundError:
+            return None
+        file = f"{path}/{YAML_NAME}"
+    return Trial(path, check_record(parse_record(raw, file), file))

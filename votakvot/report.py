@@ -1,0 +1,265 @@
+"""Reading many trials back: as ``Trial`` objects or as one pandas DataFrame.
+
+Column rule of reports (one row per trial, default integer index):
+
+* ``tid``, ``state``, ``created``, ``duration`` come first;
+* params by their bare names (``one``; nested dicts dotted: ``opt.lr``);
+* info fields by their bare names too, unless a param already has that name,
+  then as ``info.<name>``;
+* the result as ``result`` when it is a scalar or a list, ``result.<field>``
+  when it is a mapping (dicts, dataclasses, namedtuples);
+* a param or info field whose name is a reserved column (:data:`RESERVED`) or
+  starts with a reserved prefix (``result.``, ``meta.``, ...) is kept as
+  ``params.<name>`` / ``info.<name>``;
+* ``full=True`` adds ``id``, ``function``, ``parent``, ``started``,
+  ``finished``, ``path``, ``error.type``, ``error.message``, ``meta.*`` and any
+  other top-level field dotted (``ab.*``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ._records import check_record, parse_record
+from ._scan import find_trial_dirs, read_records
+from ._storage import is_local
+from .exceptions import TrialLoadError
+from .trial import Trial
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = [
+    "BASE_COLUMNS",
+    "FULL_COLUMNS",
+    "RESERVED",
+    "SkippedTrialWarning",
+    "find_trial_dirs",
+    "load_report",
+    "load_trials",
+    "trial_row",
+]
+
+BASE_COLUMNS = ("tid", "state", "created", "duration")
+"""The columns every report starts with, also of an empty one."""
+FULL_COLUMNS = (
+    "id",
+    "function",
+    "parent",
+    "started",
+    "finished",
+    "path",
+    "error.type",
+    "error.message",
+)
+"""Columns ``full=True`` adds (before ``meta.*``), present even in an empty report."""
+RESERVED = frozenset({*BASE_COLUMNS, *FULL_COLUMNS, "result", "error", "votakvot", "traceback"})
+"""Names params and info never take bare; they become ``params.<name>``/``info.<name>``."""
+_RESERVED_PREFIXES = ("result.", "meta.", "error.", "at.", "params.", "info.")
+_KNOWN_KEYS = frozenset(
+    {"votakvot", "id", "tid", "state", "function", "parent", "at", "params", "info", "meta"}
+    | {"result", "error", "traceback"}
+)
+_TIMESTAMPS = ("created", "started", "finished")
+
+
+class SkippedTrialWarning(UserWarning):
+    """A trial folder could not be read and was left out; the message names the file and why."""
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(item, dict) and item:
+            _flatten(item, f"{name}.", out)
+        else:
+            out[name] = item
+
+
+def _flat(value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if isinstance(value, dict):
+        _flatten(value, "", out)
+    return out
+
+
+def _free(name: str) -> bool:
+    return name not in RESERVED and not name.startswith(_RESERVED_PREFIXES)
+
+
+def trial_row(trial: Trial, full: bool = False) -> dict[str, Any]:
+    """The report row of one trial: the same columns :func:`load_report` makes.
+
+    Cheap and pandas-free, so a viewer can build its table trial by trial.
+    """
+    data = trial.data
+    at = data.get("at") or {}
+    row: dict[str, Any] = {
+        "tid": trial.tid,
+        "state": trial.state,
+        "created": at.get("created"),
+        "duration": at.get("duration"),
+    }
+    params = data.get("params")
+    if params:
+        for name, value in _flat(params).items():
+            row[name if _free(name) else f"params.{name}"] = value
+    info = data.get("info")
+    if info:
+        for name, value in _flat(info).items():
+            row[name if _free(name) and name not in row else f"info.{name}"] = value
+    if "result" in data:
+        result = data["result"]
+        if isinstance(result, dict) and result:
+            _flatten(result, "result.", row)
+        else:
+            row["result"] = result
+    if full:
+        row["id"] = data.get("id")
+        row["function"] = data.get("function")
+        row["parent"] = data.get("parent")
+        row["started"] = at.get("started")
+        row["finished"] = at.get("finished")
+        row["path"] = trial.path
+        for key, value in at.items():
+            if key not in ("created", "duration", "started", "finished"):
+                row[f"at.{key}"] = value
+        error = data.get("error")
+        if isinstance(error, dict):
+            _flatten(error, "error.", row)
+        meta = data.get("meta")
+        if isinstance(meta, dict):
+            _flatten(meta, "meta.", row)
+        for key, value in data.items():
+            if key not in _KNOWN_KEYS:
+                if isinstance(value, dict) and value:
+                    _flatten(value, f"{key}.", row)
+                else:
+                    row[str(key)] = value
+    return row
+
+
+def _skip(folder: str, error: BaseException, safe: bool) -> None:
+    if not safe:
+        raise error
+    warnings.warn(f"skipped trial: {error}", SkippedTrialWarning, stacklevel=4)
+
+
+def _trials(path: str | None, safe: bool, shared: bool) -> Iterator[Trial]:
+    folders = find_trial_dirs(path)
+    for folder, raw in read_records(folders):
+        name = _yaml_name(folder)
+        if isinstance(raw, FileNotFoundError):
+            continue  # removed since the scan: no longer a trial
+        try:
+            if isinstance(raw, Exception):
+                raise TrialLoadError(name, f"cannot be read: {raw}") from raw
+            data = check_record(parse_record(raw, name, shared=shared), name)
+        except TrialLoadError as exc:
+            _skip(folder, exc, safe)
+            continue
+        yield Trial(folder, data)
+
+
+def _yaml_name(folder: str) -> str:
+    import os
+
+    return os.path.join(folder, "votakvot.yaml") if is_local(folder) else f"{folder}/votakvot.yaml"
+
+
+def load_trials(path: str | None = None, safe: bool = True) -> dict[str, Trial]:
+    """Every trial at or below ``path``, as ``{tid: Trial}``.
+
+    Args:
+        path: a folder, a glob (``*`` within a segment, ``**`` across) or an
+            fsspec URL of either; default: the root given to ``votakvot.init``.
+        safe: skip a trial folder that cannot be read with one
+            :class:`SkippedTrialWarning` naming the file; ``False`` raises
+            :class:`~votakvot.TrialLoadError` instead.
+    """
+    trials: dict[str, Trial] = {}
+    for trial in _trials(path, safe, shared=False):
+        other = trials.get(trial.tid)
+        if other is not None:
+            warnings.warn(
+                f"two trial folders record tid {trial.tid!r}: {other.path} and {trial.path}; "
+                "keeping the second",
+                SkippedTrialWarning,
+                stacklevel=2,
+            )
+        trials[trial.tid] = trial
+    return trials
+
+
+def _columns(rows: Iterable[dict[str, Any]]) -> tuple[dict[str, list[Any]], int]:
+    """Rows to columns without keeping the rows: memory stays one pointer per cell."""
+    columns: dict[str, list[Any]] = {}
+    n = 0
+    for row in rows:
+        for name, value in row.items():
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = [None] * n
+            elif len(column) < n:
+                column.extend([None] * (n - len(column)))
+            column.append(value)
+        n += 1
+    for column in columns.values():
+        if len(column) < n:
+            column.extend([None] * (n - len(column)))
+    return columns, n
+
+
+def _order(names: Iterable[str], full: bool) -> list[str]:
+    names = list(names)
+    base = [c for c in BASE_COLUMNS]
+    fixed = [c for c in FULL_COLUMNS] if full else []
+    taken = set(base) | set(fixed)
+    own = [c for c in names if c not in taken and not c.startswith(("meta.", "error.", "at."))]
+    rest = [c for c in names if c not in taken and c not in own]
+    meta = [c for c in rest if c.startswith("meta.")]
+    other = [c for c in rest if not c.startswith("meta.")]
+    return base + own + fixed + other + meta
+
+
+def _to_datetime(values: list[Any]) -> Any:
+    import pandas
+
+    try:
+        return pandas.to_datetime(values)
+    except (ValueError, TypeError):
+        try:  # offsets differ (DST, other machines): one instant scale
+            return pandas.to_datetime(values, utc=True)
+        except (ValueError, TypeError):
+            return values  # naive and aware mixed: left as they are
+
+
+def load_report(path: str | None = None, full: bool = False, safe: bool = True) -> pandas.DataFrame:
+    """One row per trial at or below ``path``, oldest first (see the module for columns).
+
+    Args:
+        path: a folder, a glob (``*`` within a segment, ``**`` across) or an
+            fsspec URL of either; default: the root given to ``votakvot.init``.
+        full: add ids, all timestamps, the error, the path and ``meta.*``.
+        safe: skip unreadable trial folders with a warning; ``False`` raises.
+
+    Returns:
+        A DataFrame with a default integer index; with no trials, an empty one
+        that still has the base columns, so ``pandas.concat`` always works.
+    """
+    import pandas
+
+    columns, n = _columns(trial_row(t, full) for t in _trials(path, safe, shared=True))
+    for name in (*BASE_COLUMNS, *(FULL_COLUMNS if full else ())):
+        columns.setdefault(name, [None] * n)
+    for name in _TIMESTAMPS:
+        if name in columns:
+            columns[name] = _to_datetime(columns[name])
+    order = _order(columns, full)
+    frame = pandas.DataFrame({name: columns.pop(name) for name in order})
+    if n and frame["created"].dtype.kind == "M":
+        frame = frame.sort_values(["created", "tid"], kind="stable", na_position="last")
+        frame = frame.reset_index(drop=True)
+    return frame
