@@ -139,6 +139,8 @@ class ActiveTrial:
         self._last_heartbeat = 0.0
         self._token: contextvars.Token | None = None
         self.finished = False
+        self.resumed_duration = 0.0
+        """Seconds earlier runs of this trial took (a resumed trial adds them to its duration)."""
 
     # --- where things go ---------------------------------------------------------
 
@@ -182,6 +184,39 @@ class ActiveTrial:
             f"write {YAML_NAME}",
             lambda: self.storage.write_atomic(self.file(YAML_NAME), text.encode("utf-8")),
         )
+
+    def elapsed(self) -> float:
+        """Seconds this trial has run so far, earlier runs of a resumed trial included."""
+        t0 = getattr(self, "_t0", None)
+        return self.resumed_duration + (time.perf_counter() - t0 if t0 is not None else 0.0)
+
+    def changed(self) -> None:
+        """The record changed: the flusher thread rewrites the YAML within a flush interval."""
+        self._info_dirty = True
+
+    def resume_from(self, previous: dict[str, Any], elapsed: float) -> None:
+        """Continue the trial recorded as ``previous`` in the same folder (before ``start``).
+
+        Keeps its id, creation time and ``info``, counts ``elapsed`` seconds of earlier
+        runs into the duration, and numbers new metric files after the existing ones so
+        nothing already written is overwritten or appended to with other columns.
+        """
+        if previous.get("id"):
+            self.id = self.data["id"] = str(previous["id"])
+        created = (previous.get("at") or {}).get("created")
+        if created is not None:
+            self.data["at"]["created"] = created
+        info = previous.get("info")
+        if isinstance(info, dict):
+            self.info.update(info)
+        self.resumed_duration = float(elapsed)
+        seqs = [-1]
+        for name in _list_folder(self.storage, self.path):
+            if name.startswith(METRICS_PREFIX):
+                number = name[len(METRICS_PREFIX) :].partition(".")[0]
+                if number.isdigit():
+                    seqs.append(int(number))
+        self._metric_seq = max(seqs) + 1
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -238,8 +273,8 @@ class ActiveTrial:
         self._detach()
         at = self.data["at"]
         at["finished"] = _now()
-        at["duration"] = time.perf_counter() - self._t0 + at.get("_resumed_duration", 0.0)
-        at.pop("_resumed_duration", None)
+        earlier = self.resumed_duration + at.pop("_resumed_duration", 0.0)
+        at["duration"] = time.perf_counter() - self._t0 + earlier
         self.data["state"] = state
         if state == "done":
             self.data["result"] = result
@@ -254,47 +289,46 @@ class ActiveTrial:
         self._info_dirty = True
 
     def meter(self, fields: dict[str, Any]) -> None:
-        key = tuple(fields)
-        row = (time.time(), *fields.values())
-        with self._lock:
-            rows = self._metric_rows.get(key)
-            if rows is None:
-                self._metric_rows[key] = [row]
-            else:
-                rows.append(row)
+        rows = self._metric_rows.get(tuple(fields))
+        if rows is None:
+            rows = self._metric_rows.setdefault(tuple(fields), [])
+        rows.append((time.time(), *fields.values()))
 
     def flush_metrics(self) -> None:
+        """Write the buffered rows out.
+
+        Lock-free against ``meter``: it only appends, and this writes the first ``n``
+        rows it saw, then deletes exactly those (atomic under the GIL), so a row
+        metered meanwhile stays for the next flush.
+        """
         with self._lock:
-            pending, self._metric_rows = self._metric_rows, {}
-            for key, rows in pending.items():
-                if rows:
-                    self._guard("write metrics", lambda k=key, r=rows: self._write_metrics(k, r))
+            for key, rows in list(self._metric_rows.items()):
+                n = len(rows)
+                if n:
+                    batch = rows[:n]
+                    self._guard("write metrics", lambda k=key, b=batch: self._write_metrics(k, b))
+                    del rows[:n]
 
     def _write_metrics(self, key: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-        import csv
-
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
+        user_at = "at" in key
         name = self._metric_files.get(key) if self.storage.can_append else None
+        new_file = name is None
         if name is None:
             name = f"{METRICS_PREFIX}{self._metric_seq:05d}.csv"
             self._metric_seq += 1
-            writer.writerow(("at", *key) if "at" not in key else key)
             if self.storage.can_append:
                 self._metric_files[key] = name
-            header_written = True
-        else:
-            header_written = False
-        if "at" in key:
+        if user_at:
             # The user metered their own ``at``: keep theirs, drop ours.
-            writer.writerows(row[1:] for row in rows)
-        else:
-            writer.writerows(rows)
-        data = buf.getvalue().encode("utf-8")
+            rows = [row[1:] for row in rows]
+        text = _csv_rows(rows)
+        if new_file:
+            text = _csv_rows([key if user_at else ("at", *key)]) + text
+        data = text.encode("utf-8")
         path = self.file(name)
         if self.storage.can_append:
             self.storage.append(path, data)
-        elif header_written:
+        else:
             self.storage.write_atomic(path, data)
 
     def attach(self, name: str, mode: str = "w") -> IO[Any]:
@@ -323,6 +357,22 @@ class ActiveTrial:
             "write the heartbeat",
             lambda: self.storage.write_atomic(self.file(HEARTBEAT_NAME), text),
         )
+
+
+_NUMBERS = frozenset({int, float})
+
+
+def _csv_rows(rows: list[tuple[Any, ...]]) -> str:
+    """CSV text of the rows; all-numeric batches (the usual metrics) skip the csv module."""
+    if {type(v) for row in rows for v in row} <= _NUMBERS:
+        fmt = ",".join(["%r"] * len(rows[0])) + "\n"
+        if all(len(row) == len(rows[0]) for row in rows):
+            return "".join([fmt % row for row in rows])
+    import csv
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
 
 
 def _is_interruption(exc: BaseException) -> bool:
@@ -486,7 +536,7 @@ def function_name(fn: Callable[..., Any]) -> str:
 
 
 def _default_prefix(fn: Callable[..., Any]) -> str:
-    qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "call")
+    qualname = str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "call"))
     qualname = qualname.replace("<locals>.", "").replace("<", "").replace(">", "")
     return f"{_module_name(fn)}/{qualname}"
 
@@ -665,6 +715,33 @@ def _finished_trial(config: Config, tid: str) -> Trial | None:
     return None
 
 
+def _list_folder(storage: Any, folder: str) -> list[str]:
+    """Names of the files in a trial folder; empty if it does not exist yet."""
+    fs = getattr(storage, "fs", None)
+    try:
+        if fs is None:
+            return os.listdir(folder)
+        return [posixpath.basename(p.rstrip("/")) for p in fs.ls(folder, detail=False)]
+    except FileNotFoundError:
+        return []
+
+
+def clear_files(trial: ActiveTrial, names: tuple[str, ...], prefixes: tuple[str, ...] = ()) -> None:
+    """Remove files of an earlier run from the trial folder, so a fresh start shows none."""
+    storage = trial.storage
+    fs = getattr(storage, "fs", None)
+    try:
+        for name in _list_folder(storage, trial.path):
+            if name in names or name.startswith(prefixes):
+                path = storage.join(trial.path, name)
+                if fs is None:
+                    os.unlink(path)
+                else:
+                    fs.rm_file(path)
+    except OSError as exc:
+        logger.warning("votakvot: could not clear old files of trial %r: %s", trial.tid, exc)
+
+
 def _clear_old_metrics(trial: ActiveTrial) -> None:
     """A rerun starts a fresh metric series instead of appending to the old one."""
     storage = trial.storage
@@ -697,12 +774,19 @@ def inform(**fields: Any) -> None:
 
 
 def meter(**fields: Any) -> None:
-    """Add one row of metrics (plus an ``at`` timestamp) to the current trial."""
+    """Add one row of metrics (plus an ``at`` timestamp) to the current trial.
+
+    Rows are buffered and written by the background flusher about once a second
+    and when the trial ends. This is a hot path: it does no I/O and takes no lock.
+    """
     trial = _current.get()
     if trial is None:
         _outside("meter")
         return
-    trial.meter(fields)
+    rows = trial._metric_rows.get(tuple(fields))
+    if rows is None:
+        rows = trial._metric_rows.setdefault(tuple(fields), [])
+    rows.append((time.time(), *fields.values()))
 
 
 def attach(name: str, mode: str = "w") -> IO[Any]:
