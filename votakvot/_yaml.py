@@ -303,6 +303,15 @@ _SafeLoader.add_multi_constructor("tag:yaml.org,2002:python/", _construct_python
 _SafeLoader.add_multi_constructor("!", _construct_unknown)
 
 
+def _construct_undefined(loader: Any, node: yaml.Node) -> Any:
+    """Any other tag (``!<tag:example.com,2024:x>``, ``!!unknown``): kept, never resolved,
+    so one odd value does not make a whole trial unreadable."""
+    return Tagged(str(node.tag), {"value": _construct_plain(loader, node)})
+
+
+_SafeLoader.add_constructor(None, _construct_undefined)
+
+
 def _construct_set(loader: Any, node: yaml.Node) -> set:
     return set(loader.construct_mapping(node).keys())
 
