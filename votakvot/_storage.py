@@ -73,6 +73,9 @@ class Storage:
     """The operations the trial writer needs, on paths below one root."""
 
     url: str
+    """The root as given, a path or a URL."""
+    root: str
+    """The root as this storage's own path (no protocol)."""
 
     def join(self, *parts: str) -> str:
         raise NotImplementedError

@@ -306,7 +306,7 @@ class ActiveTrial:
                 n = len(rows)
                 if n:
                     batch = rows[:n]
-                    self._guard("write metrics", lambda k=key, b=batch: self._write_metrics(k, b))
+                    self._guard("write metrics", functools.partial(self._write_metrics, key, batch))
                     del rows[:n]
 
     def _write_metrics(self, key: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
