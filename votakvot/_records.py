@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import json
 import re
 from typing import Any
 
@@ -43,7 +44,7 @@ _BUILD = {
         "tag:yaml.org,2002:timestamp",
     )
 }
-_KEY = re.compile(r"[A-Za-z_][\w.\-]*\Z")
+_KEY = re.compile(r"[A-Za-z_][\w.\-/ ]*\Z")
 _DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
 # Characters that cannot start a plain scalar value (``-?:`` may when not followed by space).
 _INDICATORS = frozenset("'\"!&*|>{}[]%@`#, \t")
@@ -54,6 +55,7 @@ _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})?(?:[+-]\d\
 _FLOAT = re.compile(r"-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?\Z")
 # The first line of each top-level key (a sequence item "- " at column 0 is not one).
 _TOP = re.compile(r"^(?:[^ \n-]|-[^ \n])", re.M)
+_JSON = json.JSONDecoder()
 _CACHED_SECTIONS = frozenset({"meta", "votakvot", "function"})
 _CACHE_LIMIT = 4096
 
@@ -89,15 +91,43 @@ def _plain_key(key: str) -> bool:
     """Whether ``key`` is a plain scalar that resolves to the same string."""
     known = _key_cache.get(key)
     if known is None:
-        known = bool(_KEY.match(key)) and _scalar(key) == key and isinstance(_scalar(key), str)
+        known = (
+            bool(_KEY.match(key))
+            and key[-1] != " "
+            and " #" not in key
+            and isinstance(_scalar(key), str)
+        )
         if len(_key_cache) < _CACHE_LIMIT:
             _key_cache[key] = known
     return known
 
 
+def _quoted(text: str) -> str:
+    """A double-quoted scalar written as JSON (what the writer emits for odd strings).
+
+    JSON string escapes mean the same in YAML; anything JSON does not accept,
+    and ``\\u`` escapes (surrogate pairs differ), is left to the safe loader.
+    """
+    if text[-1] != '"' or "\\u" in text or "\t" in text:
+        raise _Fallback
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise _Fallback from None
+    if not isinstance(value, str):
+        raise _Fallback
+    return value
+
+
 def _value(text: str) -> Any:
     first = text[0]
     if first in _INDICATORS:
+        if first == '"':
+            return _quoted(text)
+        if text == "{}":
+            return {}
+        if text == "[]":
+            return []
         raise _Fallback
     if first in "-?:" and (len(text) == 1 or text[1] == " "):
         raise _Fallback
@@ -108,6 +138,17 @@ def _value(text: str) -> Any:
 
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
+
+
+def _quoted_key(content: str) -> tuple[str, str]:
+    """``'"a b": 1'`` -> ``("a b", ": 1")``."""
+    try:
+        key, end = _JSON.raw_decode(content)
+    except ValueError:
+        raise _Fallback from None
+    if not isinstance(key, str) or "\\u" in content[:end]:
+        raise _Fallback
+    return key, content[end:]
 
 
 def _mapping(lines: list[str], i: int, indent: int) -> tuple[dict[str, Any], int]:
@@ -123,19 +164,24 @@ def _mapping(lines: list[str], i: int, indent: int) -> tuple[dict[str, Any], int
         content = line[ind:]
         if content[0] == "-" and (len(content) == 1 or content[1] == " "):
             break  # a sequence item at this level belongs to the caller's key
-        colon = content.find(": ")
-        if colon > 0:
-            key = content[:colon]
+        if content[0] == '"':
+            key, rest = _quoted_key(content)
+        else:
+            colon = content.find(": ")
+            if colon > 0:
+                key, rest = content[:colon], content[colon:]
+            elif content[-1] == ":":
+                key, rest = content[:-1], ":"
+            else:
+                raise _Fallback
             if not _plain_key(key):
                 raise _Fallback
-            result[key] = _value(content[colon + 2 :])
+        if rest != ":":
+            if rest[:2] != ": " or len(rest) < 3:
+                raise _Fallback
+            result[key] = _value(rest[2:])
             i += 1
             continue
-        if content[-1] != ":":
-            raise _Fallback
-        key = content[:-1]
-        if not _plain_key(key):
-            raise _Fallback
         i += 1
         if i < n:
             nxt = lines[i]
@@ -272,6 +318,8 @@ def parse_record(raw: bytes, name: str, *, shared: bool = False) -> dict[str, An
         raise TrialLoadError(name, f"not valid YAML: {_describe(exc)}") from None
     except (ValueError, TypeError, OverflowError) as exc:
         raise TrialLoadError(name, f"a value cannot be read: {_describe(exc)}") from None
+    except RecursionError:
+        raise TrialLoadError(name, "nested too deeply to be a trial record") from None
     if not isinstance(data, dict):
         raise TrialLoadError(
             name, f"expected a mapping of fields, found {type(data).__name__}"

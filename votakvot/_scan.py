@@ -27,6 +27,16 @@ _GLOB_CHARS = re.compile(r"[*?\[]")
 # Folders never holding trials that a walk from "." would otherwise crawl through.
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules"})
 _REMOTE_THREADS = 8
+MAX_RECORD = 32 * 1024 * 1024
+"""Bytes of a ``votakvot.yaml`` beyond which it is refused rather than parsed."""
+
+
+def _too_big(file: str) -> Exception:
+    from .exceptions import TrialLoadError
+
+    return TrialLoadError(
+        file, f"larger than {MAX_RECORD // (1024 * 1024)} MB: not a record votakvot wrote"
+    )
 
 
 def split_glob(path: str) -> tuple[str, re.Pattern[str] | None]:
@@ -153,7 +163,8 @@ def _walk_local(root: str) -> list[str]:
             for entry in entries:
                 name = entry.name
                 if name == YAML_NAME:
-                    found.append(folder)
+                    if _regular(entry):
+                        found.append(folder)
                 elif (
                     name[0] != "."
                     and name not in _SKIP_DIRS
@@ -161,6 +172,24 @@ def _walk_local(root: str) -> list[str]:
                 ):
                     stack.append(entry.path)
     return found
+
+
+def _regular(entry: os.DirEntry[str]) -> bool:
+    """Whether a ``votakvot.yaml`` entry is a file; a FIFO or device would block or never end."""
+    try:
+        if entry.is_file():
+            return True
+        reason = "it is not a regular file"
+    except OSError as exc:
+        reason = f"it cannot be opened ({exc.strerror})"
+    import warnings
+
+    from .report import SkippedTrialWarning
+
+    warnings.warn(
+        f"skipped trial: {entry.path}: {reason}", SkippedTrialWarning, stacklevel=5
+    )
+    return False
 
 
 def _is_async(fs: Any) -> bool:
@@ -258,9 +287,11 @@ def read_records(folders: list[str]) -> Iterator[tuple[str, bytes | Exception]]:
         file = os.path.join(split_protocol(folder)[1], YAML_NAME)
         try:
             with open(file, "rb") as fh:
-                yield folder, fh.read()
+                raw = fh.read(MAX_RECORD + 1)
         except OSError as exc:
             yield folder, exc
+            continue
+        yield folder, raw if len(raw) <= MAX_RECORD else _too_big(file)
     if remote:
         yield from _read_remote(remote)
 

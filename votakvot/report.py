@@ -39,6 +39,7 @@ __all__ = [
     "find_trial_dirs",
     "load_report",
     "load_trials",
+    "query",
     "trial_row",
 ]
 
@@ -154,8 +155,11 @@ def _trials(path: str | None, safe: bool, shared: bool) -> Iterator[Trial]:
         if isinstance(raw, FileNotFoundError):
             continue  # removed since the scan: no longer a trial
         try:
+            if isinstance(raw, TrialLoadError):
+                raise raw
             if isinstance(raw, Exception):
-                raise TrialLoadError(name, f"cannot be read: {raw}") from raw
+                reason = getattr(raw, "strerror", None) or str(raw) or type(raw).__name__
+                raise TrialLoadError(name, f"cannot be read: {reason}") from raw
             data = check_record(parse_record(raw, name, shared=shared), name)
         except TrialLoadError as exc:
             _skip(folder, exc, safe)
@@ -263,3 +267,18 @@ def load_report(path: str | None = None, full: bool = False, safe: bool = True) 
         frame = frame.sort_values(["created", "tid"], kind="stable", na_position="last")
         frame = frame.reset_index(drop=True)
     return frame
+
+
+def query(frame: pandas.DataFrame, expr: str) -> pandas.DataFrame:
+    """``frame.query(expr)``, with dotted column names usable as written (``result.x > 3``).
+
+    pandas reads ``result.x`` as an attribute access; names of the frame that
+    contain a dot are put in backticks first, unless they already are.
+    """
+    import re
+
+    dotted = sorted((str(c) for c in frame.columns if "." in str(c)), key=len, reverse=True)
+    if dotted:
+        names = "|".join(re.escape(c) for c in dotted)
+        expr = re.sub(rf"(?<![\w.`])({names})(?![\w.`])", r"`\1`", expr)
+    return frame.query(expr).reset_index(drop=True)
