@@ -1,0 +1,311 @@
+"""The dashboard application: owns the trial store, the scan and the watchers.
+
+Screens never read trial folders on the event loop: the app scans in a thread
+worker, re-reads the folders the watcher names (in batches, in another thread
+worker) and tells every screen what changed with :class:`TrialsUpdated` and
+:class:`MetricsChanged`. A screen that wants more (detail, plot, compare)
+reads in its own worker.
+
+Adding a screen: write ``screens/<name>.py`` with a ``Screen`` subclass, push it
+from an action (``self.app.push_screen(MyScreen(...))``), and give it bindings
+with descriptions: every described binding of the current screen and of the
+app shows up in the command palette (see :meth:`VotakvotApp.get_system_commands`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from .messages import FilesChanged, MetricsChanged, TrialsUpdated
+from .model import Source, TrialRecord, TrialStore, find_trial_dirs, read_record
+from .watch import Changes, Poller, Watcher
+
+__all__ = ["VotakvotApp", "make_app"]
+
+log = logging.getLogger(__name__)
+
+FIRST_CHUNK = 200
+"""Trials read before the first rows are shown (small: rows appear at once)."""
+CHUNK = 2000
+"""Trials read per batch after that, and per batch of live changes."""
+RECHECK_INTERVAL = 5.0
+"""Seconds between re-reads of running trials (to notice ``stale`` ones)."""
+
+
+class VotakvotApp(App[None]):
+    """A live dashboard over the trial folders under ``paths``.
+
+    Args:
+        paths: folders, globs or fsspec URLs holding trials.
+        watch: follow changes live (watchdog for local paths, polling for URLs).
+        poll_interval: seconds between polls of URLs.
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "votakvot"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", tooltip="Leave the dashboard", id="quit"),
+        Binding(
+            "question_mark", "help", "Help", key_display="?", tooltip="Keys and actions", id="help"
+        ),
+    ]
+
+    def __init__(
+        self,
+        paths: Sequence[str] = (".",),
+        *,
+        watch: bool = True,
+        poll_interval: float = 2.0,
+    ) -> None:
+        super().__init__()
+        self.sources = [Source(p) for p in (paths or (".",))]
+        """The PATH arguments."""
+        self.store = TrialStore()
+        """Every trial known, keyed by folder."""
+        self.watch_enabled = watch
+        """Follow file changes (off in some tests and benchmarks)."""
+        self.poll_interval = poll_interval
+        """Seconds between polls of remote sources."""
+        self.scanning = True
+        """The first scan is still running."""
+        self.expected = 0
+        """Trial folders found by the scan (the table fills up to this)."""
+        self.missing = [s.path for s in self.sources if not s.exists()]
+        """Local PATHs that do not exist."""
+        self._lock = threading.Lock()
+        self._pending_reads: set[str] = set()
+        self._pending_scans: set[str] = set()
+        self._reader_busy = False
+        self._watchers: list[Watcher | Poller] = []
+
+    # --------------------------------------------------------------- startup
+
+    def on_mount(self) -> None:
+        from .screens.trials import TrialsScreen
+
+        self.push_screen(TrialsScreen())
+        if self.missing:
+            self.notify(
+                "no such folder: " + ", ".join(self.missing) + " (give a folder holding trials, "
+                "a glob or a URL)",
+                title="Nothing to show",
+                severity="error",
+                timeout=30,
+            )
+        self.scan()
+        self.set_interval(RECHECK_INTERVAL, self._recheck_running)
+
+    def on_unmount(self) -> None:
+        for watcher in self._watchers:
+            watcher.stop()
+        self._watchers.clear()
+
+    @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
+    def scan(self) -> None:
+        """Find and read every trial, newest folders first, showing rows as they come."""
+        worker = get_current_worker()
+        if self.watch_enabled:
+            # Start watching first: a trial written during the scan is not missed.
+            self.call_from_thread(self._start_watching)
+        dirs: list[str] = []
+        for source in self.sources:
+            if source.path in self.missing:
+                continue
+            dirs.extend(find_trial_dirs(source.path))
+        dirs = sorted(set(dirs), reverse=True)
+        self.expected = len(dirs)
+        start = 0
+        size = FIRST_CHUNK
+        while start < len(dirs):
+            if worker.is_cancelled:
+                return
+            chunk = dirs[start : start + size]
+            records = _read_many(chunk)
+            self.call_from_thread(self.apply, records, chunk, ())
+            start += size
+            size = CHUNK
+        self.scanning = False
+        self.call_from_thread(self.apply, [], [], ())
+
+    def _start_watching(self) -> None:
+        local = [s for s in self.sources if s.local and s.path not in self.missing]
+        remote = [s for s in self.sources if not s.local]
+        if local:
+            watcher = Watcher(local, self._deliver)
+            try:
+                watcher.start()
+                self._watchers.append(watcher)
+            except OSError as exc:
+                watcher.stop()
+                self.notify(
+                    f"cannot watch {', '.join(s.path for s in local)} ({exc}); polling every "
+                    f"{self.poll_interval:g}s instead (raise fs.inotify.max_user_watches to watch)",
+                    severity="warning",
+                )
+                remote.extend(local)
+        if remote:
+            poller = Poller(remote, self._deliver, self.poll_interval)
+            poller.start()
+            self._watchers.append(poller)
+
+    def _deliver(self, changes: Changes) -> None:
+        """Called from the watcher's thread."""
+        self.post_message(FilesChanged(changes))
+
+    # ----------------------------------------------------------- live updates
+
+    @on(FilesChanged)
+    def _on_files_changed(self, message: FilesChanged) -> None:
+        changes = message.changes
+        if changes.removed:
+            self.apply([], [], changes.removed)
+        with self._lock:
+            self._pending_reads |= changes.trials
+            self._pending_scans |= changes.scan
+        if changes.metrics:
+            self.broadcast(lambda: MetricsChanged(frozenset(changes.metrics)))
+        self._kick_reader()
+
+    def _kick_reader(self) -> None:
+        with self._lock:
+            if self._reader_busy or not (self._pending_reads or self._pending_scans):
+                return
+            self._reader_busy = True
+        self.read_changed()
+
+    @work(thread=True, group="reader", exit_on_error=False)
+    def read_changed(self) -> None:
+        """Re-read the folders the watcher named, in bounded batches."""
+        try:
+            while True:
+                with self._lock:
+                    scans, self._pending_scans = self._pending_scans, set()
+                    if not scans and not self._pending_reads:
+                        self._reader_busy = False
+                        return
+                for folder in scans:
+                    found = [d for d in find_trial_dirs(folder) if self._wanted(d)]
+                    with self._lock:
+                        self._pending_reads.update(found)
+                with self._lock:
+                    batch: set[str] = set()
+                    while self._pending_reads and len(batch) < CHUNK:
+                        batch.add(self._pending_reads.pop())
+                records = _read_many(sorted(batch))
+                found_paths = {r.path for r in records}
+                gone = [p for p in batch if p not in found_paths]
+                self.call_from_thread(self.apply, records, batch, gone)
+        except BaseException:
+            with self._lock:
+                self._reader_busy = False
+            raise
+
+    def _wanted(self, folder: str) -> bool:
+        return any(s.matches(folder) for s in self.sources)
+
+    def _recheck_running(self) -> None:
+        """Running trials may turn stale without any file changing: read them again."""
+        running = [r.path for r in self.store.records.values() if r.state in ("running", "stale")]
+        if running:
+            with self._lock:
+                self._pending_reads.update(running)
+            self._kick_reader()
+
+    def apply(
+        self, records: Sequence[TrialRecord], paths: Iterable[str], removed: Iterable[str]
+    ) -> None:
+        """Put read records into the store and tell the screens (on the event loop)."""
+        removed = list(removed)
+        if removed:
+            self.store.remove(removed)
+        if records:
+            self.store.put(records)
+        changed = frozenset({*paths, *removed})
+        self.broadcast(lambda: TrialsUpdated(changed))
+
+    def broadcast(self, make: Callable[[], Message]) -> None:
+        """Post a fresh message to every screen on the stack."""
+        for screen in self.screen_stack:
+            screen.post_message(make())
+
+    # --------------------------------------------------------------- errors
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failed worker becomes an error dialog instead of a crash or silence."""
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            from .screens.error import ErrorScreen
+
+            error = event.worker.error
+            log.error("%s failed", event.worker.name, exc_info=error)
+            self.push_screen(ErrorScreen(f"{event.worker.name} failed", error))
+
+    # -------------------------------------------------------------- actions
+
+    def action_help(self) -> None:
+        """Show every key of the current screen and of the app."""
+        from .screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The command palette: Textual's commands, then every described binding.
+
+        A screen may add commands without keys by defining ``extra_commands()``.
+        """
+        yield from super().get_system_commands(screen)
+        seen = set()
+        for node in (screen, self):
+            for binding in node._bindings.key_to_bindings.values():
+                for b in binding:
+                    if not b.description or b.action in seen:
+                        continue
+                    seen.add(b.action)
+                    key = b.key_display or b.key.split(",")[0]
+                    yield SystemCommand(
+                        f"{b.description} ({key})",
+                        b.tooltip or b.description,
+                        _runner(node, b.action),
+                    )
+        extra = getattr(screen, "extra_commands", None)
+        if extra is not None:
+            yield from extra()
+
+
+def _runner(node: Any, action: str) -> Callable[[], Any]:
+    async def run() -> None:
+        await node.run_action(action)
+
+    return run
+
+
+def _read_many(paths: Sequence[str]) -> list[TrialRecord]:
+    """Read trial folders; a folder without ``votakvot.yaml`` (deleted) is left out."""
+    out = []
+    for path in paths:
+        try:
+            record = read_record(path)
+        except Exception as exc:
+            log.warning("skipping trial folder %s: %s", path, exc)
+            record = TrialRecord(
+                path, {"function": "", "state": "unreadable", "error": str(exc), "tid": path}
+            )
+        if record is not None:
+            out.append(record)
+    return out
+
+
+def make_app(paths: Sequence[str] = (".",), **options: Any) -> VotakvotApp:
+    """The app over ``paths`` (tests and screenshots build it through this)."""
+    return VotakvotApp(paths, **options)

@@ -1,0 +1,444 @@
+"""The in-memory trial store behind the dashboard.
+
+Only what the table needs is kept per trial (a flat row of scalars), never the
+whole parsed YAML with its metadata: 100,000 trials must fit in well under
+500 MB. Screens that need everything (detail, compare) re-read the folder.
+
+The store is keyed by trial folder and updated incrementally: the watcher
+names the folders that changed and only those are read again. Filtering and
+sorting build a *view* (a list of records) off the event loop.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from votakvot.exceptions import TrialLoadError
+
+__all__ = [
+    "BASE_COLUMNS",
+    "Source",
+    "TrialRecord",
+    "TrialStore",
+    "View",
+    "ViewSpec",
+    "display",
+    "find_trial_dirs",
+    "read_record",
+    "sort_key",
+]
+
+BASE_COLUMNS = ("function", "state", "started", "duration")
+"""Columns every trial has, shown first; params, info and result follow, then ``tid``."""
+
+HIDDEN_COLUMNS = frozenset({"created", "finished", "error", "path"})
+"""Kept in each row (queries may use them) but not shown as table columns."""
+
+STATES = ("running", "done", "failed", "interrupted", "stale", "unreadable")
+"""Every state a row can show; ``unreadable`` is ours, for folders that failed to load."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One PATH argument: a folder, a glob or an fsspec URL, and how to watch it.
+
+    Args:
+        path: what the user typed.
+    """
+
+    path: str
+    """What the user typed (kept for "copy as code")."""
+    base: str = field(init=False)
+    """The longest leading folder without glob characters: what gets watched or polled."""
+    local: bool = field(init=False)
+    """A local path (watched with watchdog) rather than a URL (polled)."""
+    pattern: re.Pattern[str] | None = field(init=False)
+    """The glob as a regex over paths relative to ``base``; ``None`` for a plain folder."""
+
+    def __post_init__(self) -> None:
+        from votakvot._scan import split_glob
+        from votakvot._storage import is_local, split_protocol
+
+        base, pattern = split_glob(self.path)
+        local = is_local(base)
+        if local:
+            base = os.path.abspath(os.path.expanduser(split_protocol(base)[1]))
+        else:
+            base = base.rstrip("/")
+        object.__setattr__(self, "local", local)
+        object.__setattr__(self, "base", base)
+        object.__setattr__(self, "pattern", pattern)
+
+    def matches(self, trial_dir: str) -> bool:
+        """Whether a trial folder belongs to this source (it or a parent matches the glob)."""
+        base = self.base.rstrip("/")
+        if trial_dir != base and not trial_dir.startswith(base + "/"):
+            return False
+        if self.pattern is None:
+            return True
+        return bool(self.pattern.match(trial_dir[len(base) :].lstrip("/")))
+
+    def exists(self) -> bool:
+        """Whether the base folder is there (URLs are assumed to be; errors come later)."""
+        return not self.local or os.path.isdir(self.base)
+
+
+def find_trial_dirs(path: str) -> list[str]:
+    """Folders holding a ``votakvot.yaml`` under ``path`` (folder, glob or URL)."""
+    from votakvot.report import find_trial_dirs as library_find
+
+    return list(library_find(path))
+
+
+def _timestamp(value: Any) -> float | None:
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _library_row() -> Callable[[Any], dict[str, Any]]:
+    from votakvot.report import trial_row
+
+    return trial_row
+
+
+def _scalar(value: Any) -> Any:
+    """Table cells hold scalars; anything else becomes its short text."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, datetime.datetime):
+        return value
+    return str(value)
+
+
+class TrialRecord:
+    """One table row: a trial folder and its flat values.
+
+    Args:
+        path: the trial folder.
+        values: column -> scalar value (``state``, ``started``, params, ...).
+    """
+
+    __slots__ = ("_text", "path", "values")
+
+    def __init__(self, path: str, values: dict[str, Any]) -> None:
+        self.path = path
+        """The trial folder (local path or URL): the store's key."""
+        self.values = values
+        """Column -> scalar value; timestamps are unix floats."""
+        self._text: str | None = None
+
+    @property
+    def state(self) -> str:
+        return str(self.values.get("state", "unknown"))
+
+    @property
+    def tid(self) -> str:
+        return str(self.values.get("tid", ""))
+
+    @property
+    def sort_time(self) -> float:
+        """Newest first uses this: started, else created, else nothing (last)."""
+        value = self.values.get("started") or self.values.get("created")
+        return value if isinstance(value, float) else -math.inf
+
+    @property
+    def text(self) -> str:
+        """Every shown value in lower case, for "filter as you type"."""
+        if self._text is None:
+            self._text = " ".join(display(v, k) for k, v in self.values.items()).lower()
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"<TrialRecord {self.path!r} {self.state}>"
+
+
+def read_record(
+    path: str, row: Callable[[Any], dict[str, Any]] | None = None
+) -> TrialRecord | None:
+    """Read one trial folder into a record; ``None`` if it has no ``votakvot.yaml``.
+
+    An unreadable folder becomes a record with state ``unreadable`` and the reason
+    in ``error``: the table shows it rather than dropping it silently.
+    """
+    from votakvot.trial import read_trial
+
+    try:
+        trial = read_trial(path)
+    except TrialLoadError as exc:
+        return TrialRecord(
+            path,
+            {
+                "function": "",
+                "state": "unreadable",
+                "error": exc.reason,
+                "tid": _guess_tid(path),
+            },
+        )
+    except OSError as exc:
+        return TrialRecord(
+            path, {"function": "", "state": "unreadable", "error": str(exc), "tid": path}
+        )
+    if trial is None:
+        return None
+    data = trial.data
+    at = data.get("at") or {}
+    flat = (row or _library_row())(trial)
+    values: dict[str, Any] = {
+        "function": str(data.get("function", "")),
+        "state": trial.state,
+        "started": _timestamp(at.get("started")),
+        "duration": at.get("duration"),
+    }
+    for key, value in flat.items():
+        if key in ("state",):
+            continue
+        if key in ("created", "finished", "started"):
+            values[key] = _timestamp(value)
+        elif key not in values or values[key] is None:
+            values[key] = _scalar(value)
+    if values.get("started") is None:
+        values["started"] = _timestamp(at.get("created"))
+    error = data.get("error")
+    if isinstance(error, dict):
+        values["error"] = f"{error.get('type', 'Error')}: {error.get('message', '')}"
+    values["tid"] = trial.tid or _guess_tid(path)
+    return TrialRecord(path, values)
+
+
+def _guess_tid(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _short_number(value: float) -> str:
+    if value != value or value in (math.inf, -math.inf):
+        return str(value)
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value)) if abs(value) >= 1e4 or value == 0 else f"{value:g}"
+    return f"{value:.4g}"
+
+
+def _duration(value: float) -> str:
+    if value < 60:
+        return f"{value:.2f}s" if value < 10 else f"{value:.1f}s"
+    minutes, seconds = divmod(int(value), 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def display(value: Any, column: str = "") -> str:
+    """How one cell is shown: short numbers, local times, human durations."""
+    if value is None:
+        return ""
+    if column in ("started", "created", "finished") and isinstance(value, float):
+        return datetime.datetime.fromtimestamp(value).strftime("%m-%d %H:%M:%S")
+    if column == "duration" and isinstance(value, int | float):
+        return _duration(float(value))
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return _short_number(value)
+    if isinstance(value, datetime.datetime):
+        return value.strftime("%m-%d %H:%M:%S")
+    text = str(value)
+    return text.replace("\n", " ")
+
+
+def sort_key(value: Any) -> tuple[int, Any]:
+    """Orders mixed cells: numbers, then text, then empty."""
+    if value is None:
+        return (2, 0)
+    if isinstance(value, bool):
+        return (0, int(value))
+    if isinstance(value, int | float):
+        return (0, value) if value == value else (2, 0)
+    if isinstance(value, datetime.datetime):
+        return (0, value.timestamp())
+    return (1, str(value))
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """What the user asked to see: filter, sort, hidden columns."""
+
+    text: str = ""
+    """The filter box: plain text (case-insensitive substring) or a pandas query."""
+    sort: str | None = None
+    """Column to sort by; ``None`` is newest first."""
+    reverse: bool = False
+    """Descending order for ``sort``."""
+    hide_constant: bool = False
+    """Leave out columns whose value is the same in every shown row."""
+
+    @property
+    def is_query(self) -> bool:
+        """The filter is a pandas query when it compares something."""
+        return is_query(self.text)
+
+
+_QUERY_RE = re.compile(r"(==|!=|<=|>=|<|>|\bin\b|\bnot\b|\band\b|\bor\b|`|\.str\.)")
+
+
+def is_query(text: str) -> bool:
+    """``result > 3 and one == 1`` is a query; ``train`` is text to look for."""
+    return bool(_QUERY_RE.search(text.strip()))
+
+
+@dataclass
+class View:
+    """One computed view of the store: the rows to show and the columns to show them in."""
+
+    rows: list[TrialRecord]
+    """The filtered and sorted records."""
+    columns: list[str]
+    """Shown column names, in order."""
+    widths: dict[str, int]
+    """Column -> display width."""
+    error: str = ""
+    """Why the filter was not applied (a bad query), empty when fine."""
+    total: int = 0
+    """Trials in the store."""
+
+
+MAX_WIDTH = 28
+"""No column gets wider than this; longer values are cut with an ellipsis."""
+
+
+class TrialStore:
+    """Every trial known to the app, keyed by folder."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, TrialRecord] = {}
+        """Folder -> record."""
+        self.columns: dict[str, None] = {}
+        """Every column seen, in order of first appearance (an ordered set)."""
+        self.widths: dict[str, int] = {}
+        """Column -> widest display seen so far (capped at :data:`MAX_WIDTH`)."""
+        self.version = 0
+        """Bumped on every change, so views know when they are out of date."""
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self) -> Iterator[TrialRecord]:
+        return iter(list(self.records.values()))
+
+    def get(self, path: str) -> TrialRecord | None:
+        return self.records.get(path)
+
+    def put(self, records: Iterable[TrialRecord]) -> None:
+        """Add or replace records (called on the event loop with already-read rows)."""
+        widths = self.widths
+        for record in records:
+            self.records[record.path] = record
+            for key, value in record.values.items():
+                if key not in self.columns:
+                    self.columns[key] = None
+                width = min(len(display(value, key)), MAX_WIDTH)
+                if width > widths.get(key, 0):
+                    widths[key] = width
+        self.version += 1
+
+    def remove(self, paths: Iterable[str]) -> int:
+        """Forget these folders and everything below them; returns how many went."""
+        removed = 0
+        for path in paths:
+            if self.records.pop(path, None) is not None:
+                removed += 1
+                continue
+            prefix = path.rstrip("/") + "/"
+            for key in [k for k in self.records if k.startswith(prefix)]:
+                del self.records[key]
+                removed += 1
+        if removed:
+            self.version += 1
+        return removed
+
+    def counts(self) -> dict[str, int]:
+        """State -> number of trials."""
+        out: dict[str, int] = {}
+        for record in list(self.records.values()):
+            out[record.state] = out.get(record.state, 0) + 1
+        return out
+
+    def shown_columns(self) -> list[str]:
+        """Base columns, then params/info/result in order of appearance, ``tid`` last."""
+        dynamic = [
+            c
+            for c in self.columns
+            if c not in BASE_COLUMNS and c not in HIDDEN_COLUMNS and c != "tid"
+        ]
+        return [*BASE_COLUMNS, *dynamic, "tid"]
+
+    def build_view(
+        self, spec: ViewSpec, is_cancelled: Callable[[], bool] = lambda: False
+    ) -> View | None:
+        """Filter and sort a snapshot of the store (run in a thread worker).
+
+        Returns ``None`` when cancelled half way.
+        """
+        rows = list(self.records.values())
+        total = len(rows)
+        columns = self.shown_columns()
+        error = ""
+        text = spec.text.strip()
+        if text and is_query(text):
+            try:
+                rows = query_rows(rows, text)
+            except Exception as exc:
+                error = f"query not applied: {type(exc).__name__}: {exc}"
+        elif text:
+            needle = text.lower()
+            rows = [r for r in rows if needle in r.text]
+        if is_cancelled():
+            return None
+        if spec.sort is None:
+            rows.sort(key=lambda r: r.sort_time, reverse=not spec.reverse)
+        else:
+            column = spec.sort
+            rows.sort(key=lambda r: sort_key(r.values.get(column)), reverse=spec.reverse)
+        if is_cancelled():
+            return None
+        if spec.hide_constant and len(rows) > 1:
+            columns = [
+                c for c in columns if c in ("function", "state", "tid") or not _constant(rows, c)
+            ]
+        widths = {c: max(len(c) + 1, self.widths.get(c, 0)) for c in columns}
+        return View(rows=rows, columns=columns, widths=widths, error=error, total=total)
+
+
+def _constant(rows: Sequence[TrialRecord], column: str) -> bool:
+    first = rows[0].values.get(column)
+    return all(r.values.get(column) == first for r in rows)
+
+
+def query_rows(rows: list[TrialRecord], expression: str) -> list[TrialRecord]:
+    """Rows for which a pandas ``DataFrame.query`` expression holds.
+
+    Column names are those of ``votakvot.load_report`` (dotted names need
+    backticks: ```result.x` > 3``), so the same expression works in a notebook.
+    """
+    import pandas
+
+    from votakvot.report import query
+
+    frame = pandas.DataFrame.from_records([r.values for r in rows])
+    for column in ("started", "created", "finished"):
+        if column in frame:
+            frame[column] = pandas.to_datetime(frame[column], unit="s", utc=True)
+    frame[_ROW] = range(len(frame))
+    kept = query(frame, expression)
+    return [rows[i] for i in kept[_ROW]]
+
+
+_ROW = "__votakvot_tui_row__"

@@ -1,0 +1,47 @@
+"""A modal that shows an error a worker ran into, so nothing fails silently."""
+
+from __future__ import annotations
+
+import traceback
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+__all__ = ["ErrorScreen"]
+
+
+class ErrorScreen(ModalScreen[None]):
+    """What went wrong, with the details folded below.
+
+    Args:
+        title: what was being done.
+        error: the exception.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,enter,q", "dismiss", "Close", tooltip="Back to where you were"),
+    ]
+
+    def __init__(self, title: str, error: BaseException) -> None:
+        super().__init__(classes="modal")
+        self.title_text = title
+        self.error = error
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog error-dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(f"{type(self.error).__name__}: {self.error}", classes="error-text")
+            with VerticalScroll(classes="error-details"):
+                details = "".join(traceback.format_exception(self.error))
+                yield Static(details, markup=False)
+            yield Button("Close", variant="primary", id="close")
+
+    def on_button_pressed(self) -> None:
+        self.dismiss(None)
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(None)
