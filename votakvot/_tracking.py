@@ -104,12 +104,13 @@ class ActiveTrial:
         config: Config | None = None,
         extra: dict[str, Any] | None = None,
         capture: str | None = None,
+        trial_id: str | None = None,
     ) -> None:
         self.config = config or get_config()
         self.capture = capture or self.config.capture
         """What output of this trial is kept: ``all``, ``logging`` or ``none``."""
         self.storage = self.config.storage
-        self.id = str(uuid.uuid4())
+        self.id = trial_id or str(uuid.uuid4())
         self.tid = tid
         self.path = self.storage.join(self.storage.root, *tid.split("/"))
         parent = _current.get()
@@ -604,9 +605,9 @@ def track(name: str | None = None, *, capture: Capture | None = None) -> Callabl
             except TypeError:
                 return None  # the call itself is wrong: let the function raise it
             tid_, trial_uuid = new_tid(prefix)
-            trial = ActiveTrial(tid_, params, function=function, capture=capture)
-            trial.id = trial_uuid
-            trial.data["id"] = trial_uuid
+            trial = ActiveTrial(
+                tid_, params, function=function, capture=capture, trial_id=trial_uuid
+            )
             trial.start()
             return trial
 
