@@ -496,6 +496,38 @@ def _command_env(spec: Mapping[str, Any]) -> dict[str, str]:
 # --- the supervisor (runs in its own process) ------------------------------------------
 
 
+class _Stopper:
+    """The escalation of a stop: SIGINT, then SIGTERM, then SIGKILL, ``grace`` apart."""
+
+    STEPS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
+
+    def __init__(self, child: subprocess.Popen[bytes], grace: float) -> None:
+        self.child = child
+        self.grace = grace
+        self.next = 0
+        self.due: float | None = None
+        self.lock = threading.Lock()
+
+    def send_next(self) -> None:
+        with self.lock:
+            if self.next >= len(self.STEPS) or self.child.poll() is not None:
+                return
+            sig = self.STEPS[self.next]
+            self.next += 1
+            self.due = time.monotonic() + self.grace
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.child.pid, sig)
+
+    def on_signal(self, signum: int, frame: Any) -> None:
+        # A repeated SIGINT (several stops) does not skip the grace period; SIGUSR1 does.
+        if self.next == 0 or signum in (signal.SIGUSR1, signal.SIGTERM):
+            self.send_next()
+
+    def tick(self) -> None:
+        if self.due is not None and time.monotonic() >= self.due:
+            self.send_next()
+
+
 def supervise(folder: str, grace: float | None = None) -> int:
     """Run the job in ``folder`` to its end and record how it ended (the supervisor's main).
 
@@ -538,39 +570,20 @@ def supervise(folder: str, grace: float | None = None) -> int:
         {"pid": os.getpid(), "child_pid": child.pid, "started": started},
     )
 
-    steps = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
-    state = {"next": 0, "due": None}
-    lock = threading.Lock()
-
-    def send_next() -> None:
-        with lock:
-            if state["next"] >= len(steps) or child.poll() is not None:
-                return
-            sig = steps[state["next"]]
-            state["next"] += 1
-            state["due"] = time.monotonic() + grace
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(child.pid, sig)
-
-    def on_stop(signum: int, frame: Any) -> None:
-        if state["next"] == 0 or signum in (signal.SIGUSR1, signal.SIGTERM):
-            send_next()
-
-    signal.signal(signal.SIGINT, on_stop)
-    signal.signal(signal.SIGUSR1, on_stop)
-    signal.signal(signal.SIGTERM, on_stop)
+    stopper = _Stopper(child, grace)
+    signal.signal(signal.SIGINT, stopper.on_signal)
+    signal.signal(signal.SIGUSR1, stopper.on_signal)
+    signal.signal(signal.SIGTERM, stopper.on_signal)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     # A stop asked before the handlers were installed is not lost.
     if os.path.exists(os.path.join(folder, STOP_FILE)):
-        send_next()
+        stopper.send_next()
     while True:
         try:
             code = child.wait(timeout=0.1)
             break
         except subprocess.TimeoutExpired:
-            due = state["due"]
-            if due is not None and time.monotonic() >= due:
-                send_next()
+            stopper.tick()
     _write_json(os.path.join(folder, EXIT_FILE), {"code": code, "ended": time.time()})
     return 0
 
