@@ -1,18 +1,170 @@
-"""Output of a trial kept with it (being built; see issue 9)."""
+"""What a trial printed and logged, kept in its folder and read back.
+
+While a trial runs with ``capture="all"`` (the default), text its call writes to
+``sys.stdout``/``sys.stderr`` still reaches the terminal and is also appended to
+``output.log`` in the trial folder; with ``"all"`` or ``"logging"``, the
+``logging`` records it emits go to ``log.jsonl``, one JSON object a line. Both
+files are flushed about once a second while the trial runs and are capped at
+``init(capture_limit=...)`` bytes each.
+
+Text is routed by context (the same context that makes ``votakvot.meter`` find
+its trial), so trials running at once in threads or asyncio tasks each get
+their own text, and text written outside any trial is left alone.
+
+>>> trial = votakvot.run("demo", lambda: print("hi"))   # doctest: +SKIP
+>>> trial.output                                          # doctest: +SKIP
+'hi\\n'
+"""
 
 from __future__ import annotations
 
+import atexit
+import datetime
+import json
+import logging
+import posixpath
 from typing import TYPE_CHECKING, Any
+
+from . import _capture_logging, _capture_streams, _tracking
+from ._capture_sink import Sink, drain_all, register, unregister
+from ._storage import get_filesystem
 
 if TYPE_CHECKING:
     import pandas
 
+    from ._tracking import ActiveTrial
+
 __all__ = ["read_logs", "read_output"]
+
+logger = logging.getLogger("votakvot")
+
+OUTPUT_NAME = "output.log"
+LOG_NAME = "log.jsonl"
+LOG_COLUMNS = ("time", "level", "logger", "message", "exception")
+
+_STATE_ATTR = "_votakvot_capture"
+
+
+class _TrialCapture:
+    """What one trial's capture set up, to undo it when the trial ends."""
+
+    __slots__ = ("log", "log_token", "out", "out_before", "out_token")
+
+    def __init__(self) -> None:
+        self.out: Sink | None = None
+        self.out_token: Any = None
+        self.out_before: Any = None
+        self.log: Sink | None = None
+        self.log_token: Any = None
+
+
+class _CaptureHook:
+    """Starts and ends the capture of each trial (see ``votakvot._tracking.hooks``)."""
+
+    def on_start(self, trial: ActiveTrial) -> None:
+        mode = trial.capture
+        if mode == "none":
+            return  # the outer trial, if any, keeps what this call prints
+        state = _TrialCapture()
+        if mode == "all":
+            state.out = Sink(trial, OUTPUT_NAME)
+            state.out_before = _capture_streams.output.get()
+            state.out_token = _capture_streams.output.set(state.out.parts)
+            _capture_streams.start()
+        state.log = Sink(trial, LOG_NAME, jsonl=True)
+        state.log_token = _capture_logging.records.set(state.log)
+        _capture_logging.install()
+        setattr(trial, _STATE_ATTR, state)
+        register(*(s for s in (state.out, state.log) if s is not None))
+
+    def on_end(self, trial: ActiveTrial) -> None:
+        state: _TrialCapture | None = getattr(trial, _STATE_ATTR, None)
+        if state is None:
+            return
+        delattr(trial, _STATE_ATTR)
+        if state.log is not None:
+            _reset(_capture_logging.records, state.log_token, None)
+        if state.out is not None:
+            _reset(_capture_streams.output, state.out_token, state.out_before)
+            _capture_streams.stop()
+        sinks = [s for s in (state.out, state.log) if s is not None]
+        unregister(*sinks)
+        for sink in sinks:
+            sink.drain(final=True)
+
+
+def _reset(var: Any, token: Any, before: Any) -> None:
+    try:
+        var.reset(token)
+    except ValueError:
+        # Ended from another context (a resumed generator, a callback).
+        var.set(before)
+
+
+_hook = _CaptureHook()
+if not any(isinstance(h, _CaptureHook) for h in _tracking.hooks):
+    _tracking.hooks.append(_hook)
+atexit.register(drain_all)
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def _read(trial: Any, name: str) -> tuple[bytes | None, str]:
+    path = trial if isinstance(trial, str) else trial.path
+    fs, root = get_filesystem(path)
+    file = posixpath.join(root, name)
+    try:
+        return fs.cat_file(file), file
+    except FileNotFoundError:
+        return None, file
 
 
 def read_output(trial: Any) -> str:
-    raise NotImplementedError("output capture lands with issue 9")
+    """What the trial printed (``output.log``), or ``""`` when it printed nothing.
+
+    Args:
+        trial: a :class:`votakvot.Trial`, or the path/URL of a trial folder.
+    """
+    raw, _ = _read(trial, OUTPUT_NAME)
+    return raw.decode("utf-8", "replace") if raw else ""
 
 
 def read_logs(trial: Any) -> pandas.DataFrame:
-    raise NotImplementedError("output capture lands with issue 9")
+    """The trial's logging records (``log.jsonl``): one row each, oldest first.
+
+    Columns: ``time`` (timezone-aware), ``level``, ``logger``, ``message``,
+    ``exception`` (the formatted traceback, or ``None``). A line cut off by a
+    killed process is left out; any other line that is not JSON is left out
+    with a warning naming the file and line.
+
+    Args:
+        trial: a :class:`votakvot.Trial`, or the path/URL of a trial folder.
+    """
+    import pandas
+
+    raw, file = _read(trial, LOG_NAME)
+    rows: list[dict[str, Any]] = []
+    if raw:
+        lines = raw.split(b"\n")
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                if number == len(lines):
+                    continue  # the torn last line of a process killed mid-write
+                logger.warning("votakvot: %s line %d is not a JSON record; skipped", file, number)
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+            else:
+                logger.warning("votakvot: %s line %d is not a JSON object; skipped", file, number)
+    extra = sorted({k for row in rows for k in row} - set(LOG_COLUMNS))
+    frame = pandas.DataFrame(rows, columns=[*LOG_COLUMNS, *extra])
+    local = datetime.datetime.now().astimezone().tzinfo
+    frame["time"] = pandas.to_datetime(frame["time"], format="ISO8601", utc=True).dt.tz_convert(
+        local
+    )
+    return frame

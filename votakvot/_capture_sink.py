@@ -1,0 +1,267 @@
+"""Where a trial's captured text waits before it reaches ``output.log`` / ``log.jsonl``.
+
+Writers only append strings to a list (``Parts``), which costs a few tens of
+nanoseconds and needs no lock; the list is drained into the file by whoever
+comes first: the writer itself once the list is long, the capture flusher
+thread about once a second, or the end of the trial. Draining takes
+``parts[:n]`` and then deletes exactly those ``n`` items, both single operations
+under the GIL, so text appended meanwhile is never lost.
+
+Local roots append to the file on every drain; roots that cannot append
+(``memory://``, object stores, ...) keep the text in memory (it is capped) and
+rewrite the whole file, at most once per second per megabyte already kept.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime
+import json
+import logging
+import os
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from ._config import get_config
+
+if TYPE_CHECKING:
+    from ._tracking import ActiveTrial
+
+__all__ = ["SPILL_PARTS", "Parts", "Sink", "drain_all", "register", "unregister"]
+
+logger = logging.getLogger("votakvot")
+
+SPILL_PARTS = 8192
+"""A writer drains its trial's list once it holds more pieces than this (bounds memory)."""
+
+_REMOTE_BYTES_PER_SECOND = 1024 * 1024
+"""Remote files are rewritten whole: at most once a second per MiB already kept."""
+
+
+class Parts(list):
+    """The pending pieces of one trial file; ``sink`` is who drains them."""
+
+    __slots__ = ("sink",)
+    sink: Sink
+
+
+class Sink:
+    """One captured file of one trial: its pending text, its size cap, its writes.
+
+    Args:
+        trial: the running trial.
+        name: ``output.log`` or ``log.jsonl``.
+        jsonl: cut only at line ends when the cap is reached, and say so with a record.
+    """
+
+    OPEN, FULL, CLOSED, FAILED = "open", "full", "closed", "failed"
+
+    def __init__(self, trial: ActiveTrial, name: str, *, jsonl: bool = False) -> None:
+        self.parts = Parts()
+        self.parts.sink = self
+        self.trial = trial
+        self.name = name
+        self.jsonl = jsonl
+        self.limit = max(0, int(trial.config.capture_limit))
+        self.state = Sink.OPEN
+        self.written = 0
+        """Bytes kept so far (in the file, or in ``kept`` for remote roots)."""
+        self.remote = not trial.storage.can_append
+        self.kept = bytearray()
+        self.dirty = False
+        """Remote roots: ``kept`` has text the file does not have yet."""
+        self.last_write = 0.0
+        self.ends_line = True
+        """Whether the kept text ends with a newline (or is empty)."""
+        self.lock = threading.RLock()
+        self.draining = False
+
+    def __repr__(self) -> str:
+        return f"<capture {self.name} of {self.trial.tid!r} {self.state}>"
+
+    # --- draining ------------------------------------------------------------------
+
+    def pending(self) -> bool:
+        return bool(self.parts) or self.dirty
+
+    def drain(self, *, final: bool = False) -> None:
+        """Move pending text to the file; ``final`` also closes the sink."""
+        error: Exception | None = None
+        with self.lock:
+            if self.draining:
+                return  # a signal handler or a log call while this thread drains
+            self.draining = True
+            try:
+                parts = self.parts
+                n = len(parts)
+                chunk = parts[:n]
+                del parts[:n]
+                if self.state in (Sink.OPEN, Sink.FULL):
+                    try:
+                        self._keep(chunk, final)
+                    except Exception as exc:
+                        self.state = Sink.FAILED
+                        error = exc
+                if final and self.state != Sink.FAILED:
+                    self.state = Sink.CLOSED
+            finally:
+                self.draining = False
+        if error is not None:
+            # Logged outside the lock: the record may itself be captured into another sink.
+            trial = self.trial
+            logger.warning(
+                "votakvot could not write %s of trial %r at %s: %s: %s. The rest of this "
+                "trial's output is not kept (the terminal still gets it); free space or fix "
+                "permissions",
+                self.name,
+                trial.tid,
+                trial.url,
+                type(error).__name__,
+                error,
+            )
+
+    def _keep(self, chunk: list[Any], final: bool) -> None:
+        data = b""
+        if chunk and self.state == Sink.OPEN:
+            data = self._fit(_encode(chunk))
+        if self.remote:
+            if data:
+                self.kept += data
+                self.dirty = True
+            now = time.monotonic()
+            due = max(get_config().flush_interval, len(self.kept) / _REMOTE_BYTES_PER_SECOND)
+            if self.dirty and (final or now - self.last_write >= due):
+                self.trial.storage.write_atomic(self.trial.file(self.name), bytes(self.kept))
+                self.dirty = False
+                self.last_write = now
+        elif data:
+            self.trial.storage.append(self.trial.file(self.name), data)
+
+    def _fit(self, data: bytes) -> bytes:
+        """``data`` as far as the cap allows, with a note once it is reached."""
+        marker = self._marker()
+        room = self.limit - len(marker) - 1 - self.written
+        if len(data) <= room:
+            self.written += len(data)
+            self.ends_line = data.endswith(b"\n")
+            return data
+        cut = max(room, 0)
+        if self.jsonl:
+            cut = data.rfind(b"\n", 0, cut) + 1
+        else:
+            while 0 < cut < len(data) and (data[cut] & 0xC0) == 0x80:
+                cut -= 1  # never split a UTF-8 sequence
+        kept = data[:cut]
+        if kept:
+            self.ends_line = kept.endswith(b"\n")
+        if not self.ends_line:
+            kept += b"\n"
+        self.state = Sink.FULL
+        out = kept + marker
+        self.written += len(out)
+        return out
+
+    def _marker(self) -> bytes:
+        if self.jsonl:
+            return (
+                json.dumps(
+                    {
+                        "time": _iso(time.time()),
+                        "level": "WARNING",
+                        "logger": "votakvot",
+                        "message": f"{self.name} reached capture_limit={self.limit} bytes; "
+                        "later records of this trial were not kept",
+                        "exception": None,
+                    }
+                ).encode()
+                + b"\n"
+            )
+        return (
+            f"[votakvot: {self.name} reached capture_limit={self.limit} bytes; the rest of "
+            "this trial's output went to the terminal only]\n"
+        ).encode()
+
+
+def _encode(chunk: list[Any]) -> bytes:
+    try:
+        text = "".join(chunk)
+    except TypeError:  # a stream that accepted something other than str
+        text = "".join(map(str, chunk))
+    return text.encode("utf-8", "backslashreplace")
+
+
+def _iso(ts: float) -> str:
+    return datetime.datetime.fromtimestamp(ts).astimezone().isoformat(timespec="microseconds")
+
+
+# --- the capture flusher ---------------------------------------------------------------
+
+
+class _Flusher:
+    """A daemon thread that drains open sinks about once a second (sleeps when none)."""
+
+    def __init__(self) -> None:
+        self.sinks: set[Sink] = set()
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def register(self, *sinks: Sink) -> None:
+        with self.lock:
+            was_empty = not self.sinks
+            self.sinks.update(sinks)
+            if self.thread is None or not self.thread.is_alive():
+                # An empty context: the flusher must never look like part of a trial.
+                ctx = contextvars.Context()
+                self.thread = threading.Thread(
+                    target=ctx.run, args=(self._run,), name="votakvot-capture", daemon=True
+                )
+                self.thread.start()
+            elif was_empty:
+                self.wake.set()
+
+    def unregister(self, *sinks: Sink) -> None:
+        with self.lock:
+            self.sinks.difference_update(sinks)
+
+    def drain_all(self) -> None:
+        with self.lock:
+            sinks = list(self.sinks)
+        for sink in sinks:
+            if sink.pending():
+                try:
+                    sink.drain()
+                except Exception:
+                    logger.exception("votakvot: draining %r failed", sink)
+
+    def _run(self) -> None:
+        while True:
+            with self.lock:
+                idle = not self.sinks
+            if idle:
+                self.wake.wait()
+            else:
+                self.wake.wait(min(1.0, get_config().flush_interval))
+            self.wake.clear()
+            self.drain_all()
+
+    def after_fork_in_child(self) -> None:
+        # Sinks of the parent's trials are not this process's to write.
+        for sink in self.sinks:
+            sink.state = Sink.CLOSED
+            sink.lock = threading.RLock()
+            sink.draining = False
+        self.sinks = set()
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.thread = None
+
+
+_flusher = _Flusher()
+register = _flusher.register
+unregister = _flusher.unregister
+drain_all = _flusher.drain_all
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_flusher.after_fork_in_child)
