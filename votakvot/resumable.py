@@ -1,26 +1,534 @@
-"""Resumable tasks (being built; see issue 4)."""
+"""Resumable tasks: long computations that survive their process being killed.
+
+A task is a class: ``init(**params)`` builds its state on ``self`` and ``loop()``
+advances it one step, returning ``None`` to go on or the result to finish. Between
+two ``loop()`` calls the object is pickled into the trial folder (atomically, so a
+kill at any moment leaves the previous snapshot or the new one). Running the same
+explicit trial id again picks up from the last snapshot, in the same folder and
+with the same trial id, and the YAML records each resume.
+
+The snapshot file holds two pickles: a small header (params, loop count, timing)
+read first, so a resume with other params is refused before any user class is
+unpickled, and then the task object itself.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime
+import io
+import logging
+import os
+import pickle
+import platform
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from . import _yaml
+from ._config import get_config
+from ._layout import (
+    HEARTBEAT_NAME,
+    METRICS_PREFIX,
+    SNAPSHOT_NAME,
+    TRACEBACK_NAME,
+    YAML_NAME,
+)
+from ._tracking import ActiveTrial, clear_files, function_name
+from .exceptions import ResumeError
+
+if TYPE_CHECKING:
+    from ._storage import Storage
+    from .trial import Trial
 
 __all__ = ["resumable_fn", "run_resumable"]
 
+logger = logging.getLogger("votakvot")
+
+SNAPSHOT_FORMAT = 1
+"""Version of the snapshot header; a snapshot of another version is not resumed."""
+
+_STALE_HEARTBEATS = 3
+"""A trial whose heartbeat is older than this many intervals is taken for dead."""
+
 
 class resumable_fn:
-    """Base of resumable tasks: subclass it with ``init(self, **params)`` and ``loop(self)``."""
+    """Base of resumable tasks: subclass it, write ``init(self, **params)`` and ``loop(self)``.
 
-    snapshot_period: float = 60.0
+    ``loop`` returns ``None`` to be called again, and any other value to finish
+    with that value as the trial's result. Everything the task needs to go on must
+    live in picklable attributes of ``self`` (or define ``__getstate__``/``__setstate__``).
+
+    Run it as a trial with ``votakvot.run("some/id", MyTask, **params)``, or as a
+    plain untracked function with ``MyTask.call(**params)``.
+    """
+
+    snapshot_period: float | datetime.timedelta | None = 60.0
+    """Snapshot when this many seconds (or this ``timedelta``) passed since the last one;
+    ``None`` turns the timer off."""
     snapshot_each: int | None = None
+    """Snapshot every this many loops as well; ``None`` turns it off."""
 
     def init(self, **params: Any) -> None:
-        raise NotImplementedError
+        """Build the task's state from its params; called once per trial, not on resume."""
+        raise NotImplementedError(f"{type(self).__qualname__} must define init(self, **params)")
 
     def loop(self) -> Any:
-        raise NotImplementedError
+        """Do one step; return ``None`` to go on or the result to finish."""
+        raise NotImplementedError(f"{type(self).__qualname__} must define loop(self)")
+
+    @classmethod
+    def call(cls, **params: Any) -> Any:
+        """Run the task to its end in this process, untracked and without snapshots."""
+        task = cls()
+        task.init(**params)
+        while True:
+            result = task.loop()
+            if result is not None:
+                return result
+
+
+class _Schedule:
+    """When to snapshot, from the class attributes (checked once, before the run)."""
+
+    def __init__(self, cls: type[resumable_fn]) -> None:
+        period = cls.snapshot_period
+        if isinstance(period, datetime.timedelta):
+            period = period.total_seconds()
+        if period is not None and (
+            isinstance(period, bool) or not isinstance(period, (int, float)) or period < 0
+        ):
+            raise ValueError(
+                f"{cls.__qualname__}.snapshot_period must be seconds >= 0, a timedelta "
+                f"or None (got {cls.snapshot_period!r})"
+            )
+        each = cls.snapshot_each
+        if each is not None and (isinstance(each, bool) or not isinstance(each, int) or each < 1):
+            raise ValueError(
+                f"{cls.__qualname__}.snapshot_each must be an int >= 1 or None (got {each!r})"
+            )
+        self.period: float | None = None if period is None else float(period)
+        self.each = each
+
+
+# Trials this process is running now, so a second run of the same id here is refused.
+_running_here: set[tuple[str, str]] = set()
+_running_lock = threading.Lock()
 
 
 def run_resumable(
-    tid: str, cls: type[resumable_fn], params: dict[str, Any], *, rerun: bool = False
-) -> Any:
-    raise NotImplementedError("resumable tasks land with issue 4")
+    tid: str,
+    cls: type[resumable_fn],
+    params: dict[str, Any],
+    *,
+    rerun: bool = False,
+    trial_id: str | None = None,
+) -> Trial:
+    """Run, resume, or return the trial ``tid`` of the task ``cls`` (``votakvot.run`` calls it).
+
+    Args:
+        tid: the trial's explicit id, a relative folder under the root.
+        cls: the task class, a subclass of :class:`resumable_fn`.
+        params: keyword arguments of ``cls.init``; names starting with ``_`` are
+            passed on but neither recorded nor compared on resume.
+        rerun: start over even if the trial finished or has a snapshot.
+        trial_id: the uuid to record for a fresh trial (default: a new one).
+
+    Returns:
+        The trial as recorded. The task's exception is re-raised after it is recorded.
+
+    Raises:
+        ResumeError: the snapshot cannot be read or unpickled, was made with other
+            params, or the trial is running in another live process right now.
+    """
+    schedule = _Schedule(cls)
+    config = get_config()
+    storage = config.storage
+    recorded = {k: v for k, v in params.items() if not k.startswith("_")}
+    trial = ActiveTrial(
+        tid,
+        recorded,
+        function=function_name(cls),
+        config=config,
+        extra={"kind": "resumable", "resumable": _section(schedule)},
+    )
+    folder = trial.path
+    key = (storage.url, tid)
+    with _running_lock:
+        if key in _running_here:
+            raise ResumeError(
+                f"trial {tid!r} is already running in this process; wait for it to end "
+                "or give this run another id"
+            )
+        _running_here.add(key)
+    try:
+        try:
+            record = _read_record(storage, folder, tid)
+        except ResumeError:
+            if not rerun:
+                raise
+            record = None  # starting over anyway
+        if record is not None and record.get("state") == "running":
+            _check_not_running_elsewhere(storage, folder, tid, record)
+        if not rerun and record is not None and record.get("state") == "done":
+            _check_recorded_params(tid, record, recorded)
+            from .trial import Trial
+
+            return Trial(_url(storage, folder), record)
+        snapshot = None if rerun else _open_snapshot(storage, folder, tid)
+        if snapshot is None:
+            if trial_id:
+                trial.id = trial.data["id"] = trial_id
+            clear_files(
+                trial, (SNAPSHOT_NAME, TRACEBACK_NAME, HEARTBEAT_NAME), (METRICS_PREFIX,)
+            )
+            return _Run(trial, cls, schedule).fresh(params)
+        header, rest = snapshot
+        _check_snapshot_params(tid, cls, header, recorded, _url(storage, folder))
+        task = _unpickle_task(rest, tid, cls, _url(storage, storage.join(folder, SNAPSHOT_NAME)))
+        return _Run(trial, cls, schedule).resume(task, header, record)
+    finally:
+        with _running_lock:
+            _running_here.discard(key)
+
+
+def _section(schedule: _Schedule) -> dict[str, Any]:
+    return {
+        "loops": 0,
+        "snapshots": 0,
+        "snapshot_at": None,
+        "snapshot_loop": None,
+        "snapshot_period": schedule.period,
+        "snapshot_each": schedule.each,
+        "elapsed": 0.0,
+        "resumes": [],
+    }
+
+
+class _Run:
+    """One run of a task in one trial: the loop, its snapshots, its progress in the YAML."""
+
+    def __init__(self, trial: ActiveTrial, cls: type[resumable_fn], schedule: _Schedule) -> None:
+        self.trial = trial
+        self.cls = cls
+        self.schedule = schedule
+        self.section: dict[str, Any] = trial.data["resumable"]
+        self.loops = 0
+        self.snapshots = 0
+
+    def fresh(self, params: dict[str, Any]) -> Trial:
+        trial = self.trial
+        trial.start()
+        try:
+            task = self.cls()
+            task.init(**params)
+            self.snapshot(task)
+            result = self.drive(task)
+        except BaseException as exc:
+            trial.fail(exc)
+            raise
+        return self.finish(result)
+
+    def resume(
+        self, task: resumable_fn, header: dict[str, Any], record: dict[str, Any] | None
+    ) -> Trial:
+        trial = self.trial
+        previous = record or {"id": header.get("id"), "at": {"created": header.get("created")}}
+        old = previous.get("resumable") or {}
+        self.loops = self.section["snapshot_loop"] = int(header.get("loops", 0))
+        self.snapshots = self.section["snapshots"] = int(header.get("snapshots", 0))
+        self.section["snapshot_at"] = header.get("written")
+        resumes: list[Any] = old["resumes"] if isinstance(old.get("resumes"), list) else []
+        state = previous.get("state")
+        resumes = [
+            *resumes,
+            {
+                "at": datetime.datetime.now().astimezone(),
+                "loop": self.loops,
+                "previous": "died" if state in (None, "running") else state,
+            },
+        ]
+        self.section["resumes"] = resumes
+        self.section["loops"] = self.loops
+        trial.resume_from(previous, _earlier_elapsed(previous, header))
+        clear_files(trial, (TRACEBACK_NAME,))
+        logger.info(
+            "votakvot: resuming trial %r from its snapshot at loop %d", trial.tid, self.loops
+        )
+        trial.start()
+        trial.heartbeat()  # the dead run's heartbeat must not make this one look stale
+        try:
+            result = self.drive(task)
+        except BaseException as exc:
+            trial.fail(exc)
+            raise
+        return self.finish(result)
+
+    def drive(self, task: resumable_fn) -> Any:
+        """Call ``loop()`` until it returns a value, snapshotting as the schedule says."""
+        trial = self.trial
+        section = self.section
+        period = self.schedule.period
+        each = self.schedule.each
+        loop = task.loop
+        last = time.monotonic()
+        loops = self.loops
+        while True:
+            result = loop()
+            loops += 1
+            section["loops"] = loops
+            trial.changed()
+            if result is not None:
+                self.loops = loops
+                return result
+            if (each is not None and loops % each == 0) or (
+                period is not None and time.monotonic() - last >= period
+            ):
+                self.loops = loops
+                self.snapshot(task)
+                last = time.monotonic()
+
+    def snapshot(self, task: resumable_fn) -> None:
+        """Pickle the task into the trial folder atomically and show it in the YAML."""
+        trial = self.trial
+        now = time.time()
+        elapsed = trial.elapsed()
+        header = {
+            "format": SNAPSHOT_FORMAT,
+            "tid": trial.tid,
+            "id": trial.id,
+            "function": trial.data.get("function"),
+            "params": trial.data.get("params"),
+            "loops": self.loops,
+            "snapshots": self.snapshots + 1,
+            "elapsed": elapsed,
+            "created": trial.data["at"].get("created"),
+            "written": datetime.datetime.fromtimestamp(now).astimezone(),
+        }
+        buf = io.BytesIO()
+        pickle.dump(header, buf, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            pickle.dump(task, buf, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            raise TypeError(
+                f"votakvot could not snapshot {self.cls.__qualname__} for trial {trial.tid!r}: "
+                f"{type(exc).__name__}: {exc}. Keep only picklable state on self (no open "
+                "files, locks or sockets), or define __getstate__/__setstate__"
+            ) from exc
+        data = buf.getvalue()
+        # Metrics up to this loop go to disk with the state, so a resume repeats few rows.
+        trial.flush_metrics()
+        trial._guard(
+            f"write {SNAPSHOT_NAME}",
+            lambda: trial.storage.write_atomic(trial.file(SNAPSHOT_NAME), data),
+        )
+        self.snapshots += 1
+        self.section.update(
+            snapshots=self.snapshots,
+            snapshot_at=header["written"],
+            snapshot_loop=self.loops,
+            elapsed=round(elapsed, 6),
+        )
+        trial.write_yaml()
+
+    def finish(self, result: Any) -> Trial:
+        from .trial import Trial
+
+        trial = self.trial
+        self.section["elapsed"] = round(trial.elapsed(), 6)
+        trial.succeed(result)
+        # A finished trial is never resumed: its snapshot only takes space.
+        clear_files(trial, (SNAPSHOT_NAME,))
+        return Trial(trial.url, trial.data)
+
+
+def _url(storage: Storage, path: str) -> str:
+    to_url = getattr(storage, "to_url", None)
+    return to_url(path) if to_url else path
+
+
+def _read_bytes(storage: Storage, path: str) -> bytes | None:
+    try:
+        with storage.open(path, "rb") as f:
+            data: bytes = f.read()
+            return data
+    except FileNotFoundError:
+        return None
+
+
+def _read_record(storage: Storage, folder: str, tid: str) -> dict[str, Any] | None:
+    """The trial's ``votakvot.yaml``, or ``None`` if it has none yet."""
+    path = storage.join(folder, YAML_NAME)
+    raw = _read_bytes(storage, path)
+    if raw is None:
+        return None
+    try:
+        data = _yaml.load(raw)
+    except Exception as exc:
+        raise ResumeError(
+            f"trial {tid!r}: its record {_url(storage, path)} cannot be read ({exc}); "
+            f"pass rerun=True to start this trial over"
+        ) from exc
+    if not isinstance(data, dict):
+        raise ResumeError(
+            f"trial {tid!r}: its record {_url(storage, path)} is not a mapping; "
+            "pass rerun=True to start this trial over"
+        )
+    return data
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        if a == b:
+            return True
+    except Exception:
+        pass
+    try:
+        return pickle.dumps(a) == pickle.dumps(b)
+    except Exception:
+        return False
+
+
+def _params_mismatch(tid: str, old: Any, new: dict[str, Any], where: str) -> str:
+    return (
+        f"trial {tid!r} was started with other params than given now ({where}):\n"
+        f"  recorded: {old!r}\n"
+        f"  given:    {new!r}\n"
+        f"give this run another id, call it with the recorded params, or pass "
+        f"rerun=True to start {tid!r} over with the new ones"
+    )
+
+
+def _check_recorded_params(tid: str, record: dict[str, Any], given: dict[str, Any]) -> None:
+    """A finished trial asked for again with other params is an error, not its old result."""
+    try:
+        normalized = _yaml.load(_yaml.dump(given))
+    except Exception:
+        return  # params YAML cannot hold were recorded as reprs: nothing to compare
+    old = record.get("params") or {}
+    if not _same(old, normalized):
+        raise ResumeError(_params_mismatch(tid, old, given, "it already finished"))
+
+
+def _check_snapshot_params(
+    tid: str, cls: type[resumable_fn], header: dict[str, Any], given: dict[str, Any], url: str
+) -> None:
+    old = header.get("params") or {}
+    if not _same(old, given):
+        raise ResumeError(_params_mismatch(tid, old, given, f"snapshot in {url}"))
+
+
+def _open_snapshot(
+    storage: Storage, folder: str, tid: str
+) -> tuple[dict[str, Any], io.BytesIO] | None:
+    """The snapshot's header, and the stream positioned at the pickled task; ``None`` if none."""
+    path = storage.join(folder, SNAPSHOT_NAME)
+    raw = _read_bytes(storage, path)
+    if raw is None:
+        return None
+    stream = io.BytesIO(raw)
+    try:
+        header = pickle.load(stream)
+    except Exception as exc:
+        raise _broken(tid, _url(storage, path), exc) from exc
+    if not isinstance(header, dict) or header.get("format") != SNAPSHOT_FORMAT:
+        raise ResumeError(
+            f"trial {tid!r}: {_url(storage, path)} is not a snapshot this votakvot can "
+            f"resume (format {header.get('format') if isinstance(header, dict) else '?'}, "
+            f"expected {SNAPSHOT_FORMAT}); pass rerun=True to start the trial over"
+        )
+    return header, stream
+
+
+def _broken(tid: str, url: str, exc: BaseException) -> ResumeError:
+    return ResumeError(
+        f"trial {tid!r}: the snapshot {url} cannot be unpickled ({type(exc).__name__}: {exc}). "
+        "The task's class may have changed (renamed, moved, or its attributes changed) since "
+        f"the snapshot was written. Pass rerun=True to votakvot.run({tid!r}, ...) to start "
+        "over (the snapshot is discarded), or restore the code that wrote it to resume"
+    )
+
+
+def _unpickle_task(
+    stream: io.BytesIO, tid: str, cls: type[resumable_fn], url: str
+) -> resumable_fn:
+    try:
+        task = pickle.load(stream)
+    except Exception as exc:
+        raise _broken(tid, url, exc) from exc
+    if not isinstance(task, cls):
+        raise ResumeError(
+            f"trial {tid!r}: the snapshot {url} holds a {function_name(type(task))}, not a "
+            f"{function_name(cls)}; give this task another id, or pass rerun=True to start "
+            f"{tid!r} over"
+        )
+    return task
+
+
+def _earlier_elapsed(previous: dict[str, Any], header: dict[str, Any]) -> float:
+    """Seconds the earlier runs took: their recorded duration if they ended, else the last
+    elapsed time written (the work after it is redone, but the time was spent)."""
+    at = previous.get("at") or {}
+    for value in (
+        at.get("duration") if previous.get("state") in ("failed", "interrupted") else None,
+        (previous.get("resumable") or {}).get("elapsed"),
+        header.get("elapsed"),
+    ):
+        if isinstance(value, (int, float)) and value >= 0:
+            return float(value)
+    return 0.0
+
+
+def _check_not_running_elsewhere(
+    storage: Storage, folder: str, tid: str, record: dict[str, Any]
+) -> None:
+    """Refuse to resume a trial another live process is running now.
+
+    On this machine the recorded pid tells; elsewhere, a fresh heartbeat does.
+    """
+    meta = record.get("meta") or {}
+    node = (meta.get("system") or {}).get("node")
+    pid = (meta.get("process") or {}).get("pid")
+    if node == platform.node() and isinstance(pid, int):
+        if pid != os.getpid() and _pid_alive(pid):
+            raise ResumeError(
+                f"trial {tid!r} is still running in process {pid} on this machine; wait for "
+                "it to end or stop that process, then run it again to resume"
+            )
+        return
+    raw = _read_bytes(storage, storage.join(folder, HEARTBEAT_NAME))
+    last: float | None = None
+    interval = get_config().heartbeat_interval
+    if raw:
+        try:
+            beat, _, every = raw.decode().partition(" ")
+            last = float(beat)
+            interval = float(every or interval)
+        except ValueError:
+            last = None
+    if last is None:
+        started = (record.get("at") or {}).get("started")
+        if isinstance(started, datetime.datetime):
+            last = started.timestamp()
+    if last is not None and time.time() - last < _STALE_HEARTBEATS * interval:
+        raise ResumeError(
+            f"trial {tid!r} is still running on {node or 'another machine'} (pid {pid}, "
+            f"last heartbeat {time.time() - last:.1f}s ago); wait for it to end, or for its "
+            f"heartbeat to be older than {_STALE_HEARTBEATS * interval:g}s if it died"
+        )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    # A zombie (killed, not yet reaped by its parent) counts as dead.
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().split(b") ", 1)[1][:1] != b"Z"
+    except (OSError, IndexError):
+        return True

@@ -1,0 +1,252 @@
+"""Run many trials at once without executor plumbing.
+
+``submit`` runs one call as a trial and returns a ``concurrent.futures.Future``
+of its result; ``map`` and ``sweep`` run many and return their results in order.
+Where the trials run is chosen once, by ``votakvot.init(runner=...)``:
+
+- ``"inplace"`` (default): in the calling thread, one after another;
+- ``"thread"``: a thread pool of this process (``workers=``), for I/O-bound calls;
+- ``"process"``: a local process pool (``workers=``, ``mp_context=``), for CPU-bound
+  calls the GIL would serialize;
+- ``"dask"``: a Dask distributed cluster (``address="tcp://..."`` or ``client=``;
+  a local cluster of ``workers=`` processes when neither is given).
+
+Every call becomes exactly one trial written where ``init(path=...)`` points,
+by whichever process runs it. The pool or cluster is started at the first
+submit and kept until ``init`` is called again, ``shutdown()`` is called, or the
+program exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures
+import inspect
+import itertools
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .._config import Config, get_config
+from ._base import InplaceRunner, Runner, ThreadRunner
+from ._call import Call
+
+__all__ = ["RUNNERS", "get_runner", "grid", "map", "shutdown", "submit", "submit_run", "sweep"]
+
+TidTemplate = str | Callable[[dict[str, Any]], str] | None
+
+
+def _process_runner(config: Config, **options: Any) -> Runner:
+    from .process import ProcessRunner
+
+    return ProcessRunner(config, **options)
+
+
+def _dask_runner(config: Config, **options: Any) -> Runner:
+    from .dask import DaskRunner
+
+    return DaskRunner(config, **options)
+
+
+RUNNERS: dict[str, Callable[..., Runner]] = {
+    "inplace": InplaceRunner,
+    "thread": ThreadRunner,
+    "process": _process_runner,
+    "dask": _dask_runner,
+}
+"""Runner names accepted by ``votakvot.init(runner=...)``."""
+
+_lock = threading.Lock()
+_active: tuple[Config, Runner] | None = None
+
+
+def _forget_after_fork() -> None:
+    # A forked child must not use (or close) its parent's pool.
+    global _active, _lock
+    _active = None
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def get_runner() -> Runner:
+    """The runner for the current ``votakvot.init`` settings, started on first use."""
+    global _active
+    config = get_config()
+    with _lock:
+        if _active is not None and _active[0] is config:
+            return _active[1]
+        factory = RUNNERS.get(config.runner)
+        if factory is None:
+            raise ValueError(
+                f"unknown runner {config.runner!r} in votakvot.init(runner=...); "
+                f"use one of: {', '.join(RUNNERS)}"
+            )
+        old, _active = _active, None
+        if old is not None:
+            old[1].close(wait=True)  # init() was called again: the old settings' pool goes
+        runner = factory(config, **config.runner_options)
+        _active = (config, runner)
+        return runner
+
+
+def shutdown(wait: bool = True) -> None:
+    """Stop the current runner's pool or cluster connection (the next submit starts anew)."""
+    global _active
+    with _lock:
+        old, _active = _active, None
+    if old is not None:
+        old[1].close(wait=wait)
+
+
+atexit.register(shutdown)
+
+
+def _check_async(fn: Any, tid: str | None) -> None:
+    if tid is not None and inspect.iscoroutinefunction(getattr(fn, "__wrapped__", fn)):
+        raise TypeError(
+            f"{getattr(fn, '__qualname__', fn)!r} is async: trials with an explicit id run "
+            "plain functions; submit it without tid= to have it run with asyncio.run"
+        )
+
+
+def submit(fn: Callable[..., Any], /, **params: Any) -> concurrent.futures.Future[Any]:
+    """Run ``fn(**params)`` as a new trial on the configured runner.
+
+    Returns a ``concurrent.futures.Future`` whose ``result()`` is what ``fn``
+    returned, or raises what it raised (after the trial recorded it). A function
+    decorated with ``@votakvot.track`` makes its one trial as usual; any other
+    function is tracked as ``track()`` would; a ``resumable_fn`` subclass runs as a
+    resumable trial with a fresh id.
+    """
+    return get_runner().submit(Call(fn, params))
+
+
+def submit_run(
+    tid: str, fn: Callable[..., Any], /, *, rerun: bool = False, **params: Any
+) -> concurrent.futures.Future[Any]:
+    """``votakvot.run(tid, fn, **params)`` on the configured runner, as a future of the result.
+
+    A trial that already finished under ``tid`` gives its recorded result without
+    running again (unless ``rerun=True``); a resumable one resumes from its snapshot.
+    """
+    _check_async(fn, tid)
+    return get_runner().submit(Call(fn, params, tid, rerun))
+
+
+def _tid_for(template: TidTemplate, params: dict[str, Any]) -> str | None:
+    if template is None:
+        return None
+    if callable(template):
+        return str(template(params))
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError) as exc:
+        raise ValueError(
+            f"tid template {template!r} names {exc} which is not among the params "
+            f"{sorted(params)}; use only {{name}} fields of the params"
+        ) from None
+
+
+def map(
+    fn: Callable[..., Any],
+    params: Iterable[Mapping[str, Any]],
+    /,
+    *,
+    tid: TidTemplate = None,
+    rerun: bool = False,
+    return_exceptions: bool = False,
+) -> list[Any]:
+    """Run ``fn(**p)`` for each ``p`` in ``params`` as its own trial; results in order.
+
+    Args:
+        fn: the function (plain, ``@track``-ed, or a ``resumable_fn`` subclass).
+        params: one mapping of keyword arguments per trial.
+        tid: give each trial an explicit id, so a rerun of the same ``map``
+            skips the trials that finished (and resumes resumable ones): a
+            template filled from the params (``"sweep/n={n}/seed={seed}"``), or a
+            function of the params dict returning the id.
+        rerun: with ``tid``, run trials again even if they finished.
+        return_exceptions: put a failed call's exception in its place in the list
+            instead of raising it.
+
+    Raises:
+        The first failed call's exception (in input order), once every trial ended,
+        unless ``return_exceptions`` is true.
+    """
+    runner = get_runner()
+    calls = []
+    for p in params:
+        kwargs = dict(p)
+        calls.append(Call(fn, kwargs, _tid_for(tid, kwargs), rerun))
+    if tid is not None:
+        _check_async(fn, "")
+        seen: dict[str | None, int] = {}
+        for i, call in enumerate(calls):
+            if call.tid in seen:
+                raise ValueError(
+                    f"params #{seen[call.tid]} and #{i} both get the trial id {call.tid!r}; "
+                    "make the tid template name the params that differ"
+                )
+            seen[call.tid] = i
+    futures = [runner.submit(call) for call in calls]
+    return _gather(futures, return_exceptions)
+
+
+def _gather(futures: list[concurrent.futures.Future[Any]], return_exceptions: bool) -> list[Any]:
+    try:
+        concurrent.futures.wait(futures)
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    results: list[Any] = []
+    for future in futures:
+        exc = future.exception()
+        if exc is None:
+            results.append(future.result())
+        elif return_exceptions:
+            results.append(exc)
+        else:
+            raise exc
+    return results
+
+
+def grid(**axes: Iterable[Any]) -> list[dict[str, Any]]:
+    """Every combination of the given choices, the last name varying fastest.
+
+    ``grid(n=[10, 100], seed=range(2))`` gives
+    ``[{n: 10, seed: 0}, {n: 10, seed: 1}, {n: 100, seed: 0}, {n: 100, seed: 1}]``.
+    """
+    choices = []
+    for name, values in axes.items():
+        if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+            raise TypeError(
+                f"{name}={values!r}: each grid value is a list of choices; "
+                f"for one fixed value write {name}=[{values!r}]"
+            )
+        choices.append(list(values))
+    names = list(axes)
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*choices)]
+
+
+def sweep(
+    fn: Callable[..., Any],
+    /,
+    *,
+    tid: TidTemplate = None,
+    rerun: bool = False,
+    return_exceptions: bool = False,
+    **axes: Iterable[Any],
+) -> list[Any]:
+    """``map`` over every combination of the choices given per param (see :func:`grid`).
+
+    ``votakvot.sweep(train, lr=[0.1, 0.01], seed=range(3))`` runs six trials and
+    returns their results in the order of ``grid(lr=..., seed=...)``. ``tid``,
+    ``rerun`` and ``return_exceptions`` are as for :func:`map`, so params cannot
+    be named like them.
+    """
+    return map(fn, grid(**axes), tid=tid, rerun=rerun, return_exceptions=return_exceptions)

@@ -1,0 +1,110 @@
+"""What a runner ships to where trials run: one call, the settings to run it with,
+and the function a worker executes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .._config import Config, get_config
+from .._tracking import _default_prefix, new_tid, run, track
+from ..resumable import resumable_fn, run_resumable
+
+__all__ = ["Call", "apply_settings", "execute", "execute_with", "worker_settings"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Call:
+    """One trial to run: ``fn(**params)``, as a fresh trial or as the explicit ``tid``."""
+
+    fn: Callable[..., Any]
+    params: dict[str, Any]
+    tid: str | None = None
+    rerun: bool = False
+
+
+def execute(call: Call) -> Any:
+    """Run one call as exactly one trial in this process and return the function's result.
+
+    A function already wrapped by ``@votakvot.track`` makes its own trial; any
+    other callable is tracked as ``track()`` would. The function's exception is
+    re-raised after the trial recorded it.
+    """
+    fn, params = call.fn, call.params
+    if isinstance(fn, type) and issubclass(fn, resumable_fn):
+        if call.tid is None:
+            tid, trial_uuid = new_tid(_default_prefix(fn))
+            trial = run_resumable(tid, fn, params, trial_id=trial_uuid)
+        else:
+            trial = run_resumable(call.tid, fn, params, rerun=call.rerun)
+        return trial.data.get("result")
+    if call.tid is not None:
+        return run(call.tid, fn, rerun=call.rerun, **params).data.get("result")
+    wrapper = fn if hasattr(fn, "__votakvot_prefix__") else _tracked(fn)
+    result = wrapper(**params)
+    if inspect.iscoroutine(result):
+        result = asyncio.run(result)
+    return result
+
+
+_wrappers: dict[int, tuple[Callable[..., Any], Callable[..., Any]]] = {}
+_WRAPPERS_KEPT = 256
+
+
+def _tracked(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``track()(fn)``, made once per function: building it reads the signature, which
+    costs more than the rest of submitting a trivial call."""
+    kept = _wrappers.get(id(fn))
+    if kept is not None and kept[0] is fn:
+        return kept[1]
+    wrapper = track()(fn)
+    if len(_wrappers) >= _WRAPPERS_KEPT:
+        _wrappers.clear()  # functions sent by value are new objects each time
+    _wrappers[id(fn)] = (fn, wrapper)
+    return wrapper
+
+
+def worker_settings(config: Config) -> dict[str, Any]:
+    """The arguments of ``votakvot.init`` that make another process record trials like this one.
+
+    The root goes as an absolute path or a full URL, so a worker with another working
+    directory still writes to the same place.
+    """
+    return {
+        "path": config.storage.url,
+        "meta_providers": config.meta_providers,
+        "strict": config.strict,
+        "capture": config.capture,
+        "capture_limit": config.capture_limit,
+        "flush_interval": config.flush_interval,
+        "heartbeat_interval": config.heartbeat_interval,
+    }
+
+
+_applied: str | None = None
+_apply_lock = threading.Lock()
+
+
+def apply_settings(settings: dict[str, Any], token: str | None = None) -> None:
+    """``votakvot.init(**settings)`` in a worker, once per ``token`` (a client's settings)."""
+    global _applied
+    if token is not None and _applied == token and get_config().path == settings["path"]:
+        return
+    with _apply_lock:
+        if token is not None and _applied == token and get_config().path == settings["path"]:
+            return
+        import votakvot
+
+        votakvot.init(**settings)
+        _applied = token
+
+
+def execute_with(token: str, settings: dict[str, Any], call: Call) -> Any:
+    """What a Dask worker runs: apply the client's settings (once), then the call."""
+    apply_settings(settings, token)
+    return execute(call)

@@ -1,0 +1,123 @@
+"""``runner="process"``: a pool of local worker processes, for CPU-bound trials.
+
+Each worker calls ``votakvot.init`` once with the client's settings, then writes
+its trials straight to the root. Functions and params travel by pickle: the
+function must be importable (defined at the top level of a module), not a lambda
+or a function nested in another.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import pickle
+import threading
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from .._config import Config
+from ._base import Runner, check_options
+from ._call import Call, apply_settings, execute, worker_settings
+
+__all__ = ["ProcessRunner", "check_shareable_root", "not_picklable"]
+
+
+def check_shareable_root(runner: str, config: Config) -> None:
+    if config.storage.url.startswith("memory://"):
+        raise ValueError(
+            f"runner {runner!r} cannot write trials to {config.storage.url!r}: memory:// "
+            "lives inside one process, so the workers' trials would be lost. Use a local "
+            "folder or a shared fsspec URL (s3://..., sftp://...) in votakvot.init(path=...)"
+        )
+
+
+def not_picklable(what: str, value: Any, runner: str, exc: BaseException) -> TypeError:
+    return TypeError(
+        f"{what} cannot be sent to the {runner!r} runner's workers: "
+        f"{type(exc).__name__}: {exc}. Workers receive functions by reference, so define "
+        "the function at the top level of an importable module (not a lambda, nor a "
+        "function inside another function), or use runner='inplace' or 'thread'"
+    )
+
+
+class ProcessRunner(Runner):
+    """A ``ProcessPoolExecutor`` whose workers record trials with the client's settings.
+
+    Args:
+        config: the settings trials are recorded with.
+        workers: worker processes (default: the number of CPUs).
+        mp_context: ``"fork"``, ``"spawn"`` or ``"forkserver"`` (default: the
+            platform's default start method).
+        max_tasks_per_child: replace a worker after this many trials.
+    """
+
+    name = "process"
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        workers: int | None = None,
+        mp_context: str | None = None,
+        max_tasks_per_child: int | None = None,
+        **options: Any,
+    ) -> None:
+        check_options(self.name, options, ("workers", "mp_context", "max_tasks_per_child"))
+        super().__init__(config)
+        check_shareable_root(self.name, config)
+        if workers is not None and workers < 1:
+            raise ValueError(f"runner 'process': workers must be >= 1 (got {workers!r})")
+        self.context = multiprocessing.get_context(mp_context)
+        self.settings = worker_settings(config)
+        if self.context.get_start_method() != "fork":
+            try:
+                pickle.dumps(self.settings)
+            except Exception as exc:
+                raise TypeError(
+                    f"the settings of votakvot.init cannot be sent to {mp_context or 'spawned'} "
+                    f"worker processes: {type(exc).__name__}: {exc}. Meta providers must be "
+                    "top-level functions (not lambdas) for this start method; or pass "
+                    "mp_context='fork'"
+                ) from exc
+        self.workers = workers or os.cpu_count() or 1
+        self.max_tasks_per_child = max_tasks_per_child
+        self._lock = threading.Lock()
+        self._checked: dict[int, Any] = {}
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        kwargs: dict[str, Any] = {}
+        if self.max_tasks_per_child is not None:
+            kwargs["max_tasks_per_child"] = self.max_tasks_per_child
+        return concurrent.futures.ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=self.context,
+            initializer=apply_settings,
+            initargs=(self.settings,),
+            **kwargs,
+        )
+
+    def _check_function(self, fn: Any) -> None:
+        """Fail at submit, naming the function, rather than later in a feeder thread."""
+        if self._checked.get(id(fn)) is fn:
+            return
+        try:
+            pickle.dumps(fn)
+        except Exception as exc:
+            raise not_picklable(f"function {fn!r}", fn, self.name, exc) from exc
+        self._checked[id(fn)] = fn
+
+    def submit(self, call: Call) -> concurrent.futures.Future[Any]:
+        self._check_function(call.fn)
+        with self._lock:
+            try:
+                return self.pool.submit(execute, call)
+            except BrokenProcessPool:
+                # A worker died (killed, out of memory): its trials failed; start a new pool.
+                self.pool.shutdown(wait=False, cancel_futures=False)
+                self.pool = self._new_pool()
+                return self.pool.submit(execute, call)
+
+    def close(self, wait: bool = True) -> None:
+        self.pool.shutdown(wait=wait)
