@@ -128,16 +128,20 @@ def main() -> None:
             finally:
                 shutil.rmtree(root, ignore_errors=True)
     b, o = statistics.median(bare_t), statistics.median(ours_t)
-    print(f"{n} trivial calls on {WORKERS} worker processes ({os.cpu_count()} CPUs), "
-          f"median of {args.rounds} rounds")
+    print(
+        f"{n} trivial calls on {WORKERS} worker processes ({os.cpu_count()} CPUs), "
+        f"median of {args.rounds} rounds"
+    )
     print(f"  bare ProcessPoolExecutor.map : {b:7.3f} s  {n / b:9.0f} calls/s")
     print(f"  votakvot.map (process)       : {o:7.3f} s  {n / o:9.0f} trials/s")
     print(f"  overhead per trial           : {(o - b) / n * 1e3:7.3f} ms  (target <= 1 ms)")
     print(f"  ratio votakvot/bare          : {o / b:7.2f}x")
     if orig_t:
         g = statistics.median(orig_t)
-        print(f"  original 0.1rc1 runner=process (2 threads): {g:7.3f} s  {n / g:7.0f} trials/s"
-              f"  ({g / o:.1f}x slower than ours)")
+        print(
+            f"  original 0.1rc1 runner=process (2 threads): {g:7.3f} s  {n / g:7.0f} trials/s"
+            f"  ({g / o:.1f}x slower than ours)"
+        )
 
 
 if __name__ == "__main__":

@@ -727,13 +727,26 @@ def _list_folder(storage: Any, folder: str) -> list[str]:
         return []
 
 
-def clear_files(trial: ActiveTrial, names: tuple[str, ...], prefixes: tuple[str, ...] = ()) -> None:
-    """Remove files of an earlier run from the trial folder, so a fresh start shows none."""
+def clear_files(
+    trial: ActiveTrial,
+    names: tuple[str, ...],
+    prefixes: tuple[str, ...] = (),
+    *,
+    temporary: bool = False,
+) -> None:
+    """Remove files of an earlier run from the trial folder, so a fresh start shows none.
+
+    With ``temporary``, also the temp files of atomic writes a killed process left behind.
+    """
     storage = trial.storage
     fs = getattr(storage, "fs", None)
     try:
         for name in _list_folder(storage, trial.path):
-            if name in names or name.startswith(prefixes):
+            if (
+                name in names
+                or name.startswith(prefixes)
+                or (temporary and name.startswith("votakvot.") and name.endswith(".tmp"))
+            ):
                 path = storage.join(trial.path, name)
                 if fs is None:
                     os.unlink(path)

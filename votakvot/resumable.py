@@ -106,6 +106,11 @@ class _Schedule:
             raise ValueError(
                 f"{cls.__qualname__}.snapshot_each must be an int >= 1 or None (got {each!r})"
             )
+        if "<locals>" in cls.__qualname__:
+            raise TypeError(
+                f"resumable task {cls.__qualname__} is defined inside a function; define it at "
+                "the top level of a module, so its snapshots can be unpickled by a later run"
+            )
         self.period: float | None = None if period is None else float(period)
         self.each = each
 
@@ -179,7 +184,10 @@ def run_resumable(
             if trial_id:
                 trial.id = trial.data["id"] = trial_id
             clear_files(
-                trial, (SNAPSHOT_NAME, TRACEBACK_NAME, HEARTBEAT_NAME), (METRICS_PREFIX,)
+                trial,
+                (SNAPSHOT_NAME, TRACEBACK_NAME, HEARTBEAT_NAME),
+                (METRICS_PREFIX,),
+                temporary=True,
             )
             return _Run(trial, cls, schedule).fresh(params)
         header, rest = snapshot
@@ -250,7 +258,7 @@ class _Run:
         self.section["resumes"] = resumes
         self.section["loops"] = self.loops
         trial.resume_from(previous, _earlier_elapsed(previous, header))
-        clear_files(trial, (TRACEBACK_NAME,))
+        clear_files(trial, (TRACEBACK_NAME,), temporary=True)
         logger.info(
             "votakvot: resuming trial %r from its snapshot at loop %d", trial.tid, self.loops
         )
@@ -448,9 +456,7 @@ def _broken(tid: str, url: str, exc: BaseException) -> ResumeError:
     )
 
 
-def _unpickle_task(
-    stream: io.BytesIO, tid: str, cls: type[resumable_fn], url: str
-) -> resumable_fn:
+def _unpickle_task(stream: io.BytesIO, tid: str, cls: type[resumable_fn], url: str) -> resumable_fn:
     try:
         task = pickle.load(stream)
     except Exception as exc:

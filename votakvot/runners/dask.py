@@ -48,9 +48,7 @@ class DaskRunner(Runner):
         threads_per_worker: int = 1,
         **options: Any,
     ) -> None:
-        check_options(
-            self.name, options, ("address", "client", "workers", "threads_per_worker")
-        )
+        check_options(self.name, options, ("address", "client", "workers", "threads_per_worker"))
         super().__init__(config)
         check_shareable_root(self.name, config)
         try:
