@@ -406,7 +406,11 @@ class TrialStore:
             rows.sort(key=lambda r: r.sort_time, reverse=not spec.reverse)
         else:
             column = spec.sort
-            rows.sort(key=lambda r: sort_key(r.values.get(column)), reverse=spec.reverse)
+            # Empty cells stay last in both directions.
+            empty = [r for r in rows if r.values.get(column) is None]
+            rows = [r for r in rows if r.values.get(column) is not None]
+            rows.sort(key=lambda r: sort_key(r.values[column]), reverse=spec.reverse)
+            rows.extend(empty)
         if is_cancelled():
             return None
         if spec.hide_constant and len(rows) > 1:

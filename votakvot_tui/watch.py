@@ -13,6 +13,7 @@ import os
 import posixpath
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,6 +126,12 @@ class Watcher:
         """Start watching; raises ``OSError`` if the system refuses (e.g. inotify limits)."""
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
         from watchdog.observers import Observer
+
+        # watchdog warns when a new folder's watch races with its parent's recursive
+        # watch; the watch is replaced and nothing is lost, so the noise is dropped.
+        warnings.filterwarnings(
+            "ignore", message="Callback with id", category=RuntimeWarning, module="watchdog"
+        )
 
         batcher = self._batcher
         sources = self.sources

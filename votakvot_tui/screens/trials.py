@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -13,7 +12,7 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..messages import TrialsUpdated
 from ..model import View, ViewSpec, is_query
@@ -65,9 +64,8 @@ class TrialsScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__(id="trials")
-        self._building = False
         self._dirty = False
-        self._last_build = 0.0
+        self._worker: Worker[None] | None = None
         self.view: View | None = None
         """The view on screen."""
 
@@ -90,6 +88,7 @@ class TrialsScreen(Screen[None]):
     def on_mount(self) -> None:
         self.table.focus()
         self.set_interval(1.0, self._tick)
+        self.set_interval(MIN_REBUILD_INTERVAL, self._rebuild_if_dirty)
         self.request_view(now=True)
 
     @property
@@ -102,48 +101,35 @@ class TrialsScreen(Screen[None]):
         self.request_view(now=True)
 
     def request_view(self, now: bool = False) -> None:
-        """Rebuild the view: at once for the user, coalesced for live updates."""
+        """Rebuild the view: at once for the user; live updates are coalesced."""
         if now:
             self._dirty = False
-            self.build_view(self.spec)
-            return
-        if self._building:
+            self._worker = self.build_view(self.spec)
+        else:
             self._dirty = True
-            return
-        wait = MIN_REBUILD_INTERVAL - (time.monotonic() - self._last_build)
-        if wait > 0:
-            if not self._dirty:
-                self._dirty = True
-                self.set_timer(wait, self._rebuild_if_dirty)
-            return
-        self.build_view(self.spec)
 
     def _rebuild_if_dirty(self) -> None:
+        """Runs every :data:`MIN_REBUILD_INTERVAL`: one rebuild for any number of updates."""
         if not self._dirty:
             return
-        if self._building:
-            self.set_timer(MIN_REBUILD_INTERVAL, self._rebuild_if_dirty)
+        worker = self._worker
+        if worker is not None and worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
             return
         self._dirty = False
-        self.build_view(self.spec)
+        self._worker = self.build_view(self.spec)
 
     @work(thread=True, exclusive=True, group="view", exit_on_error=False)
     def build_view(self, spec: ViewSpec) -> None:
         """Filter and sort off the event loop; the newest request wins."""
-        self._building = True
         worker = get_current_worker()
-        try:
-            view = self.vapp.store.build_view(spec, lambda: worker.is_cancelled)
-            if view is None or worker.is_cancelled:
-                return
-            counts = self.vapp.store.counts()
-            self.app.call_from_thread(self._show_view, view, counts)
-        finally:
-            self._building = False
+        view = self.vapp.store.build_view(spec, lambda: worker.is_cancelled)
+        if view is None or worker.is_cancelled:
+            return
+        counts = self.vapp.store.counts()
+        self.app.call_from_thread(self._show_view, view, counts)
 
     def _show_view(self, view: View, counts: dict[str, int]) -> None:
         self.view = view
-        self._last_build = time.monotonic()
         table = self.table
         table.sort_column = self.spec.sort
         table.sort_reverse = self.spec.reverse
@@ -159,8 +145,6 @@ class TrialsScreen(Screen[None]):
         table.set_view(view)
         self._counts = counts
         self._update_status()
-        if self._dirty:
-            self.set_timer(MIN_REBUILD_INTERVAL, self._rebuild_if_dirty)
 
     def _update_status(self) -> None:
         view = self.view
