@@ -1,0 +1,617 @@
+"""The loops that call the target: threads or greenlets in this process
+(:class:`LocalRun`), or several such processes (:class:`ProcessRun`).
+
+Speed comes from what the hot loop does not do: no queue, no lock and no shared
+counter per call. Each worker claims a *batch* of calls (sized to last about 10 ms,
+or 0.1 ms under gevent so greenlets take turns), times each call with
+``perf_counter_ns`` into its own ``array('q')``, counts identical results by
+run length, and hands the batch over with one ``list.append``. The process's
+monitor folds the batches into its :class:`~votakvot.ab.stats.Recorder` a few
+times a second. Stopping (end of duration, Ctrl-C, ``--strict``) is a flag
+checked at each claim.
+
+In rate mode (open model) worker ``w`` takes the next slot ``i`` of a shared
+schedule ``start + i / rate`` and sleeps until it is due, so calls start on time
+whether or not earlier ones returned, as long as a worker is free; each call's
+latency is measured both from its scheduled and from its actual start.
+"""
+
+from __future__ import annotations
+
+import array
+import dataclasses
+import itertools
+import logging
+import math
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from itertools import repeat
+from time import perf_counter_ns
+from typing import Any
+
+from .stats import Recorder
+
+__all__ = ["LocalRun", "Plan", "ProcessRun", "measure_overhead"]
+
+logger = logging.getLogger("votakvot.ab")
+
+LATE_NS = 1_000_000
+"""Rate mode: a call starting more than this after its scheduled time counts as late."""
+_MAX_BATCH = 50_000
+_NOTHING = object()
+
+
+@dataclasses.dataclass
+class Plan:
+    """What one process runs; picklable, so it crosses to ``--processes`` children."""
+
+    spec: str
+    """The callable as named on the command line."""
+    kwargs: dict[str, Any]
+    """Its ``KEY=VALUE`` arguments."""
+    concurrency: int
+    """Workers in this process."""
+    number: int | None
+    """Calls this process makes, or ``None`` in duration mode."""
+    duration: float | None
+    """Seconds to run, or ``None`` in number mode."""
+    rate: float | None = None
+    """Calls per second of the whole run (open model), or ``None`` (closed model)."""
+    slot_offset: int = 0
+    """Rate mode: this process takes schedule slots ``offset, offset + stride, ...``."""
+    slot_stride: int = 1
+    """Rate mode: the number of processes."""
+    warmup_calls: int = 0
+    """Calls per process made before measuring, not counted."""
+    warmup_seconds: float = 0.0
+    """Seconds of calls before measuring, not counted."""
+    gevent: bool = False
+    """Workers are greenlets instead of threads."""
+    strict: bool = False
+    """Stop at the first error."""
+    max_errors: int | None = None
+    """Stop once this many calls failed."""
+
+
+class SetupError(Exception):
+    """Building a worker's callable failed (the class's constructor raised, say)."""
+
+
+class LocalRun:
+    """Workers (threads or greenlets) in this process calling one target.
+
+    Args:
+        plan: what to run.
+        factory: ``factory(worker_index) -> (call, close)`` builds one worker's callable.
+        on_ready: called once every worker is built and warmed up; returns the
+            ``perf_counter_ns`` at which measuring starts (the process runner waits
+            there for its siblings).
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        factory: Callable[[int], tuple[Callable[[], Any], Callable[[], Any] | None]],
+        on_ready: Callable[[], int] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.factory = factory
+        self.on_ready = on_ready
+        self.recorder = Recorder()
+        """Everything measured so far (folded in by :meth:`collect`)."""
+        self.stopping = False
+        """Set to make every worker stop at its next claim."""
+        self.stop_reason: str | None = None
+        """``"strict"``, ``"max-errors"``, ``"interrupted"`` or ``"setup"`` when stopped early."""
+        self.setup_error: str | None = None
+        """The traceback of a worker whose callable could not be built."""
+        self.close_errors: list[str] = []
+        """One line per worker whose ``close()`` raised."""
+        self.t_start: int | None = None
+        """``perf_counter_ns`` when measuring started (after warmup)."""
+        self.t_end: int | None = None
+        """``perf_counter_ns`` when the last worker finished."""
+        self._pending: list[tuple[Any, ...]] = []
+        self._lock = threading.Lock()
+        self._error_lock = threading.Lock()
+        self._remaining = plan.number if plan.number is not None else 0
+        self._warm_remaining = plan.warmup_calls
+        self._deadline = 0
+        self._warm_deadline = 0
+        self._finished = 0
+        self._started = 0
+        self._slots = itertools.count()
+        self._barrier = threading.Barrier(plan.concurrency, action=self._measure_start)
+        if plan.gevent:
+            import gevent
+
+            self._yield: Callable[[], Any] | None = gevent.sleep
+            self._batch_ns = 100_000
+        else:
+            self._yield = None
+            self._batch_ns = 10_000_000
+        self._workers: list[Any] = []
+
+    # --- control -------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.plan.warmup_seconds:
+            self._warm_deadline = perf_counter_ns() + int(self.plan.warmup_seconds * 1e9)
+        for index in range(self.plan.concurrency):
+            if self.plan.gevent:
+                import gevent
+
+                self._workers.append(gevent.spawn(self._worker, index))
+            else:
+                t = threading.Thread(
+                    target=self._worker, args=(index,), name=f"ab-worker-{index}", daemon=True
+                )
+                t.start()
+                self._workers.append(t)
+
+    def stop(self, reason: str = "interrupted") -> None:
+        if not self.stopping:
+            self.stop_reason = self.stop_reason or reason
+        self.stopping = True
+
+    @property
+    def done(self) -> bool:
+        """Every worker has finished."""
+        return self._finished >= self.plan.concurrency
+
+    @property
+    def measuring(self) -> bool:
+        return self.t_start is not None
+
+    def elapsed_ns(self) -> int:
+        if self.t_start is None:
+            return 0
+        return (self.t_end or perf_counter_ns()) - self.t_start
+
+    def collect(self) -> Recorder:
+        """Fold the batches workers handed over into :attr:`recorder` and return it."""
+        # Drain in place: workers keep a reference to this very list.
+        n = len(self._pending)
+        pending = self._pending[:n]
+        del self._pending[:n]
+        rec = self.recorder
+        if not pending:
+            return rec
+        # One numpy fold per tick: each numpy call may give up the GIL, and getting it
+        # back from busy workers costs a switch interval (5 ms).
+        rec.latency.record_batch(_join([p[0] for p in pending]))
+        scheduled = [p[1] for p in pending if p[1] is not None]
+        if scheduled:
+            rec.scheduled.record_batch(_join(scheduled))
+        for _buf, _sched, runs, late in pending:
+            for value, count in runs:
+                rec.add_results(value, count)
+            rec.late += late
+        return rec
+
+    def finish(self) -> Recorder:
+        """The final recorder once all workers are done (adds dropped rate-mode slots)."""
+        rec = self.collect()
+        if self.plan.rate and self.t_start is not None:
+            end = self.t_end or perf_counter_ns()
+            rec.dropped = max(0, self._due(end) - self._started)
+        return rec
+
+    # --- workers ---------------------------------------------------------------------
+
+    def _worker(self, index: int) -> None:
+        close = None
+        try:
+            try:
+                call, close = self.factory(index)
+            except BaseException as exc:
+                self.setup_error = self.setup_error or "".join(
+                    traceback.format_exception(type(exc), exc, exc.__traceback__)
+                )
+                self.stop("setup")
+                self._barrier.abort()
+                return
+            self._warmup(call)
+            try:
+                self._barrier.wait()
+            except threading.BrokenBarrierError:
+                return
+            if self.plan.rate:
+                self._rate_loop(call, index)
+            else:
+                self._closed_loop(call)
+        finally:
+            if close is not None:
+                try:
+                    close()
+                except Exception as exc:
+                    self.close_errors.append(f"worker {index}: {type(exc).__name__}: {exc}")
+            with self._lock:
+                self._finished += 1
+                if self._finished >= self.plan.concurrency:
+                    self.t_end = perf_counter_ns()
+
+    def _measure_start(self) -> None:
+        """Barrier action: every worker is built and warm; measuring starts now."""
+        start = self.on_ready() if self.on_ready is not None else perf_counter_ns()
+        if self.plan.duration is not None:
+            self._deadline = start + int(self.plan.duration * 1e9)
+        self.t_start = start
+
+    def _warmup(self, call: Callable[[], Any]) -> None:
+        if not (self.plan.warmup_calls or self.plan.warmup_seconds):
+            return
+        while not self.stopping:
+            if self.plan.warmup_seconds:
+                if perf_counter_ns() >= self._warm_deadline:
+                    return
+                k = 16
+            else:
+                with self._lock:
+                    k = min(16, self._warm_remaining)
+                    self._warm_remaining -= k
+                if k <= 0:
+                    return
+            for _ in repeat(None, k):
+                try:
+                    call()
+                except Exception:
+                    pass  # warmup calls are not counted, errors included
+            if self._yield is not None:
+                self._yield()
+
+    def _claim(self, want: int) -> int:
+        if self.stopping:
+            return 0
+        if self.plan.number is None:
+            return want if perf_counter_ns() < self._deadline else 0
+        with self._lock:
+            k = min(want, self._remaining)
+            self._remaining -= k
+        return k
+
+    def _on_error(self, exc: BaseException) -> None:
+        with self._error_lock:
+            self.recorder.add_error(exc)
+            errors = self.recorder.errors
+        if self.plan.strict:
+            self.stop("strict")
+        elif self.plan.max_errors is not None and errors >= self.plan.max_errors:
+            self.stop("max-errors")
+
+    def _closed_loop(self, call: Callable[[], Any]) -> None:
+        pc = perf_counter_ns
+        pending = self._pending
+        claim = self._claim
+        on_error = self._on_error
+        yield_ = self._yield
+        target = self._batch_ns
+        want = 8
+        last: Any = _NOTHING
+        same = 0
+        while True:
+            k = claim(want)
+            if k <= 0:
+                break
+            buf = array.array("q")
+            ap = buf.append
+            runs: list[tuple[Any, int]] = []
+            b0 = pc()
+            for _ in repeat(None, k):
+                t0 = pc()
+                try:
+                    r = call()
+                except Exception as exc:
+                    on_error(exc)
+                    continue
+                ap(pc() - t0)
+                if r is last:
+                    same += 1
+                else:
+                    if same:
+                        runs.append((last, same))
+                    last = r
+                    same = 1
+            per_call = (pc() - b0) // k or 1
+            if same:
+                runs.append((last, same))
+                same = 0
+            pending.append((buf, None, runs, 0))
+            want = min(max(target // per_call, 1), _MAX_BATCH)
+            if yield_ is not None:
+                yield_()
+
+    def _slot_time(self, slot: int) -> int:
+        assert self.t_start is not None and self.plan.rate
+        global_slot = slot * self.plan.slot_stride + self.plan.slot_offset
+        return self.t_start + int(global_slot * 1e9 / self.plan.rate)
+
+    def _due(self, end: int) -> int:
+        """Slots of this process scheduled before ``end``."""
+        assert self.t_start is not None and self.plan.rate
+        slots = (end - self.t_start) * self.plan.rate / 1e9  # global slots due
+        due = max(0, math.ceil((slots - self.plan.slot_offset) / self.plan.slot_stride))
+        if self.plan.number is not None:
+            due = min(due, self.plan.number)
+        return due
+
+    def _rate_loop(self, call: Callable[[], Any], index: int) -> None:
+        pc = perf_counter_ns
+        sleep = time.sleep
+        number = self.plan.number
+        deadline = self._deadline
+        slots = self._slots
+        buf = array.array("q")
+        sbuf = array.array("q")
+        runs: list[tuple[Any, int]] = []
+        late = 0
+        last: Any = _NOTHING
+        same = 0
+        flushed = pc()
+        while not self.stopping:
+            i = next(slots)
+            if number is not None and i >= number:
+                break
+            due = self._slot_time(i)
+            if deadline and due >= deadline:
+                break
+            now = pc()
+            while due > now and not self.stopping:
+                sleep(min(due - now, 50_000_000) / 1e9)
+                now = pc()
+            if self.stopping:
+                break
+            with self._lock:
+                self._started += 1
+            t0 = pc()
+            if t0 - due > LATE_NS:
+                late += 1
+            try:
+                r = call()
+            except Exception as exc:
+                self._on_error(exc)
+                continue
+            t1 = pc()
+            buf.append(t1 - t0)
+            sbuf.append(t1 - due)
+            if r is last:
+                same += 1
+            else:
+                if same:
+                    runs.append((last, same))
+                last = r
+                same = 1
+            if t1 - flushed > 20_000_000:
+                if same:
+                    runs.append((last, same))
+                    same = 0
+                self._pending.append((buf, sbuf, runs, late))
+                buf, sbuf, runs, late = array.array("q"), array.array("q"), [], 0
+                flushed = t1
+        if same:
+            runs.append((last, same))
+        self._pending.append((buf, sbuf, runs, late))
+
+
+def _join(buffers: list[array.array]) -> array.array:
+    if len(buffers) == 1:
+        return buffers[0]
+    joined = array.array("q")
+    for buf in buffers:
+        joined.extend(buf)
+    return joined
+
+
+def measure_overhead(calls: int = 20_000) -> tuple[float, float]:
+    """Time the closed loop on a no-op: ``(ns added to each latency, ns per loop turn)``.
+
+    The first is what every recorded latency includes besides the callable itself;
+    a callable much faster than it cannot be measured meaningfully.
+    """
+
+    def noop() -> None:
+        return None
+
+    plan = Plan("noop", {}, 1, calls, None)
+    run = LocalRun(plan, lambda _i: (noop, None))
+    run.t_start = perf_counter_ns()
+    t0 = perf_counter_ns()
+    run._closed_loop(noop)
+    wall = perf_counter_ns() - t0
+    rec = run.collect()
+    return float(rec.latency.percentile(50) or 0.0), wall / calls
+
+
+# --- processes -------------------------------------------------------------------------
+
+
+def split(total: int, parts: int) -> list[int]:
+    """``total`` spread over ``parts`` as evenly as integers allow."""
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+class ProcessRun:
+    """The same interface as :class:`LocalRun`, over ``--processes`` child processes.
+
+    Each child runs a :class:`LocalRun` and sends its whole recorder (a few KB: only
+    nonzero buckets) to the parent five times a second through a pipe; the parent
+    merges the latest one of each child. Children ignore SIGINT; the parent tells
+    them to stop, so a Ctrl-C still gets every child's results.
+    """
+
+    def __init__(self, plans: list[Plan], tick: float = 0.2) -> None:
+        import multiprocessing
+
+        self.plans = plans
+        self.tick = tick
+        self._ctx = multiprocessing.get_context("spawn")
+        self._conns: list[Any] = []
+        self._procs: list[Any] = []
+        self._latest: list[Recorder | None] = [None] * len(plans)
+        self._done = [False] * len(plans)
+        self._ready = [False] * len(plans)
+        self._reasons: list[str | None] = [None] * len(plans)
+        self.recorder = Recorder()
+        self.stopping = False
+        self.stop_reason: str | None = None
+        self.setup_error: str | None = None
+        self.close_errors: list[str] = []
+        self.t_start: int | None = None
+        self.t_end: int | None = None
+        self._dead_since: float | None = None
+
+    def start(self) -> None:
+        for index, plan in enumerate(self.plans):
+            parent, child = self._ctx.Pipe(duplex=True)
+            proc = self._ctx.Process(
+                target=child_main,
+                args=(plan, index, child, self.tick),
+                name=f"votakvot-ab-{index}",
+                daemon=True,
+            )
+            proc.start()
+            child.close()
+            self._conns.append(parent)
+            self._procs.append(proc)
+
+    def stop(self, reason: str = "interrupted") -> None:
+        if not self.stopping:
+            self.stop_reason = self.stop_reason or reason
+        self.stopping = True
+        for conn, done in zip(self._conns, self._done):
+            if not done:
+                try:
+                    conn.send(("stop", reason))
+                except OSError:
+                    pass
+
+    @property
+    def done(self) -> bool:
+        return all(self._done)
+
+    @property
+    def measuring(self) -> bool:
+        return self.t_start is not None
+
+    def elapsed_ns(self) -> int:
+        if self.t_start is None:
+            return 0
+        return (self.t_end or perf_counter_ns()) - self.t_start
+
+    def _receive(self) -> None:
+        from multiprocessing.connection import wait
+
+        ready: list[Any] = wait([c for c, d in zip(self._conns, self._done) if not d], timeout=0)
+        for conn in ready:
+            index = self._conns.index(conn)
+            try:
+                while conn.poll():
+                    self._handle(index, conn.recv())
+            except (EOFError, OSError):
+                if not self._done[index]:
+                    self._done[index] = True
+                    code = self._procs[index].exitcode
+                    self.setup_error = self.setup_error or (
+                        f"worker process {index} died (exit code {code}) before reporting"
+                    )
+                    self.stop("setup")
+        if self.t_end is None and self.done:
+            self.t_end = perf_counter_ns()
+
+    def _handle(self, index: int, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "ready":
+            self._ready[index] = True
+            if all(self._ready):
+                self.t_start = perf_counter_ns() + 20_000_000  # room to deliver "go"
+                for conn in self._conns:
+                    conn.send(("go", self.t_start))
+        elif kind == "tick":
+            self._latest[index] = message[1]
+            max_errors = self.plans[0].max_errors
+            if max_errors is not None and not self.stopping:
+                errors = sum(r.errors for r in self._latest if r is not None)
+                if errors >= max_errors:
+                    self.stop("max-errors")
+        elif kind == "end":
+            _, rec, reason, setup_error, close_errors = message
+            self._latest[index] = rec
+            self._done[index] = True
+            self.close_errors.extend(close_errors)
+            if setup_error and not self.setup_error:
+                self.setup_error = setup_error
+            if reason and reason != "interrupted" and not self.stopping:
+                self.stop(reason)
+            self._reasons[index] = reason
+
+    def collect(self) -> Recorder:
+        self._receive()
+        rec = Recorder()
+        for r in self._latest:
+            if r is not None:
+                rec.merge(r)
+        self.recorder = rec
+        return rec
+
+    def finish(self) -> Recorder:
+        rec = self.collect()
+        for proc in self._procs:
+            proc.join(timeout=5)
+        return rec
+
+    def kill(self) -> None:
+        for proc in self._procs:
+            if proc.is_alive():
+                proc.terminate()
+
+
+def child_main(plan: Plan, index: int, conn: Any, tick: float) -> None:
+    """Entry point of a ``--processes`` child: run the plan, report to the parent."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    if plan.gevent:
+        from .gevent_support import patch
+
+        patch()
+    from .target import resolve
+
+    local: LocalRun | None = None
+    try:
+        target = resolve(plan.spec)
+
+        def on_ready() -> int:
+            conn.send(("ready",))
+            while True:
+                message = conn.recv()
+                if message[0] == "go":
+                    return int(message[1])
+                if message[0] == "stop" and local is not None:
+                    local.stop(message[1])
+                    return perf_counter_ns()
+
+        local = LocalRun(plan, lambda _i: target.make(plan.kwargs), on_ready=on_ready)
+        local.start()
+        while not local.done:
+            time.sleep(tick)
+            if not local.measuring:
+                continue  # until then the pipe is the barrier action's ("go" or "stop")
+            while conn.poll():
+                message = conn.recv()
+                if message[0] == "stop":
+                    local.stop(message[1])
+            conn.send(("tick", local.collect()))
+        rec = local.finish()
+        conn.send(("end", rec, local.stop_reason, local.setup_error, local.close_errors))
+    except BaseException as exc:
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        rec = local.finish() if local is not None else Recorder()
+        try:
+            conn.send(("end", rec, "setup", text, []))
+        except OSError:
+            pass
+    finally:
+        conn.close()

@@ -1,0 +1,356 @@
+"""One ``votakvot-ab`` run from options to a recorded trial: pick the engine, watch it
+tick, refresh the status file and the progress line, handle Ctrl-C, summarise.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import signal
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from .engines import LocalRun, Plan, ProcessRun, measure_overhead, split
+from .histogram import LOWER, UPPER, Histogram
+from .progress import Progress
+from .record import SCHEDULED_HISTOGRAM_NAME, AbTrial
+from .stats import Recorder
+from .target import Target, UsageError
+
+__all__ = ["AbStopped", "Options", "Outcome", "run"]
+
+TICK = 0.2
+"""Seconds between status refreshes (five a second)."""
+OVERHEAD_FACTOR = 10
+"""Warn when the median latency is under this many times the harness overhead."""
+
+
+class AbStopped(Exception):
+    """Why a run ended early (``--strict``, ``--max-errors``, a worker that could not start)."""
+
+
+@dataclasses.dataclass
+class Options:
+    """Everything the command line says about a run."""
+
+    spec: str
+    kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    number: int | None = 1
+    duration: float | None = None
+    concurrency: int = 1
+    gevent: bool = False
+    processes: int = 1
+    warmup_calls: int = 0
+    warmup_seconds: float = 0.0
+    rate: float | None = None
+    strict: bool = False
+    max_errors: int | None = None
+    path: str = "."
+    tid: str | None = None
+    json: bool = False
+    quiet: bool = False
+    progress: bool = False
+    """Show the live line (the CLI sets it when stderr is a terminal and not ``--quiet``)."""
+
+    def params(self) -> dict[str, Any]:
+        """What the trial records under ``params``."""
+        return {
+            "callable": self.spec,
+            "args": dict(self.kwargs),
+            "number": self.number,
+            "duration": self.duration,
+            "concurrency": self.concurrency,
+            "engine": "gevent" if self.gevent else "threads",
+            "processes": self.processes,
+            "warmup_calls": self.warmup_calls,
+            "warmup_seconds": self.warmup_seconds,
+            "rate": self.rate,
+            "strict": self.strict,
+            "max_errors": self.max_errors,
+        }
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What a run produced."""
+
+    summary: dict[str, Any]
+    """The summary recorded as the trial's result."""
+    state: str
+    """``done``, ``failed`` or ``interrupted``."""
+    trial: AbTrial
+    """The recorded trial."""
+    histogram: Histogram
+    """Latencies of successful calls."""
+    first_error: str | None = None
+    """The first traceback (shown by ``--strict``)."""
+
+
+def _plans(opts: Options) -> list[Plan]:
+    common = dict(
+        spec=opts.spec,
+        kwargs=opts.kwargs,
+        duration=opts.duration,
+        rate=opts.rate,
+        warmup_seconds=opts.warmup_seconds,
+        gevent=opts.gevent,
+        strict=opts.strict,
+        max_errors=opts.max_errors,
+    )
+    if opts.processes <= 1:
+        return [
+            Plan(
+                concurrency=_clamp_workers(opts.concurrency, opts.number, opts.rate),
+                number=opts.number,
+                warmup_calls=opts.warmup_calls,
+                **common,  # type: ignore[arg-type]
+            )
+        ]
+    p = opts.processes if opts.number is None else min(opts.processes, opts.number)
+    workers = split(opts.concurrency, p)
+    numbers: list[int | None] = (
+        list(split(opts.number, p)) if opts.number is not None else [None] * p
+    )
+    warm = split(opts.warmup_calls, p)
+    return [
+        Plan(
+            concurrency=_clamp_workers(workers[i], numbers[i], opts.rate),
+            number=numbers[i],
+            warmup_calls=warm[i],
+            slot_offset=i,
+            slot_stride=p,
+            **common,  # type: ignore[arg-type]
+        )
+        for i in range(p)
+    ]
+
+
+def _clamp_workers(workers: int, number: int | None, rate: float | None) -> int:
+    """No more workers than calls: more would only build idle instances."""
+    if number is not None and rate is None:
+        return max(1, min(workers, number))
+    return workers
+
+
+class _Window:
+    """Calls per second over the last second, from cumulative counts."""
+
+    def __init__(self) -> None:
+        self.samples: collections.deque[tuple[int, int]] = collections.deque()
+
+    def add(self, t: int, calls: int) -> float | None:
+        self.samples.append((t, calls))
+        while len(self.samples) > 2 and t - self.samples[1][0] >= 1_000_000_000:
+            self.samples.popleft()
+        t0, c0 = self.samples[0]
+        return (calls - c0) * 1e9 / (t - t0) if t > t0 else None
+
+
+def _interval(now: np.ndarray, prev: np.ndarray, max_ns: int) -> dict[str, float | None]:
+    """p50, p99 and max (seconds) of the values recorded between two snapshots."""
+    diff = now - prev
+    nz = np.flatnonzero(diff)
+    if nz.size == 0:
+        return {"p50": None, "p99": None, "max": None}
+    h = Histogram()
+    h.counts = diff
+    h.count = int(diff.sum())
+    h.min = int(LOWER[nz[0]])
+    h.max = min(int(UPPER[nz[-1]]) - 1, max_ns)
+    p50, p99 = h.percentiles((50, 99))
+    return {
+        "p50": None if p50 is None else p50 / 1e9,
+        "p99": None if p99 is None else p99 / 1e9,
+        "max": h.max / 1e9,
+    }
+
+
+def run(opts: Options, target: Target) -> Outcome:
+    """Run the benchmark ``opts`` describes on ``target`` and record it as a trial."""
+    if opts.processes > 1:
+        engine: LocalRun | ProcessRun = ProcessRun(_plans(opts), tick=TICK)
+        overhead_ns = None
+    else:
+        overhead_ns, _loop_ns = measure_overhead()
+        engine = LocalRun(_plans(opts)[0], lambda _i: target.make(opts.kwargs))
+
+    trial = AbTrial(opts.path, opts.tid, target.short, target.name, opts.params())
+    trial.start()
+    progress = Progress(opts) if opts.progress else None
+
+    interrupts = 0
+    previous_handler = None
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            engine.stop("interrupted")
+        else:
+            raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        previous_handler = signal.signal(signal.SIGINT, on_sigint)
+
+    window = _Window()
+    second_counts = np.zeros_like(engine.recorder.latency.counts)
+    second_calls = second_errors = 0
+    next_second = 1_000_000_000
+    forced = False
+    try:
+        engine.start()
+        next_tick = time.monotonic()
+        while not engine.done:
+            next_tick += TICK
+            time.sleep(max(0.0, next_tick - time.monotonic()))
+            next_tick = max(next_tick, time.monotonic() - TICK)
+            rec = engine.collect()
+            if not engine.measuring:
+                continue
+            elapsed = engine.elapsed_ns()
+            calls_now = window.add(elapsed, rec.calls)
+            if elapsed >= next_second:
+                _meter(trial, rec, elapsed, second_counts, second_calls, second_errors)
+                second_counts = rec.latency.counts.copy()
+                second_calls, second_errors = rec.calls, rec.errors
+                next_second = (elapsed // 1_000_000_000 + 1) * 1_000_000_000
+            status = _status(opts, rec, elapsed, calls_now, "running")
+            trial.status(status)
+            if progress is not None:
+                progress.update(status)
+    except KeyboardInterrupt:
+        forced = True
+        engine.stop("interrupted")
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGINT, previous_handler)
+        if progress is not None:
+            progress.clear()
+
+    if isinstance(engine, ProcessRun):
+        if forced:
+            engine.kill()
+        rec = engine.finish()
+    else:
+        rec = engine.finish()
+    elapsed = engine.elapsed_ns()
+    if rec.calls > second_calls or rec.errors > second_errors:
+        _meter(trial, rec, elapsed, second_counts, second_calls, second_errors)
+
+    wall = elapsed / 1e9
+    summary = rec.summary(wall=wall, overhead_ns=overhead_ns, rate=opts.rate)
+    warnings = _warnings(rec, overhead_ns, engine.close_errors)
+    if warnings:
+        summary["warnings"] = warnings
+    reason = engine.stop_reason
+    summary["stopped"] = reason
+    error: BaseException | None = None
+    state = "done"
+    first_tb = None
+    if rec.error_kinds:
+        first_tb = next(iter(rec.error_kinds.values()))[1]
+    if reason == "interrupted":
+        error, state = (
+            KeyboardInterrupt("stopped by SIGINT (Ctrl-C); partial results kept"),
+            ("interrupted"),
+        )
+    elif reason == "setup":
+        error, state = AbStopped(f"a worker could not start:\n{engine.setup_error}"), "failed"
+        first_tb = engine.setup_error
+    elif reason == "strict":
+        first = rec.first_error
+        error = first if first is not None else AbStopped("stopped at the first error (--strict)")
+        state = "failed"
+    elif reason == "max-errors":
+        error = AbStopped(f"stopped after {rec.errors} errors (--max-errors {opts.max_errors})")
+        state = "failed"
+
+    trial.attach_histogram(rec.latency)
+    if opts.rate:
+        trial.attach_histogram(rec.scheduled, SCHEDULED_HISTOGRAM_NAME)
+    trial.status(_status(opts, rec, elapsed, None, state))
+    trial.finish(summary, error)
+    return Outcome(summary, state, trial, rec.latency, first_tb)
+
+
+def _meter(
+    trial: AbTrial,
+    rec: Recorder,
+    elapsed: int,
+    prev_counts: np.ndarray,
+    prev_calls: int,
+    prev_errors: int,
+) -> None:
+    row: dict[str, Any] = {
+        "second": round(elapsed / 1e9, 3),
+        "calls": rec.calls - prev_calls,
+        "errors": rec.errors - prev_errors,
+    }
+    row.update(_interval(rec.latency.counts, prev_counts, rec.latency.max))
+    trial.meter(row)
+
+
+def _status(
+    opts: Options, rec: Recorder, elapsed: int, calls_now: float | None, state: str
+) -> dict[str, Any]:
+    lat = rec.latency
+    p50, p99 = lat.percentiles((50, 99))
+    status: dict[str, Any] = {
+        "state": state,
+        "callable": opts.spec,
+        "elapsed": round(elapsed / 1e9, 3),
+        "total": opts.number if opts.duration is None else None,
+        "duration": opts.duration,
+        "done": rec.calls,
+        "ok": lat.count,
+        "errors": rec.errors,
+        "rate_now": None if calls_now is None else round(calls_now, 1),
+        "rate_avg": round(rec.calls * 1e9 / elapsed, 1) if elapsed > 0 else None,
+        "p50": None if p50 is None else p50 / 1e9,
+        "p99": None if p99 is None else p99 / 1e9,
+        "max": lat.max / 1e9 if lat.count else None,
+        "mean": lat.mean / 1e9 if lat.count else None,
+        "target_rate": opts.rate,
+        "late": rec.late,
+        "histogram": lat.coarse(),
+    }
+    return status
+
+
+def _warnings(rec: Recorder, overhead_ns: float | None, close_errors: list[str]) -> list[str]:
+    out = []
+    p50 = rec.latency.percentile(50)
+    if overhead_ns and p50 is not None and p50 < OVERHEAD_FACTOR * overhead_ns:
+        out.append(
+            f"the callable's median latency ({p50:.0f} ns) is under {OVERHEAD_FACTOR}x the "
+            f"harness's own timing overhead ({overhead_ns:.0f} ns): latencies mostly "
+            "measure the harness"
+        )
+    out.extend(f"close() failed in {line}" for line in close_errors[:10])
+    return out
+
+
+def check(opts: Options) -> None:
+    """Raise :class:`UsageError` for option values that cannot work together."""
+    if opts.number is not None and opts.number < 1:
+        raise UsageError(f"-n/--number must be >= 1 (got {opts.number})")
+    if opts.duration is not None and not opts.duration > 0:
+        raise UsageError(f"-d/--duration must be > 0 seconds (got {opts.duration:g})")
+    if opts.concurrency < 1:
+        raise UsageError(f"-c/--concurrency must be >= 1 (got {opts.concurrency})")
+    if opts.processes < 1:
+        raise UsageError(f"--processes must be >= 1 (got {opts.processes})")
+    if opts.processes > opts.concurrency:
+        raise UsageError(
+            f"--processes {opts.processes} needs at least as many workers "
+            f"(got -c {opts.concurrency}); pass -c {opts.processes} or more"
+        )
+    if opts.rate is not None and not opts.rate > 0:
+        raise UsageError(f"-q/--rate must be > 0 calls per second (got {opts.rate:g})")
+    if opts.max_errors is not None and opts.max_errors < 1:
+        raise UsageError(f"--max-errors must be >= 1 (got {opts.max_errors})")
+    if opts.warmup_calls < 0 or opts.warmup_seconds < 0:
+        raise UsageError("-w/--warmup must be >= 0")
