@@ -25,6 +25,7 @@ import asyncio
 import dataclasses
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,9 +56,12 @@ class Server:
 
 def run_ftp_server(root: Path) -> tuple[Server, Any]:
     """Start pyftpdlib on a free port serving ``root``; returns the server and a stop callable."""
-    from pyftpdlib.authorizers import DummyAuthorizer
-    from pyftpdlib.handlers import FTPHandler
-    from pyftpdlib.servers import ThreadedFTPServer
+    with warnings.catch_warnings():
+        # pyftpdlib still imports asyncore/asynchat, deprecated since Python 3.6
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from pyftpdlib.authorizers import DummyAuthorizer
+        from pyftpdlib.handlers import FTPHandler
+        from pyftpdlib.servers import ThreadedFTPServer
 
     authorizer = DummyAuthorizer()
     authorizer.add_user(USER, PASSWORD, str(root), perm="elradfmwMT")
@@ -137,6 +141,11 @@ def run_sftp_server(root: Path, home: Path) -> tuple[Server, Any]:
         async def close() -> None:
             state["acceptor"].close()
             await state["acceptor"].wait_closed()
+            # connections clients left open: end their handlers before the loop goes
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(close(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)

@@ -202,6 +202,7 @@ def _protocol(fs: Any) -> str:
 
 
 def _find_remote(fs: Any, root: str) -> list[str]:
+    fs.invalidate_cache()  # listings are cached per instance; new trials must show up
     if _is_async(fs) or _protocol(fs) == "memory":
         files = fs.find(root, withdirs=False)
         return [posixpath.dirname(f) for f in files if posixpath.basename(f) == YAML_NAME]

@@ -80,8 +80,10 @@ def _metric_files(folder: str) -> list[tuple[str, bytes]]:
                 files.append((os.path.join(local, name), f.read()))
         return files
     fs, root = get_filesystem(folder)
+    fs.invalidate_cache(root)  # listings are cached per instance; a trial may have grown
     try:
-        listed = fs.ls(root, detail=False)
+        # detail=True: some backends (FTP) give bare names for detail=False
+        listed = [entry["name"] for entry in fs.ls(root, detail=True)]
     except FileNotFoundError:
         raise FileNotFoundError(f"no trial folder {folder!r}") from None
     paths = sorted(
