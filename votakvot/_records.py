@@ -333,13 +333,35 @@ def _parse_text(text: str, shared: bool) -> Any:
     sections = _split_sections(text) if simple else None
     if sections:
         try:
-            data: dict[str, Any] = {}
-            for key, chunk in sections:
-                data.update(_parse_section(key, chunk, shared))
-            return data
+            return _parse_sections(sections, shared)
         except _FullError:
             pass  # the split was wrong or the text is bad: the whole document decides
     return _yaml.load(text)
+
+
+def _parse_sections(sections: list[tuple[str, str]], shared: bool) -> dict[str, Any]:
+    """All sections not cached in one pass of the line parser; section by section if not."""
+    keys = [key for key, _ in sections]
+    if len(set(keys)) == len(keys):
+        rest = "".join(chunk for key, chunk in sections if key not in _CACHED_SECTIONS)
+        try:
+            lines = rest.rstrip("\n").split("\n") if rest else []
+            parsed, end = _mapping(lines, 0, 0)
+            if end == len(lines):
+                data: dict[str, Any] = {}
+                for key, chunk in sections:
+                    if key in _CACHED_SECTIONS:
+                        data.update(_parse_section(key, chunk, shared))
+                    else:
+                        data[key] = parsed.pop(key)
+                if not parsed:
+                    return data
+        except (_Fallback, KeyError):
+            pass
+    data = {}
+    for key, chunk in sections:
+        data.update(_parse_section(key, chunk, shared))
+    return data
 
 
 _ENDING_KEY = {"done": "result", "failed": "error", "interrupted": "error"}
