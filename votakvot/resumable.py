@@ -47,9 +47,6 @@ logger = logging.getLogger("votakvot")
 SNAPSHOT_FORMAT = 1
 """Version of the snapshot header; a snapshot of another version is not resumed."""
 
-_STALE_HEARTBEATS = 3
-"""A trial whose heartbeat is older than this many intervals is taken for dead."""
-
 
 class resumable_fn:
     """Base of resumable tasks: subclass it, write ``init(self, **params)`` and ``loop(self)``.
@@ -501,25 +498,16 @@ def _check_not_running_elsewhere(
                 "it to end or stop that process, then run it again to resume"
             )
         return
-    raw = _read_bytes(storage, storage.join(folder, HEARTBEAT_NAME))
-    last: float | None = None
-    interval = get_config().heartbeat_interval
-    if raw:
-        try:
-            beat, _, every = raw.decode().partition(" ")
-            last = float(beat)
-            interval = float(every or interval)
-        except ValueError:
-            last = None
-    if last is None:
-        started = (record.get("at") or {}).get("started")
-        if isinstance(started, datetime.datetime):
-            last = started.timestamp()
-    if last is not None and time.time() - last < _STALE_HEARTBEATS * interval:
+    from .trial import STALE_AFTER, Trial
+
+    trial = Trial(_url(storage, folder), record)
+    if not trial.is_stale():
+        last, _ = trial.liveness()
+        ago = f"{time.time() - last:.1f}s ago" if last is not None else "at an unknown time"
         raise ResumeError(
-            f"trial {tid!r} is still running on {node or 'another machine'} (pid {pid}, "
-            f"last heartbeat {time.time() - last:.1f}s ago); wait for it to end, or for its "
-            f"heartbeat to be older than {_STALE_HEARTBEATS * interval:g}s if it died"
+            f"trial {tid!r} is still running on {node or 'another machine'} (pid {pid}, last "
+            f"sign of life {ago}); wait for it to end, or, if it died, until votakvot "
+            f"reports it as stale (no heartbeat for 3 intervals, at least {STALE_AFTER:g}s)"
         )
 
 

@@ -1,0 +1,312 @@
+"""Running many trials at once: submit/map/sweep on the inplace, thread, process and Dask
+runners; each call one trial written by whichever process ran it, results in order."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import csv
+import os
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+import votakvot
+from votakvot import _layout, runners
+from votakvot._config import get_config, set_config
+
+
+def square(x: int) -> int:
+    """Informs and meters what it was given, so a mix-up between trials shows."""
+    votakvot.inform(x=x)
+    for step in range(3):
+        votakvot.meter(x=x, step=step)
+        time.sleep(0.002)
+    return x * x
+
+
+@votakvot.track()
+def negate(x: int) -> int:
+    """Already tracked: a runner must not wrap it in a second trial."""
+    return -x
+
+
+def fails(x: int) -> int:
+    raise ValueError(f"no good: {x}")
+
+
+def worker_pid() -> int:
+    return os.getpid()
+
+
+async def async_double(x: int) -> int:
+    return 2 * x
+
+
+def provider_marker() -> str:
+    """A custom meta provider; workers must record it too."""
+    return "from-the-client-settings"
+
+
+class countdown(votakvot.resumable_fn):
+    """A small resumable task, to run through runners."""
+
+    snapshot_each = 2
+
+    def init(self, n: int) -> None:
+        self.n = n
+
+    def loop(self):
+        self.n -= 1
+        votakvot.meter(n=self.n)
+        return "liftoff" if self.n <= 0 else None
+
+
+def records(root: Path) -> list[dict]:
+    return [yaml.unsafe_load(p.read_text()) for p in sorted(root.rglob(_layout.YAML_NAME))]
+
+
+def metric_rows(folder: Path) -> list[dict]:
+    rows: list[dict] = []
+    for path in sorted(folder.glob(f"{_layout.METRICS_PREFIX}*")):
+        with open(path) as f:
+            rows.extend(csv.DictReader(f))
+    return rows
+
+
+def assert_no_mixup(root: Path, n: int) -> None:
+    """Each trial of ``square`` holds its own params, result, info and metrics."""
+    found = [r for r in records(root) if r["function"].endswith(".square")]
+    assert sorted(r["params"]["x"] for r in found) == list(range(n))
+    for data in found:
+        x = data["params"]["x"]
+        assert data["state"] == "done"
+        assert data["result"] == x * x
+        assert data["info"] == {"x": x}
+        folder = root / data["tid"]
+        rows = metric_rows(folder)
+        assert [int(r["step"]) for r in rows] == [0, 1, 2]
+        assert {int(r["x"]) for r in rows} == {x}
+
+
+@pytest.fixture
+def use(tmp_path: Path):
+    """``use(runner, **options)`` points votakvot at a fresh root with that runner."""
+    previous = get_config()
+
+    def configure(runner: str, **options) -> Path:
+        root = tmp_path / "results"
+        votakvot.init(str(root), runner=runner, capture="none", **options)
+        return root
+
+    yield configure
+    runners.shutdown()
+    set_config(previous)
+
+
+# --- the API, on the default in-place runner ---------------------------------------
+
+
+def test_submit_returns_a_done_future_inplace(use) -> None:
+    """In place, ``submit`` runs the call at once; its future holds the result."""
+    root = use("inplace")
+    future = votakvot.submit(square, x=3)
+    assert isinstance(future, concurrent.futures.Future)
+    assert future.done() and future.result() == 9
+    (data,) = records(root)
+    assert data["params"] == {"x": 3} and data["result"] == 9
+
+
+def test_map_keeps_order_and_makes_one_trial_per_call(use) -> None:
+    """``map`` returns results in input order, one trial each with its own info and metrics."""
+    root = use("inplace")
+    assert votakvot.map(square, [{"x": i} for i in range(5)]) == [0, 1, 4, 9, 16]
+    assert_no_mixup(root, 5)
+
+
+def test_tracked_function_makes_exactly_one_trial(use) -> None:
+    """A ``@track`` function submitted to a runner records one trial per call, not two."""
+    root = use("inplace")
+    assert votakvot.map(negate, [{"x": 1}, {"x": 2}]) == [-1, -2]
+    found = records(root)
+    assert len(found) == 2
+    assert {r["function"] for r in found} == {f"{__name__}.negate"}
+
+
+def test_failures_raise_after_all_trials_ran(use) -> None:
+    """The first failure is raised once every trial ran; each failure is recorded."""
+    root = use("inplace")
+    with pytest.raises(ValueError, match="no good: 1"):
+        votakvot.map(fails, [{"x": 1}, {"x": 2}])
+    assert sorted(r["state"] for r in records(root)) == ["failed", "failed"]
+    out = votakvot.map(fails, [{"x": 3}], return_exceptions=True)
+    assert isinstance(out[0], ValueError) and str(out[0]) == "no good: 3"
+
+
+def test_sweep_runs_the_grid_in_order(use) -> None:
+    """``sweep`` runs every combination, the last name varying fastest."""
+    use("inplace")
+    assert runners.grid(a=[1, 2], b=["x", "y"]) == [
+        {"a": 1, "b": "x"},
+        {"a": 1, "b": "y"},
+        {"a": 2, "b": "x"},
+        {"a": 2, "b": "y"},
+    ]
+    assert votakvot.sweep(square, x=range(4)) == [0, 1, 4, 9]
+    with pytest.raises(TypeError, match=r"for one fixed value write x=\['abc'\]"):
+        votakvot.sweep(square, x="abc")
+
+
+def test_explicit_ids_skip_finished_trials(use) -> None:
+    """With a ``tid`` template a second ``map`` returns recorded results without rerunning."""
+    root = use("inplace")
+    params = [{"x": i} for i in range(3)]
+    assert votakvot.map(square, params, tid="sq/x={x}") == [0, 1, 4]
+    stamps = {p: p.stat().st_mtime_ns for p in root.rglob(_layout.YAML_NAME)}
+    assert votakvot.map(square, params, tid=lambda p: f"sq/x={p['x']}") == [0, 1, 4]
+    assert {p: p.stat().st_mtime_ns for p in root.rglob(_layout.YAML_NAME)} == stamps
+    assert sorted(p.parent.name for p in stamps) == ["x=0", "x=1", "x=2"]
+    with pytest.raises(ValueError, match="both get the trial id 'same'"):
+        votakvot.map(square, params, tid="same")
+    with pytest.raises(ValueError, match=r"names 'y' which is not among the params"):
+        votakvot.map(square, params, tid="sq/{y}")
+
+
+def test_async_functions_run_to_completion(use) -> None:
+    """An ``async def`` submitted without an id is run with asyncio.run where it lands."""
+    root = use("inplace")
+    assert votakvot.submit(async_double, x=4).result() == 8
+    (data,) = records(root)
+    assert data["result"] == 8
+
+
+def test_resumable_task_through_map(use) -> None:
+    """A ``resumable_fn`` subclass runs as a resumable trial, with or without an id."""
+    root = use("inplace")
+    assert votakvot.map(countdown, [{"n": 3}], tid="cd/{n}") == ["liftoff"]
+    assert votakvot.submit(countdown, n=2).result() == "liftoff"
+    kinds = [r.get("kind") for r in records(root)]
+    assert kinds == ["resumable", "resumable"]
+
+
+def test_bad_runner_settings_are_named(use) -> None:
+    """An unknown runner or option is an error naming it and what is accepted."""
+    use("warp")
+    with pytest.raises(ValueError, match=r"unknown runner 'warp'.*inplace, thread, process, dask"):
+        votakvot.submit(square, x=1)
+    use("process", wrokers=2)
+    with pytest.raises(ValueError, match=r"no option 'wrokers'.*workers"):
+        votakvot.submit(square, x=1)
+
+
+# --- threads ---------------------------------------------------------------------
+
+
+def test_thread_runner_keeps_concurrent_trials_apart(use) -> None:
+    """Trials running at once in threads each keep their own info and metrics."""
+    root = use("thread", workers=4)
+    assert votakvot.map(square, [{"x": i} for i in range(12)]) == [i * i for i in range(12)]
+    assert_no_mixup(root, 12)
+
+
+# --- processes -------------------------------------------------------------------
+
+
+def test_process_runner_writes_trials_from_workers(use) -> None:
+    """N calls on 2 worker processes give N trial folders, written by the workers, with the
+    client's settings (custom meta providers included) and nothing mixed up."""
+    providers = dict(votakvot.meta.providers)
+    providers["client.marker"] = provider_marker
+    root = use("process", workers=2)
+    votakvot.init(str(root), runner="process", workers=2, capture="none", meta_providers=providers)
+    n = 16
+    assert votakvot.map(square, [{"x": i} for i in range(n)]) == [i * i for i in range(n)]
+    assert_no_mixup(root, n)
+    pids = {r["meta"]["process"]["pid"] for r in records(root)}
+    assert os.getpid() not in pids
+    assert {r["meta"]["client"]["marker"] for r in records(root)} == {provider_marker()}
+
+
+def test_process_runner_reraises_and_tracks_once(use) -> None:
+    """Exceptions come back with their type; tracked functions still make one trial."""
+    root = use("process", workers=2)
+    with pytest.raises(ValueError, match="no good: 7"):
+        votakvot.submit(fails, x=7).result()
+    assert votakvot.map(negate, [{"x": 1}, {"x": 2}, {"x": 3}]) == [-1, -2, -3]
+    assert votakvot.map(countdown, [{"n": 4}], tid="cd") == ["liftoff"]
+    found = records(root)
+    assert sorted(r["function"].rsplit(".", 1)[-1] for r in found) == [
+        "countdown",
+        "fails",
+        "negate",
+        "negate",
+        "negate",
+    ]
+
+
+def test_process_runner_refuses_what_it_cannot_send(use, tmp_path: Path) -> None:
+    """A lambda, or a memory:// root, cannot reach worker processes: said at once."""
+    use("process", workers=1)
+    with pytest.raises(TypeError, match=r"top level of an importable module"):
+        votakvot.submit(lambda x: x, x=1)
+    votakvot.init("memory://runners-test", runner="process", workers=1)
+    with pytest.raises(ValueError, match=r"memory:// lives inside one process"):
+        votakvot.submit(square, x=1)
+
+
+def test_new_settings_start_a_new_pool(use, tmp_path: Path) -> None:
+    """Calling ``init`` again sends later trials to the new root through a new pool."""
+    first = use("process", workers=1)
+    votakvot.submit(square, x=1).result()
+    second = tmp_path / "second"
+    votakvot.init(str(second), runner="process", workers=1, capture="none")
+    votakvot.submit(square, x=2).result()
+    assert [r["params"]["x"] for r in records(first)] == [1]
+    assert [r["params"]["x"] for r in records(second)] == [2]
+
+
+# --- Dask ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    """One real local Dask cluster (2 worker processes, loopback) for this module."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        processes=True,
+        n_workers=2,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address=None,
+    )
+    yield cluster
+    cluster.close()
+
+
+def test_dask_runner_writes_trials_from_workers(use, dask_cluster) -> None:
+    """N calls on a Dask cluster give N folders with the right results, info and metrics;
+    exceptions and tracked functions behave as in process."""
+    root = use("dask", address=dask_cluster.scheduler_address)
+    n = 10
+    assert votakvot.map(square, [{"x": i} for i in range(n)]) == [i * i for i in range(n)]
+    assert_no_mixup(root, n)
+    with pytest.raises(ValueError, match="no good: 5"):
+        votakvot.submit(fails, x=5).result()
+    assert votakvot.map(negate, [{"x": 1}, {"x": 1}]) == [-1, -1]  # equal params: two trials
+    assert votakvot.submit(lambda x: x + 1, x=1).result() == 2  # sent by cloudpickle
+    pids = {r["meta"]["process"]["pid"] for r in records(root)}
+    assert os.getpid() not in pids
+    assert len(records(root)) == n + 1 + 2 + 1
+
+
+def test_dask_runner_resumable_and_ids(use, dask_cluster) -> None:
+    """Resumable tasks and explicit ids work on workers; finished ids are not rerun."""
+    root = use("dask", address=dask_cluster.scheduler_address)
+    assert votakvot.map(countdown, [{"n": 5}, {"n": 6}], tid="cd/n={n}") == ["liftoff"] * 2
+    stamps = {p: p.stat().st_mtime_ns for p in root.rglob(_layout.YAML_NAME)}
+    assert votakvot.map(countdown, [{"n": 5}, {"n": 6}], tid="cd/n={n}") == ["liftoff"] * 2
+    assert {p: p.stat().st_mtime_ns for p in root.rglob(_layout.YAML_NAME)} == stamps
+    for data in records(root):
+        assert data["kind"] == "resumable" and data["state"] == "done"
+        assert data["resumable"]["loops"] == data["params"]["n"]
