@@ -8,10 +8,10 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
 from ..model import display
+from .base import BaseScreen
 from .plot import trial_label
 
 __all__ = ["CompareScreen", "compare_rows"]
@@ -71,7 +71,7 @@ def compare_rows(paths: list[str]) -> tuple[list[str], dict[str, list[Any]]]:
     return labels, {key: [flat.get(key) for flat in flats] for key in order}
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(BaseScreen[None]):
     """Fields in rows, trials in columns; rows that differ stand out.
 
     Args:

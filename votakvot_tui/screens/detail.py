@@ -12,10 +12,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, OptionList, Static, TabbedContent, TabPane
 
 from ..messages import MetricsChanged, TrialsUpdated
+from .base import BaseScreen
 
 if TYPE_CHECKING:
     import pandas
@@ -96,7 +96,7 @@ def load_details(path: str) -> TrialDetails:
     return TrialDetails(path, yaml_text, data, error, traceback, attached, metrics, output)
 
 
-class DetailScreen(Screen[None]):
+class DetailScreen(BaseScreen[None]):
     """One trial in full; follows the trial live while it runs.
 
     Args:

@@ -8,11 +8,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Label, Select, SelectionList
 from textual_plotext import PlotextPlot
 
 from ..messages import MetricsChanged
+from .base import BaseScreen
 
 if TYPE_CHECKING:
     import pandas
@@ -59,7 +59,7 @@ def _numeric_columns(frames: dict[str, pandas.DataFrame]) -> list[str]:
     return list(seen)
 
 
-class PlotScreen(Screen[None]):
+class PlotScreen(BaseScreen[None]):
     """Pick the series and the x axis on the left; the plot follows the files live.
 
     Args:
@@ -197,4 +197,3 @@ class PlotScreen(Screen[None]):
     def action_back(self) -> None:
         """Back to where you were."""
         self.dismiss(None)
-

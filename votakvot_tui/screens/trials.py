@@ -10,13 +10,13 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Label
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..messages import TrialsUpdated
 from ..model import View, ViewSpec, is_query
 from ..widgets import StatusBar, TrialTable
+from .base import BaseScreen
 
 if TYPE_CHECKING:
     from ..app import VotakvotApp
@@ -27,7 +27,7 @@ MIN_REBUILD_INTERVAL = 0.2
 """Live updates rebuild the view at most this often (seconds): bursts stay cheap."""
 
 
-class TrialsScreen(Screen[None]):
+class TrialsScreen(BaseScreen[None]):
     """Every trial, newest first, filtered and sorted as asked."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -7,8 +7,9 @@ from typing import ClassVar
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import Footer, Label, TextArea
+
+from .base import BaseScreen
 
 __all__ = ["ViewerScreen", "read_text"]
 
@@ -30,7 +31,7 @@ def read_text(path: str, name: str, limit: int = LIMIT) -> str:
     return text
 
 
-class ViewerScreen(Screen[None]):
+class ViewerScreen(BaseScreen[None]):
     """An attached file as text, scrollable and selectable.
 
     Args:
