@@ -199,36 +199,35 @@ def _iso(ts: float) -> str:
 
 
 class _Flusher:
-    """A daemon thread that drains open sinks about once a second (sleeps when none)."""
+    """A daemon thread that drains open sinks about once a second.
+
+    Registering never wakes it (a wake-up per trial would cost a GIL hand-off);
+    it simply looks at the open sinks on every tick. Set operations and
+    ``list(set)`` are single steps under the GIL, so they need no lock.
+    """
 
     def __init__(self) -> None:
         self.sinks: set[Sink] = set()
         self.lock = threading.Lock()
-        self.wake = threading.Event()
         self.thread: threading.Thread | None = None
 
     def register(self, *sinks: Sink) -> None:
-        with self.lock:
-            was_empty = not self.sinks
-            self.sinks.update(sinks)
-            if self.thread is None or not self.thread.is_alive():
-                # An empty context: the flusher must never look like part of a trial.
-                ctx = contextvars.Context()
-                self.thread = threading.Thread(
-                    target=ctx.run, args=(self._run,), name="votakvot-capture", daemon=True
-                )
-                self.thread.start()
-            elif was_empty:
-                self.wake.set()
+        self.sinks.update(sinks)
+        if self.thread is None:
+            with self.lock:
+                if self.thread is None:
+                    # An empty context: the flusher must never look like part of a trial.
+                    ctx = contextvars.Context()
+                    self.thread = threading.Thread(
+                        target=ctx.run, args=(self._run,), name="votakvot-capture", daemon=True
+                    )
+                    self.thread.start()
 
     def unregister(self, *sinks: Sink) -> None:
-        with self.lock:
-            self.sinks.difference_update(sinks)
+        self.sinks.difference_update(sinks)
 
     def drain_all(self) -> None:
-        with self.lock:
-            sinks = list(self.sinks)
-        for sink in sinks:
+        for sink in list(self.sinks):
             if sink.pending():
                 try:
                     sink.drain()
@@ -237,13 +236,7 @@ class _Flusher:
 
     def _run(self) -> None:
         while True:
-            with self.lock:
-                idle = not self.sinks
-            if idle:
-                self.wake.wait()
-            else:
-                self.wake.wait(min(1.0, get_config().flush_interval))
-            self.wake.clear()
+            time.sleep(min(1.0, get_config().flush_interval))
             self.drain_all()
 
     def after_fork_in_child(self) -> None:
@@ -254,7 +247,6 @@ class _Flusher:
             sink.draining = False
         self.sinks = set()
         self.lock = threading.Lock()
-        self.wake = threading.Event()
         self.thread = None
 
 

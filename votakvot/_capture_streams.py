@@ -68,22 +68,27 @@ class StreamProxy:
             write(line)
 
     def _capture(self, on: bool) -> None:
+        self.write = self._capturing_write() if on else self._stream.write
+
+    def _capturing_write(self) -> Callable[[str], Any]:
+        cached: Callable[[str], Any] | None = self.__dict__.get("_write_and_copy")
+        if cached is not None:
+            return cached
         stream_write = self._stream.write
-        if not on:
-            self.write = stream_write
-            return
         get = output.get
+        spill = SPILL_PARTS
 
         def write(text: str) -> Any:
             n = stream_write(text)  # first: a closed stream or a wrong type raises as before
             parts = get()
             if parts is not None:
                 parts.append(text)
-                if len(parts) > SPILL_PARTS:
+                if len(parts) > spill:
                     parts.sink.drain()
             return n
 
-        self.write = write
+        self._write_and_copy = write
+        return write
 
 
 io.TextIOBase.register(StreamProxy)  # isinstance checks keep passing

@@ -163,6 +163,8 @@ def read_logs(trial: Any) -> pandas.DataFrame:
                 logger.warning("votakvot: %s line %d is not a JSON object; skipped", file, number)
     extra = sorted({k for row in rows for k in row} - set(LOG_COLUMNS))
     frame = pandas.DataFrame(rows, columns=[*LOG_COLUMNS, *extra])
+    # ``None`` when there is no exception, whatever dtype pandas picks for the text.
+    frame["exception"] = pandas.Series([r.get("exception") for r in rows], dtype=object)
     local = datetime.datetime.now().astimezone().tzinfo
     frame["time"] = pandas.to_datetime(frame["time"], format="ISO8601", utc=True).dt.tz_convert(
         local

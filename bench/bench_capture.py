@@ -1,0 +1,255 @@
+"""Output capture: what printing through it costs, and what it adds to a tracked call.
+
+Part 1 prints ``--lines`` lines (default 100,000) in a fresh process whose stdout is
+/dev/null, a regular file, a pipe or a pseudo-terminal, with Python's stdout
+block-buffered (the default off a terminal) and unbuffered (``PYTHONUNBUFFERED``),
+in two styles (``print(f"line {i}")``: 2 writes a line; ``print("line", i)``: 4).
+Each process times, interleaved and best of ``--reps``:
+
+* ``plain``: the loop with the original ``sys.stdout`` (no votakvot at all);
+* ``none``: the loop inside a tracked call with ``capture="none"`` (the proxy in
+  place but passing through);
+* ``all``: the loop inside a tracked call with ``capture="all"``: terminal *and*
+  ``output.log``;
+* ``orig``: the loop inside a tracked call of the original ``votakvot==0.1rc1``,
+  which keeps no output (the peer).
+
+Part 2 times ``--calls`` tracked calls that print nothing (and that print one line)
+with ``capture="all"`` and ``capture="none"``, and the original's tracked call.
+
+    .venv/bin/python bench/bench_capture.py [--lines 100000] [--reps 5] [--calls 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pty
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from bench._orig import orig_python  # noqa: E402
+
+PRINTING = textwrap.dedent(
+    """
+    import json, sys, time
+    import votakvot
+
+    root, lines, reps, style, report = sys.argv[1:6]
+    lines, reps = int(lines), int(reps)
+    votakvot.init(path=root)
+    ours = hasattr(votakvot, "configured")
+
+    if style == "fstring":
+        def loop(n):
+            for i in range(n):
+                print(f"line {i}")
+    else:
+        def loop(n):
+            for i in range(n):
+                print("line", i)
+
+    def plain(n):
+        loop(n)
+
+    if ours:
+        with_all = votakvot.track(capture="all")(loop)
+        with_none = votakvot.track(capture="none")(loop)
+        variants = {"plain": plain, "none": with_none, "all": with_all}
+    else:
+        variants = {"plain": plain, "orig": votakvot.track()(loop)}
+
+    real = sys.stdout
+    for fn in variants.values():
+        fn(100)  # warm up: metadata, the proxy put in place
+    times = {name: [] for name in variants}
+    for _ in range(reps):
+        for name, fn in variants.items():
+            if name == "plain":
+                proxy, sys.stdout = sys.stdout, real
+            t = time.perf_counter()
+            fn(lines)
+            sys.stdout.flush()
+            times[name].append(time.perf_counter() - t)
+            if name == "plain":
+                sys.stdout = proxy
+    if ours:
+        import glob, os
+        logs = sorted(glob.glob(os.path.join(root, "**", "output.log"), recursive=True))
+        kept = max(open(p).read().count("\\n") for p in logs)
+        assert kept == lines, f"output.log kept {kept} of {lines} lines"
+    with open(report, "w") as f:
+        json.dump({name: min(v) for name, v in times.items()}, f)
+    """
+)
+
+PER_CALL = textwrap.dedent(
+    """
+    import json, statistics, sys, time
+    import votakvot
+
+    root, calls, report = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    votakvot.init(path=root)
+    ours = hasattr(votakvot, "configured")
+
+    def quiet():
+        return 1
+
+    def one_line():
+        print("one line")
+        return 1
+
+    if ours:
+        variants = {
+            "all, prints nothing": votakvot.track(capture="all")(quiet),
+            "none, prints nothing": votakvot.track(capture="none")(quiet),
+            "all, prints one line": votakvot.track(capture="all")(one_line),
+            "none, prints one line": votakvot.track(capture="none")(one_line),
+        }
+    else:
+        variants = {
+            "orig, prints nothing": votakvot.track()(quiet),
+            "orig, prints one line": votakvot.track()(one_line),
+        }
+    for fn in variants.values():
+        fn()
+    times = {name: [] for name in variants}
+    batch = 100
+    for _ in range(max(1, calls // batch)):
+        for name, fn in variants.items():
+            for _ in range(batch):
+                t = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t)
+    result = {name: statistics.median(v) * 1e6 for name, v in times.items()}
+    if ours:
+        # The capture's own share of a trial that prints nothing, without the trial's I/O.
+        from votakvot import _tracking
+        from votakvot.capture import _hook
+
+        trial = _tracking.ActiveTrial("hook/only", {}, capture="all")
+        none = _tracking.ActiveTrial("hook/none", {}, capture="none")
+        for name, t in (("hook, capture=all", trial), ("hook, capture=none", none)):
+            best = float("inf")
+            for _ in range(5):
+                t0 = time.perf_counter()
+                for _ in range(calls):
+                    _hook.on_start(t)
+                    _hook.on_end(t)
+                best = min(best, (time.perf_counter() - t0) / calls)
+            result[name] = best * 1e6
+    with open(report, "w") as f:
+        json.dump(result, f)
+    """
+)
+
+
+def _drain(fd: int) -> threading.Thread:
+    def run() -> None:
+        try:
+            while os.read(fd, 1 << 16):
+                pass
+        except OSError:
+            pass  # the pty closes with EIO when the child exits
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _child(python: str, code: str, args: list[str], target: str, buffered: bool) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(REPO) if python == sys.executable else "")
+    env.pop("PYTHONUNBUFFERED", None)
+    if not buffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    with tempfile.TemporaryDirectory(prefix="votakvot-bench-capture-") as tmp:
+        report = os.path.join(tmp, "report.json")
+        argv = [python, "-c", code, os.path.join(tmp, "root"), *args, report]
+        if target == "devnull":
+            subprocess.run(argv, stdout=subprocess.DEVNULL, env=env, check=True, cwd=tmp)
+        elif target == "file":
+            with open(os.path.join(tmp, "stdout.txt"), "wb") as out:
+                subprocess.run(argv, stdout=out, env=env, check=True, cwd=tmp)
+        elif target == "pipe":
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, env=env, cwd=tmp)
+            assert proc.stdout is not None
+            reader = _drain(proc.stdout.fileno())
+            if proc.wait() != 0:
+                raise RuntimeError(f"{argv[:1]} failed")
+            reader.join()
+        else:  # a pseudo-terminal: line-buffered, like a real one
+            master, slave = pty.openpty()
+            proc = subprocess.Popen(argv, stdout=slave, env=env, cwd=tmp)
+            os.close(slave)
+            reader = _drain(master)
+            code_ = proc.wait()
+            reader.join(timeout=5)
+            os.close(master)
+            if code_ != 0:
+                raise RuntimeError(f"{argv[:1]} failed")
+        with open(report) as f:
+            return json.load(f)
+
+
+def printing(lines: int, reps: int, orig: str) -> list[str]:
+    rows = [
+        "| stdout | buffering | style | plain ms | orig ms | capture=none ms | capture=all ms "
+        "| all / plain | none / plain |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for target in ("devnull", "file", "pipe", "pty"):
+        for buffered in (True, False):
+            if target == "pty" and not buffered:
+                continue  # a terminal is line-buffered either way
+            for style in ("fstring", "args"):
+                args = [str(lines), str(reps), style]
+                ours = _child(sys.executable, PRINTING, args, target, buffered)
+                peer = _child(orig, PRINTING, args, target, buffered)
+                plain = ours["plain"]
+                label = 'print(f"line {i}")' if style == "fstring" else 'print("line", i)'
+                row = (
+                    f"| {target} | {'block' if buffered else 'none'} | `{label}` "
+                    f"| {plain * 1e3:.1f} | {peer['orig'] * 1e3:.1f} "
+                    f"| {ours['none'] * 1e3:.1f} | {ours['all'] * 1e3:.1f} "
+                    f"| {ours['all'] / plain:.2f}x | {ours['none'] / plain:.2f}x |"
+                )
+                print(row, flush=True)
+                rows.append(row)
+    return rows
+
+
+def per_call(calls: int, orig: str) -> list[str]:
+    ours = _child(sys.executable, PER_CALL, [str(calls)], "devnull", True)
+    peer = _child(orig, PER_CALL, [str(calls)], "devnull", True)
+    rows = ["| tracked call | µs (median; hook: best mean) |", "|---|---:|"]
+    for name, us in [*ours.items(), *peer.items()]:
+        rows.append(f"| {name} | {us:.1f} |")
+    quiet = ours["all, prints nothing"] - ours["none, prints nothing"]
+    rows.append(f"| capture=all minus none, prints nothing | {quiet:+.1f} |")
+    for row in rows:
+        print(row, flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=2000)
+    args = parser.parse_args()
+    orig = orig_python()
+    print(f"printing {args.lines} lines, best of {args.reps}:")
+    printing(args.lines, args.reps, orig)
+    print(f"\nper tracked call, median of {args.calls}:")
+    per_call(args.calls, orig)
+
+
+if __name__ == "__main__":
+    main()
