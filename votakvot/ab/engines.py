@@ -305,6 +305,8 @@ class LocalRun:
                     r = call()
                 except Exception as exc:
                     on_error(exc)
+                    if self.stopping:  # --strict / --max-errors: not one call more
+                        break
                     continue
                 ap(pc() - t0)
                 if r is last:

@@ -142,8 +142,11 @@ def resolve(spec: str) -> Target:
     else:
         obj = _from_module(spec)
     if not callable(obj):
+        shown = repr(obj)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
         raise UsageError(
-            f"{spec} is a {type(obj).__name__}, not a callable; name a function or a class"
+            f"{spec} is not callable (it is the {type(obj).__name__} {shown}); "
+            "name a function or a class"
         )
     return Target(spec, obj)
 
