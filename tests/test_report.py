@@ -288,3 +288,38 @@ def test_query_accepts_dotted_names(root: Path) -> None:
     rep = load_report(str(root))
     assert len(report.query(rep, "result.x > 3 and one == 7")) == 1
     assert len(report.query(rep, "result > 1 and state == 'done'")) == 2
+
+
+def test_forked_half_gives_the_same_report(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading half of a big report in a forked child changes nothing in the result."""
+    from votakvot import _fork
+
+    bad = root / "bad"
+    bad.mkdir()
+    (bad / "votakvot.yaml").write_text("tid: [\n")
+    with pytest.warns(SkippedTrialWarning):
+        sequential = load_report(str(root), full=True)
+    monkeypatch.setattr(report, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(_fork, "can_fork", lambda: True)
+    forks = []
+    real = _fork.ForkedCall.__init__
+
+    def counting(self, *args):
+        forks.append(1)
+        real(self, *args)
+
+    monkeypatch.setattr(_fork.ForkedCall, "__init__", counting)
+    with pytest.warns(SkippedTrialWarning, match="not valid YAML"):
+        forked = load_report(str(root), full=True)
+    assert forks == [1]
+    pandas.testing.assert_frame_equal(forked, sequential)
+    with pytest.raises(TrialLoadError):
+        load_report(str(root), safe=False)
+
+
+def test_forked_child_failure_falls_back_to_the_parent() -> None:
+    """If the helper process cannot deliver, the parent computes the result itself."""
+    from votakvot._fork import ForkedCall
+
+    assert ForkedCall(sorted, [3, 1, 2]).result() == [1, 2, 3]
+    assert ForkedCall(lambda: (lambda: 1)).result()() == 1  # unpicklable: done in the parent

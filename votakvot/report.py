@@ -142,14 +142,14 @@ def trial_row(trial: Trial, full: bool = False) -> dict[str, Any]:
     return row
 
 
-def _skip(folder: str, error: BaseException, safe: bool) -> None:
+def _skip(error: TrialLoadError, safe: bool) -> None:
     if not safe:
         raise error
     warnings.warn(f"skipped trial: {error}", SkippedTrialWarning, stacklevel=4)
 
 
-def _trials(path: str | None, safe: bool, shared: bool) -> Iterator[Trial]:
-    folders = find_trial_dirs(path)
+def _loaded(folders: list[str], shared: bool) -> Iterator[Trial | TrialLoadError]:
+    """Each folder's Trial, or the TrialLoadError saying why it cannot be read."""
     for folder, raw in read_records(folders):
         name = _yaml_name(folder)
         if isinstance(raw, FileNotFoundError):
@@ -162,9 +162,72 @@ def _trials(path: str | None, safe: bool, shared: bool) -> Iterator[Trial]:
                 raise TrialLoadError(name, f"cannot be read: {reason}") from raw
             data = check_record(parse_record(raw, name, shared=shared), name)
         except TrialLoadError as exc:
-            _skip(folder, exc, safe)
+            yield exc
             continue
         yield Trial(folder, data)
+
+
+def _trials(path: str | None, safe: bool, shared: bool) -> Iterator[Trial]:
+    for item in _loaded(find_trial_dirs(path), shared):
+        if isinstance(item, TrialLoadError):
+            _skip(item, safe)
+            continue
+        yield item
+
+
+_Part = tuple[dict[str, list[Any]], int, list[tuple[type, str, str]]]
+
+
+def _collect(folders: list[str], full: bool) -> _Part:
+    """Report columns of some folders, and their errors as plain (picklable) tuples."""
+    errors: list[tuple[type, str, str]] = []
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for item in _loaded(folders, shared=True):
+            if isinstance(item, TrialLoadError):
+                errors.append((type(item), item.path, item.reason))
+            else:
+                yield trial_row(item, full)
+
+    columns, n = _columns(rows())
+    return columns, n, errors
+
+
+PARALLEL_MIN = 3000
+"""Local trials from which ``load_report`` reads half of them in a forked helper process."""
+
+
+def _collect_all(folders: list[str], full: bool) -> list[_Part]:
+    """Columns of all folders: half in a forked child when that pays off, pandas imported."""
+    from ._fork import ForkedCall, can_fork
+
+    if len(folders) >= PARALLEL_MIN and all(map(is_local, folders)) and can_fork():
+        half = len(folders) // 2
+        child = ForkedCall(_collect, folders[:half], full)
+        import pandas  # imported while the child parses
+
+        del pandas
+        mine = _collect(folders[half:], full)
+        return [child.result(), mine]
+    return [_collect(folders, full)]
+
+
+def _merge(parts: list[_Part]) -> tuple[dict[str, list[Any]], int]:
+    if len(parts) == 1:
+        return parts[0][0], parts[0][1]
+    columns: dict[str, list[Any]] = {}
+    total = 0
+    for part, n, _ in parts:
+        for name, values in part.items():
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = [None] * total
+            column.extend(values)
+        total += n
+        for column in columns.values():
+            if len(column) < total:
+                column.extend([None] * (total - len(column)))
+    return columns, total
 
 
 def _yaml_name(folder: str) -> str:
@@ -253,9 +316,13 @@ def load_report(path: str | None = None, full: bool = False, safe: bool = True) 
         A DataFrame with a default integer index; with no trials, an empty one
         that still has the base columns, so ``pandas.concat`` always works.
     """
+    parts = _collect_all(find_trial_dirs(path), full)
+    for _, _, errors in parts:
+        for cls, name, reason in errors:
+            _skip(cls(name, reason), safe)
     import pandas
 
-    columns, n = _columns(trial_row(t, full) for t in _trials(path, safe, shared=True))
+    columns, n = _merge(parts)
     for name in (*BASE_COLUMNS, *(FULL_COLUMNS if full else ())):
         columns.setdefault(name, [None] * n)
     for name in _TIMESTAMPS:

@@ -1,0 +1,225 @@
+"""Read side: ``load_report`` of many trials, cold, against the original votakvot.
+
+Each figure is one fresh process that imports votakvot and builds the report
+(the time includes ``import votakvot`` and pandas: what a user waits for when a
+script or notebook starts). Trials have 3 params, 1 info field and a result,
+on local disk, page cache warm (one untimed read first). Memory is the peak RSS
+of that process minus its RSS right after the imports and minus the frame's
+own size (``memory_usage(deep=True)``), per trial.
+
+The peer is ``votakvot==0.1rc1`` reading trials written by itself. Writing with
+it costs ~40 ms a trial, so 200 trials are written by it and copied with fresh
+ids to the size measured (``--orig-seed``); its files are byte for byte its own
+format. Trial sets are kept under ``bench/.work/report`` between runs::
+
+    .venv/bin/python bench/bench_report.py [--sizes 10000,100000] [--orig-sizes 10000]
+        [--repeat 3] [--out bench/results/report.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from bench._orig import orig_python  # noqa: E402 - needs the path above
+
+WORK = HERE / ".work" / "report"
+
+WRITE = textwrap.dedent(
+    """
+    import sys, votakvot
+    votakvot.init(path=sys.argv[1])
+    n = int(sys.argv[2])
+
+    @votakvot.track("bench/experiment")
+    def experiment(one, two, three):
+        votakvot.inform(note="hello")
+        return one * two
+
+    for i in range(n):
+        experiment(i, 0.5, f"s{i % 7}")
+    """
+)
+
+ORIG_WRITE = textwrap.dedent(
+    """
+    import sys, votakvot
+    votakvot.init(path=sys.argv[1])
+    n = int(sys.argv[2])
+
+    @votakvot.track()
+    def experiment(one, two, three):
+        votakvot.inform(note="hello")
+        return one * two
+
+    for i in range(n):
+        experiment(i, 0.5, f"s{i % 7}")
+    """
+)
+
+# The timed child: t0 is taken before votakvot (and pandas) are imported.
+LOAD = textwrap.dedent(
+    """
+    import time
+    t0 = time.perf_counter()
+    import json, resource, sys
+    import pandas, votakvot
+    assert "site-packages" in votakvot.__file__ or "bench" not in sys.executable, votakvot.__file__
+    def rss():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize()
+    t1 = time.perf_counter()
+    base = rss()
+    frame = votakvot.load_report(sys.argv[1])
+    t2 = time.perf_counter()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({
+        "rows": 0 if frame is None else len(frame),
+        "import_s": t1 - t0,
+        "load_s": t2 - t1,
+        "total_s": t2 - t0,
+        "frame_bytes": 0 if frame is None else int(frame.memory_usage(deep=True).sum()),
+        "extra_bytes": peak - base,
+    }))
+    """
+)
+
+
+# Every child runs in WORK: with ``-c`` the current folder comes first on sys.path, and
+# from the repository root the peer's python would import *this* votakvot instead.
+
+
+def ours_python() -> str:
+    return str(HERE.parent / ".venv" / "bin" / "python")
+
+
+def ensure_ours(n: int) -> Path:
+    """A root with ``n`` trials written by this votakvot (made once, kept)."""
+    root = WORK / f"ours-{n}"
+    stamp = root / ".complete"
+    if not stamp.exists():
+        shutil.rmtree(root, ignore_errors=True)
+        print(f"writing {n} trials with this votakvot ...", file=sys.stderr)
+        subprocess.run([ours_python(), "-c", WRITE, str(root), str(n)], check=True, cwd=WORK)
+        stamp.touch()
+    return root
+
+
+def ensure_orig(n: int, seed: int) -> Path:
+    """A root with ``n`` trials in votakvot 0.1rc1's format, ``seed`` of them written by it."""
+    root = WORK / f"orig-{n}"
+    stamp = root / ".complete"
+    if stamp.exists():
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    seed_root = WORK / f"orig-seed-{seed}"
+    if not (seed_root / ".complete").exists():
+        shutil.rmtree(seed_root, ignore_errors=True)
+        print(f"writing {seed} trials with votakvot 0.1rc1 ...", file=sys.stderr)
+        subprocess.run(
+            [orig_python(), "-c", ORIG_WRITE, str(seed_root), str(seed)], check=True, cwd=WORK
+        )
+        (seed_root / ".complete").touch()
+    seeds = sorted(p.parent for p in seed_root.rglob("votakvot.yaml"))
+    print(f"copying them to {n} trials with fresh ids ...", file=sys.stderr)
+    for i in range(n):
+        src = seeds[i % len(seeds)]
+        old = src.name
+        new = uuid.uuid1().hex
+        rel = src.relative_to(seed_root).parent
+        dst = root / rel / new
+        shutil.copytree(src, dst)
+        text = (dst / "votakvot.yaml").read_text()
+        (dst / "votakvot.yaml").write_text(text.replace(old, new))
+    stamp.touch()
+    return root
+
+
+def measure(python: str, root: Path, repeat: int) -> dict:
+    """Median of ``repeat`` cold runs (after one untimed run that warms the page cache)."""
+    runs = []
+    for i in range(repeat + 1):
+        out = subprocess.run(
+            [python, "-c", LOAD, str(root)], capture_output=True, text=True, check=False, cwd=WORK
+        )
+        if out.returncode != 0:
+            raise SystemExit(f"{python} failed reading {root}:\n{out.stderr[-3000:]}")
+        if i:
+            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    best = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    best["runs"] = [round(r["total_s"], 3) for r in runs]
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--orig-sizes", default="10000")
+    parser.add_argument("--orig-seed", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", default=str(HERE / "results" / "report.md"))
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    orig_sizes = [int(s) for s in args.orig_sizes.split(",") if s]
+
+    lines = [
+        "# load_report: cold process, local disk",
+        "",
+        f"Machine: {os.cpu_count()} cores; load average at start "
+        f"{os.getloadavg()[0]:.2f}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        "Times are medians of "
+        f"{args.repeat} fresh processes (import votakvot + pandas, then load_report).",
+        "",
+        "| reader | trials | total s | import s | load s | extra memory / trial | runs (s) |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    results: dict[tuple[str, int], dict] = {}
+    for n in sizes:
+        root = ensure_ours(n)
+        res = measure(ours_python(), root, args.repeat)
+        assert res["rows"] == n, res
+        results[("ours", n)] = res
+    for n in orig_sizes:
+        root = ensure_orig(n, args.orig_seed)
+        res = measure(orig_python(), root, 1 if n > 20000 else max(1, args.repeat // 2))
+        assert res["rows"] == n, res
+        results[("orig", n)] = res
+    for (who, n), res in results.items():
+        extra = (res["extra_bytes"] - res["frame_bytes"]) / n
+        name = "votakvot (this)" if who == "ours" else "votakvot 0.1rc1"
+        row = (
+            f"| {name} | {n:,} | {res['total_s']:.2f} | {res['import_s']:.2f} | "
+            f"{res['load_s']:.2f} | {extra / 1024:.2f} KB | {res['runs']} |"
+        )
+        lines.append(row)
+        print(row)
+    lines.append("")
+    for n in orig_sizes:
+        if ("ours", n) in results:
+            ratio = results[("orig", n)]["total_s"] / results[("ours", n)]["total_s"]
+            load_ratio = results[("orig", n)]["load_s"] / results[("ours", n)]["load_s"]
+            line = (
+                f"At {n:,} trials this votakvot is {ratio:.1f}x faster than 0.1rc1 "
+                f"(cold, imports included); {load_ratio:.1f}x on load_report alone."
+            )
+            lines.append(line)
+            print(line)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print(f"written to {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
