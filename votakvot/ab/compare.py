@@ -132,8 +132,8 @@ def metric(summary: dict[str, Any], name: str) -> float | None:
 def compare(a: dict[str, Any], b: dict[str, Any], gates: list[Gate]) -> dict[str, Any]:
     """Per-metric values and changes, a verdict, and each gate's outcome."""
     rows = []
-    better = []
-    worse = []
+    better: list[str] = []
+    worse: list[str] = []
     for name in METRICS:
         va, vb = metric(a, name), metric(b, name)
         rel = None
