@@ -566,8 +566,30 @@ class _Binder:
         )
         self.skip = params[0].name if is_method else None
         self.kinds = {p.name: p.kind for p in params}
+        # Calls by keyword only (how runners call) skip Signature.bind, which costs
+        # more than the rest of recording a trivial trial: signature order, defaults filled.
+        plain = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        empty = inspect.Parameter.empty
+        self.by_keyword: tuple[tuple[str, Any], ...] | None = (
+            tuple((p.name, p.default) for p in params)
+            if self.skip is None and all(p.kind in plain for p in params)
+            else None
+        )
+        self.names = frozenset(self.kinds)
+        self.required = frozenset(p.name for p in params if p.default is empty)
 
     def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if (
+            not args
+            and self.by_keyword is not None
+            and kwargs.keys() <= self.names
+            and self.required <= kwargs.keys()
+        ):
+            return {
+                name: kwargs.get(name, default)
+                for name, default in self.by_keyword
+                if not name.startswith("_")
+            }
         bound = self.signature.bind(*args, **kwargs)
         bound.apply_defaults()
         params: dict[str, Any] = {}
