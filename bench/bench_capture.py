@@ -15,7 +15,11 @@ Each process times, interleaved and best of ``--reps``:
   which keeps no output (the peer).
 
 Part 2 times ``--calls`` tracked calls that print nothing (and that print one line)
-with ``capture="all"`` and ``capture="none"``, and the original's tracked call.
+with ``capture="all"`` and ``capture="none"``, and the original's tracked call, and
+the capture's own start and end of a trial alone.
+
+Part 3 times 10,000 ``logging`` records (to a handler writing to /dev/null) inside
+a tracked call with ``capture="all"`` and ``capture="none"``.
 
     .venv/bin/python bench/bench_capture.py [--lines 100000] [--reps 5] [--calls 2000]
 """
@@ -70,8 +74,10 @@ PRINTING = textwrap.dedent(
     for fn in variants.values():
         fn(100)  # warm up: metadata, the proxy put in place
     times = {name: [] for name in variants}
-    for _ in range(reps):
-        for name, fn in variants.items():
+    order = list(variants)
+    for rep in range(reps):
+        for name in order[rep % len(order):] + order[:rep % len(order)]:
+            fn = variants[name]
             if name == "plain":
                 proxy, sys.stdout = sys.stdout, real
             t = time.perf_counter()
@@ -147,6 +153,39 @@ PER_CALL = textwrap.dedent(
             result[name] = best * 1e6
     with open(report, "w") as f:
         json.dump(result, f)
+    """
+)
+
+
+LOGGING = textwrap.dedent(
+    """
+    import json, logging, sys, time
+    import votakvot
+
+    root, records, reps, report = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    votakvot.init(path=root)
+    log = logging.getLogger("bench")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    log.addHandler(logging.FileHandler("/dev/null"))
+
+    def loop():
+        for i in range(records):
+            log.info("record %d of %s", i, "bench")
+
+    variants = {
+        "plain": loop,
+        "none": votakvot.track(capture="none")(loop),
+        "all": votakvot.track(capture="all")(loop),
+    }
+    times = {name: [] for name in variants}
+    for _ in range(reps):
+        for name, fn in variants.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    with open(report, "w") as f:
+        json.dump({name: min(v) for name, v in times.items()}, f)
     """
 )
 
@@ -238,6 +277,19 @@ def per_call(calls: int, orig: str) -> list[str]:
     return rows
 
 
+def logging_records(records: int, reps: int) -> list[str]:
+    ours = _child(sys.executable, LOGGING, [str(records), str(reps)], "devnull", True)
+    rows = [
+        "| logging records | plain ms | capture=none ms | capture=all ms | all / plain |",
+        "|---|---:|---:|---:|---:|",
+        f"| {records} x `log.info(...)` | {ours['plain'] * 1e3:.1f} | {ours['none'] * 1e3:.1f} "
+        f"| {ours['all'] * 1e3:.1f} | {ours['all'] / ours['plain']:.2f}x |",
+    ]
+    for row in rows:
+        print(row, flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=100_000)
@@ -249,6 +301,8 @@ def main() -> None:
     printing(args.lines, args.reps, orig)
     print(f"\nper tracked call, median of {args.calls}:")
     per_call(args.calls, orig)
+    print("\nlogging, best of", args.reps)
+    logging_records(10_000, args.reps)
 
 
 if __name__ == "__main__":

@@ -594,3 +594,59 @@ def test_a_killed_process_keeps_what_was_flushed(tmp_path: Path) -> None:
     assert trial.state == "running"
     assert trial.output == "printed before the kill\nlogged before the kill\n"
     assert list(trial.logs.message) == ["logged before the kill"]
+
+
+def test_threads_sharing_one_trial_lose_nothing_while_it_is_flushed(tmp_path: Path) -> None:
+    """Threads run in the trial's context print while the flusher drains often: no line lost."""
+    import contextvars
+
+    previous = get_config()
+    votakvot.init(path=str(tmp_path), flush_interval=0.005)
+    n_threads, n_lines = 4, 3000
+    try:
+
+        @votakvot.track()
+        def f():
+            def work(k):
+                for i in range(n_lines):
+                    sys.stdout.write(f"{k} {i}\n")  # one write: print() would be two
+
+            threads = [
+                threading.Thread(target=contextvars.copy_context().run, args=(work, k))
+                for k in range(n_threads)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+        f()
+    finally:
+        set_config(previous)
+    lines = read_output(str(folders(tmp_path)[0])).splitlines()
+    assert len(lines) == n_threads * n_lines
+    for k in range(n_threads):
+        assert [x for x in lines if x.startswith(f"{k} ")] == [f"{k} {i}" for i in range(n_lines)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_does_not_write_into_the_parents_trial(root: Path) -> None:
+    """What a child forked inside a trial prints is not the parent's output."""
+
+    @votakvot.track()
+    def f():
+        print("parent before")
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                for i in range(2 * _capture_sink.SPILL_PARTS):
+                    print("child", i)
+                sys.stdout.flush()
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        print("parent after")
+
+    f()
+    assert read_output(str(folders(root)[0])) == "parent before\nparent after\n"

@@ -48,7 +48,7 @@ _STATE_ATTR = "_votakvot_capture"
 class _TrialCapture:
     """What one trial's capture set up, to undo it when the trial ends."""
 
-    __slots__ = ("log", "log_token", "out", "out_before", "out_token")
+    __slots__ = ("log", "log_before", "log_token", "out", "out_before", "out_token")
 
     def __init__(self) -> None:
         self.out: Sink | None = None
@@ -56,6 +56,7 @@ class _TrialCapture:
         self.out_before: Any = None
         self.log: Sink | None = None
         self.log_token: Any = None
+        self.log_before: Any = None
 
 
 class _CaptureHook:
@@ -66,15 +67,18 @@ class _CaptureHook:
         if mode == "none":
             return  # the outer trial, if any, keeps what this call prints
         state = _TrialCapture()
+        state.log = Sink(trial, LOG_NAME, jsonl=True)
         if mode == "all":
             state.out = Sink(trial, OUTPUT_NAME)
+        # Recorded first, so that on_end undoes whatever part of this was done.
+        setattr(trial, _STATE_ATTR, state)
+        if state.out is not None:
             state.out_before = _capture_streams.output.get()
             state.out_token = _capture_streams.output.set(state.out.parts)
             _capture_streams.start()
-        state.log = Sink(trial, LOG_NAME, jsonl=True)
+        state.log_before = _capture_logging.records.get()
         state.log_token = _capture_logging.records.set(state.log)
         _capture_logging.install()
-        setattr(trial, _STATE_ATTR, state)
         register(*(s for s in (state.out, state.log) if s is not None))
 
     def on_end(self, trial: ActiveTrial) -> None:
@@ -82,9 +86,9 @@ class _CaptureHook:
         if state is None:
             return
         delattr(trial, _STATE_ATTR)
-        if state.log is not None:
-            _reset(_capture_logging.records, state.log_token, None)
-        if state.out is not None:
+        if state.log_token is not None:
+            _reset(_capture_logging.records, state.log_token, state.log_before)
+        if state.out_token is not None:
             _reset(_capture_streams.output, state.out_token, state.out_before)
             _capture_streams.stop()
         sinks = [s for s in (state.out, state.log) if s is not None]
