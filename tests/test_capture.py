@@ -650,3 +650,24 @@ def test_a_forked_child_does_not_write_into_the_parents_trial(root: Path) -> Non
 
     f()
     assert read_output(str(folders(root)[0])) == "parent before\nparent after\n"
+
+
+@pytest.mark.parametrize("where", ["local", "memory"])
+def test_a_resumed_trial_adds_to_the_output_of_its_earlier_runs(
+    tmp_path: Path, where: str
+) -> None:
+    """output.log left by an earlier run of the trial is continued, not replaced."""
+    from votakvot.capture import _hook
+    from votakvot.testing import isolated
+
+    path = str(tmp_path) if where == "local" else None
+    with isolated(path):
+        trial = _tracking.ActiveTrial("resumed", {})
+        trial.storage.makedirs(trial.path)
+        trial.storage.write_atomic(trial.file("output.log"), b"run 1\n")
+        _hook.on_start(trial)
+        try:
+            print("run 2")
+        finally:
+            _hook.on_end(trial)
+        assert read_output(trial.url) == "run 1\nrun 2\n"

@@ -76,6 +76,8 @@ class Sink:
         """Whether the kept text ends with a newline (or is empty)."""
         self.lock = threading.RLock()
         self.draining = False
+        self.started = False
+        """Whether the file left by earlier runs of this trial was looked at."""
 
     def __repr__(self) -> str:
         return f"<capture {self.name} of {self.trial.tid!r} {self.state}>"
@@ -124,7 +126,10 @@ class Sink:
     def _keep(self, chunk: list[Any], final: bool) -> None:
         data = b""
         if chunk and self.state == Sink.OPEN:
-            data = self._fit(_encode(chunk))
+            if not self.started:
+                self._continue_file()
+            if self.state == Sink.OPEN:
+                data = self._fit(_encode(chunk))
         if self.remote:
             if data:
                 self.kept += data
@@ -137,6 +142,26 @@ class Sink:
                 self.last_write = now
         elif data:
             self.trial.storage.append(self.trial.file(self.name), data)
+
+    def _continue_file(self) -> None:
+        """A resumed trial adds to the file its earlier runs wrote, within the same cap."""
+        self.started = True
+        storage = self.trial.storage
+        path = self.trial.file(self.name)
+        if self.remote:
+            try:
+                self.kept = bytearray(storage.fs.cat_file(path))  # type: ignore[attr-defined]
+            except FileNotFoundError:
+                return
+            self.written = len(self.kept)
+            self.ends_line = not self.kept or self.kept.endswith(b"\n")
+        else:
+            try:
+                self.written = os.path.getsize(path)
+            except FileNotFoundError:
+                return
+        if self.written >= self.limit:
+            self.state = Sink.FULL  # its note is there already
 
     def _fit(self, data: bytes) -> bytes:
         """``data`` as far as the cap allows, with a note once it is reached."""
