@@ -653,9 +653,7 @@ def test_a_forked_child_does_not_write_into_the_parents_trial(root: Path) -> Non
 
 
 @pytest.mark.parametrize("where", ["local", "memory"])
-def test_a_resumed_trial_adds_to_the_output_of_its_earlier_runs(
-    tmp_path: Path, where: str
-) -> None:
+def test_a_resumed_trial_adds_to_the_output_of_its_earlier_runs(tmp_path: Path, where: str) -> None:
     """output.log left by an earlier run of the trial is continued, not replaced."""
     from votakvot.capture import _hook
     from votakvot.testing import isolated
