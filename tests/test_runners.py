@@ -257,6 +257,30 @@ def test_process_runner_refuses_what_it_cannot_send(use, tmp_path: Path) -> None
         votakvot.submit(square, x=1)
 
 
+def dies(x: int) -> int:
+    os._exit(3)
+
+
+def test_process_runner_recovers_from_a_dead_worker(use) -> None:
+    """A worker that dies fails its call with BrokenProcessPool; later calls get a new pool."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    root = use("process", workers=1)
+    with pytest.raises(BrokenProcessPool):
+        votakvot.submit(dies, x=1).result()
+    assert votakvot.map(square, [{"x": 2}, {"x": 3}]) == [4, 9]
+    states = sorted(r["state"] for r in records(root))
+    assert states == ["done", "done", "running"]  # the dead call's trial reads back as stale
+
+
+def test_process_runner_with_spawned_workers(use) -> None:
+    """With ``mp_context="spawn"`` workers import the function and record with the settings."""
+    root = use("process", workers=1, mp_context="spawn")
+    assert votakvot.map(square, [{"x": 4}]) == [16]
+    (data,) = records(root)
+    assert data["result"] == 16 and data["meta"]["process"]["pid"] != os.getpid()
+
+
 def test_new_settings_start_a_new_pool(use, tmp_path: Path) -> None:
     """Calling ``init`` again sends later trials to the new root through a new pool."""
     first = use("process", workers=1)

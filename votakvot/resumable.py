@@ -117,6 +117,17 @@ _running_here: set[tuple[str, str]] = set()
 _running_lock = threading.Lock()
 
 
+def _forget_after_fork() -> None:
+    # A forked worker runs none of its parent's trials.
+    global _running_lock
+    _running_here.clear()
+    _running_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
 def run_resumable(
     tid: str,
     cls: type[resumable_fn],
