@@ -26,6 +26,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from .launch import LaunchActions
 from .messages import FilesChanged, MetricsChanged, TrialsUpdated
 from .model import Source, TrialRecord, TrialStore, find_trial_dirs, read_record
 from .watch import Changes, Poller, Watcher
@@ -42,7 +43,7 @@ RECHECK_INTERVAL = 5.0
 """Seconds between re-reads of running trials (to notice ``stale`` ones)."""
 
 
-class VotakvotApp(App[None]):
+class VotakvotApp(LaunchActions, App[None]):
     """A live dashboard over the trial folders under ``paths``.
 
     Args:
@@ -51,7 +52,7 @@ class VotakvotApp(App[None]):
         poll_interval: seconds between polls of URLs.
     """
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = ["app.tcss", "launch.tcss"]
     TITLE = "votakvot"
 
     BINDINGS: ClassVar[list[BindingType]] = [

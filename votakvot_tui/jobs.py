@@ -356,9 +356,10 @@ class JobManager:
                 "writable folder)"
             ) from exc
         try:
-            with open(os.devnull, "rb") as null_in, open(
-                os.path.join(folder, "supervisor.log"), "ab"
-            ) as log:
+            with (
+                open(os.devnull, "rb") as null_in,
+                open(os.path.join(folder, "supervisor.log"), "ab") as log,
+            ):
                 popen = subprocess.Popen(
                     [sys.executable, "-m", "votakvot_tui.jobs", folder],
                     stdin=null_in,
@@ -546,9 +547,11 @@ def supervise(folder: str, grace: float | None = None) -> int:
     env = _command_env(spec)
     started = time.time()
     try:
-        with open(os.path.join(folder, STDOUT_FILE), "ab") as out, open(
-            os.path.join(folder, STDERR_FILE), "ab"
-        ) as err, open(os.devnull, "rb") as null_in:
+        with (
+            open(os.path.join(folder, STDOUT_FILE), "ab") as out,
+            open(os.path.join(folder, STDERR_FILE), "ab") as err,
+            open(os.devnull, "rb") as null_in,
+        ):
             child = subprocess.Popen(
                 [str(a) for a in spec["argv"]],
                 cwd=spec.get("cwd") or None,

@@ -1,0 +1,202 @@
+"""The jobs panel: everything the dashboard started, with its state and output."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, Static
+
+from ..jobs import Job, JobError
+
+if TYPE_CHECKING:
+    from ..launch import LaunchActions
+
+__all__ = ["JobsScreen"]
+
+REFRESH = 0.5
+"""Seconds between re-reads of the jobs folder."""
+TAIL_LINES = 40
+"""Lines of output shown for the highlighted job."""
+COLUMNS = ("job", "kind", "state", "elapsed", "exit", "command")
+
+NOTICE = (
+    "Jobs run in their own session: they keep running when you quit the dashboard, "
+    "and are listed here again next time."
+)
+
+_STATE_STYLE = {
+    "running": "bold $primary",
+    "starting": "$primary",
+    "stopping": "$warning",
+    "done": "$success",
+    "failed": "bold $error",
+    "stopped": "$warning",
+    "lost": "italic $error",
+}
+
+
+def _elapsed(seconds: float) -> str:
+    seconds = int(seconds)
+    minutes, sec = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes}:{sec:02d}"
+
+
+class JobsScreen(Screen[None]):
+    """Jobs, newest first; the output tail of the highlighted one below.
+
+    Args:
+        select: the job id to put the cursor on.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "back", "Back", tooltip="Back to where you were"),
+        Binding("s", "stop", "Stop", tooltip="Stop the job (SIGINT, then SIGTERM if it lingers)"),
+        Binding("enter,w", "open", "Open", tooltip="The ab monitor or the trial of the job"),
+        Binding("x", "forget", "Forget", tooltip="Delete an ended job and its output"),
+    ]
+
+    def __init__(self, select: str | None = None) -> None:
+        super().__init__(id="jobs")
+        self.select = select
+        """The job id to highlight."""
+        self.jobs: list[Job] = []
+        """The jobs as last read."""
+
+    def compose(self) -> ComposeResult:
+        yield Label("jobs started from the dashboard", id="jobs-title")
+        with Vertical(id="jobs-body"):
+            yield DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="jobs-output-box"):
+                yield Static("", id="jobs-output", markup=False)
+        yield Label(NOTICE, id="jobs-notice")
+        yield Footer()
+
+    @property
+    def table(self) -> DataTable[str]:
+        return self.query_one("#jobs-table", DataTable)
+
+    def on_mount(self) -> None:
+        for column in COLUMNS:
+            self.table.add_column(column, key=column)
+        self.query_one("#jobs-output-box").border_title = "output"
+        self.table.focus()
+        self.set_interval(REFRESH, self.reload)
+        self.reload()
+
+    @work(thread=True, exclusive=True, group="jobs", exit_on_error=False)
+    def reload(self) -> None:
+        """Read the jobs folder again (and the highlighted job's output)."""
+        app: LaunchActions = self.app  # type: ignore[assignment]
+        jobs = app.job_manager.list_jobs(limit=200)
+        self.app.call_from_thread(self._show, jobs)
+
+    def _show(self, jobs: list[Job]) -> None:
+        self.jobs = jobs
+        table = self.table
+        keys = [j.id for j in jobs]
+        current = {str(row.value) for row in table.rows}
+        for key in current - set(keys):
+            table.remove_row(key)
+        for job in jobs:
+            state = job.state
+            cells = (
+                job.id,
+                job.kind,
+                f"[{_STATE_STYLE.get(state, '')}]{state}[/]",
+                _elapsed(job.elapsed),
+                "" if job.exit_code is None else str(job.exit_code),
+                job.title or job.command,
+            )
+            if job.id in current:
+                for column, cell in zip(COLUMNS, cells):
+                    table.update_cell(job.id, column, cell)
+            else:
+                table.add_row(*cells, key=job.id)
+        if keys and [str(r.value) for r in table.rows] != keys:
+            table.sort("job", reverse=True)
+        if self.select and self.select in keys:
+            table.move_cursor(row=table.get_row_index(self.select))
+            self.select = None
+        if not jobs:
+            self.query_one("#jobs-output", Static).update(
+                "Nothing started yet: press b to benchmark a callable, R for resumable tasks, "
+                "E on a trial to rerun it."
+            )
+        self._show_output()
+
+    def current(self) -> Job | None:
+        """The job under the cursor."""
+        table = self.table
+        if not self.jobs or table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+        return next((j for j in self.jobs if j.id == key), None)
+
+    @on(DataTable.RowHighlighted, "#jobs-table")
+    def _show_output(self) -> None:
+        job = self.current()
+        if job is None:
+            return
+        head = f"$ {job.command}\n  in {job.cwd}  ({job.describe()})\n\n"
+        self.query_one("#jobs-output", Static).update(head + job.tail(TAIL_LINES))
+
+    # ---------------------------------------------------------------- actions
+
+    def action_back(self) -> None:
+        """Back to where you were."""
+        self.dismiss(None)
+
+    def action_stop(self) -> None:
+        """Stop the highlighted job."""
+        job = self.current()
+        if job is None:
+            return
+        app: LaunchActions = self.app  # type: ignore[assignment]
+        if job.state not in ("starting", "running", "stopping"):
+            self.notify(f"job {job.id} already ended ({job.state})")
+            return
+        try:
+            again = job.stop_requested is not None
+            app.job_manager.stop(job.id)
+        except (JobError, OSError) as exc:
+            self.notify(f"cannot stop job {job.id}: {exc}", severity="error")
+            return
+        self.notify(f"{'escalating the stop of' if again else 'stopping'} {job.title or job.id}")
+        self.reload()
+
+    def action_open(self) -> None:
+        """Open the job's ab monitor (ab runs) or its trial's details."""
+        job = self.current()
+        if job is None:
+            return
+        app: LaunchActions = self.app  # type: ignore[assignment]
+        if job.kind == "ab" and job.trial:
+            app.open_ab_monitor(job.trial, job.id)
+        elif job.trial:
+            from .detail import DetailScreen
+
+            self.app.push_screen(DetailScreen(job.trial))
+        else:
+            self.notify("this job records no trial folder; its output is below")
+
+    def action_forget(self) -> None:
+        """Delete an ended job's folder."""
+        job = self.current()
+        if job is None:
+            return
+        app: LaunchActions = self.app  # type: ignore[assignment]
+        try:
+            app.job_manager.forget(job.id)
+        except (JobError, OSError) as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        self.reload()

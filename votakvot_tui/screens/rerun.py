@@ -1,0 +1,183 @@
+"""Rerun a trial's function with edited params, as a new trial that names where it came from.
+
+The new trial records ``info.rerun_of`` (the source trial's tid). It runs in a separate
+process through :mod:`votakvot_tui.jobs` (``python -m votakvot_tui.runs rerun``),
+from the folder the source trial ran in.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from ..jobs import Job, JobError
+from ..runs import LaunchError, format_value, rerun_command, trial_cwd
+
+if TYPE_CHECKING:
+    from ..launch import LaunchActions
+
+__all__ = ["RerunScreen", "param_items"]
+
+
+def param_items(values: dict[str, str], extra: str = "") -> list[str]:
+    """``KEY=VALUE`` items from the form (each value as typed: a Python literal or text),
+    plus any typed in the extra field."""
+    import shlex
+
+    items = [f"{key}={value}" for key, value in values.items()]
+    try:
+        items += shlex.split(extra)
+    except ValueError as exc:
+        raise LaunchError(f"extra params {extra!r}: {exc} (close the quote)") from None
+    from votakvot.ab.target import UsageError, parse_kwargs
+
+    try:
+        parse_kwargs(items)
+    except UsageError as exc:
+        raise LaunchError(str(exc)) from None
+    return items
+
+
+class RerunScreen(ModalScreen[Job | None]):
+    """The params of the trial in ``path`` in a form; Run starts the new trial as a job.
+
+    Args:
+        path: the source trial's folder.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", tooltip="Close without running anything"),
+        Binding("ctrl+s", "run", "Run", tooltip="Run the function with these params"),
+    ]
+
+    def __init__(self, path: str) -> None:
+        super().__init__(classes="modal")
+        self.path = path
+        """The source trial."""
+        self.record: dict[str, Any] | None = None
+        """Its ``votakvot.yaml`` once read."""
+        self.checked = False
+        """The function imported fine in a fresh interpreter."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog rerun-dialog"):
+            yield Label("Rerun with edited params", classes="dialog-title")
+            yield Static("reading the trial…", id="rerun-function", markup=False)
+            with VerticalScroll(id="rerun-scroll"):
+                yield Grid(id="rerun-grid")
+            yield Static("", id="rerun-error", classes="error-text", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Run", variant="primary", id="run", disabled=True)
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="rerun", exit_on_error=False)
+    def load(self) -> None:
+        """Read the trial and check its function imports (in a subprocess)."""
+        from votakvot.trial import read_trial
+
+        from .resumable import check_importable
+
+        trial = read_trial(self.path)
+        if trial is None:
+            self.app.call_from_thread(self.show_error, f"{self.path} has no votakvot.yaml")
+            return
+        record = dict(trial.data)
+        function = str(record.get("function") or "")
+        self.app.call_from_thread(self._show_record, record)
+        if not function:
+            self.app.call_from_thread(
+                self.show_error, f"{trial.tid} records no function: nothing to rerun"
+            )
+            return
+        if record.get("kind") == "ab":
+            self.app.call_from_thread(
+                self.show_error, "this is a votakvot-ab run: press b to start a new one"
+            )
+            return
+        cwd = trial_cwd(record)
+        problem = check_importable(function, cwd)
+        if problem is not None:
+            self.app.call_from_thread(
+                self.show_error,
+                f"{function} is not importable from {cwd}: {problem}. Run the dashboard from "
+                "the folder the trial ran in, or install its package",
+            )
+            return
+        self.app.call_from_thread(self._ready)
+
+    def _show_record(self, record: dict[str, Any]) -> None:
+        self.record = record
+        tid = record.get("tid")
+        self.query_one("#rerun-function", Static).update(
+            f"{record.get('function') or '?'}  (from {tid})"
+        )
+        grid = self.query_one("#rerun-grid", Grid)
+        params = record.get("params") or {}
+        widgets: list[Any] = []
+        for index, (name, value) in enumerate(params.items()):
+            widgets.append(Label(str(name)))
+            widgets.append(Input(format_value(value), id=f"param-{index}", name=str(name)))
+        widgets.append(Label("more"))
+        widgets.append(Input("", placeholder="KEY=VALUE ... (extra params)", id="rerun-extra"))
+        grid.mount_all(widgets)
+
+    def _ready(self) -> None:
+        self.checked = True
+        self.query_one("#run", Button).disabled = False
+        first = self.query("#rerun-grid Input")
+        if first:
+            first.first().focus()
+
+    def show_error(self, text: str) -> None:
+        """Say what is wrong below the form."""
+        self.query_one("#rerun-error", Static).update(text)
+
+    def values(self) -> dict[str, str]:
+        """Param name -> the text in its field."""
+        out = {}
+        for field in self.query("#rerun-grid Input"):
+            assert isinstance(field, Input)
+            if field.id != "rerun-extra" and field.name:
+                out[field.name] = field.value
+        return out
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#run")
+    def action_run(self) -> None:
+        """Start the function with the edited params as a new trial."""
+        if not self.checked or self.record is None:
+            return
+        try:
+            items = param_items(self.values(), self.query_one("#rerun-extra", Input).value)
+            argv = rerun_command(self.path, str(self.record.get("function") or ""), items)
+        except LaunchError as exc:
+            self.show_error(str(exc))
+            return
+        launcher: LaunchActions = self.app  # type: ignore[assignment]
+        try:
+            job = launcher.job_manager.start(
+                argv,
+                cwd=trial_cwd(self.record),
+                kind="rerun",
+                title=f"rerun {self.record.get('function')} {' '.join(items)}".strip(),
+                extra={"rerun_of": self.record.get("tid"), "source": self.path},
+            )
+        except JobError as exc:
+            self.show_error(str(exc))
+            return
+        self.app.notify(f"started {job.title} (job {job.id}; J shows its output)", title="Rerun")
+        self.dismiss(job)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Close without running anything."""
+        self.dismiss(None)
