@@ -83,7 +83,7 @@ def install() -> None:
                 parts = sink.parts
                 parts.append(record_line(record))
                 if len(parts) > SPILL_PARTS:
-                    sink.drain()
+                    sink.spill()
             return record
 
         _installed = factory

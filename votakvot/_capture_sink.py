@@ -87,7 +87,12 @@ class Sink:
     def pending(self) -> bool:
         return bool(self.parts) or self.dirty
 
-    def drain(self, *, final: bool = False) -> None:
+    def spill(self) -> None:
+        """Called by a writer whose list got long: local files get the text now; remote
+        ones only take it into memory (the flusher thread does the slow upload)."""
+        self.drain(upload=False)
+
+    def drain(self, *, final: bool = False, upload: bool = True) -> None:
         """Move pending text to the file; ``final`` also closes the sink."""
         error: Exception | None = None
         with self.lock:
@@ -101,7 +106,7 @@ class Sink:
                 del parts[:n]
                 if self.state in (Sink.OPEN, Sink.FULL):
                     try:
-                        self._keep(chunk, final)
+                        self._keep(chunk, final, upload)
                     except Exception as exc:
                         self.state = Sink.FAILED
                         error = exc
@@ -123,7 +128,7 @@ class Sink:
                 error,
             )
 
-    def _keep(self, chunk: list[Any], final: bool) -> None:
+    def _keep(self, chunk: list[Any], final: bool, upload: bool) -> None:
         data = b""
         if chunk and self.state == Sink.OPEN:
             if not self.started:
@@ -136,7 +141,7 @@ class Sink:
                 self.dirty = True
             now = time.monotonic()
             due = max(get_config().flush_interval, len(self.kept) / _REMOTE_BYTES_PER_SECOND)
-            if self.dirty and (final or now - self.last_write >= due):
+            if self.dirty and (final or (upload and now - self.last_write >= due)):
                 self.trial.storage.write_atomic(self.trial.file(self.name), bytes(self.kept))
                 self.dirty = False
                 self.last_write = now

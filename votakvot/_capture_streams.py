@@ -62,6 +62,13 @@ class StreamProxy:
     def __repr__(self) -> str:
         return f"<votakvot capture of {self._stream!r}>"
 
+    def __enter__(self) -> StreamProxy:
+        self._stream.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> Any:
+        return self._stream.__exit__(*exc)
+
     def writelines(self, lines: Iterable[str]) -> None:
         write = self.write
         for line in lines:
@@ -84,7 +91,7 @@ class StreamProxy:
             if parts is not None:
                 parts.append(text)
                 if len(parts) > spill:
-                    parts.sink.drain()
+                    parts.sink.spill()
             return n
 
         self._write_and_copy = write
