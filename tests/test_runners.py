@@ -22,6 +22,8 @@ from votakvot._config import get_config, set_config
 def square(x: int) -> int:
     """Informs and meters what it was given, so a mix-up between trials shows."""
     votakvot.inform(x=x)
+    with votakvot.attach("x.txt") as f:
+        f.write(f"x={x}")
     for step in range(3):
         votakvot.meter(x=x, step=step)
         time.sleep(0.002)
@@ -90,6 +92,7 @@ def assert_no_mixup(root: Path, n: int) -> None:
         rows = metric_rows(folder)
         assert [int(r["step"]) for r in rows] == [0, 1, 2]
         assert {int(r["x"]) for r in rows} == {x}
+        assert (folder / "x.txt").read_text() == f"x={x}"
 
 
 @pytest.fixture
@@ -257,6 +260,20 @@ def test_process_runner_refuses_what_it_cannot_send(use, tmp_path: Path) -> None
         votakvot.submit(square, x=1)
 
 
+def test_process_runner_on_a_remote_root(use, ftp_server, tmp_path: Path) -> None:
+    """Workers write their trials (metrics, attachments, snapshots) straight to an fsspec
+    root, here a real FTP server on loopback."""
+    use("inplace")
+    url = ftp_server.url(f"{tmp_path.name}/runs")
+    votakvot.init(url, runner="process", workers=2, capture="none")
+    assert votakvot.map(square, [{"x": i} for i in range(4)]) == [0, 1, 4, 9]
+    assert votakvot.map(countdown, [{"n": 3}], tid="cd") == ["liftoff"]
+    root = ftp_server.root / tmp_path.name / "runs"
+    assert_no_mixup(root, 4)
+    (cd,) = [r for r in records(root) if r.get("kind") == "resumable"]
+    assert cd["state"] == "done" and cd["resumable"]["snapshots"] >= 2
+
+
 def dies(x: int) -> int:
     os._exit(3)
 
@@ -324,6 +341,15 @@ def test_dask_runner_writes_trials_from_workers(use, dask_cluster) -> None:
     pids = {r["meta"]["process"]["pid"] for r in records(root)}
     assert os.getpid() not in pids
     assert len(records(root)) == n + 1 + 2 + 1
+
+
+def test_dask_runner_on_a_remote_root(use, dask_cluster, ftp_server, tmp_path: Path) -> None:
+    """Dask workers write trials straight to a shared fsspec root (FTP on loopback)."""
+    use("inplace")
+    url = ftp_server.url(f"{tmp_path.name}/runs")
+    votakvot.init(url, runner="dask", address=dask_cluster.scheduler_address, capture="none")
+    assert votakvot.map(square, [{"x": i} for i in range(4)]) == [0, 1, 4, 9]
+    assert_no_mixup(ftp_server.root / tmp_path.name / "runs", 4)
 
 
 def test_dask_runner_resumable_and_ids(use, dask_cluster) -> None:
