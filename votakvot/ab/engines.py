@@ -23,6 +23,7 @@ import dataclasses
 import itertools
 import logging
 import math
+import os
 import threading
 import time
 import traceback
@@ -463,7 +464,7 @@ class ProcessRun:
         self.close_errors: list[str] = []
         self.t_start: int | None = None
         self.t_end: int | None = None
-        self._dead_since: float | None = None
+        self._child_end: int | None = None
 
     def start(self) -> None:
         for index, plan in enumerate(self.plans):
@@ -521,7 +522,7 @@ class ProcessRun:
                     )
                     self.stop("setup")
         if self.t_end is None and self.done:
-            self.t_end = perf_counter_ns()
+            self.t_end = self._child_end or perf_counter_ns()
 
     def _handle(self, index: int, message: tuple[Any, ...]) -> None:
         kind = message[0]
@@ -539,8 +540,10 @@ class ProcessRun:
                 if errors >= max_errors:
                     self.stop("max-errors")
         elif kind == "end":
-            _, rec, reason, setup_error, close_errors = message
+            _, rec, reason, setup_error, close_errors, t_end = message
             self._latest[index] = rec
+            if t_end is not None:  # CLOCK_MONOTONIC is the same clock in every process
+                self._child_end = max(self._child_end or 0, t_end)
             self._done[index] = True
             self.close_errors.extend(close_errors)
             if setup_error and not self.setup_error:
@@ -579,6 +582,8 @@ def child_main(plan: Plan, index: int, conn: Any, tick: float) -> None:
         from .gevent_support import patch
 
         patch()
+        # The pipe is read with plain os.read; gevent may have made the fd non-blocking.
+        os.set_blocking(conn.fileno(), True)
     from .target import resolve
 
     local: LocalRun | None = None
@@ -607,12 +612,14 @@ def child_main(plan: Plan, index: int, conn: Any, tick: float) -> None:
                     local.stop(message[1])
             conn.send(("tick", local.collect()))
         rec = local.finish()
-        conn.send(("end", rec, local.stop_reason, local.setup_error, local.close_errors))
+        conn.send(
+            ("end", rec, local.stop_reason, local.setup_error, local.close_errors, local.t_end)
+        )
     except BaseException as exc:
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         rec = local.finish() if local is not None else Recorder()
         try:
-            conn.send(("end", rec, "setup", text, []))
+            conn.send(("end", rec, "setup", text, [], perf_counter_ns()))
         except OSError:
             pass
     finally:

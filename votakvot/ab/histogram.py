@@ -175,16 +175,20 @@ class Histogram:
 
         A few hundred rows at most; what the live status file carries.
         """
-        rows: dict[int, list[int]] = {}
-        for lower, _upper, count in self.nonzero():
-            shift = max(lower.bit_length() - sub_bits - 1, 0)
-            lo = (lower >> shift) << shift
-            row = rows.get(lo)
-            if row is None:
-                rows[lo] = [lo, lo + (1 << shift), count]
-            else:
-                row[2] += count
-        return [rows[k] for k in sorted(rows)]
+        idx = np.flatnonzero(self.counts)
+        if idx.size == 0:
+            return []
+        lower = LOWER[idx]
+        counts = self.counts[idx]
+        bits = np.frexp(lower.astype(np.float64))[1].astype(np.int64)  # bit_length (lower >= 0)
+        shift = np.maximum(bits - sub_bits - 1, 0)
+        lo = (lower >> shift) << shift
+        keys, first = np.unique(lo, return_index=True)
+        sums = np.add.reduceat(counts, first)
+        widths = np.left_shift(1, shift[first])
+        return [
+            [int(k), int(k + w), int(c)] for k, w, c in zip(keys, widths, sums, strict=True)
+        ]
 
     # --- files ------------------------------------------------------------------------
 
