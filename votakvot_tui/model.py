@@ -37,7 +37,7 @@ __all__ = [
 BASE_COLUMNS = ("function", "state", "started", "duration")
 """Columns every trial has, shown first; params, info and result follow, then ``tid``."""
 
-HIDDEN_COLUMNS = frozenset({"created", "finished", "error", "path"})
+HIDDEN_COLUMNS = frozenset({"created", "finished", "path", "id", "parent"})
 """Kept in each row (queries may use them) but not shown as table columns."""
 
 STATES = ("running", "done", "failed", "interrupted", "stale", "unreadable")
@@ -177,7 +177,7 @@ def read_record(
         return TrialRecord(
             path,
             {
-                "function": "",
+                "function": _guess_function(path),
                 "state": "unreadable",
                 "error": exc.reason,
                 "tid": _guess_tid(path),
@@ -209,9 +209,15 @@ def read_record(
         values["started"] = _timestamp(at.get("created"))
     error = data.get("error")
     if isinstance(error, dict):
-        values["error"] = f"{error.get('type', 'Error')}: {error.get('message', '')}"
+        values["error"] = f"{error.get('type', 'Error')}: {error.get('message', '')}".rstrip(": ")
     values["tid"] = trial.tid or _guess_tid(path)
     return TrialRecord(path, values)
+
+
+def _guess_function(path: str) -> str:
+    """``module.function`` from a default trial folder path, for rows we cannot read."""
+    parts = path.rstrip("/").split("/")
+    return f"{parts[-5]}.{parts[-4]}" if len(parts) >= 5 else ""
 
 
 def _guess_tid(path: str) -> str:
@@ -376,9 +382,10 @@ class TrialStore:
         dynamic = [
             c
             for c in self.columns
-            if c not in BASE_COLUMNS and c not in HIDDEN_COLUMNS and c != "tid"
+            if c not in BASE_COLUMNS and c not in HIDDEN_COLUMNS and c not in ("tid", "error")
         ]
-        return [*BASE_COLUMNS, *dynamic, "tid"]
+        error = ["error"] if "error" in self.columns else []
+        return [*BASE_COLUMNS, *dynamic, *error, "tid"]
 
     def build_view(
         self, spec: ViewSpec, is_cancelled: Callable[[], bool] = lambda: False

@@ -77,7 +77,7 @@ async def test_sort_by_key_and_header_click(sample):
         assert isinstance(screen, TrialsScreen)
         await pilot.press("s")
         await wait_for(pilot, lambda: screen.spec.sort == "function")
-        await wait_for(pilot, lambda: _functions(app)[0] == "")  # unreadable: no function
+        await wait_for(pilot, lambda: _functions(app)[0] == "demo.broken")  # the unreadable one
         await pilot.press("r")
         await wait_for(pilot, lambda: _functions(app)[0] == "demo.train")
         table = screen.query_one(TrialTable)

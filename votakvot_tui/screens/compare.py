@@ -16,7 +16,7 @@ from .plot import trial_label
 
 __all__ = ["CompareScreen", "compare_rows"]
 
-SECTIONS = ("state", "function", "at", "params", "result", "info", "error", "metrics", "meta")
+SECTIONS = ("state", "function", "params", "result", "info", "metrics", "error", "at", "meta")
 """Fields are listed in this order; within a section, in order of appearance."""
 
 

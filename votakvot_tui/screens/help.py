@@ -4,21 +4,27 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Label, Markdown
+from textual.widgets import Label, Static
 
 __all__ = ["HelpScreen"]
 
-INTRO = """\
-**Filter**: `/` then type. Plain text keeps rows containing it; a comparison is a
-pandas query over the report columns (`result > 3 and lr == 0.1`, dotted names in
-backticks: `` `result.loss` < 0.2 ``). **Mark** trials with space (or click the left
-edge) to compare, plot or delete several. Click a header to sort by it.
-`ctrl+p` opens the command palette with every action.
-"""
+INTRO = (
+    "[b]/[/b] filters: plain text keeps rows containing it; a comparison is a pandas "
+    "query over the report's columns ([i]result > 3 and lr == 0.1[/i], "
+    "[i]result.loss < 0.2[/i]). [b]space[/b] marks trials (or click the left edge) to "
+    "compare, plot or delete several. Click a header to sort. [b]ctrl+p[/b]: every action."
+)
+
+
+def _keys(keys: str) -> str:
+    names = {"question_mark": "?", "slash": "/", "delete": "del", "escape": "esc"}
+    return " ".join(names.get(k, k) for k in keys.split(","))
 
 
 class HelpScreen(ModalScreen[None]):
@@ -36,31 +42,37 @@ class HelpScreen(ModalScreen[None]):
         super().__init__(classes="modal")
         self.for_screen = screen
         """The screen whose keys are listed."""
+        self.rows: list[tuple[str, str]] = []
+        """``(keys, what they do)`` as listed."""
 
     def compose(self) -> ComposeResult:
-        lines = ["| key | action |", "|---|---|"]
+        table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+        table.add_column("key", style="bold", no_wrap=True)
+        table.add_column("action", ratio=1)
         seen = set()
         nodes: list[Any] = [self.for_screen]
         focused = self.for_screen.focused
         if focused is not None:
-            nodes.insert(0, focused)
+            nodes.append(focused)
         nodes.append(self.app)
         for node in nodes:
             for bindings in node._bindings.key_to_bindings.values():
                 for b in bindings:
-                    if not b.description or (b.action, b.description) in seen:
+                    if not b.description or (not b.show and not b.tooltip):
+                        continue  # Textual's own hidden keys (tab, scrolling) are no news
+                    if (b.action, b.description) in seen:
                         continue
                     seen.add((b.action, b.description))
-                    keys = b.key_display or b.key
                     about = b.description
                     if b.tooltip and b.tooltip != b.description:
                         about += f": {b.tooltip}"
-                    lines.append(f"| `{keys}` | {about} |")
-        text = INTRO + "\n" + "\n".join(lines)
+                    self.rows.append((_keys(b.key_display or b.key), about))
+                    table.add_row(*self.rows[-1])
         with Vertical(classes="dialog help-dialog"):
-            yield Label("Keys", classes="dialog-title")
+            yield Label("Keys (escape to close)", classes="dialog-title")
             with VerticalScroll():
-                yield Markdown(text)
+                yield Static(Text.from_markup(INTRO), classes="help-intro")
+                yield Static(table)
 
     def action_close(self) -> None:
         """Back to the screen underneath."""

@@ -40,7 +40,9 @@ class TrialsScreen(BaseScreen[None]):
         ),
         Binding("s", "sort_next", "Sort", tooltip="Sort by the next column"),
         Binding("r", "reverse", "Reverse", show=False, tooltip="Reverse the sort order"),
-        Binding("n", "sort_newest", "Newest first", show=False),
+        Binding(
+            "n", "sort_newest", "Newest first", show=False, tooltip="Back to the default order"
+        ),
         Binding("p", "plot", "Plot", tooltip="Plot metrics of the marked trials (or this one)"),
         Binding("c", "compare", "Compare", tooltip="Compare the marked trials side by side"),
         Binding("d,delete", "delete", "Delete", tooltip="Delete the marked trials (asks first)"),
@@ -151,19 +153,28 @@ class TrialsScreen(BaseScreen[None]):
         if view is None:
             return
         spec = self.spec
-        if spec.sort is None:
-            sort = "oldest first" if spec.reverse else "newest first"
-        else:
-            sort = f"by {spec.sort} {'▼' if spec.reverse else '▲'}"
+        # The header shows a column sort with an arrow; only say what it cannot.
+        sort = "oldest first" if spec.sort is None and spec.reverse else ""
         self.query_one(StatusBar).show(
             shown=len(view.rows),
             total=view.total,
             counts=getattr(self, "_counts", {}),
             selected=len(self.table.selected),
             sort=sort,
-            note=view.error,
+            note=view.error or self._row_error(),
             loading=self.vapp.scanning,
         )
+
+    def _row_error(self) -> str:
+        """The error of the trial under the cursor (failed or unreadable), for the status bar."""
+        record = self.table.record
+        if record is None or record.state not in ("failed", "interrupted", "unreadable"):
+            return ""
+        return str(record.values.get("error") or record.state)
+
+    @on(TrialTable.Highlighted, "#table")
+    def _on_highlighted(self) -> None:
+        self._update_status()
 
     def _tick(self) -> None:
         """Running trials' durations move on; redraw only if one is on screen."""

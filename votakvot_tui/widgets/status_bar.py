@@ -27,7 +27,7 @@ class StatusBar(Static):
         total: int,
         counts: dict[str, int],
         selected: int = 0,
-        sort: str = "newest first",
+        sort: str = "",
         note: str = "",
         loading: bool = False,
     ) -> None:
@@ -49,10 +49,13 @@ class StatusBar(Static):
                 text.append(f"{count:,} {state}", style=_rich(style) if count else "")
         if selected:
             text.append(f" · {selected} marked", style="bold")
-        text.append(f" · {sort}")
+        if sort:
+            text.append(f" · {sort}")
         if note:
             text.append(" · ")
             text.append(note, style="bold red")
+        text.no_wrap = True
+        text.overflow = "ellipsis"
         self.update(text)
 
 
