@@ -21,7 +21,7 @@ def test_line_for_number_and_duration_modes() -> None:
     for part in ("250/1,000 (25%)", "12,346 calls/s", "errors 3", "p50 1.20 ms", "p99 20.10 ms"):
         assert part in text
     timed = dict(status, total=None, duration=30.0, elapsed=65.0)
-    assert progress.render(timed).startswith("1:05/0:30 250 calls")
+    assert progress.render(timed).startswith("1:05/30.0s 250 calls")
     progress.clear()
     assert stream.getvalue().endswith("\r\x1b[K")
 

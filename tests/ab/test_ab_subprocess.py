@@ -156,12 +156,13 @@ def test_gevent_duration_mode(workdir: Path, ab) -> None:
     assert s["count"] > 500
 
 
-def test_ctrl_c_keeps_partial_results(workdir: Path) -> None:
+@pytest.mark.parametrize("engine", [[], ["--gevent"]])
+def test_ctrl_c_keeps_partial_results(workdir: Path, engine: list[str]) -> None:
     """SIGINT stops the run early: the results so far are printed, the trial is
     interrupted with its summary, and the status file said running before."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "votakvot.ab.cli", "-d", "60", "-c", "2", "-p", "res",
-         "-t", "sig", "mods.slow", "ms=2"],
+         "-t", "sig", *engine, "mods.slow", "ms=2"],
         cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=ENV,
     )  # fmt: skip

@@ -237,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
     except UsageError as exc:
         fail(str(exc))
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # Output piped into `head` and the like: not an error of the run.
         import os

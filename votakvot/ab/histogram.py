@@ -186,9 +186,7 @@ class Histogram:
         keys, first = np.unique(lo, return_index=True)
         sums = np.add.reduceat(counts, first)
         widths = np.left_shift(1, shift[first])
-        return [
-            [int(k), int(k + w), int(c)] for k, w, c in zip(keys, widths, sums, strict=True)
-        ]
+        return [[int(k), int(k + w), int(c)] for k, w, c in zip(keys, widths, sums, strict=True)]
 
     # --- files ------------------------------------------------------------------------
 

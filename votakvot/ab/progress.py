@@ -23,6 +23,9 @@ def fmt_seconds(value: float | None) -> str:
 
 
 def fmt_duration(seconds: float) -> str:
+    """``12.3s`` under a minute, else ``m:ss``."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
     minutes, sec = divmod(int(seconds), 60)
     return f"{minutes}:{sec:02d}"
 

@@ -169,32 +169,51 @@ def _interval(now: np.ndarray, prev: np.ndarray, max_ns: int) -> dict[str, float
 
 
 def run(opts: Options, target: Target) -> Outcome:
-    """Run the benchmark ``opts`` describes on ``target`` and record it as a trial."""
+    """Run the benchmark ``opts`` describes on ``target`` and record it as a trial.
+
+    SIGINT is taken over for the whole run (from before the trial starts), so a
+    Ctrl-C at any moment ends in a recorded ``interrupted`` trial, never a stale one.
+    """
+    engine: LocalRun | ProcessRun
     if opts.processes > 1:
-        engine: LocalRun | ProcessRun = ProcessRun(_plans(opts), tick=TICK)
-        overhead_ns = None
+        engine = ProcessRun(_plans(opts), tick=TICK)
     else:
-        overhead_ns, _loop_ns = measure_overhead()
         engine = LocalRun(_plans(opts)[0], lambda _i: target.make(opts.kwargs))
 
-    trial = AbTrial(opts.path, opts.tid, target.short, target.name, opts.params())
-    trial.start()
-    progress = Progress(opts) if opts.progress else None
-
     interrupts = 0
-    previous_handler = None
 
     def on_sigint(signum: int, frame: Any) -> None:
         nonlocal interrupts
         interrupts += 1
-        if interrupts == 1:
-            engine.stop("interrupted")
-        else:
+        engine.stop("interrupted")
+        if interrupts > 1:
             raise KeyboardInterrupt
 
+    previous_handler = None
     if threading.current_thread() is threading.main_thread():
         previous_handler = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        overhead_ns = None if opts.processes > 1 else measure_overhead()[0]
+        trial = AbTrial(opts.path, opts.tid, target.short, target.name, opts.params())
+        trial.start()
+        try:
+            return _drive(opts, engine, trial, overhead_ns)
+        except BaseException as exc:
+            # A bug or a storage failure of ours: the trial must not stay "running".
+            engine.stop("setup")
+            if not trial.trial.finished:
+                trial.trial.fail(exc)
+            raise
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGINT, previous_handler)
 
+
+def _drive(
+    opts: Options, engine: LocalRun | ProcessRun, trial: AbTrial, overhead_ns: float | None
+) -> Outcome:
+    """Start the engine, tick until it is done, then summarise and record."""
+    progress = Progress(opts) if opts.progress else None
     window = _Window()
     second_counts = np.zeros_like(engine.recorder.latency.counts)
     second_calls = second_errors = 0
@@ -222,26 +241,20 @@ def run(opts: Options, target: Target) -> Outcome:
             if progress is not None:
                 progress.update(status)
     except KeyboardInterrupt:
-        forced = True
+        forced = True  # a second Ctrl-C: do not wait for calls in flight
         engine.stop("interrupted")
     finally:
-        if previous_handler is not None:
-            signal.signal(signal.SIGINT, previous_handler)
         if progress is not None:
             progress.clear()
 
-    if isinstance(engine, ProcessRun):
-        if forced:
-            engine.kill()
-        rec = engine.finish()
-    else:
-        rec = engine.finish()
+    if forced and isinstance(engine, ProcessRun):
+        engine.kill()
+    rec = engine.finish()
     elapsed = engine.elapsed_ns()
     if rec.calls > second_calls or rec.errors > second_errors:
         _meter(trial, rec, elapsed, second_counts, second_calls, second_errors)
 
-    wall = elapsed / 1e9
-    summary = rec.summary(wall=wall, overhead_ns=overhead_ns, rate=opts.rate)
+    summary = rec.summary(wall=elapsed / 1e9, overhead_ns=overhead_ns, rate=opts.rate)
     warnings = _warnings(rec, overhead_ns, engine.close_errors)
     if warnings:
         summary["warnings"] = warnings
@@ -249,16 +262,13 @@ def run(opts: Options, target: Target) -> Outcome:
     summary["stopped"] = reason
     error: BaseException | None = None
     state = "done"
-    first_tb = None
-    if rec.error_kinds:
-        first_tb = next(iter(rec.error_kinds.values()))[1]
+    first_tb = next(iter(rec.error_kinds.values()))[1] if rec.error_kinds else None
     if reason == "interrupted":
-        error, state = (
-            KeyboardInterrupt("stopped by SIGINT (Ctrl-C); partial results kept"),
-            ("interrupted"),
-        )
+        error = KeyboardInterrupt("stopped by SIGINT (Ctrl-C); partial results kept")
+        state = "interrupted"
     elif reason == "setup":
-        error, state = AbStopped(f"a worker could not start:\n{engine.setup_error}"), "failed"
+        error = AbStopped(f"a worker could not start:\n{engine.setup_error}")
+        state = "failed"
         first_tb = engine.setup_error
     elif reason == "strict":
         first = rec.first_error
