@@ -226,14 +226,22 @@ class Poller:
         from votakvot._storage import get_filesystem
 
         fs, root = get_filesystem(source.base)
-        protocol = source.base.partition("://")[0] if "://" in source.base else None
+        root = root.rstrip("/") or "/"
+        local = "://" not in source.base
         out = {}
         for path, info in fs.find(root, detail=True).items():
             name = posixpath.basename(path)
             if name == YAML or (name.startswith(METRICS_PREFIX) and name.endswith(".csv")):
-                full = f"{protocol}://{path}" if protocol else path
+                # Name files the way find_trial_dirs names folders: the base URL + the rest.
+                rel = path[len(root) :].lstrip("/")
+                full = path if local else f"{source.base}/{rel}"
                 if source.matches(posixpath.dirname(full)):
-                    stamp = info.get("mtime") or info.get("LastModified") or info.get("modified")
+                    stamp = (
+                        info.get("mtime")
+                        or info.get("LastModified")
+                        or info.get("modified")
+                        or info.get("created")
+                    )
                     out[full] = (info.get("size"), str(stamp))
         return out
 
