@@ -384,6 +384,8 @@ def _parse_histogram(text: str) -> list[Bucket]:
 
 def _parse_metrics(text: str) -> list[dict[str, float]]:
     """Rows of one metric file as numbers; a torn last line (after a kill) is skipped."""
+    if not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]  # the last line is still being written (or torn)
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if not header:

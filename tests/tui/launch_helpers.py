@@ -33,6 +33,7 @@ def write_ab_trial(
     *,
     state: str = "done",
     seconds: int = 8,
+    slower: float = 1.0,
 ) -> Path:
     """A fixed, fake ``votakvot-ab`` trial: per-second metrics, histogram, summary, status."""
     import datetime
@@ -72,25 +73,28 @@ def write_ab_trial(
         ]
     ]
     ok = total - errors
+    summary_latency = {
+        "min": 0.0005,
+        "mean": 0.00105,
+        "stdev": 0.0004,
+        "max": 0.009,
+        "p50": 0.00095,
+        "p75": 0.00115,
+        "p90": 0.0014,
+        "p95": 0.0018,
+        "p99": 0.0036,
+        "p99.9": 0.0071,
+        "p99.99": 0.0088,
+    }
+    summary_latency = {k: v * slower for k, v in summary_latency.items()}
+    buckets = [(int(lo * slower), int(hi * slower), n) for lo, hi, n in buckets]
     summary: dict[str, Any] = {
         "count": total,
         "ok": ok,
         "errors": errors,
         "wall": float(seconds),
-        "rate": total / seconds,
-        "latency": {
-            "min": 0.0005,
-            "mean": 0.00105,
-            "stdev": 0.0004,
-            "max": 0.009,
-            "p50": 0.00095,
-            "p75": 0.00115,
-            "p90": 0.0014,
-            "p95": 0.0018,
-            "p99": 0.0036,
-            "p99.9": 0.0071,
-            "p99.99": 0.0088,
-        },
+        "rate": total / seconds / slower,
+        "latency": summary_latency,
         "results": [{"value": 200, "count": ok - 60}, {"value": 404, "count": 60}],
         "error_kinds": [
             {

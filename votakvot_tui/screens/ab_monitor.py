@@ -125,6 +125,15 @@ def _errors_text(snapshot: AbSnapshot) -> Text:
     return text
 
 
+class _HistogramPanel(Static):
+    """The histogram's panel: redrawn to fit whenever its size changes."""
+
+    def on_resize(self) -> None:
+        screen = self.screen
+        if isinstance(screen, AbMonitorScreen) and screen.snapshot is not None:
+            screen._draw_histogram(screen.snapshot)
+
+
 class AbMonitorScreen(Screen[None]):
     """The monitor of the ab trial in ``path``.
 
@@ -167,7 +176,7 @@ class AbMonitorScreen(Screen[None]):
                 yield PlotextPlot(id="abm-latency")
             with Vertical(id="abm-side"):
                 yield Static("", id="abm-percentiles")
-                yield Static("", id="abm-histogram")
+                yield _HistogramPanel("", id="abm-histogram")
         with Horizontal(id="abm-bottom"):
             with VerticalScroll(id="abm-results-box"):
                 yield Static("", id="abm-results")
@@ -244,14 +253,21 @@ class AbMonitorScreen(Screen[None]):
         self.query_one("#abm-progress-text", Label).update(progress_text)
         self.query_one("#abm-figures", Static).update(_figures(snapshot))
         self.query_one("#abm-percentiles", Static).update(percentile_table(snapshot))
-        width = max(self.query_one("#abm-histogram").size.width - 26, 8)
-        self.query_one("#abm-histogram", Static).update(histogram_text(snapshot, width=width))
+        self._draw_histogram(snapshot)
         self.query_one("#abm-results", Static).update(_results_text(snapshot))
         if ended_early:
             self.query_one("#abm-errors", Static).update(Text(snapshot.error or "", "red"))
         else:
             self.query_one("#abm-errors", Static).update(_errors_text(snapshot))
         self._draw_series(snapshot)
+
+    def _draw_histogram(self, snapshot: AbSnapshot) -> None:
+        """As many ranges as the panel has lines, bars as wide as it allows."""
+        panel = self.query_one("#abm-histogram", Static)
+        size = panel.content_size
+        bins = min(max(size.height, 4), 24) if size.height else 12
+        width = max(size.width - 22, 8) if size.width else 30
+        panel.update(histogram_text(snapshot, bins=bins, width=width))
 
     def _draw_series(self, snapshot: AbSnapshot) -> None:
         rows = snapshot.series[-MAX_POINTS:]
