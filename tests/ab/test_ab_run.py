@@ -169,3 +169,26 @@ def test_text_report(workdir: Path, capsys: pytest.CaptureFixture[str]):
     out = capsys.readouterr().out
     for text in ("Summary:", "Calls:        100", "p99.99", "Latency histogram:", "Trial: "):
         assert text in out
+
+
+def test_class_that_cannot_be_built(workdir: Path, capsys: pytest.CaptureFixture[str]):
+    """A constructor that raises stops the run: exit 1, the failed trial carries the
+    constructor's traceback, the command prints it."""
+    code = main(["-p", "res", "-n", "10", "-c", "2", "mods.BadInit"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "RuntimeError: cannot connect" in captured.err
+    (folder,) = (workdir / "res" / "ab").glob("*/*/*/*")
+    trial = read_trial(str(folder))
+    assert trial is not None and trial.state == "failed"
+    assert "cannot connect" in trial.data["error"]["message"]
+    assert trial.data["result"]["stopped"] == "setup"
+
+
+def test_output_of_the_callable_is_not_captured_into_the_trial(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+):
+    """What the callable prints goes to the terminal as usual, not into the trial."""
+    code, s = run(capsys, "-n", "2", "mods.hello")
+    assert code == 0
+    assert not (Path(s["trial"]) / "output.log").exists()

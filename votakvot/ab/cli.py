@@ -8,9 +8,12 @@ trial writer's threads) is imported or started.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import sys
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from .target import UsageError
@@ -242,8 +245,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # Output piped into `head` and the like: not an error of the run.
-        import os
-
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
@@ -317,7 +318,11 @@ def _main(argv: list[str]) -> int:
 
     from .runner import run
 
-    outcome = run(opts, target)
+    if opts.json:
+        with _stdout_to_stderr():  # what the callable prints must not spoil the JSON
+            outcome = run(opts, target)
+    else:
+        outcome = run(opts, target)
     if opts.json:
         data: dict[str, Any] = {
             "tid": outcome.trial.tid,
@@ -340,6 +345,27 @@ def _main(argv: list[str]) -> int:
             print(outcome.first_error.rstrip(), file=sys.stderr)
         return 1
     return 0
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send stdout to stderr, at the fd level too (child processes, C extensions)."""
+    sys.stdout.flush()
+    saved = None
+    try:
+        if sys.stdout.fileno() == 1:
+            saved = os.dup(1)
+            os.dup2(sys.stderr.fileno(), 1)
+    except (AttributeError, OSError, ValueError):
+        saved = None  # not a real file (captured by a test, say): sys.stdout is enough
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 def _call_text(spec: str, kwargs: dict[str, Any]) -> str:
