@@ -170,3 +170,25 @@ def test_console_script_runs(root: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert sorted(done.stdout.split()) == ["done", "done", "done", "failed", "state"]
+
+
+def test_odd_values_print_in_every_format(tmp_path: Path, capsys) -> None:
+    """Deeply nested lists, huge numbers, Decimals and odd file names never crash the output."""
+    folder = tmp_path / "odd\udcff"
+    folder.mkdir()
+    (folder / "votakvot.yaml").write_text(
+        "tid: odd\nstate: done\nparams:\n  deep: " + "[" * 40 + "]" * 40 + "\n"
+        "  big: " + "9" * 4000 + "\n"
+        "result: !!python/object/apply:decimal.Decimal ['1e999999999']\n",
+        errors="surrogateescape",
+    )
+    for fmt in ("table", "csv", "json"):
+        code, out, err = run(capsys, "report", str(tmp_path), "--full", "-f", fmt)
+        assert code == 0, err
+        assert "odd" in out
+        out.encode("utf-8")
+    code, out, _ = run(capsys, "report", str(tmp_path), "-f", "json")
+    row = json.loads(out)
+    assert row["result"] == "1E+999999999"
+    assert isinstance(row["deep"], list)
+    assert row["big"].startswith("9999")

@@ -8,8 +8,7 @@ import pandas
 import pytest
 
 import votakvot
-from votakvot.exceptions import TrialLoadError
-from votakvot.metrics import load_metrics
+from votakvot.metrics import SkippedMetricsWarning, load_metrics
 from votakvot.testing import isolated
 
 
@@ -53,14 +52,15 @@ def test_by_tid_path_trial_and_method(metered) -> None:
     pandas.testing.assert_frame_equal(by_tid, trial.load_metrics())
 
 
-def test_torn_last_line_is_dropped(metered) -> None:
-    """A row cut short by a killed writer (no newline at the end) is left out."""
+def test_torn_last_line_is_dropped_with_a_warning(metered) -> None:
+    """A row cut short by a killed writer (no newline at the end) is left out, and said so."""
     _, trial = metered
     first = sorted(Path(trial.path).glob("votakvot.metrics.*.csv"))[0]
     rows = len(load_metrics(trial))
     with open(first, "ab") as f:
         f.write(b"1e12,0.12")
-    assert len(load_metrics(trial)) == rows
+    with pytest.warns(SkippedMetricsWarning, match=f"{first}: the last row is cut short"):
+        assert len(load_metrics(trial)) == rows
 
 
 def test_no_metrics_gives_an_empty_frame_with_at(tmp_path: Path) -> None:
@@ -79,10 +79,27 @@ def test_unknown_trial_says_where_it_looked(tmp_path: Path) -> None:
         load_metrics("a/b")
 
 
-def test_garbage_metric_file_names_the_file(metered) -> None:
-    """A metric file that is not CSV raises TrialLoadError naming it."""
+def test_garbage_metric_file_is_skipped_naming_it(metered) -> None:
+    """A metric file that is not CSV is left out with a warning; the good files still load."""
     _, trial = metered
+    rows = len(load_metrics(trial))
     bad = Path(trial.path, "votakvot.metrics.99999.csv")
-    bad.write_bytes(b'a,b\n"unterminated\n')
-    with pytest.raises(TrialLoadError, match=r"votakvot\.metrics\.99999\.csv"):
-        load_metrics(trial)
+    bad.write_bytes(b"\x00\x01garbage\xff\xfe\n")
+    with pytest.warns(SkippedMetricsWarning, match=r"metrics\.99999\.csv: not a metrics CSV"):
+        assert len(load_metrics(trial)) == rows
+
+
+def test_ragged_rows_and_odd_at_values_are_left_out_or_sorted_last(tmp_path: Path) -> None:
+    """Rows with extra fields are dropped and non-numeric `at` sorted last, both warned."""
+    (tmp_path / "votakvot.yaml").write_text("tid: t\nstate: running\n")
+    (tmp_path / "votakvot.metrics.00000.csv").write_text("at,a\n2,1\n3,2,9\n1,3\n")
+    (tmp_path / "votakvot.metrics.00001.csv").write_text("at,b\nsoon,4\n0.5,5\n")
+    (tmp_path / "votakvot.metrics.00002.csv").mkdir()
+    with pytest.warns(SkippedMetricsWarning) as caught:
+        frame = load_metrics(str(tmp_path))
+    texts = [str(w.message) for w in caught]
+    assert any("00000.csv: 1 row(s) with extra fields left out" in t for t in texts)
+    assert any("00001.csv: 1 row(s) whose 'at' is not a number" in t for t in texts)
+    assert any("00002.csv: not a regular file" in t for t in texts)
+    assert list(frame["at"].iloc[:3]) == [0.5, 1, 2]
+    assert pandas.isna(frame["at"].iloc[3])

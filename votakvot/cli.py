@@ -124,30 +124,148 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 code = _metrics(args)
         except _Exit as exc:
-            print(f"votakvot: {exc.message}", file=sys.stderr)
+            _say(exc.message)
             code = exc.code
         except (TrialLoadError, MissingDependencyError, FileNotFoundError) as exc:
-            print(f"votakvot: {exc}", file=sys.stderr)
+            _say(str(exc))
             code = UNREADABLE
         except BrokenPipeError:
             code = OK  # `votakvot report | head`: the reader had enough
         finally:
             for warning in caught:
-                print(f"votakvot: warning: {warning.message}", file=sys.stderr)
+                _say(f"warning: {warning.message}")
     return code
 
 
-def _emit(frame: pandas.DataFrame, fmt: str) -> None:
+def _say(message: str) -> None:
+    """A line on stderr; characters it cannot encode (odd file names) become escapes."""
+    encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
+    text = f"votakvot: {message}\n".encode(encoding, "backslashreplace").decode(encoding)
+    sys.stderr.write(text)
+
+
+_DEPTH = 4
+"""Levels of nested lists/dicts a printed cell shows before ``...``."""
+_ITEMS = 20
+"""Items of a list/dict a printed cell shows before ``...``."""
+_BIG_INT_BITS = 10_000
+"""Ints longer than this print as their size: Python refuses str() of huge ints."""
+
+
+def _text(value: Any, depth: int = 0) -> str:
+    """A bounded, never-recursing-deeply text of a cell value."""
+    if isinstance(value, dict):
+        if depth >= _DEPTH:
+            return "{...}"
+        items = [f"{_text(k, _DEPTH)}: {_text(v, depth + 1)}" for k, v in _head(value.items())]
+        more = ", ..." if len(value) > _ITEMS else ""
+        return "{" + ", ".join(items) + more + "}"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        open_, close = ("(", ")") if isinstance(value, tuple) else ("[", "]")
+        if depth >= _DEPTH:
+            return f"{open_}...{close}"
+        items = [_text(v, depth + 1) for v in _head(value)]
+        more = ", ..." if len(value) > _ITEMS else ""
+        return open_ + ", ".join(items) + more + close
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value.bit_length() > _BIG_INT_BITS:
+            return f"<int of {value.bit_length()} bits>"
+        return str(value)
+    if isinstance(value, str):
+        text = value if depth == 0 else repr(value)
+    else:
+        text = str(value) if depth == 0 else repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _head(items: Any) -> list[Any]:
+    out: list[Any] = []
+    for item in items:
+        if len(out) == _ITEMS:
+            break
+        out.append(item)
+    return out
+
+
+def _cell(value: Any) -> Any:
+    """Containers, bytes and huge ints as bounded text; other values left to pandas."""
+    if isinstance(value, (dict, list, tuple, set, frozenset, bytes)) or (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and value.bit_length() > _BIG_INT_BITS
+    ):
+        return _text(value)
+    return value
+
+
+def _jsonable(value: Any, depth: int = 0) -> Any:
+    """A value ``json`` writes as it is: containers kept (to a depth), the rest plain."""
+    import datetime
+    import math
+
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value if value.bit_length() <= 63 else _text(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        if depth >= 32:
+            return _text(value)
+        return {_text(k): _jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        if depth >= 32:
+            return _text(value)
+        return [_jsonable(v, depth + 1) for v in value]
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if _missing(value):
+        return None
+    if hasattr(value, "item") and not isinstance(value, bytes):  # numpy scalars
+        try:
+            return _jsonable(value.item(), depth)
+        except (TypeError, ValueError):
+            pass
+    return _text(value)
+
+
+def _missing(value: Any) -> bool:
     import pandas
 
+    try:
+        return bool(pandas.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _write(text: str) -> None:
+    """Write to stdout; characters it cannot encode (odd file names) become escapes."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    sys.stdout.write(text.encode(encoding, "backslashreplace").decode(encoding))
+
+
+def _emit(frame: pandas.DataFrame, fmt: str) -> None:
+    import json
+
+    import pandas
+
+    if fmt == "json":
+        names = [str(c) for c in frame.columns]
+        for values in frame.itertuples(index=False, name=None):
+            row = dict(zip(names, (_jsonable(v) for v in values)))
+            _write(json.dumps(row, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+        return
+    frame = frame.copy()
+    for name in frame.columns:
+        if frame[name].dtype == object:
+            frame[name] = frame[name].map(_cell)
     if fmt == "csv":
-        sys.stdout.write(frame.to_csv(index=False))
-    elif fmt == "json":
-        sys.stdout.write(frame.to_json(orient="records", date_format="iso", lines=True))
+        _write(frame.to_csv(index=False))
     else:
         width = shutil.get_terminal_size((200, 24)).columns
         with pandas.option_context("display.width", width, "display.max_colwidth", 60):
-            sys.stdout.write(frame.to_string(index=False) + "\n")
+            _write(frame.to_string(index=False) + "\n")
     sys.stdout.flush()
 
 
@@ -172,7 +290,7 @@ def _report(args: argparse.Namespace) -> int:
         frame = frame[names]
     if frame.empty:
         where = "matching the query " if args.query else ""
-        print(f"votakvot: no trials {where}at {args.path}", file=sys.stderr)
+        _say(f"no trials {where}at {args.path}")
         return EMPTY
     _emit(frame, args.format)
     return OK
@@ -199,7 +317,7 @@ def _show(args: argparse.Namespace) -> int:
                 text = read_output(trial)
                 if not text:
                     raise _Exit(EMPTY, f"trial {trial.tid!r} has no captured output")
-                sys.stdout.write(text if text.endswith("\n") else text + "\n")
+                _write(text if text.endswith("\n") else text + "\n")
             else:
                 logs = read_logs(trial)
                 if logs is None or len(logs) == 0:
@@ -213,8 +331,8 @@ def _show(args: argparse.Namespace) -> int:
     if state != trial.recorded_state:
         beat = trial.heartbeat
         since = f"last heartbeat {beat:%Y-%m-%d %H:%M:%S%z}" if beat else "it never beat"
-        sys.stdout.write(f"# state now: {state} ({since})\n")
-    sys.stdout.write(raw.decode("utf-8", errors="replace"))
+        _write(f"# state now: {state} ({since})\n")
+    _write(raw.decode("utf-8", errors="replace"))
     sys.stdout.flush()
     return OK
 
@@ -225,7 +343,7 @@ def _metrics(args: argparse.Namespace) -> int:
     trial = _trial(args)
     frame = load_metrics(trial)
     if frame.empty:
-        print(f"votakvot: trial {trial.tid!r} has no metrics", file=sys.stderr)
+        _say(f"trial {trial.tid!r} has no metrics")
         return EMPTY
     _emit(frame, args.format)
     return OK

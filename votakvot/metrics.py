@@ -10,16 +10,16 @@ from __future__ import annotations
 import io
 import os
 import posixpath
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from ._layout import METRICS_PREFIX, YAML_NAME
 from ._storage import get_filesystem, is_local, split_protocol
-from .exceptions import TrialLoadError
 
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["METRICS_PREFIX", "load_metrics", "resolve_trial_path"]
+__all__ = ["METRICS_PREFIX", "SkippedMetricsWarning", "load_metrics", "resolve_trial_path"]
 
 
 def resolve_trial_path(trial: Any, root: str | None = None) -> str:
@@ -56,34 +56,57 @@ def resolve_trial_path(trial: Any, root: str | None = None) -> str:
     return f"{root.rstrip('/')}/{tid}"
 
 
-def _complete_lines(raw: bytes) -> bytes:
+class SkippedMetricsWarning(UserWarning):
+    """Rows or files of a trial's metrics could not be read and were left out; names the file."""
+
+
+def _warn(file: str, what: str) -> None:
+    warnings.warn(f"{file}: {what}", SkippedMetricsWarning, stacklevel=4)
+
+
+def _complete_lines(raw: bytes, file: str) -> bytes:
     """Drop a last line without its newline: a row cut short by a killed writer."""
     if raw and not raw.endswith(b"\n"):
-        return raw[: raw.rfind(b"\n") + 1]
+        raw = raw[: raw.rfind(b"\n") + 1]
+        if raw:
+            _warn(file, "the last row is cut short (its writer was stopped?); it is left out")
+        else:
+            _warn(file, "the header is cut short; the file is left out")
     return raw
 
 
 def _metric_files(folder: str) -> list[tuple[str, bytes]]:
+    """``(name, content)`` of each metric file, in name order; unreadable ones warned about."""
     if is_local(folder):
         local = split_protocol(folder)[1]
         try:
-            names = sorted(
-                e.name
+            entries = sorted(
+                (e.name, e.path)
                 for e in os.scandir(local)
                 if e.name.startswith(METRICS_PREFIX) and e.name.endswith(".csv")
             )
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             raise FileNotFoundError(f"no trial folder {folder!r}") from None
         files = []
-        for name in names:
-            with open(os.path.join(local, name), "rb") as f:
-                files.append((os.path.join(local, name), f.read()))
+        for _, path in entries:
+            try:
+                if not os.path.isfile(path):
+                    _warn(path, "not a regular file; left out")
+                    continue
+                with open(path, "rb") as f:
+                    files.append((path, f.read()))
+            except OSError as exc:
+                _warn(path, f"cannot be read ({exc.strerror or exc}); left out")
         return files
     fs, root = get_filesystem(folder)
     fs.invalidate_cache(root)  # listings are cached per instance; a trial may have grown
     try:
         # detail=True: some backends (FTP) give bare names for detail=False
-        listed = [entry["name"] for entry in fs.ls(root, detail=True)]
+        listed = [
+            entry["name"]
+            for entry in fs.ls(root, detail=True)
+            if entry.get("type") != "directory"
+        ]
     except FileNotFoundError:
         raise FileNotFoundError(f"no trial folder {folder!r}") from None
     paths = sorted(
@@ -91,7 +114,42 @@ def _metric_files(folder: str) -> list[tuple[str, bytes]]:
         for p in listed
         if posixpath.basename(p).startswith(METRICS_PREFIX) and p.endswith(".csv")
     )
-    return [(f"{folder}/{posixpath.basename(p)}", bytes(fs.cat_file(p))) for p in paths]
+    files = []
+    for path in paths:
+        name = f"{folder}/{posixpath.basename(path)}"
+        try:
+            files.append((name, bytes(fs.cat_file(path))))
+        except OSError as exc:
+            _warn(name, f"cannot be read ({exc}); left out")
+    return files
+
+
+def _read_csv(name: str, raw: bytes) -> pandas.DataFrame | None:
+    """One metric file as a frame; rows with extra fields dropped, a non-CSV file skipped."""
+    import pandas
+
+    try:
+        return pandas.read_csv(io.BytesIO(raw))
+    except (ValueError, pandas.errors.ParserError) as first:
+        bad: list[list[str]] = []
+        try:
+            frame = pandas.read_csv(
+                io.BytesIO(raw), engine="python", on_bad_lines=lambda line: bad.append(line)
+            )
+        except (ValueError, pandas.errors.ParserError) as exc:
+            _warn(name, f"not a metrics CSV file ({_short(exc)}); left out")
+            return None
+        if bad:
+            _warn(name, f"{len(bad)} row(s) with extra fields left out ({_short(first)})")
+        lost = raw.count(b"\n") - 1 - len(frame) - len(bad)
+        if lost > 0:
+            _warn(name, f"{lost} line(s) could not be read ({_short(first)})")
+        return frame
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def load_metrics(trial: Any) -> pandas.DataFrame:
@@ -104,27 +162,34 @@ def load_metrics(trial: Any) -> pandas.DataFrame:
     Returns:
         One row per ``votakvot.meter`` call: ``at`` (unix time, seconds) and a
         column per metered name; a column a row did not meter is NaN. A trial
-        without metrics gives an empty frame with just ``at``.
+        without metrics gives an empty frame with just ``at``. Rows and files
+        that cannot be read are left out, each with a
+        :class:`SkippedMetricsWarning` naming the file.
 
     Raises:
         FileNotFoundError: there is no such trial.
-        TrialLoadError: a metric file is not CSV; the message names it.
     """
     import pandas
 
     folder = resolve_trial_path(trial)
     frames = []
     for name, raw in _metric_files(folder):
-        raw = _complete_lines(raw)
+        raw = _complete_lines(raw, name)
         if not raw.strip():
             continue
-        try:
-            frames.append(pandas.read_csv(io.BytesIO(raw)))
-        except (ValueError, pandas.errors.ParserError) as exc:
-            raise TrialLoadError(name, f"not a metrics CSV file: {exc}") from None
+        frame = _read_csv(name, raw)
+        if frame is None:
+            continue
+        if "at" in frame.columns and frame["at"].dtype.kind not in "if":
+            at = pandas.to_numeric(frame["at"], errors="coerce")
+            odd = int(at.isna().sum() - frame["at"].isna().sum())
+            if odd:
+                _warn(name, f"{odd} row(s) whose 'at' is not a number; they are sorted last")
+            frame["at"] = at
+        frames.append(frame)
     if not frames:
         return pandas.DataFrame({"at": pandas.Series([], dtype="float64")})
     frame = frames[0] if len(frames) == 1 else pandas.concat(frames, ignore_index=True)
     if "at" in frame.columns:
-        frame = frame.sort_values("at", kind="stable")
+        frame = frame.sort_values("at", kind="stable", na_position="last")
     return frame.reset_index(drop=True)
