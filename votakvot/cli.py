@@ -148,8 +148,8 @@ _DEPTH = 4
 """Levels of nested lists/dicts a printed cell shows before ``...``."""
 _ITEMS = 20
 """Items of a list/dict a printed cell shows before ``...``."""
-_BIG_INT_BITS = 10_000
-"""Ints longer than this print as their size: Python refuses str() of huge ints."""
+_BIG_INT_BITS = 14_000
+"""Ints longer than this print as their size: Python refuses str() past 4,300 digits."""
 
 
 def _text(value: Any, depth: int = 0) -> str:
