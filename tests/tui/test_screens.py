@@ -113,13 +113,17 @@ async def test_plot_series_x_axis_and_live(sample):
             "epoch",
             "loss",
         ]
-        assert set(series.selected) == {"epoch", "loss"}
+        assert series.selected == ["loss"] and screen.x_axis == "epoch"  # loss over epochs
+        series.select("epoch")
+        await wait_for(pilot, lambda: set(screen._chosen) == {"loss", "epoch"})
         series.deselect("epoch")
         await wait_for(pilot, lambda: screen._chosen == ["loss"])
         await pilot.press("x")
-        assert screen.x_axis == "at"
+        assert screen.x_axis == "loss"
         await pilot.press("x")
-        assert screen.x_axis == "epoch"
+        assert screen.x_axis == "row"
+        await pilot.press("x")
+        assert screen.x_axis == "at"
         await pilot.press("l")
         assert screen.log_y
         with open(trials["train1"] / "votakvot.metrics.00000.csv", "a") as f:
@@ -153,7 +157,7 @@ async def test_compare_marked_trials(sample):
         await pilot.press("p")
         plot = await wait_for(pilot, lambda: isinstance(app.screen, PlotScreen) and app.screen)
         await wait_for(pilot, lambda: len(plot.frames) == 2)
-        assert plot._chosen == ["epoch"]
+        assert plot._chosen == ["loss"]
 
 
 async def test_delete_asks_then_removes_folders(sample):

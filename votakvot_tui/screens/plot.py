@@ -23,6 +23,8 @@ ROW = "row"
 """x axis choice: the row number of each metric point."""
 AT = "at"
 """x axis choice: seconds since the trial's first metric point."""
+COUNTERS = ("step", "epoch", "iteration", "iter", "batch")
+"""Columns that count progress: the default x axis when a trial has one."""
 MAX_POINTS = 4000
 """Longer series are thinned evenly before drawing (a terminal has few columns)."""
 
@@ -57,6 +59,15 @@ def _numeric_columns(frames: dict[str, pandas.DataFrame]) -> list[str]:
             if column != AT and pandas.api.types.is_numeric_dtype(frame[column]):
                 seen[str(column)] = None
     return list(seen)
+
+
+def _default_series(columns: list[str]) -> str:
+    """What to plot first: a loss or error if there is one, else the first non-counter."""
+    for hint in ("loss", "error", "acc"):
+        for column in columns:
+            if hint in column.lower():
+                return column
+    return next((c for c in columns if c.lower() not in COUNTERS), columns[0])
 
 
 class PlotScreen(BaseScreen[None]):
@@ -116,12 +127,16 @@ class PlotScreen(BaseScreen[None]):
         self.frames = frames
         columns = _numeric_columns(frames)
         series = self.query_one("#series", SelectionList)
-        if self._chosen is None:
-            self._chosen = columns[:1] if len(self.paths) > 1 else columns[:3]
+        if self._chosen is None and columns:
+            self._chosen = [_default_series(columns)]
+            counter = next((c for c in columns if c.lower() in COUNTERS), None)
+            if counter is not None and counter != self._chosen[0]:
+                self.x_axis = counter
         known = {str(series.get_option_at_index(i).value) for i in range(series.option_count)}
+        chosen = self._chosen or []
         for column in columns:
             if column not in known:
-                series.add_option((column, column, column in self._chosen))
+                series.add_option((column, column, column in chosen))
         x_select = self.query_one("#x-axis", Select)
         x_options = [ROW, AT, *columns]
         if list(getattr(self, "_x_options", [])) != x_options:
