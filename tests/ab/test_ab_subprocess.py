@@ -218,3 +218,16 @@ def test_ctrl_c_with_processes(workdir: Path) -> None:
     trial = read_trial(str(workdir / "res" / "sigp"))
     assert trial is not None and trial.state == "interrupted"
     assert trial.data["result"]["count"] > 0
+
+
+def test_shipped_example_module(tmp_path: Path, ab, http_url: str) -> None:
+    """examples/ab/my_module.py (the README's module) runs under gevent against a
+    local server when requests is installed."""
+    pytest.importorskip("requests")
+    example = ROOT / "examples" / "ab"
+    env = {"EXAMPLE_URL": http_url}
+    for args in (["my_module.get_example"], ["my_module.HttpGet", f"url={http_url}"]):
+        out = ab("-g", "-n", "200", "-c", "20", "--json", "-p", str(tmp_path), *args,
+                 cwd=example, env=env)  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["results"] == [{"value": 200, "count": 200}]

@@ -1,0 +1,14 @@
+"""``votakvot-ab``: call a Python callable many times, concurrently, measure it, and
+store the run as a trial (see ``docs/ab.md``).
+
+Modules: ``cli`` (the command), ``target`` (finding the callable), ``engines``
+(the worker loops), ``histogram`` and ``stats`` (what is measured), ``runner``
+(one run from options to trial), ``record`` (the trial's files), ``progress`` and
+``render`` (what is printed), ``compare`` (``votakvot-ab compare``).
+"""
+
+from __future__ import annotations
+
+from .cli import main
+
+__all__ = ["main"]
