@@ -83,6 +83,22 @@ def _cli(argv: list[str]) -> dict[str, Any]:
     }
 
 
+FIELDS = ("tid", "id", "state", "params", "info", "meta", "created", "duration", "attached")
+
+
+def _fields(trial: Any) -> str:
+    """Touch every documented attribute of a Trial (result may raise TrialFailedError)."""
+    from votakvot.exceptions import TrialFailedError
+
+    for name in FIELDS:
+        getattr(trial, name)
+    try:
+        trial.result  # noqa: B018 - reading it is the check
+    except TrialFailedError:
+        pass
+    return "ok"
+
+
 def _step(result: dict[str, Any], name: str, fn: Any) -> Any:
     """Run one reader; record its answer, or its exception with the traceback."""
     tracemalloc.reset_peak()
@@ -141,7 +157,10 @@ def _readers(votakvot: Any, root: str, result: dict[str, Any]) -> None:
         paths: dict[str, Any] = {}
         result["load_metrics"] = metrics
         result["load_metrics_path"] = paths
+        fields: dict[str, Any] = {}
+        result["trial_fields"] = fields
         for tid, trial in trials.items():
+            _step(fields, _safe_str(tid), lambda t=trial: _fields(t))
             _step(metrics, _safe_str(tid), lambda t=trial: len(votakvot.load_metrics(t)))
             _step(paths, _safe_str(tid), lambda t=trial: len(votakvot.load_metrics(t.path)))
     bad = os.path.join(root, "bad")

@@ -67,6 +67,8 @@ KINDS: dict[str, Kind] = {
         Kind("top_level_scalar", "a YAML string instead of a mapping"),
         Kind("missing_fields", "no tid, state, at, id", "either"),
         Kind("wrong_types", "every field of the wrong type (params is a string)", "either"),
+        Kind("wrong_field_types", "a valid tid and state, at: true, params a string, info a "
+             "list, meta an int", "list"),
         Kind("wrong_types_nested", "timestamps and meta of the wrong type", "either"),
         Kind("non_string_keys", "int/null/bool keys and an unhashable key"),
         Kind("non_string_keys_hashable", "int/null/bool/date/dotted/empty keys", "either"),
