@@ -96,7 +96,9 @@ def trial_row(trial: Trial, full: bool = False) -> dict[str, Any]:
     Cheap and pandas-free, so a viewer can build its table trial by trial.
     """
     data = trial.data
-    at = data.get("at") or {}
+    at = data.get("at")
+    if not isinstance(at, dict):
+        at = {}  # a hand-edited record: a field of the wrong type reads as missing
     row: dict[str, Any] = {
         "tid": trial.tid,
         "state": trial.state,

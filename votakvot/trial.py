@@ -101,33 +101,41 @@ class Trial:
             return "stale"
         return state
 
+    def _section(self, name: str) -> dict[str, Any]:
+        """A mapping field; one of another type (a hand-edited file) reads as empty."""
+        value = self.data.get(name)
+        return value if isinstance(value, dict) else {}
+
     @property
     def created(self) -> datetime.datetime | None:
         """When the call was made (timezone-aware)."""
-        return (self.data.get("at") or {}).get("created")
+        return self._section("at").get("created")
 
     @property
     def duration(self) -> float | None:
         """Seconds the call took (``None`` while it runs)."""
-        return (self.data.get("at") or {}).get("duration")
+        return self._section("at").get("duration")
 
     @property
     def params(self) -> AttrDict:
-        return AttrDict(self.data.get("params") or {})
+        """The call's arguments."""
+        return AttrDict(self._section("params"))
 
     @property
     def info(self) -> AttrDict:
-        return AttrDict(self.data.get("info") or {})
+        """What the call recorded with ``votakvot.inform``."""
+        return AttrDict(self._section("info"))
 
     @property
     def meta(self) -> AttrDict:
-        return AttrDict(self.data.get("meta") or {})
+        """Where it ran: ``git``, ``system``, ``python``, ``process``, your providers."""
+        return AttrDict(self._section("meta"))
 
     @property
     def result(self) -> Any:
         """The recorded result; raises :class:`TrialFailedError` if the call raised."""
         if "error" in self.data and self.recorded_state != "done":
-            error = self.data.get("error") or {}
+            error = self._section("error")
             raise TrialFailedError(
                 self.tid,
                 str(error.get("type", "Error")),
@@ -154,7 +162,7 @@ class Trial:
                 return beat, interval
             except ValueError:
                 pass  # a torn or foreign heartbeat file: fall back to the start time
-        at = self.data.get("at") or {}
+        at = self._section("at")
         started = at.get("started") or at.get("created")
         if isinstance(started, datetime.datetime):
             return started.timestamp(), _DEFAULT_INTERVAL
