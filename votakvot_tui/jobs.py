@@ -433,6 +433,11 @@ class JobManager:
         again = job.stop_requested is not None
         with open(os.path.join(job.folder, STOP_FILE), "w", encoding="utf-8") as f:
             f.write(f"{time.time()}\n")
+        # The supervisor reads the stop file once it started the command; before that
+        # (no started.json yet) a signal could kill it before its handlers are in place.
+        job.reload()
+        if job.started is None or job.pid is None:
+            return job
         with contextlib.suppress(ProcessLookupError):
             if job.alive():
                 # SIGUSR1 asks the supervisor to escalate now; SIGINT starts the stop.
@@ -499,30 +504,47 @@ def _command_env(spec: Mapping[str, Any]) -> dict[str, str]:
 
 
 class _Stopper:
-    """The escalation of a stop: SIGINT, then SIGTERM, then SIGKILL, ``grace`` apart."""
+    """The escalation of a stop: SIGINT, then SIGTERM, then SIGKILL, ``grace`` apart.
+
+    Installed before the command starts: a stop that comes while it is being
+    started is remembered and carried out once it runs.
+    """
 
     STEPS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
 
-    def __init__(self, child: subprocess.Popen[bytes], grace: float) -> None:
-        self.child = child
+    def __init__(self, grace: float) -> None:
+        self.child: subprocess.Popen[bytes] | None = None
         self.grace = grace
         self.next = 0
         self.due: float | None = None
-        self.lock = threading.Lock()
+        self.pending = False
+        self.lock = threading.RLock()  # taken again by a handler interrupting send_next
 
     def send_next(self) -> None:
         with self.lock:
-            if self.next >= len(self.STEPS) or self.child.poll() is not None:
+            child = self.child
+            if child is None:
+                self.pending = True
+                return
+            if self.next >= len(self.STEPS) or child.poll() is not None:
                 return
             sig = self.STEPS[self.next]
             self.next += 1
             self.due = time.monotonic() + self.grace
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.child.pid, sig)
+            os.killpg(child.pid, sig)
 
     def on_signal(self, signum: int, frame: Any) -> None:
         # A repeated SIGINT (several stops) does not skip the grace period; SIGUSR1 does.
         if self.next == 0 or signum in (signal.SIGUSR1, signal.SIGTERM):
+            self.send_next()
+
+    def started(self, child: subprocess.Popen[bytes], stop_asked: bool) -> None:
+        """The command runs: carry out a stop asked meanwhile (by signal or stop file)."""
+        with self.lock:
+            self.child = child
+            pending = self.pending
+        if (pending or stop_asked) and self.next == 0:
             self.send_next()
 
     def tick(self) -> None:
@@ -545,6 +567,11 @@ def supervise(folder: str, grace: float | None = None) -> int:
     if grace is None:
         grace = float(spec.get("grace", GRACE))
     env = _command_env(spec)
+    stopper = _Stopper(grace)
+    signal.signal(signal.SIGINT, stopper.on_signal)
+    signal.signal(signal.SIGUSR1, stopper.on_signal)
+    signal.signal(signal.SIGTERM, stopper.on_signal)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     started = time.time()
     try:
         with (
@@ -569,19 +596,12 @@ def supervise(folder: str, grace: float | None = None) -> int:
         )
         _write_json(os.path.join(folder, EXIT_FILE), {"code": 127, "ended": now})
         return 127
+    # Written after the handlers are installed: JobManager.stop signals only once it exists.
     _write_json(
         os.path.join(folder, STARTED_FILE),
         {"pid": os.getpid(), "child_pid": child.pid, "started": started},
     )
-
-    stopper = _Stopper(child, grace)
-    signal.signal(signal.SIGINT, stopper.on_signal)
-    signal.signal(signal.SIGUSR1, stopper.on_signal)
-    signal.signal(signal.SIGTERM, stopper.on_signal)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    # A stop asked before the handlers were installed is not lost.
-    if os.path.exists(os.path.join(folder, STOP_FILE)):
-        stopper.send_next()
+    stopper.started(child, os.path.exists(os.path.join(folder, STOP_FILE)))
     while True:
         try:
             code = child.wait(timeout=0.1)

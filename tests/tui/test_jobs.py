@@ -254,3 +254,14 @@ def test_environment_reaches_the_command(manager, tmp_path, monkeypatch):
     monkeypatch.delenv("PYTHONPATH")
     job = manager.wait(manager.start([sys.executable, "-c", code], env={"X_JOB": "8"}), 30)
     assert job.tail() == "8 None"
+
+
+def test_stop_right_after_start_is_not_lost(manager, tmp_path):
+    """A stop asked before the supervisor started the command is carried out once it runs."""
+    script = _script(tmp_path, "s.py", "import time\ntime.sleep(60)\n")
+    jobs = [manager.start([sys.executable, script]) for _ in range(3)]
+    for job in jobs:
+        manager.stop(job)
+    for job in jobs:
+        ended = manager.wait(job, timeout=30)
+        assert ended.state == "stopped", ended.tail()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -30,13 +31,13 @@ NOTICE = (
 )
 
 _STATE_STYLE = {
-    "running": "bold $primary",
-    "starting": "$primary",
-    "stopping": "$warning",
-    "done": "$success",
-    "failed": "bold $error",
-    "stopped": "$warning",
-    "lost": "italic $error",
+    "running": "bold dodger_blue1",
+    "starting": "dodger_blue1",
+    "stopping": "yellow",
+    "done": "green",
+    "failed": "bold red",
+    "stopped": "yellow",
+    "lost": "italic red",
 }
 
 
@@ -78,7 +79,7 @@ class JobsScreen(Screen[None]):
         yield Footer()
 
     @property
-    def table(self) -> DataTable[str]:
+    def table(self) -> DataTable[Text]:
         return self.query_one("#jobs-table", DataTable)
 
     def on_mount(self) -> None:
@@ -105,13 +106,13 @@ class JobsScreen(Screen[None]):
             table.remove_row(key)
         for job in jobs:
             state = job.state
-            cells = (
-                job.id,
-                job.kind,
-                f"[{_STATE_STYLE.get(state, '')}]{state}[/]",
-                _elapsed(job.elapsed),
-                "" if job.exit_code is None else str(job.exit_code),
-                job.title or job.command,
+            cells = (  # Text, not str: a title like "x=[1]" is not markup
+                Text(job.id),
+                Text(job.kind),
+                Text(state, style=_STATE_STYLE.get(state, "")),
+                Text(_elapsed(job.elapsed)),
+                Text("" if job.exit_code is None else str(job.exit_code)),
+                Text(job.title or job.command),
             )
             if job.id in current:
                 for column, cell in zip(COLUMNS, cells):

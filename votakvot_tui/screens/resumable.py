@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -31,6 +32,13 @@ if TYPE_CHECKING:
 __all__ = ["ResumableRow", "ResumableScreen", "check_importable", "find_resumable", "start_resume"]
 
 COLUMNS = ("tid", "state", "loops", "snapshot", "resumes", "alive", "job")
+_STATE_STYLE = {
+    "running": "bold dodger_blue1",
+    "done": "green",
+    "failed": "bold red",
+    "interrupted": "yellow",
+    "stale": "italic yellow",
+}
 RESUMABLE_STATES = ("interrupted", "stale", "failed")
 """States a trial can be resumed from (a failed task resumes from its last snapshot)."""
 CHECK_TIMEOUT = 60.0
@@ -240,7 +248,7 @@ class ResumableScreen(Screen[None]):
         yield Footer()
 
     @property
-    def table(self) -> DataTable[str]:
+    def table(self) -> DataTable[Text]:
         return self.query_one("#resumable-table", DataTable)
 
     def on_mount(self) -> None:
@@ -279,7 +287,7 @@ class ResumableScreen(Screen[None]):
         table.clear()
         now = time.time()
         for row in rows:
-            table.add_row(
+            cells = (
                 row.tid,
                 row.state,
                 "-" if row.loops is None else f"{row.loops:,}",
@@ -287,6 +295,12 @@ class ResumableScreen(Screen[None]):
                 str(row.resumes),
                 row.alive(now),
                 jobs.get(os.path.normpath(row.path), ""),
+            )
+            table.add_row(
+                *(
+                    Text(c, style=_STATE_STYLE.get(c, "") if i == 1 else "")
+                    for i, c in enumerate(cells)
+                ),
                 key=row.path,
             )
         if rows:
