@@ -54,7 +54,7 @@ def peak_rss(work: Path, calls: int) -> tuple[float, dict]:
 
 
 def run_ours(work: Path, calls: int, args: list[str]) -> dict:
-    cmd = [sys.executable, "-m", "votakvot.ab.cli", "-n", str(calls), *args,
+    cmd = [sys.executable, "-m", "votakvot.ab", "-n", str(calls), *args,
            "-p", str(work / "ours"), "--json", "bench_noop.noop"]  # fmt: skip
     t0 = time.perf_counter()
     out = subprocess.run(cmd, cwd=work, capture_output=True, text=True, check=True,

@@ -100,7 +100,7 @@ def run_ab(
     """``votakvot-ab ARGS`` in a subprocess (stdout and stderr captured)."""
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
     return subprocess.run(
-        [sys.executable, "-m", "votakvot.ab.cli", *args],
+        [sys.executable, "-m", "votakvot.ab", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

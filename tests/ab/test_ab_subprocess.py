@@ -161,7 +161,7 @@ def test_ctrl_c_keeps_partial_results(workdir: Path, engine: list[str]) -> None:
     """SIGINT stops the run early: the results so far are printed, the trial is
     interrupted with its summary, and the status file said running before."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "votakvot.ab.cli", "-d", "60", "-c", "2", "-p", "res",
+        [sys.executable, "-m", "votakvot.ab", "-d", "60", "-c", "2", "-p", "res",
          "-t", "sig", *engine, "mods.slow", "ms=2"],
         cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=ENV,
@@ -196,7 +196,7 @@ def test_ctrl_c_keeps_partial_results(workdir: Path, engine: list[str]) -> None:
 def test_ctrl_c_with_processes(workdir: Path) -> None:
     """SIGINT to the parent of --processes stops the children and merges what they did."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "votakvot.ab.cli", "-d", "60", "-c", "2", "--processes", "2",
+        [sys.executable, "-m", "votakvot.ab", "-d", "60", "-c", "2", "--processes", "2",
          "-p", "res", "-t", "sigp", "mods.slow", "ms=2"],
         cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=ENV,

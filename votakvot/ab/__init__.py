@@ -9,6 +9,11 @@ Modules: ``cli`` (the command), ``target`` (finding the callable), ``engines``
 
 from __future__ import annotations
 
-from .cli import main
-
 __all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``votakvot-ab`` with ``argv``; returns the exit status (see ``cli.main``)."""
+    from .cli import main as cli_main
+
+    return cli_main(argv)
