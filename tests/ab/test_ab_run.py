@@ -192,3 +192,12 @@ def test_output_of_the_callable_is_not_captured_into_the_trial(
     code, s = run(capsys, "-n", "2", "mods.hello")
     assert code == 0
     assert not (Path(s["trial"]) / "output.log").exists()
+
+
+def test_rerun_under_the_same_tid_starts_fresh(workdir: Path, capsys: pytest.CaptureFixture[str]):
+    """A second run with the same -t replaces the record and starts a new metric series."""
+    for _ in range(2):
+        code, s = run(capsys, "-d", "1.1", "-t", "same", "mods.slow", "ms=5")
+        assert code == 0
+    metrics = votakvot.load_metrics(trial_of(s))
+    assert metrics["calls"].sum() == s["count"]
