@@ -250,6 +250,29 @@ def test_process_runner_reraises_and_tracks_once(use) -> None:
     ]
 
 
+def odd_fails(x: int) -> int:
+    if x % 2:
+        raise ValueError(f"odd: {x}")
+    return x
+
+
+def test_process_runner_batches_keep_each_outcome(use) -> None:
+    """Many short calls travel in batches, yet each keeps its own result or exception
+    (with the worker's traceback), in input order, and each is one trial."""
+    root = use("process", workers=2)
+    out = votakvot.map(odd_fails, [{"x": i} for i in range(40)], return_exceptions=True)
+    for i, value in enumerate(out):
+        if i % 2:
+            assert isinstance(value, ValueError) and str(value) == f"odd: {i}"
+            assert "odd_fails" in str(value.__cause__)
+        else:
+            assert value == i
+    states = [r["state"] for r in records(root)]
+    assert sorted(states) == ["done"] * 20 + ["failed"] * 20
+    with pytest.raises(ValueError, match="odd: 1"):
+        votakvot.map(odd_fails, [{"x": i} for i in range(20)])
+
+
 def test_process_runner_refuses_what_it_cannot_send(use, tmp_path: Path) -> None:
     """A lambda, or a memory:// root, cannot reach worker processes: said at once."""
     use("process", workers=1)
@@ -260,15 +283,15 @@ def test_process_runner_refuses_what_it_cannot_send(use, tmp_path: Path) -> None
         votakvot.submit(square, x=1)
 
 
-def test_process_runner_on_a_remote_root(use, ftp_server, tmp_path: Path) -> None:
+def test_process_runner_on_a_remote_root(use, sftp_server, tmp_path: Path) -> None:
     """Workers write their trials (metrics, attachments, snapshots) straight to an fsspec
-    root, here a real FTP server on loopback."""
+    root, here a real SFTP server on loopback."""
     use("inplace")
-    url = ftp_server.url(f"{tmp_path.name}/runs")
+    root = sftp_server.root / tmp_path.name / "runs"
+    url = sftp_server.url(f"{tmp_path.name}/runs")
     votakvot.init(url, runner="process", workers=2, capture="none")
-    assert votakvot.map(square, [{"x": i} for i in range(4)]) == [0, 1, 4, 9]
+    assert votakvot.map(square, [{"x": i} for i in range(4)], tid="sq/{x}") == [0, 1, 4, 9]
     assert votakvot.map(countdown, [{"n": 3}], tid="cd") == ["liftoff"]
-    root = ftp_server.root / tmp_path.name / "runs"
     assert_no_mixup(root, 4)
     (cd,) = [r for r in records(root) if r.get("kind") == "resumable"]
     assert cd["state"] == "done" and cd["resumable"]["snapshots"] >= 2
@@ -313,8 +336,9 @@ def test_new_settings_start_a_new_pool(use, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def dask_cluster():
-    """One real local Dask cluster (2 worker processes, loopback) for this module."""
+def dask_cluster(sftp_server):
+    """One real local Dask cluster (2 worker processes, loopback) for this module; started
+    after the SFTP server, so its workers trust that server's host key (``$HOME``)."""
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
         processes=True,
@@ -343,13 +367,14 @@ def test_dask_runner_writes_trials_from_workers(use, dask_cluster) -> None:
     assert len(records(root)) == n + 1 + 2 + 1
 
 
-def test_dask_runner_on_a_remote_root(use, dask_cluster, ftp_server, tmp_path: Path) -> None:
-    """Dask workers write trials straight to a shared fsspec root (FTP on loopback)."""
+def test_dask_runner_on_a_remote_root(use, dask_cluster, sftp_server, tmp_path: Path) -> None:
+    """Dask workers write trials straight to a shared fsspec root (SFTP on loopback)."""
     use("inplace")
-    url = ftp_server.url(f"{tmp_path.name}/runs")
+    root = sftp_server.root / tmp_path.name / "runs"
+    url = sftp_server.url(f"{tmp_path.name}/runs")
     votakvot.init(url, runner="dask", address=dask_cluster.scheduler_address, capture="none")
-    assert votakvot.map(square, [{"x": i} for i in range(4)]) == [0, 1, 4, 9]
-    assert_no_mixup(ftp_server.root / tmp_path.name / "runs", 4)
+    assert votakvot.map(square, [{"x": i} for i in range(4)], tid="sq/{x}") == [0, 1, 4, 9]
+    assert_no_mixup(root, 4)
 
 
 def test_dask_runner_resumable_and_ids(use, dask_cluster) -> None:

@@ -192,7 +192,7 @@ def map(
                     "make the tid template name the params that differ"
                 )
             seen[call.tid] = i
-    futures = [runner.submit(call) for call in calls]
+    futures = runner.submit_many(calls)
     return _gather(futures, return_exceptions)
 
 
@@ -201,7 +201,7 @@ def _gather(futures: list[concurrent.futures.Future[Any]], return_exceptions: bo
         concurrent.futures.wait(futures)
     except BaseException:
         for future in futures:
-            future.cancel()
+            getattr(future, "_votakvot_batch", future).cancel()
         raise
     results: list[Any] = []
     for future in futures:

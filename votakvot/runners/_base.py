@@ -33,6 +33,10 @@ class Runner:
     def submit(self, call: Call) -> concurrent.futures.Future[Any]:
         raise NotImplementedError
 
+    def submit_many(self, calls: list[Call]) -> list[concurrent.futures.Future[Any]]:
+        """Futures of many calls, in order (runners may batch them)."""
+        return [self.submit(call) for call in calls]
+
     def close(self, wait: bool = True) -> None:
         """Stop taking calls and free the workers; with ``wait`` let running trials end."""
 

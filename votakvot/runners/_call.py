@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import pickle
 import threading
+import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +18,15 @@ from .._config import Config, get_config
 from .._tracking import _default_prefix, new_tid, run, track
 from ..resumable import resumable_fn, run_resumable
 
-__all__ = ["Call", "apply_settings", "execute", "execute_with", "worker_settings"]
+__all__ = [
+    "Call",
+    "RemoteTraceback",
+    "apply_settings",
+    "execute",
+    "execute_many",
+    "execute_with",
+    "worker_settings",
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -50,6 +61,50 @@ def execute(call: Call) -> Any:
     if inspect.iscoroutine(result):
         result = asyncio.run(result)
     return result
+
+
+class RemoteTraceback(Exception):
+    """Set as ``__cause__`` of an exception raised in a worker: the worker's traceback."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _rebuild(exc: BaseException, text: str) -> BaseException:
+    exc.__cause__ = RemoteTraceback(text)
+    return exc
+
+
+class _Failure:
+    """An exception with its traceback text, that unpickles as the exception itself."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.text = '\n"""\n' + "".join(traceback.format_exception(exc)) + '"""'
+        try:
+            pickle.dumps(exc)
+            self.exc = exc
+        except Exception:
+            self.exc = RuntimeError(f"{type(exc).__qualname__}: {exc} (not picklable)")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (self.exc, self.text)
+
+
+def execute_many(calls: list[Call]) -> tuple[list[tuple[bool, Any]], float]:
+    """Run several calls in a row (one task, one round trip): ``[(ok, result or exception)]``
+    and the seconds they took, so the client can size the next batches."""
+    t0 = time.perf_counter()
+    out: list[tuple[bool, Any]] = []
+    for call in calls:
+        try:
+            out.append((True, execute(call)))
+        except Exception as exc:
+            out.append((False, _Failure(exc)))
+    return out, time.perf_counter() - t0
 
 
 _wrappers: dict[int, tuple[Callable[..., Any], Callable[..., Any]]] = {}
