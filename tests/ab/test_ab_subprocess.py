@@ -231,3 +231,13 @@ def test_shipped_example_module(tmp_path: Path, ab, http_url: str) -> None:
                  cwd=example, env=env)  # fmt: skip
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["results"] == [{"value": 200, "count": 200}]
+
+
+def test_gevent_in_processes(workdir: Path, ab) -> None:
+    """--gevent with --processes: each child patches itself before importing the module,
+    and the greenlets of both children are counted."""
+    out = ab("-g", "-d", "0.5", "-c", "20", "--processes", "2", "--json", "mods.slow", "ms=5",
+             cwd=workdir)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    s = json.loads(out.stdout)
+    assert s["count"] > 500  # 20 greenlets x 0.5 s / 5 ms = 2000; 2 threads would do 200

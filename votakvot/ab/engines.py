@@ -469,6 +469,8 @@ class ProcessRun:
     def start(self) -> None:
         for index, plan in enumerate(self.plans):
             parent, child = self._ctx.Pipe(duplex=True)
+            for end in (parent, child):  # gevent's patched socketpair makes them non-blocking
+                os.set_blocking(end.fileno(), True)
             proc = self._ctx.Process(
                 target=child_main,
                 args=(plan, index, child, self.tick),
