@@ -474,14 +474,20 @@ def test_a_proxy_wrapped_by_another_wrapper_copies_once(root: Path, monkeypatch)
 
 def test_outside_trials_write_is_the_streams_own(root: Path) -> None:
     """Once no trial captures, the proxy's write is the wrapped stream's: no cost outside."""
+    before = _capture_streams._capturing  # an earlier test may have left a trial running
 
     @votakvot.track()
     def f():
+        assert _capture_streams._capturing == before + 1
         return sys.stdout
 
     proxy = f()
     assert isinstance(proxy, _capture_streams.StreamProxy)
-    assert proxy.write == proxy._stream.write
+    assert _capture_streams._capturing == before
+    if before == 0:
+        assert proxy.write == proxy._stream.write
+    else:
+        assert proxy.write is proxy._capturing_write()
 
 
 # --- storage -------------------------------------------------------------------------
