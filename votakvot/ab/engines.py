@@ -32,7 +32,7 @@ from itertools import repeat
 from time import perf_counter_ns
 from typing import Any
 
-from .stats import Recorder
+from .stats import Recorder, result_key
 
 __all__ = ["LocalRun", "Plan", "ProcessRun", "measure_overhead"]
 
@@ -186,10 +186,11 @@ class LocalRun:
         scheduled = [p[1] for p in pending if p[1] is not None]
         if scheduled:
             rec.scheduled.record_batch(_join(scheduled))
-        for _buf, _sched, runs, late in pending:
+        for _buf, _sched, runs, late, started in pending:
             for value, count in runs:
                 rec.add_results(value, count)
             rec.late += late
+            self._started += started
         return rec
 
     def finish(self) -> Recorder:
@@ -314,14 +315,14 @@ class LocalRun:
                     same += 1
                 else:
                     if same:
-                        runs.append((last, same))
+                        runs.append((result_key(last), same))
                     last = r
                     same = 1
             per_call = (pc() - b0) // k or 1
             if same:
-                runs.append((last, same))
+                runs.append((result_key(last), same))
                 same = 0
-            pending.append((buf, None, runs, 0))
+            pending.append((buf, None, runs, 0, 0))
             want = min(max(target // per_call, 1), _MAX_BATCH)
             if yield_ is not None:
                 yield_()
@@ -349,7 +350,7 @@ class LocalRun:
         buf = array.array("q")
         sbuf = array.array("q")
         runs: list[tuple[Any, int]] = []
-        late = 0
+        late = started = 0
         last: Any = _NOTHING
         same = 0
         flushed = pc()
@@ -366,8 +367,7 @@ class LocalRun:
                 now = pc()
             if self.stopping:
                 break
-            with self._lock:
-                self._started += 1
+            started += 1
             t0 = pc()
             if t0 - due > LATE_NS:
                 late += 1
@@ -383,19 +383,20 @@ class LocalRun:
                 same += 1
             else:
                 if same:
-                    runs.append((last, same))
+                    runs.append((result_key(last), same))
                 last = r
                 same = 1
             if t1 - flushed > 20_000_000:
                 if same:
-                    runs.append((last, same))
+                    runs.append((result_key(last), same))
                     same = 0
-                self._pending.append((buf, sbuf, runs, late))
-                buf, sbuf, runs, late = array.array("q"), array.array("q"), [], 0
+                self._pending.append((buf, sbuf, runs, late, started))
+                buf, sbuf, runs = array.array("q"), array.array("q"), []
+                late = started = 0
                 flushed = t1
         if same:
-            runs.append((last, same))
-        self._pending.append((buf, sbuf, runs, late))
+            runs.append((result_key(last), same))
+        self._pending.append((buf, sbuf, runs, late, started))
 
 
 def _join(buffers: list[array.array]) -> array.array:

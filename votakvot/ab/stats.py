@@ -8,6 +8,7 @@ Recorders of several processes are merged (:meth:`Recorder.merge`) after picklin
 
 from __future__ import annotations
 
+import reprlib
 import traceback
 from typing import Any
 
@@ -27,13 +28,25 @@ _TEXT_LIMIT = 200
 OTHER = "(other)"
 
 
+_repr = reprlib.Repr()
+_repr.maxstring = _repr.maxother = _TEXT_LIMIT
+_repr.maxlong = 60
+
+
 def result_key(value: Any) -> Any:
-    """How a result value is counted and stored: itself if plain, else a short ``repr``."""
+    """How a result value is counted and stored: itself if plain, else a short ``repr``.
+
+    Workers turn results into keys as soon as a result differs from the previous
+    one, so a batch never holds on to large results (responses, buffers).
+    """
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, str) and len(value) <= _TEXT_LIMIT:
         return value
-    text = repr(value)
+    try:
+        text = _repr.repr(value)
+    except Exception as exc:  # a broken __repr__ must not break the run
+        text = f"<{type(value).__name__} with a failing repr: {type(exc).__name__}>"
     return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 3] + "..."
 
 
