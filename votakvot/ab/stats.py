@@ -191,11 +191,16 @@ def latency_summary(h: Histogram) -> dict[str, float | None]:
     if h.count == 0:
         return {k: None for k in ("min", "mean", "stdev", "max", *map(_pct_name, PERCENTILES))}
     out: dict[str, float | None] = {
-        "min": h.min / 1e9,
-        "mean": h.mean / 1e9,
-        "stdev": h.stdev / 1e9,
-        "max": h.max / 1e9,
+        "min": _s(h.min),
+        "mean": _s(h.mean),
+        "stdev": _s(h.stdev),
+        "max": _s(h.max),
     }
     for q, v in zip(PERCENTILES, h.percentiles(PERCENTILES)):
-        out[_pct_name(q)] = None if v is None else v / 1e9
+        out[_pct_name(q)] = None if v is None else _s(v)
     return out
+
+
+def _s(ns: float) -> float:
+    """Nanoseconds to seconds, kept to a tenth of a nanosecond."""
+    return round(ns / 1e9, 10)
