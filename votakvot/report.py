@@ -144,10 +144,11 @@ def trial_row(trial: Trial, full: bool = False) -> dict[str, Any]:
     return row
 
 
-def _skip(error: TrialLoadError, safe: bool) -> None:
+def _skip(error: TrialLoadError, safe: bool, stacklevel: int = 4) -> None:
+    """Raise ``error``, or warn about it pointing at the caller of the public function."""
     if not safe:
         raise error
-    warnings.warn(f"skipped trial: {error}", SkippedTrialWarning, stacklevel=4)
+    warnings.warn(f"skipped trial: {error}", SkippedTrialWarning, stacklevel=stacklevel)
 
 
 def _loaded(folders: list[str], shared: bool) -> Iterator[Trial | TrialLoadError]:
@@ -321,7 +322,7 @@ def load_report(path: str | None = None, full: bool = False, safe: bool = True) 
     parts = _collect_all(find_trial_dirs(path), full)
     for _, _, errors in parts:
         for cls, name, reason in errors:
-            _skip(cls(name, reason), safe)
+            _skip(cls(name, reason), safe, stacklevel=3)
     import pandas
 
     columns, n = _merge(parts)
