@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import signal
+import sys
 import threading
 import time
 from typing import Any
@@ -196,6 +197,8 @@ def run(opts: Options, target: Target) -> Outcome:
         overhead_ns = measure_overhead()[0]  # children run the same loop on the same CPU
         trial = AbTrial(opts.path, opts.tid, target.short, target.name, opts.params())
         trial.start()
+        if not (opts.quiet or opts.json):
+            print(f"trial: {trial.url}", file=sys.stderr, flush=True)
         try:
             return _drive(opts, engine, trial, overhead_ns)
         except BaseException as exc:
