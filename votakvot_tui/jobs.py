@@ -141,7 +141,7 @@ class Job:
     """One started command, as its folder tells (call :meth:`reload` to read it again)."""
 
     id: str
-    """The folder name: ``{yymmdd-HHMMSS}-{kind}-{random}``, sortable by start time."""
+    """The folder name: ``{yymmdd-HHMMSSmmm}-{kind}-{random}``, sortable by start time."""
     folder: str
     """The job's folder."""
     argv: list[str]
@@ -333,7 +333,8 @@ class JobManager:
         if not os.path.isdir(cwd):
             raise JobError(f"cannot run {argv[0]!r} in {cwd}: no such folder")
         now = time.time()
-        stamp = datetime.datetime.fromtimestamp(now).strftime("%y%m%d-%H%M%S")
+        # Milliseconds in the name: folder names sort in start order (lists rely on it).
+        stamp = datetime.datetime.fromtimestamp(now).strftime("%y%m%d-%H%M%S%f")[:-3]
         job_id = f"{stamp}-{kind}-{secrets.token_hex(3)}"
         folder = os.path.join(self.directory, job_id)
         spec = {
