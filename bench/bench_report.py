@@ -13,7 +13,7 @@ ids to the size measured (``--orig-seed``); its files are byte for byte its own
 format. Trial sets are kept under ``bench/.work/report`` between runs::
 
     .venv/bin/python bench/bench_report.py [--sizes 10000,100000] [--orig-sizes 10000]
-        [--repeat 3] [--out bench/results/report.md]
+        [--repeat 3] [--remote 1000] [--out bench/results/report.md]
 """
 
 from __future__ import annotations
@@ -166,12 +166,57 @@ def measure(python: str, root: Path, repeat: int) -> dict:
     return best
 
 
+def measure_remote(n: int, repeat: int) -> list[str]:
+    """load_report of ``n`` trials over loopback FTP and SFTP (0.1rc1 cannot read these URLs:
+    it builds the filesystem from the protocol alone, without host or credentials)."""
+    import tempfile
+
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from servers import run_ftp_server, run_sftp_server
+
+    root = ensure_ours(n)
+    lines = []
+    with tempfile.TemporaryDirectory(prefix="votakvot-bench-home-") as home:
+        served = WORK / f"served-{n}"
+        if not served.exists():
+            served.mkdir()
+            shutil.copytree(root, served / "trials")
+        ftp, stop_ftp = run_ftp_server(served)
+        sftp, stop_sftp = run_sftp_server(served, Path(home))
+        env = dict(os.environ, HOME=home)
+        try:
+            for server in (ftp, sftp):
+                url = server.url("trials")
+                runs = []
+                for _ in range(repeat):
+                    out = subprocess.run(
+                        [ours_python(), "-c", LOAD, url],
+                        capture_output=True, text=True, check=False, cwd=WORK, env=env,
+                    )
+                    if out.returncode != 0:
+                        raise SystemExit(f"reading {url} failed:\n{out.stderr[-3000:]}")
+                    runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                best = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+                assert best["rows"] == n, best
+                line = (
+                    f"| votakvot (this), {server.protocol}:// on 127.0.0.1 | {n:,} | "
+                    f"{best['total_s']:.2f} | {best['load_s']:.2f} | {best['cpu_s']:.2f} |"
+                )
+                lines.append(line)
+                print(line)
+        finally:
+            stop_ftp()
+            stop_sftp()
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--orig-sizes", default="10000")
     parser.add_argument("--orig-seed", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--remote", type=int, default=1000, help="trials read over FTP/SFTP")
     parser.add_argument("--out", default=str(HERE / "results" / "report.md"))
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -233,6 +278,15 @@ def main() -> None:
             )
             lines.append(line)
             print(line)
+    if args.remote:
+        lines += [
+            "",
+            "Remote stores (servers in this process's children, on loopback):",
+            "",
+            "| reader | trials | total s | load s | CPU s |",
+            "|---|---:|---:|---:|---:|",
+            *measure_remote(args.remote, args.repeat),
+        ]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print(f"written to {args.out}", file=sys.stderr)

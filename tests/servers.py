@@ -63,6 +63,9 @@ def run_ftp_server(root: Path) -> tuple[Server, Any]:
         from pyftpdlib.handlers import FTPHandler
         from pyftpdlib.servers import ThreadedFTPServer
 
+    import logging
+
+    logging.getLogger("pyftpdlib").setLevel(logging.WARNING)  # one line per command otherwise
     authorizer = DummyAuthorizer()
     authorizer.add_user(USER, PASSWORD, str(root), perm="elradfmwMT")
     handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "banner": "votakvot tests"})

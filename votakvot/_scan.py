@@ -202,12 +202,54 @@ def _protocol(fs: Any) -> str:
     return protocol if isinstance(protocol, str) else protocol[0]
 
 
+# Stores that list a whole prefix in one request: their own ``find`` beats a walk.
+_FLAT_LISTING = frozenset({"memory", "s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"})
+
+
 def _find_remote(fs: Any, root: str) -> list[str]:
     fs.invalidate_cache()  # listings are cached per instance; new trials must show up
-    if _is_async(fs) or _protocol(fs) == "memory":
+    if _protocol(fs) in _FLAT_LISTING:
         files = fs.find(root, withdirs=False)
         return [posixpath.dirname(f) for f in files if posixpath.basename(f) == YAML_NAME]
+    if _is_async(fs):
+        from fsspec.asyn import sync
+
+        return list(sync(fs.loop, _walk_async, fs, root))
     return _walk_threaded(fs, root)
+
+
+async def _walk_async(fs: Any, root: str) -> list[str]:
+    """Breadth-first listing with every folder of a level listed at once (``ssh://``)."""
+    import asyncio
+
+    async def listing(folder: str) -> list[dict[str, Any]]:
+        try:
+            return list(await fs._ls(folder, detail=True))
+        except FileNotFoundError:
+            return []
+
+    found: list[str] = []
+    level = [root]
+    while level:
+        nxt: list[str] = []
+        results = await asyncio.gather(*(listing(folder) for folder in level))
+        for folder, entries in zip(level, results):
+            _sort_entries(folder, entries, found, nxt)
+        level = nxt
+    return found
+
+
+def _sort_entries(
+    folder: str, entries: list[dict[str, Any]], found: list[str], nxt: list[str]
+) -> None:
+    """Note ``folder`` as a trial if it holds a record; queue its subfolders."""
+    for entry in entries:
+        name = posixpath.basename(entry["name"].rstrip("/"))
+        if entry.get("type") == "directory":
+            if name[:1] != "." and name not in _SKIP_DIRS:
+                nxt.append(entry["name"].rstrip("/"))
+        elif name == YAML_NAME:
+            found.append(folder)
 
 
 class _Clones:
@@ -264,15 +306,9 @@ def _walk_threaded(fs: Any, root: str) -> list[str]:
     found: list[str] = []
     level = [root]
     while level:
-        nxt = []
+        nxt: list[str] = []
         for folder, entries in zip(level, _pool_map(fs, listing, level)):
-            for entry in entries:
-                name = posixpath.basename(entry["name"].rstrip("/"))
-                if entry.get("type") == "directory":
-                    if name[:1] != "." and name not in _SKIP_DIRS:
-                        nxt.append(entry["name"].rstrip("/"))
-                elif name == YAML_NAME:
-                    found.append(folder)
+            _sort_entries(folder, entries, found, nxt)
         level = nxt
     return found
 
