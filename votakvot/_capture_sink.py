@@ -35,6 +35,9 @@ logger = logging.getLogger("votakvot")
 SPILL_PARTS = 8192
 """A writer drains its trial's list once it holds more pieces than this (bounds memory)."""
 
+_UNLIMITED = 1 << 62
+"""``capture_limit=None``: no cap."""
+
 _REMOTE_BYTES_PER_SECOND = 1024 * 1024
 """Remote files are rewritten whole: at most once a second per MiB already kept."""
 
@@ -63,7 +66,8 @@ class Sink:
         self.trial = trial
         self.name = name
         self.jsonl = jsonl
-        self.limit = max(0, int(trial.config.capture_limit))
+        limit = trial.config.capture_limit
+        self.limit = _UNLIMITED if limit is None else max(0, int(limit))
         self.state = Sink.OPEN
         self.written = 0
         """Bytes kept so far (in the file, or in ``kept`` for remote roots)."""
