@@ -2,14 +2,17 @@
 
 Reading thousands of records is where a report spends its time, and PyYAML builds
 every node in Python even with libyaml (about 0.4 ms per record). Records are
-written by our own dumper in plain block style, so most lines are ``key: scalar``.
-This module reads that common shape line by line and resolves each scalar with
-PyYAML's own resolver table and constructors, so values are identical to what
-:func:`votakvot._yaml.load` returns. Anything else (quotes, flow style, tags,
-anchors, multi-line scalars, comments) makes the top-level section it is in go
-through :func:`votakvot._yaml.load` instead; and if splitting into sections is in
-doubt the whole document does. Sections that repeat across trials (``meta``,
-``function``, ``votakvot``) are parsed once and copied.
+written by our own dumper in plain block style, so most lines are ``key: scalar``
+(odd strings double-quoted as JSON). This module reads that common shape line by
+line and resolves each plain scalar with PyYAML's own resolver table and
+constructors, so values are identical to what :func:`votakvot._yaml.load`
+returns (a hypothesis test holds it to that). Anything else (single quotes,
+escapes JSON does not share, flow style, tags, anchors, multi-line scalars,
+comments) makes the top-level section it is in go through
+:func:`votakvot._yaml.load` instead; and if splitting into sections is in doubt
+the whole document does. Sections that repeat across trials (``meta``,
+``function``, ``votakvot``) are parsed once and copied (or shared, for readers
+that promise not to change them).
 
 Nothing here executes code from a file: the fallback is the safe loader, which
 refuses tags that would.
