@@ -124,7 +124,7 @@ def test_silent_running_trial_is_stale(tmp_path: Path) -> None:
 def test_short_intervals_still_wait_the_minimum(tmp_path: Path) -> None:
     """With a 1 s interval a trial is stale only after STALE_AFTER seconds."""
     now = time.time()
-    trial = write_running(tmp_path / "t", now - 3600, f"{now - 10:.3f} 1\n")
+    trial = write_running(tmp_path / "t", now - 3600, f"{now - 5:.3f} 1\n")
     assert trial.state == "running"
     assert trial.is_stale(now=now + STALE_AFTER)
 
