@@ -15,6 +15,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -37,29 +38,41 @@ def trivial(x: int) -> int:
     return x * 2
 
 
-def bare(n: int) -> float:
+def cpu_seconds() -> float:
+    """CPU time of this process and of its reaped children (the pool's workers)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def bare(n: int) -> tuple[float, float]:
+    """Wall seconds of the timed map, and CPU seconds of the whole pool's life."""
+    c0 = cpu_seconds()
     with concurrent.futures.ProcessPoolExecutor(WORKERS) as pool:
         list(pool.map(trivial, range(2)))  # start the workers outside the timing
         t0 = time.perf_counter()
         results = list(pool.map(trivial, range(n)))
         elapsed = time.perf_counter() - t0
-    assert results[-1] == trivial(n - 1)
-    return elapsed
+    assert results[-1] == trivial(n - 1) if n else True
+    return elapsed, cpu_seconds() - c0
 
 
-def ours(n: int, root: str) -> float:
-    votakvot.init(root, runner="process", workers=WORKERS, capture="none")
+def ours(n: int, root: str, capture: str) -> tuple[float, float]:
+    """The same through ``votakvot.map`` on the process runner (one trial per call)."""
     from votakvot import runners
 
+    c0 = cpu_seconds()
+    votakvot.init(root, runner="process", workers=WORKERS, capture=capture)
     votakvot.map(trivial, [{"x": i} for i in range(2)])  # start the workers outside the timing
     t0 = time.perf_counter()
     results = votakvot.map(trivial, [{"x": i} for i in range(n)])
     elapsed = time.perf_counter() - t0
     runners.shutdown()
-    assert results[-1] == trivial(n - 1)
+    cpu = cpu_seconds() - c0
+    assert results[-1] == trivial(n - 1) if n else True
     found = sum(1 for _ in Path(root).rglob("votakvot.yaml"))
     assert found == n + 2, f"expected {n + 2} trials, found {found}"
-    return elapsed
+    return elapsed, cpu
 
 
 ORIG_SCRIPT = textwrap.dedent(
@@ -106,38 +119,55 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=1000, help="trials per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--capture", default="all", help="votakvot.init(capture=...): all (default) or none"
+    )
     parser.add_argument("--no-orig", action="store_true", help="skip the original votakvot")
     args = parser.parse_args()
     n = args.n
-    bare_t: list[float] = []
-    ours_t: list[float] = []
-    orig_t: list[float] = []
+    walls: dict[str, list[float]] = {"bare": [], "ours": [], "orig": []}
+    cpus: dict[str, list[float]] = {"bare": [], "ours": []}
     for _ in range(args.rounds):
-        bare_t.append(bare(n))
-        root = tempfile.mkdtemp(prefix="votakvot-bench-runners-")
-        try:
-            ours_t.append(ours(n, root))
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
+        # CPU per call: a run of n calls minus a run of none (pool start-up and warm-up).
+        wall, cpu = bare(n)
+        walls["bare"].append(wall)
+        cpus["bare"].append(cpu - bare(0)[1])
+        for count in (n, 0):
+            root = tempfile.mkdtemp(prefix="votakvot-bench-runners-")
+            try:
+                wall, cpu = ours(count, root, args.capture)
+            finally:
+                shutil.rmtree(root, ignore_errors=True)
+            if count:
+                walls["ours"].append(wall)
+                cpus["ours"].append(cpu)
+            else:
+                cpus["ours"][-1] -= cpu
         if not args.no_orig:
             root = tempfile.mkdtemp(prefix="votakvot-bench-orig-")
             try:
                 t = original(n, root)
                 if t is not None:
-                    orig_t.append(t)
+                    walls["orig"].append(t)
             finally:
                 shutil.rmtree(root, ignore_errors=True)
-    b, o = statistics.median(bare_t), statistics.median(ours_t)
+    b, o = statistics.median(walls["bare"]), statistics.median(walls["ours"])
+    cb, co = statistics.median(cpus["bare"]), statistics.median(cpus["ours"])
     print(
-        f"{n} trivial calls on {WORKERS} worker processes ({os.cpu_count()} CPUs), "
-        f"median of {args.rounds} rounds"
+        f"{n} trivial calls on {WORKERS} worker processes ({os.cpu_count()} CPUs, load "
+        f"{os.getloadavg()[0]:.1f}), capture={args.capture!r}, median of {args.rounds} rounds"
     )
     print(f"  bare ProcessPoolExecutor.map : {b:7.3f} s  {n / b:9.0f} calls/s")
     print(f"  votakvot.map (process)       : {o:7.3f} s  {n / o:9.0f} trials/s")
-    print(f"  overhead per trial           : {(o - b) / n * 1e3:7.3f} ms  (target <= 1 ms)")
-    print(f"  ratio votakvot/bare          : {o / b:7.2f}x")
-    if orig_t:
-        g = statistics.median(orig_t)
+    print(f"  overhead per trial, wall     : {(o - b) / n * 1e3:7.3f} ms  (target <= 1 ms)")
+    print(f"  ratio votakvot/bare, wall    : {o / b:7.2f}x")
+    print(
+        f"  CPU per call (client+workers): bare {cb / n * 1e3:.3f} ms, votakvot "
+        f"{co / n * 1e3:.3f} ms; overhead {(co - cb) / n * 1e3:.3f} ms CPU, i.e. "
+        f"{(co - cb) / n / WORKERS * 1e3:.3f} ms wall on {WORKERS} idle cores"
+    )
+    if walls["orig"]:
+        g = statistics.median(walls["orig"])
         print(
             f"  original 0.1rc1 runner=process (2 threads): {g:7.3f} s  {n / g:7.0f} trials/s"
             f"  ({g / o:.1f}x slower than ours)"
