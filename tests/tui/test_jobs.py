@@ -265,3 +265,19 @@ def test_stop_right_after_start_is_not_lost(manager, tmp_path):
     for job in jobs:
         ended = manager.wait(job, timeout=30)
         assert ended.state == "stopped", ended.tail()
+
+
+def test_docs_example_runs(tmp_path):
+    """The Python example at the end of docs/launch.md runs as written."""
+    import contextlib
+    import io
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "launch.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", text, re.S)[-1]
+    code = code.replace('"/tmp/my-jobs"', repr(str(tmp_path / "jobs")))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "docs/launch.md", "exec"), {})
+    assert out.getvalue().strip() == "done 0 hello"
