@@ -28,7 +28,14 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from .launch import LaunchActions
 from .messages import FilesChanged, MetricsChanged, TrialsUpdated
-from .model import Source, TrialRecord, TrialStore, find_trial_dirs, read_record
+from .model import (
+    Source,
+    TrialRecord,
+    TrialStore,
+    find_trial_dirs,
+    newest_trial_dirs,
+    read_records,
+)
 from .watch import Changes, Poller, Watcher
 
 __all__ = ["VotakvotApp", "make_app"]
@@ -116,18 +123,26 @@ class VotakvotApp(LaunchActions, App[None]):
     def scan(self) -> None:
         """Find and read every trial, newest folders first, showing rows as they come."""
         worker = get_current_worker()
+        # The newest few first, before the whole tree is listed: rows on screen at once.
+        first = [
+            d
+            for source in self.sources
+            if source.path not in self.missing
+            for d in newest_trial_dirs(source, FIRST_CHUNK)
+        ]
+        if first:
+            self.call_from_thread(self.apply, _read_many(first), first, ())
+        watching = None
         if self.watch_enabled:
-            # Start watching first: a trial written during the scan is not missed.
-            self.call_from_thread(self._start_watching)
-        dirs: list[str] = []
-        for source in self.sources:
-            if source.path in self.missing:
-                continue
-            dirs.extend(find_trial_dirs(source.path))
-        dirs = sorted(set(dirs), reverse=True)
-        self.expected = len(dirs)
+            # Setting up the watches walks the whole tree: do it beside the scan, and
+            # list the folders once more after it, so a trial written meanwhile is not missed.
+            watching = threading.Thread(target=self._start_watching, daemon=True)
+            watching.start()
+        done = set(first)
+        dirs = [d for d in self._list_dirs() if d not in done]
+        self.expected = len(dirs) + len(done)
         start = 0
-        size = FIRST_CHUNK
+        size = CHUNK
         while start < len(dirs):
             if worker.is_cancelled:
                 return
@@ -136,10 +151,24 @@ class VotakvotApp(LaunchActions, App[None]):
             self.call_from_thread(self.apply, records, chunk, ())
             start += size
             size = CHUNK
+        if watching is not None:
+            watching.join()
+            known = set(dirs) | done
+            late = [d for d in self._list_dirs() if d not in known]
+            if late:
+                self.call_from_thread(self.apply, _read_many(late), late, ())
         self.scanning = False
         self.call_from_thread(self.apply, [], [], ())
 
+    def _list_dirs(self) -> list[str]:
+        dirs: list[str] = []
+        for source in self.sources:
+            if source.path not in self.missing:
+                dirs.extend(find_trial_dirs(source.path))
+        return sorted(set(dirs), reverse=True)
+
     def _start_watching(self) -> None:
+        """Start the watcher and the poller (in a thread: watching a big tree takes time)."""
         local = [s for s in self.sources if s.local and s.path not in self.missing]
         remote = [s for s in self.sources if not s.local]
         if local:
@@ -149,7 +178,8 @@ class VotakvotApp(LaunchActions, App[None]):
                 self._watchers.append(watcher)
             except OSError as exc:
                 watcher.stop()
-                self.notify(
+                self.call_from_thread(
+                    self.notify,
                     f"cannot watch {', '.join(s.path for s in local)} ({exc}); polling every "
                     f"{self.poll_interval:g}s instead (raise fs.inotify.max_user_watches to watch)",
                     severity="warning",
@@ -293,18 +323,7 @@ def _runner(node: Any, action: str) -> Callable[[], Any]:
 
 def _read_many(paths: Sequence[str]) -> list[TrialRecord]:
     """Read trial folders; a folder without ``votakvot.yaml`` (deleted) is left out."""
-    out = []
-    for path in paths:
-        try:
-            record = read_record(path)
-        except Exception as exc:
-            log.warning("skipping trial folder %s: %s", path, exc)
-            record = TrialRecord(
-                path, {"function": "", "state": "unreadable", "error": str(exc), "tid": path}
-            )
-        if record is not None:
-            out.append(record)
-    return out
+    return read_records(paths)
 
 
 def make_app(paths: Sequence[str] = (".",), **options: Any) -> VotakvotApp:

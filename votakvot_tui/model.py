@@ -30,7 +30,9 @@ __all__ = [
     "ViewSpec",
     "display",
     "find_trial_dirs",
+    "newest_trial_dirs",
     "read_record",
+    "read_records",
     "sort_key",
 ]
 
@@ -104,6 +106,37 @@ def _timestamp(value: Any) -> float | None:
     return None
 
 
+def newest_trial_dirs(source: Source, limit: int) -> list[str]:
+    """Up to ``limit`` trial folders of a local source, found walking newest names first.
+
+    Trial folders are named by date and time, so walking each folder's entries in
+    reverse order finds recent trials first, without listing the whole tree: the
+    first rows can be on screen before a big folder has been walked.
+    """
+    if not source.local:
+        return []
+    found: list[str] = []
+    stack = [source.base]
+    while stack and len(found) < limit:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                names = sorted((e.name, e.is_dir(follow_symlinks=False)) for e in entries)
+        except OSError:
+            continue
+        if any(name == "votakvot.yaml" for name, _ in names):
+            if source.matches(folder):
+                found.append(folder)
+            continue
+        # The stack pops the last pushed: push oldest first so the newest is walked next.
+        stack.extend(
+            os.path.join(folder, name)
+            for name, is_dir in names
+            if is_dir and name[0] != "." and name not in ("__pycache__", "node_modules")
+        )
+    return found
+
+
 def _library_row() -> Callable[[Any], dict[str, Any]]:
     from votakvot.report import trial_row
 
@@ -161,45 +194,66 @@ class TrialRecord:
         return f"<TrialRecord {self.path!r} {self.state}>"
 
 
-def read_record(
-    path: str, row: Callable[[Any], dict[str, Any]] | None = None
-) -> TrialRecord | None:
+def read_record(path: str) -> TrialRecord | None:
     """Read one trial folder into a record; ``None`` if it has no ``votakvot.yaml``.
 
     An unreadable folder becomes a record with state ``unreadable`` and the reason
     in ``error``: the table shows it rather than dropping it silently.
     """
-    from votakvot.trial import read_trial
+    records = read_records([path])
+    return records[0] if records else None
 
-    try:
-        trial = read_trial(path)
-    except TrialLoadError as exc:
-        return TrialRecord(
-            path,
-            {
-                "function": _guess_function(path),
-                "state": "unreadable",
-                "error": exc.reason,
-                "tid": _guess_tid(path),
-            },
-        )
-    except OSError as exc:
-        return TrialRecord(
-            path, {"function": "", "state": "unreadable", "error": str(exc), "tid": path}
-        )
-    if trial is None:
-        return None
+
+def read_records(paths: Sequence[str]) -> list[TrialRecord]:
+    """Read trial folders in bulk (remote ones concurrently); folders gone are left out.
+
+    Uses the same reader as ``load_report``: sections repeated across trials (the
+    ``meta`` of trials from one process) are parsed once and shared, never copied.
+    """
+    from votakvot._records import check_record, parse_record
+    from votakvot._scan import read_records as read_raw
+    from votakvot.trial import Trial
+
+    row = _library_row()
+    out = []
+    for folder, raw in read_raw(list(paths)):
+        name = f"{folder}/votakvot.yaml"
+        if isinstance(raw, FileNotFoundError | NotADirectoryError):
+            continue  # removed since it was listed: no longer a trial
+        try:
+            if isinstance(raw, Exception):
+                raise TrialLoadError(name, f"cannot be read: {raw}")
+            data = check_record(parse_record(raw, name, shared=True), name)
+        except TrialLoadError as exc:
+            out.append(_unreadable(folder, exc.reason))
+            continue
+        out.append(_record(Trial(folder, data), row))
+    return out
+
+
+def _unreadable(path: str, reason: str) -> TrialRecord:
+    values = {
+        "function": _guess_function(path),
+        "state": "unreadable",
+        "error": reason,
+        "tid": _guess_tid(path),
+    }
+    return TrialRecord(path, values)
+
+
+def _record(trial: Any, row: Callable[[Any], dict[str, Any]]) -> TrialRecord:
+    path = trial.path
     data = trial.data
     at = data.get("at") or {}
-    flat = (row or _library_row())(trial)
+    flat = row(trial)
     values: dict[str, Any] = {
         "function": str(data.get("function", "")),
-        "state": trial.state,
+        "state": flat.get("state") or trial.state,
         "started": _timestamp(at.get("started")),
         "duration": at.get("duration"),
     }
     for key, value in flat.items():
-        if key in ("state",):
+        if key == "state":
             continue
         if key in ("created", "finished", "started"):
             values[key] = _timestamp(value)
@@ -209,7 +263,8 @@ def read_record(
         values["started"] = _timestamp(at.get("created"))
     error = data.get("error")
     if isinstance(error, dict):
-        values["error"] = f"{error.get('type', 'Error')}: {error.get('message', '')}".rstrip(": ")
+        message = f"{error.get('type', 'Error')}: {error.get('message', '')}"
+        values["error"] = message.rstrip(": ")
     values["tid"] = trial.tid or _guess_tid(path)
     return TrialRecord(path, values)
 

@@ -124,7 +124,17 @@ class Watcher:
 
     def start(self) -> None:
         """Start watching; raises ``OSError`` if the system refuses (e.g. inotify limits)."""
-        from watchdog.events import FileSystemEvent, FileSystemEventHandler
+        from watchdog.events import (
+            DirCreatedEvent,
+            DirDeletedEvent,
+            DirMovedEvent,
+            FileCreatedEvent,
+            FileDeletedEvent,
+            FileModifiedEvent,
+            FileMovedEvent,
+            FileSystemEvent,
+            FileSystemEventHandler,
+        )
         from watchdog.observers import Observer
 
         # watchdog warns when a new folder's watch races with its parent's recursive
@@ -172,7 +182,21 @@ class Watcher:
         bases = [b for b in bases if not any(b.startswith(o + "/") for o in bases if o != b)]
         for base in bases:
             if os.path.isdir(base):
-                observer.schedule(handler, base, recursive=True)
+                # Only writes: the app's own reads (open/close events) would flood the queue.
+                observer.schedule(
+                    handler,
+                    base,
+                    recursive=True,
+                    event_filter=[
+                        FileCreatedEvent,
+                        FileModifiedEvent,
+                        FileMovedEvent,
+                        FileDeletedEvent,
+                        DirCreatedEvent,
+                        DirDeletedEvent,
+                        DirMovedEvent,
+                    ],
+                )
         observer.daemon = True
         self._batcher.start()
         observer.start()
