@@ -19,6 +19,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import ModalScreen
 
 from .jobs import Job, JobManager
+from .runs import AbRequest
 
 if TYPE_CHECKING:
     from .app import VotakvotApp
@@ -145,17 +146,19 @@ class LaunchActions(App[None]):
 
     def action_launch_ab(self) -> None:
         """Open the form that starts a votakvot-ab run."""
-        from .screens.launch_ab import LaunchAbScreen
+        if not self._in_modal():
+            self.launch_ab()
 
-        if self._in_modal():
-            return
+    def launch_ab(self, request: AbRequest | None = None) -> None:
+        """The launch form (filled with ``request``); once started, the run's monitor."""
+        from .screens.launch_ab import LaunchAbScreen
 
         def started(result: tuple[Job, str] | None) -> None:
             if result is not None:
                 job, trial = result
                 self.open_ab_monitor(trial, job.id)
 
-        self.push_screen(LaunchAbScreen(self.default_results_folder()), started)
+        self.push_screen(LaunchAbScreen(self.default_results_folder(), request), started)
 
     def open_ab_monitor(self, path: str, job_id: str | None = None) -> None:
         """Show the live monitor of the ab trial in ``path``."""

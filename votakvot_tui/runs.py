@@ -74,6 +74,34 @@ class AbRequest:
     path: str = "."
     """``-p``: results root."""
 
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], path: str = ".") -> AbRequest:
+        """The form of a recorded run (its trial's ``params``), to run it again."""
+        args = params.get("args") or {}
+        items = [_arg_item(k, v) for k, v in args.items()] if isinstance(args, dict) else []
+        processes = int(params.get("processes") or 1)
+        engine = "gevent" if params.get("engine") == "gevent" else "threads"
+        if processes > 1:
+            engine = "processes"
+        warmup = ""
+        if params.get("warmup_calls"):
+            warmup = str(params["warmup_calls"])
+        elif params.get("warmup_seconds"):
+            warmup = f"{params['warmup_seconds']:g}s"
+        duration = params.get("duration")
+        return cls(
+            callable=str(params.get("callable") or ""),
+            args=" ".join(items),
+            number="" if duration else str(params.get("number") or 1),
+            duration=f"{duration:g}" if duration else "",
+            concurrency=str(params.get("concurrency") or 1),
+            engine=engine,
+            processes=str(processes if processes > 1 else 2),
+            rate=f"{params['rate']:g}" if params.get("rate") else "",
+            warmup=warmup,
+            path=path,
+        )
+
     def arguments(self) -> list[str]:
         """The ``KEY=VALUE`` items (shell-split, so values may be quoted)."""
         try:
@@ -161,6 +189,25 @@ def ab_argv(options: Mapping[str, Any], arguments: Sequence[str], tid: str | Non
     argv.append(str(options["spec"]))
     argv += list(arguments)
     return argv
+
+
+def _arg_item(key: str, value: Any) -> str:
+    """``KEY=VALUE`` as typed in the form: plain text stays plain when it cannot be read as
+    a literal (``url=http://x``), else the literal (``code='200'``); quoted for the shell
+    split when it holds spaces or quotes."""
+    text = value if isinstance(value, str) else format_value(value)
+    if isinstance(value, str):
+        try:
+            ast.literal_eval(value)
+            text = repr(value)  # "3" must stay a string, not become 3
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            pass
+    item = f"{key}={text}"
+    if not any(c.isspace() or c in "'\"\\" for c in item):
+        return item
+    if '"' not in item and "\\" not in item:
+        return f'"{item}"'  # reads better than shlex.quote's '"'"' for a quoted literal
+    return shlex.quote(item)
 
 
 def _whole(name: str, text: str, *, minimum: int) -> int:

@@ -210,3 +210,61 @@ async def test_compare_two_ab_runs(tmp_path, monkeypatch):
         first = screen.a
         await pilot.press("x")
         await wait_for(pilot, lambda: screen.snapshots[0].path == screen.a != first)
+
+
+async def test_run_again_fills_the_launch_form(tmp_path, monkeypatch):
+    """`r` in the monitor (and `E` on an ab trial) opens the launch form with the run's
+    callable, arguments and options, results going to the same root."""
+    from textual.widgets import Input, Select
+
+    from votakvot_tui.screens.launch_ab import LaunchAbScreen
+
+    monkeypatch.setenv("VOTAKVOT_JOBS_DIR", str(tmp_path / "jobs"))
+    root = tmp_path / "results"
+    folder = write_ab_trial(root)
+    app = make_app([str(root)], watch=False)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await loaded(pilot, 1)
+        app.open_ab_monitor(str(folder))
+        await wait_for(pilot, lambda: isinstance(app.screen, AbMonitorScreen) and app.screen.frames)
+        await pilot.press("r")
+        form = await wait_for(pilot, lambda: isinstance(app.screen, LaunchAbScreen) and app.screen)
+        values = {i.id: i.value for i in form.query(Input)}
+        assert values["callable"] == "bench.get"
+        assert values["args"] == "url=http://127.0.0.1:8000/"
+        assert (values["number"], values["duration"], values["concurrency"]) == ("", "8", "10")
+        assert values["path"] == str(root)
+        assert form.query_one("#engine", Select).value == "threads"
+        await pilot.press("escape")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, (LaunchAbScreen, AbMonitorScreen)))
+        await pilot.press("E")
+        form = await wait_for(pilot, lambda: isinstance(app.screen, LaunchAbScreen) and app.screen)
+        assert form.query_one("#callable", Input).value == "bench.get"
+
+
+def test_request_from_recorded_params_round_trips():
+    """Recorded arguments become form text that parses back to the same values."""
+    from votakvot.ab.target import parse_kwargs
+    from votakvot_tui.runs import AbRequest
+
+    args = {"url": "http://x y", "n": 3, "s": "3", "u": "http://z", "l": [1, "a"], "q": 'a"b'}
+    params = {
+        "callable": "m.f",
+        "args": args,
+        "number": 500,
+        "engine": "gevent",
+        "warmup_seconds": 0.5,
+        "processes": 1,
+        "rate": 20.0,
+    }
+    request = AbRequest.from_params(params, "/r")
+    assert parse_kwargs(request.arguments()) == args
+    assert request.args.startswith('"url=http://x y" n=3 "s=\'3\'" u=http://z')
+    assert (request.number, request.engine, request.warmup, request.rate) == (
+        "500",
+        "gevent",
+        "0.5s",
+        "20",
+    )
+    assert AbRequest.from_params({"callable": "m.f", "processes": 2}).engine == "processes"

@@ -147,6 +147,7 @@ class AbMonitorScreen(Screen[None]):
         Binding("escape,q", "back", "Back", tooltip="Back to where you were"),
         Binding("s", "stop", "Stop run", tooltip="Stop the run; it records what it measured"),
         Binding("o", "output", "Output", show=False, tooltip="Show the job's output"),
+        Binding("r", "again", "Run again", tooltip="The launch form with this run's options"),
     ]
 
     def __init__(self, path: str, job_id: str | None = None, interval: float = INTERVAL) -> None:
@@ -350,3 +351,18 @@ class AbMonitorScreen(Screen[None]):
             self.notify("this run was not started from the dashboard", severity="warning")
             return
         self.app.push_screen(JobsScreen(select=self.job_id))
+
+    def action_again(self) -> None:
+        """Open the launch form filled with this run's options (edit, then start)."""
+        from ..runs import AbRequest, LaunchError, root_of
+
+        snapshot = self.snapshot
+        if snapshot is None or not snapshot.params:
+            self.notify("the run's options are not recorded yet", severity="warning")
+            return
+        app: LaunchActions = self.app  # type: ignore[assignment]
+        try:
+            root = root_of(self.path, str((snapshot.record or {}).get("tid") or ""))
+        except LaunchError:
+            root = app.default_results_folder()
+        app.launch_ab(AbRequest.from_params(snapshot.params, root))

@@ -99,9 +99,7 @@ class RerunScreen(ModalScreen[Job | None]):
             )
             return
         if record.get("kind") == "ab":
-            self.app.call_from_thread(
-                self.show_error, "this is a votakvot-ab run: press b to start a new one"
-            )
+            self.app.call_from_thread(self._to_launch_form, record)
             return
         cwd = trial_cwd(record)
         problem = check_importable(function, cwd)
@@ -129,6 +127,18 @@ class RerunScreen(ModalScreen[Job | None]):
         widgets.append(Label("more"))
         widgets.append(Input("", placeholder="KEY=VALUE ... (extra params)", id="rerun-extra"))
         grid.mount_all(widgets)
+
+    def _to_launch_form(self, record: dict[str, Any]) -> None:
+        """An ab run is rerun through the launch form, filled with its options."""
+        from ..runs import AbRequest, root_of
+
+        launcher: LaunchActions = self.app  # type: ignore[assignment]
+        try:
+            root = root_of(self.path, str(record.get("tid") or ""))
+        except LaunchError:
+            root = launcher.default_results_folder()
+        self.dismiss(None)
+        launcher.launch_ab(AbRequest.from_params(record.get("params") or {}, root))
 
     def _ready(self) -> None:
         self.checked = True
