@@ -675,3 +675,40 @@ def test_a_resumed_trial_adds_to_the_output_of_its_earlier_runs(tmp_path: Path, 
         finally:
             _hook.on_end(trial)
         assert read_output(trial.url) == "run 1\nrun 2\n"
+
+
+@pytest.mark.stress
+def test_many_trials_in_threads_and_tasks_at_once(tmp_path: Path) -> None:
+    """Dozens of trials in threads, each running asyncio tasks that are trials too, while
+    the flusher drains often and caps bite: every file holds exactly its own lines."""
+    previous = get_config()
+    votakvot.init(path=str(tmp_path), flush_interval=0.01, capture_limit=200_000)
+    n_threads, n_tasks, n_lines = 16, 8, 400
+    try:
+
+        @votakvot.track()
+        async def task(t, k):
+            for i in range(n_lines):
+                sys.stdout.write(f"{t}.{k} {i}\n")
+                if i % 50 == 0:
+                    await asyncio.sleep(0)
+
+        def thread(t):
+            async def main():
+                await asyncio.gather(*(task(t, k) for k in range(n_tasks)))
+
+            asyncio.run(main())
+
+        threads = [threading.Thread(target=thread, args=(t,)) for t in range(n_threads)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    finally:
+        set_config(previous)
+    found = folders(tmp_path)
+    assert len(found) == n_threads * n_tasks
+    for folder in found:
+        trial = read_trial(str(folder))
+        t, k = trial.params["t"], trial.params["k"]
+        assert trial.output.splitlines() == [f"{t}.{k} {i}" for i in range(n_lines)]
