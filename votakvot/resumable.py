@@ -502,7 +502,8 @@ def _check_not_running_elsewhere(
     meta = record.get("meta") or {}
     node = (meta.get("system") or {}).get("node")
     pid = (meta.get("process") or {}).get("pid")
-    if node == platform.node() and isinstance(pid, int):
+    # (os.kill(pid, 0) would end the process on Windows: there only the heartbeat tells.)
+    if node == platform.node() and isinstance(pid, int) and os.name == "posix":
         if pid != os.getpid() and _pid_alive(pid):
             raise ResumeError(
                 f"trial {tid!r} is still running in process {pid} on this machine; wait for "
