@@ -115,7 +115,12 @@ atexit.register(drain_all)
 
 
 def _read(trial: Any, name: str) -> tuple[bytes | None, str]:
-    path = trial if isinstance(trial, str) else trial.path
+    if isinstance(trial, str):
+        path = trial
+    elif isinstance(trial, _tracking.ActiveTrial):
+        path = trial.url  # a running trial, read from inside its own call
+    else:
+        path = trial.path
     fs, root = get_filesystem(path)
     file = posixpath.join(root, name)
     try:
@@ -128,7 +133,8 @@ def read_output(trial: Any) -> str:
     """What the trial printed (``output.log``), or ``""`` when it printed nothing.
 
     Args:
-        trial: a :class:`votakvot.Trial`, or the path/URL of a trial folder.
+        trial: a :class:`votakvot.Trial`, the path/URL of a trial folder, or the
+            running trial (``votakvot._tracking.current()``).
     """
     raw, _ = _read(trial, OUTPUT_NAME)
     return raw.decode("utf-8", "replace") if raw else ""
