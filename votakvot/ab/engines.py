@@ -34,7 +34,7 @@ from typing import Any
 
 from .stats import Recorder, result_key
 
-__all__ = ["LocalRun", "Plan", "ProcessRun", "measure_overhead"]
+__all__ = ["LocalRun", "Pacer", "Plan", "ProcessRun", "measure_overhead"]
 
 logger = logging.getLogger("votakvot.ab")
 
@@ -134,6 +134,13 @@ class LocalRun:
             self._yield = None
             self._batch_ns = 10_000_000
         self._workers: list[Any] = []
+        # Parking (threads, closed model): see tick_begin.
+        self._tick_at = 1 << 62
+        self._cond = threading.Condition(self._lock)  # parked workers wait here
+        self._monitor = threading.Condition(self._lock)  # the monitor waits here
+        self._generation = 0
+        self._parked = 0
+        self._looping = 0
 
     # --- control -------------------------------------------------------------------
 
@@ -156,6 +163,18 @@ class LocalRun:
         if not self.stopping:
             self.stop_reason = self.stop_reason or reason
         self.stopping = True
+        self._wake_parked()
+
+    def _wake_parked(self) -> None:
+        # From a signal handler the lock may be held by this very thread: never block.
+        if self._lock.acquire(blocking=False):
+            try:
+                self._generation += 1
+                self._parked = 0
+                self._cond.notify_all()
+                self._monitor.notify_all()
+            finally:
+                self._lock.release()
 
     @property
     def done(self) -> bool:
@@ -170,6 +189,59 @@ class LocalRun:
         if self.t_start is None:
             return 0
         return (self.t_end or perf_counter_ns()) - self.t_start
+
+    # --- ticks without a GIL convoy ------------------------------------------------------
+
+    @property
+    def can_park(self) -> bool:
+        """Whether workers may park for ticks: threads in the closed model."""
+        return self._yield is None and not self.plan.rate
+
+    def tick_begin(self, at: float, grace: float = 0.05) -> bool:
+        """Wait until every looping worker has parked for the tick due at ``at``
+        (``perf_counter`` seconds); ``False`` if some had not by ``at + grace``.
+
+        Closed-model threads park at their first batch end past the tick time, and the
+        last one to park wakes the monitor. So the monitor never queues for the GIL
+        behind CPU-bound workers: its numpy folds and file writes each give the GIL up,
+        and with many busy threads each of those waits made a tick take seconds.
+        Parked workers lose no throughput while the monitor holds the GIL anyway.
+        """
+        with self._cond:
+            while not self.stopping and self._looping:
+                if self._parked >= self._looping:
+                    return True
+                left = at + grace - time.perf_counter()
+                if left <= 0:
+                    return False
+                self._monitor.wait(left)
+        time.sleep(max(0.0, at - time.perf_counter()))  # nobody looping: a plain tick
+        return True
+
+    def tick_end(self, next_tick_ns: int) -> None:
+        """Release parked workers; they park again at ``next_tick_ns`` (perf_counter_ns)."""
+        with self._cond:
+            self._tick_at = next_tick_ns
+            self._generation += 1
+            self._parked = 0  # released workers count for no later tick
+            self._cond.notify_all()
+
+    def _park(self) -> None:
+        with self._cond:
+            generation = self._generation
+            self._parked += 1
+            if self._parked >= self._looping:
+                self._monitor.notify()
+            # Bounded: a monitor that stopped ticking never strands a worker.
+            while self._generation == generation and not self.stopping:
+                if not self._cond.wait(0.5):
+                    break
+            if self._generation == generation:
+                self._parked -= 1  # left on its own; a new generation starts from zero
+
+    def stop_ticks(self) -> None:
+        """No more parking (the monitor is done)."""
+        self.tick_end(1 << 62)
 
     def collect(self) -> Recorder:
         """Fold the batches workers handed over into :attr:`recorder` and return it."""
@@ -223,7 +295,15 @@ class LocalRun:
             if self.plan.rate:
                 self._rate_loop(call, index)
             else:
-                self._closed_loop(call)
+                with self._lock:
+                    self._looping += 1
+                try:
+                    self._closed_loop(call)
+                finally:
+                    with self._cond:
+                        self._looping -= 1
+                        if self._parked >= self._looping:
+                            self._monitor.notify()
         finally:
             if close is not None:
                 try:
@@ -318,7 +398,8 @@ class LocalRun:
                         runs.append((result_key(last), same))
                     last = r
                     same = 1
-            per_call = (pc() - b0) // k or 1
+            b1 = pc()
+            per_call = (b1 - b0) // k or 1
             if same:
                 runs.append((result_key(last), same))
                 same = 0
@@ -326,6 +407,8 @@ class LocalRun:
             want = min(max(target // per_call, 1), _MAX_BATCH)
             if yield_ is not None:
                 yield_()
+            elif b1 >= self._tick_at:
+                self._park()
 
     def _slot_time(self, slot: int) -> int:
         assert self.t_start is not None and self.plan.rate
@@ -426,6 +509,49 @@ def measure_overhead(calls: int = 20_000) -> tuple[float, float]:
     wall = perf_counter_ns() - t0
     rec = run.collect()
     return float(rec.latency.percentile(50) or 0.0), wall / calls
+
+
+class Pacer:
+    """Paces a monitor's ticks, and has workers park for them when that helps.
+
+    Parking (see :meth:`LocalRun.tick_begin`) starts on for closed-model threads and
+    is turned off for good after a few ticks in a row whose workers did not all park
+    in time: they are inside long calls, which wait on I/O without the GIL, and
+    parking would only slow them down.
+    """
+
+    NEVER = 1 << 62
+    MISSES = 3
+    """Ticks in a row whose workers did not all park before parking is given up."""
+
+    def __init__(self, engine: Any, tick: float) -> None:
+        self.engine = engine
+        self.tick = tick
+        self.parking = bool(getattr(engine, "can_park", False))
+        self._next = time.perf_counter()
+        self._misses = 0
+        self._announce()
+
+    def _announce(self) -> None:
+        next_ns = int((self._next + self.tick) * 1e9) if self.parking else self.NEVER
+        self.engine.tick_end(next_ns)
+
+    def sleep(self) -> None:
+        """Return at the next tick, with the workers parked when parking is on."""
+        self._next += self.tick
+        if self.parking:
+            if self.engine.tick_begin(self._next):
+                self._misses = 0
+            else:
+                self._misses += 1
+                self.parking = self._misses < self.MISSES
+        else:
+            time.sleep(max(0.0, self._next - time.perf_counter()))
+        self._next = max(self._next, time.perf_counter() - self.tick)
+
+    def release(self) -> None:
+        """The tick's work is done: workers go on until the next tick."""
+        self._announce()
 
 
 # --- processes -------------------------------------------------------------------------
@@ -570,6 +696,12 @@ class ProcessRun:
             proc.join(timeout=5)
         return rec
 
+    def tick_begin(self, at: float, grace: float = 0.02) -> bool:
+        return False  # the children pace their own workers
+
+    def tick_end(self, next_tick_ns: int) -> None:
+        return None
+
     def kill(self) -> None:
         for proc in self._procs:
             if proc.is_alive():
@@ -605,15 +737,17 @@ def child_main(plan: Plan, index: int, conn: Any, tick: float) -> None:
 
         local = LocalRun(plan, lambda _i: target.make(plan.kwargs), on_ready=on_ready)
         local.start()
+        pacer = Pacer(local, tick)
         while not local.done:
-            time.sleep(tick)
-            if not local.measuring:
-                continue  # until then the pipe is the barrier action's ("go" or "stop")
-            while conn.poll():
-                message = conn.recv()
-                if message[0] == "stop":
-                    local.stop(message[1])
-            conn.send(("tick", local.collect()))
+            pacer.sleep()
+            if local.measuring:  # until then the pipe is the barrier action's ("go"/"stop")
+                while conn.poll():
+                    message = conn.recv()
+                    if message[0] == "stop":
+                        local.stop(message[1])
+                conn.send(("tick", local.collect()))
+            pacer.release()
+        local.stop_ticks()
         rec = local.finish()
         conn.send(
             ("end", rec, local.stop_reason, local.setup_error, local.close_errors, local.t_end)

@@ -9,12 +9,11 @@ import dataclasses
 import signal
 import sys
 import threading
-import time
 from typing import Any
 
 import numpy as np
 
-from .engines import LocalRun, Plan, ProcessRun, measure_overhead, split
+from .engines import LocalRun, Pacer, Plan, ProcessRun, measure_overhead, split
 from .histogram import LOWER, UPPER, Histogram
 from .progress import Progress
 from .record import SCHEDULED_HISTOGRAM_NAME, AbTrial
@@ -224,13 +223,12 @@ def _drive(
     forced = False
     try:
         engine.start()
-        next_tick = time.monotonic()
+        pacer = Pacer(engine, TICK)
         while not engine.done:
-            next_tick += TICK
-            time.sleep(max(0.0, next_tick - time.monotonic()))
-            next_tick = max(next_tick, time.monotonic() - TICK)
+            pacer.sleep()
             rec = engine.collect()
             if not engine.measuring:
+                pacer.release()
                 continue
             elapsed = engine.elapsed_ns()
             calls_now = window.add(elapsed, rec.calls)
@@ -243,10 +241,13 @@ def _drive(
             trial.status(status)
             if progress is not None:
                 progress.update(status)
+            pacer.release()
     except KeyboardInterrupt:
         forced = True  # a second Ctrl-C: do not wait for calls in flight
         engine.stop("interrupted")
     finally:
+        if isinstance(engine, LocalRun):
+            engine.stop_ticks()  # nobody parks once the monitor is gone
         if progress is not None:
             progress.clear()
 
