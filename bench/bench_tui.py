@@ -136,7 +136,7 @@ def rss_mb() -> float:
 # ---------------------------------------------------------------------- workers
 
 
-async def _wait(pilot: Any, condition: Any, timeout: float = 120.0) -> None:
+async def _wait(pilot: Any, condition: Any, timeout: float = 900.0) -> None:
     deadline = time.perf_counter() + timeout
     while not condition():
         if time.perf_counter() > deadline:
@@ -270,7 +270,7 @@ def worker(args: argparse.Namespace) -> None:
 
 def run_worker(kind: str, root: Path, n: int, *flags: str) -> dict[str, Any]:
     command = [sys.executable, __file__, "--worker", kind, "--root", str(root), "--n", str(n)]
-    done = subprocess.run([*command, *flags], capture_output=True, text=True, timeout=900)
+    done = subprocess.run([*command, *flags], capture_output=True, text=True, timeout=1800)
     if done.returncode != 0:
         raise RuntimeError(f"{kind} worker failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -292,7 +292,10 @@ def main() -> None:
         worker(args)
         return
     sizes = [1_000, 10_000] if args.quick else args.sizes
-    print(f"votakvot-tui benchmark, {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    print(
+        f"votakvot-tui benchmark, {os.cpu_count()} cores, python {sys.version.split()[0]}, "
+        f"load average {os.getloadavg()[0]:.1f} (other work on the machine slows every figure)"
+    )
     for n in sizes:
         root = Path(args.data) / str(n)
         root.mkdir(parents=True, exist_ok=True)
@@ -329,6 +332,7 @@ def main() -> None:
             )
         if "idle_cpu_percent" in ours:
             print(f"  idle CPU                  {ours['idle_cpu_percent']:8.2f} %")
+        print(f"  load average now {os.getloadavg()[0]:.1f}")
         print("  raw:", json.dumps({"ours": ours, "datatable": peer}))
 
 

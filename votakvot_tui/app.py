@@ -33,6 +33,7 @@ from .model import (
     TrialRecord,
     TrialStore,
     find_trial_dirs,
+    measure,
     newest_trial_dirs,
     read_records,
 )
@@ -131,7 +132,8 @@ class VotakvotApp(LaunchActions, App[None]):
             for d in newest_trial_dirs(source, FIRST_CHUNK)
         ]
         if first:
-            self.call_from_thread(self.apply, _read_many(first), first, ())
+            records = _read_many(first)
+            self.call_from_thread(self.apply, records, first, (), measure(records))
         watching = None
         if self.watch_enabled:
             # Setting up the watches walks the whole tree: do it beside the scan, and
@@ -148,7 +150,7 @@ class VotakvotApp(LaunchActions, App[None]):
                 return
             chunk = dirs[start : start + size]
             records = _read_many(chunk)
-            self.call_from_thread(self.apply, records, chunk, ())
+            self.call_from_thread(self.apply, records, chunk, (), measure(records))
             start += size
             size = CHUNK
         if watching is not None:
@@ -236,7 +238,7 @@ class VotakvotApp(LaunchActions, App[None]):
                 records = _read_many(sorted(batch))
                 found_paths = {r.path for r in records}
                 gone = [p for p in batch if p not in found_paths]
-                self.call_from_thread(self.apply, records, batch, gone)
+                self.call_from_thread(self.apply, records, batch, gone, measure(records))
         except BaseException:
             with self._lock:
                 self._reader_busy = False
@@ -254,14 +256,18 @@ class VotakvotApp(LaunchActions, App[None]):
             self._kick_reader()
 
     def apply(
-        self, records: Sequence[TrialRecord], paths: Iterable[str], removed: Iterable[str]
+        self,
+        records: Sequence[TrialRecord],
+        paths: Iterable[str],
+        removed: Iterable[str],
+        widths: dict[str, int] | None = None,
     ) -> None:
         """Put read records into the store and tell the screens (on the event loop)."""
         removed = list(removed)
         if removed:
             self.store.remove(removed)
         if records:
-            self.store.put(records)
+            self.store.put(records, widths)
         changed = frozenset({*paths, *removed})
         self.broadcast(lambda: TrialsUpdated(changed))
 

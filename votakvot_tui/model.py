@@ -30,6 +30,8 @@ __all__ = [
     "ViewSpec",
     "display",
     "find_trial_dirs",
+    "is_query",
+    "measure",
     "newest_trial_dirs",
     "read_record",
     "read_records",
@@ -375,6 +377,17 @@ MAX_WIDTH = 28
 """No column gets wider than this; longer values are cut with an ellipsis."""
 
 
+def measure(records: Iterable[TrialRecord]) -> dict[str, int]:
+    """Column -> widest display among the rows (capped), in order of appearance."""
+    widths: dict[str, int] = {}
+    for record in records:
+        for key, value in record.values.items():
+            width = min(len(display(value, key)), MAX_WIDTH)
+            if width > widths.get(key, -1):
+                widths[key] = width
+    return widths
+
+
 class TrialStore:
     """Every trial known to the app, keyed by folder."""
 
@@ -397,17 +410,25 @@ class TrialStore:
     def get(self, path: str) -> TrialRecord | None:
         return self.records.get(path)
 
-    def put(self, records: Iterable[TrialRecord]) -> None:
-        """Add or replace records (called on the event loop with already-read rows)."""
-        widths = self.widths
+    def put(self, records: Iterable[TrialRecord], widths: dict[str, int] | None = None) -> None:
+        """Add or replace records (on the event loop, with rows read elsewhere).
+
+        Args:
+            records: the rows.
+            widths: :func:`measure` of the rows, computed off the event loop; when
+                left out it is computed here.
+        """
+        records = list(records)
+        if widths is None:
+            widths = measure(records)
         for record in records:
             self.records[record.path] = record
-            for key, value in record.values.items():
-                if key not in self.columns:
-                    self.columns[key] = None
-                width = min(len(display(value, key)), MAX_WIDTH)
-                if width > widths.get(key, 0):
-                    widths[key] = width
+        mine = self.widths
+        for key, width in widths.items():
+            if key not in self.columns:
+                self.columns[key] = None
+            if width > mine.get(key, 0):
+                mine[key] = width
         self.version += 1
 
     def remove(self, paths: Iterable[str]) -> int:

@@ -116,8 +116,9 @@ class CompareScreen(BaseScreen[None]):
 
     def differs(self, field: str) -> bool:
         """Whether the trials disagree on a field."""
-        values = self.fields.get(field, [])
-        return any(repr(v) != repr(values[0]) for v in values[1:])
+        values = [display(v) for v in self.fields.get(field, [])]
+        # As shown: timestamps a microsecond apart are not a difference to anybody.
+        return any(v != values[0] for v in values[1:])
 
     def draw(self) -> None:
         table = self.query_one(DataTable)

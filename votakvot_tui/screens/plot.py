@@ -34,7 +34,7 @@ def trial_label(path: str) -> str:
     parts = path.rstrip("/").split("/")
     last = parts[-1][:8]
     if len(parts) >= 5:
-        return f"{parts[-5]}:{last}"
+        return f"{parts[-4]}:{last}"
     return last
 
 

@@ -1,0 +1,109 @@
+"""Regenerate the dashboard's SVG screenshots from the demo data: ``make screenshots``.
+
+Writes the demo trials of ``examples/demo.py`` (one of them running in a background
+process, adding metrics) into a temporary folder, drives the app headless at
+100x30 and saves one SVG per main screen next to this script.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import runpy
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SIZE = (100, 30)
+
+
+async def _until(pilot: Any, condition: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not get there")
+        await pilot.pause(0.05)
+
+
+async def shoot(root: str) -> list[str]:
+    from votakvot_tui import make_app
+    from votakvot_tui.screens import CompareScreen, DetailScreen, PlotScreen
+    from votakvot_tui.widgets import TrialTable
+
+    app = make_app([root])
+    saved = []
+
+    def save(name: str) -> None:
+        app.save_screenshot(f"{name}.svg", str(HERE))
+        saved.append(f"{name}.svg")
+
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(pilot, lambda: not app.scanning and len(app.store) >= 10)
+        table = app.screen.query_one(TrialTable)
+        await pilot.press("down", "up")  # the footer is drawn after the first key
+        await pilot.pause(0.5)
+        save("trials")
+
+        def index(function: str, state: str | None = None) -> int:
+            return next(
+                i
+                for i, r in enumerate(table.view.rows)
+                if r.values.get("function", "").endswith(function)
+                and (state is None or r.state == state)
+            )
+
+        table.cursor = index("divide", "failed")
+        await pilot.press("enter")
+        await _until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.details)
+        await pilot.pause(0.3)
+        save("detail")
+        await pilot.press("escape")
+
+        table.cursor = index("long_training")
+        await pilot.press("p")
+        await _until(pilot, lambda: isinstance(app.screen, PlotScreen) and app.screen.frames)
+        await pilot.pause(0.5)
+        save("plot")
+        await pilot.press("escape")
+
+        table.selected = {r.path for r in table.view.rows if r.values["function"].endswith("train")}
+        await pilot.press("c")
+        await _until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.fields)
+        await pilot.press("d")
+        await pilot.pause(0.3)
+        save("compare")
+        await pilot.press("escape")
+        table.clear_selection()
+
+        app.screen.query_one("#filter").value = "optimizer == 'adam' or result > 0.8"
+        await _until(pilot, lambda: len(table.view.rows) == 4)
+        table.focus()
+        await pilot.pause(0.3)
+        save("query")
+    return saved
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    demo = runpy.run_path(str(ROOT / "examples" / "demo.py"), run_name="demo")
+    root = tempfile.mkdtemp(prefix="votakvot-screenshots-")
+    live = None
+    try:
+        demo["write_demo"](root)
+        live = demo["start_live"](root, 30.0)
+        time.sleep(4)  # a few metric points and a heartbeat
+        saved = asyncio.run(shoot(root))
+        print("wrote", ", ".join(str(HERE / name) for name in saved))
+    finally:
+        if live is not None and live.poll() is None:
+            live.terminate()
+            live.wait(timeout=10)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
