@@ -63,3 +63,13 @@ def test_compare_command(workdir: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert data["a"] == "base" and data["b"] == "new"
     assert main(["compare", "-p", "res", "base", "nope"]) == 2
     assert "no trial 'nope'" in capsys.readouterr().err
+
+
+def test_trials_found_by_uuid(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial can be named by the uuid at the end of its default tid."""
+    for _ in range(2):
+        assert main(["-p", "res", "-n", "20", "--quiet", "mods.noop"]) == 0
+    capsys.readouterr()
+    a, b = sorted(p.name for p in (workdir / "res").glob("ab/*/*/*/*"))
+    assert main(["compare", "-p", "res", a, b]) == 0
+    assert f"/{a} (done)" in capsys.readouterr().out
