@@ -52,7 +52,8 @@ _DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
 # Characters that cannot start a plain scalar value (``-?:`` may when not followed by space).
 _INDICATORS = frozenset("'\"!&*|>{}[]%@`#, \t")
 # Line breaks other than "\n", and what the YAML reader refuses: the safe loader decides.
-_SPECIAL = re.compile("[\r\x85\u2028\u2029]|" + yaml.reader.Reader.NON_PRINTABLE.pattern)
+_BREAKS = re.compile("[\r\x85\u2028\u2029]")
+_NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE  # compiled once by PyYAML already
 _ASCII_SPECIAL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})?(?:[+-]\d\d:\d\d)?\Z")
 _FLOAT = re.compile(r"-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?\Z")
@@ -331,8 +332,12 @@ def parse_record(raw: bytes, name: str, *, shared: bool = False) -> dict[str, An
 
 
 def _parse_text(text: str, shared: bool) -> Any:
-    special = _ASCII_SPECIAL if text.isascii() else _SPECIAL
-    simple = not special.search(text) and not text.startswith("\ufeff")
+    if text.isascii():
+        simple = not _ASCII_SPECIAL.search(text)
+    else:
+        simple = not (
+            _BREAKS.search(text) or _NON_PRINTABLE.search(text) or text.startswith("\ufeff")
+        )
     sections = _split_sections(text) if simple else None
     if sections:
         try:

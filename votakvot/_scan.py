@@ -15,7 +15,6 @@ import posixpath
 import re
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ._layout import YAML_NAME
@@ -286,6 +285,8 @@ class _Clones:
 def _pool_map(fs: Any, fn: Callable[[Any, str], Any], items: list[str]) -> list[Any]:
     if len(items) <= 1:
         return [fn(fs, item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
     clones = _Clones(fs)
     try:
         with ThreadPoolExecutor(min(_REMOTE_THREADS, len(items))) as pool:
