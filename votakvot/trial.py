@@ -212,6 +212,7 @@ class Trial:
         from ._layout import is_own_file
 
         fs, root = self._fs()
+        fs.invalidate_cache(root)  # remote listings are cached per instance; files may be new
         names = []
         for path in fs.find(root):
             rel = posixpath.relpath(path, root)
