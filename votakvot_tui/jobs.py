@@ -48,6 +48,8 @@ __all__ = [
 
 GRACE = 10.0
 """Seconds between SIGINT and SIGTERM (and between SIGTERM and SIGKILL) on stop."""
+START_GRACE = 30.0
+"""Seconds a job may take to start its command before it counts as ``lost``."""
 TAIL_BYTES = 64 * 1024
 """At most this much of the end of an output file is read for a tail."""
 STATES = ("starting", "running", "stopping", "done", "failed", "stopped", "lost")
@@ -60,6 +62,7 @@ EXIT_FILE = "exit.json"
 STOP_FILE = "stop"
 STDOUT_FILE = "stdout.log"
 STDERR_FILE = "stderr.log"
+SUPERVISOR_LOG = "supervisor.log"
 
 
 class JobError(Exception):
@@ -241,7 +244,8 @@ class Job:
             if self.stop_requested is not None:
                 return "stopping"
             return "running" if self.started is not None else "starting"
-        if self.pid is None and time.time() - self.created < 5:
+        if self.started is None and time.time() - self.created < START_GRACE:
+            # Between fork and exec the supervisor does not look like itself yet.
             return "starting"
         return "lost"
 
@@ -262,6 +266,9 @@ class Job:
             parts.append(_tail(os.path.join(self.folder, STDERR_FILE), lines))
         if self.start_error:
             parts.append(self.start_error)
+        if not self.finished and self.started is None:
+            # A supervisor that failed before starting the command says why here.
+            parts.append(_tail(os.path.join(self.folder, SUPERVISOR_LOG), lines))
         return "\n".join(p for p in parts if p)
 
     @property
@@ -359,7 +366,7 @@ class JobManager:
         try:
             with (
                 open(os.devnull, "rb") as null_in,
-                open(os.path.join(folder, "supervisor.log"), "ab") as log,
+                open(os.path.join(folder, SUPERVISOR_LOG), "ab") as log,
             ):
                 popen = subprocess.Popen(
                     [sys.executable, "-m", "votakvot_tui.jobs", folder],

@@ -281,3 +281,21 @@ def test_docs_example_runs(tmp_path):
     with contextlib.redirect_stdout(out):
         exec(compile(code, "docs/launch.md", "exec"), {})
     assert out.getvalue().strip() == "done 0 hello"
+
+
+def test_supervisor_that_cannot_start_is_lost_with_its_reason(tmp_path):
+    """A supervisor that dies before starting the command (here: a python that cannot
+    import the supervisor) ends ``lost`` once the start grace passed, its error in the tail."""
+    from votakvot_tui import jobs as jobs_module
+
+    manager = JobManager(str(tmp_path / "jobs"))
+    folder = tmp_path / "jobs" / "260101-000000000-command-abcdef"
+    folder.mkdir(parents=True)
+    (folder / "job.json").write_text(
+        '{"argv": ["true"], "cwd": "/", "created": 0, "pid": 999999999}'
+    )
+    (folder / "supervisor.log").write_text("ModuleNotFoundError: No module named 'votakvot_tui'\n")
+    (job,) = manager.list_jobs()
+    assert job.state == "lost"
+    assert "No module named 'votakvot_tui'" in job.tail()
+    assert jobs_module.START_GRACE > 0
