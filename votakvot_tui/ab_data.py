@@ -36,6 +36,9 @@ METRICS_PREFIX = "votakvot.metrics."
 PERCENTILE_ROWS = ("p50", "p75", "p90", "p95", "p99", "p99.9", "p99.99")
 """Percentiles the monitor lists (what ``votakvot-ab`` summarises)."""
 
+MAX_LIVE = 3000
+"""Status samples kept for the live calls/s line (ten minutes at five a second)."""
+
 Bucket = tuple[int, int, int]
 """``(lower_ns, upper_ns, count)`` of one histogram bucket."""
 
@@ -104,6 +107,10 @@ class AbSnapshot:
     """Per-second rows: ``at``, ``second``, ``calls``, ``errors``, ``p50``, ``p99``, ``max``."""
     buckets: list[Bucket] = dataclasses.field(default_factory=list)
     """The latency histogram of successful calls."""
+    live_rate: list[tuple[float, float]] = dataclasses.field(default_factory=list)
+    """``(elapsed, calls/s over the last second)`` from each status file seen while the
+    run went on: a calls/s line that moves five times a second, before the per-second
+    metric rows are flushed."""
     buckets_final: bool = False
     """``buckets`` come from the final ``ab.histogram.csv`` (fine buckets), not the
     live status file (coarse ones)."""
@@ -331,6 +338,11 @@ class AbReader:
                     return  # replaced atomically, so only a foreign writer gets here
                 if isinstance(status, dict):
                     snap.status = status
+                    elapsed, rate = status.get("elapsed"), status.get("rate_now")
+                    if isinstance(elapsed, (int, float)) and isinstance(rate, (int, float)):
+                        live = snap.live_rate
+                        if not live or elapsed > live[-1][0]:
+                            snap.live_rate = [*live[-MAX_LIVE + 1 :], (float(elapsed), float(rate))]
 
     def _read_series(self, snap: AbSnapshot) -> None:
         names = sorted(n for n in self._list() if n.startswith(METRICS_PREFIX))

@@ -268,3 +268,14 @@ def test_request_from_recorded_params_round_trips():
         "20",
     )
     assert AbRequest.from_params({"callable": "m.f", "processes": 2}).engine == "processes"
+
+
+def test_reader_keeps_live_rate_samples(tmp_path):
+    """Each new status file adds an (elapsed, calls/s) sample for the live line."""
+    folder = tmp_path / "t"
+    reader = AbReader(str(folder))
+    for i in range(3):
+        write_status_only(folder, elapsed=1.0 + i, rate_now=10.0 * (i + 1), done=i)
+        reader.read()
+    snap = reader.read()
+    assert snap.live_rate == [(1.0, 10.0), (2.0, 20.0), (3.0, 30.0)]

@@ -278,16 +278,25 @@ class AbMonitorScreen(Screen[None]):
         plt.clear_data()
         plt.clear_figure()
         plt.title("calls/s")
-        if rows:
-            plt.plot(xs, [r.get("calls", 0.0) for r in rows], marker="braille", color="green")
-            if any(r.get("errors") for r in rows):
-                plt.plot(
-                    xs,
-                    [r.get("errors", 0.0) for r in rows],
-                    marker="braille",
-                    color="red",
-                    label="errors",
-                )
+        times = list(xs)
+        calls = [r.get("calls", 0.0) for r in rows]
+        if snapshot.running:
+            # The per-second rows lag a flush behind: go on with the status samples.
+            last = times[-1] if times else 0.0
+            for t, value in snapshot.live_rate:
+                if t > last:
+                    times.append(t)
+                    calls.append(value)
+        if times:
+            plt.plot(times, calls, marker="braille", color="green")
+        if any(r.get("errors") for r in rows):
+            plt.plot(
+                xs,
+                [r.get("errors", 0.0) for r in rows],
+                marker="braille",
+                color="red",
+                label="errors",
+            )
         rate.refresh()
         latency = self.query_one("#abm-latency", PlotextPlot)
         plt = latency.plt
