@@ -92,7 +92,13 @@ def run_orig(work: Path, calls: int, args: list[str]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--calls", type=int, default=200_000, help="calls per case, both tools")
+    parser.add_argument("--calls", type=int, default=500_000, help="calls per case, both tools")
+    parser.add_argument(
+        "--case",
+        action="append",
+        choices=[name for name, _ in CASES],
+        help="run only this case (repeatable)",
+    )
     parser.add_argument("--big", type=int, default=10_000_000, help="calls of the memory run")
     parser.add_argument("--repeat", type=int, default=3, help="runs per case (best is kept)")
     opts = parser.parse_args()
@@ -106,6 +112,8 @@ def main() -> None:
               "| harness overhead |")  # fmt: skip
         print("|---|---:|---:|---:|---:|---:|")
         for name, args in CASES:
+            if opts.case and name not in opts.case:
+                continue
             ours = max((run_ours(work, opts.calls, args) for _ in range(opts.repeat)),
                        key=lambda r: r["rate"])  # fmt: skip
             orig = max((run_orig(work, opts.calls, args) for _ in range(opts.repeat)),
