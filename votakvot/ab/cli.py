@@ -199,7 +199,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def _expand_short_concurrency(argv: list[str]) -> list[str]:
-    """``-100`` -> ``-c 100`` (before the callable only)."""
+    """``-100`` -> ``-c 100``, like ``head -5`` (unless it is the value of an option)."""
     out: list[str] = []
     for arg in argv:
         if re.fullmatch(r"-\d+", arg) and not (out and out[-1] in _VALUE_OPTIONS):
