@@ -187,3 +187,28 @@ def test_complete_records_pass() -> None:
     """A running trial needs no result; a done one with a None result is whole."""
     assert _records.check_record({"tid": "a", "state": "running"}, "f")
     assert _records.check_record({"tid": "a", "state": "done", "result": None}, "f")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a:\n    b: 1\n  c: 2\n",
+        "a:\n  b: 1\n c: 2\n",
+        "a:\n  - 1\n  b: 2\n",
+        "a:\n- 1\n  - 2\n",
+        "a: 1\n b: 2\n",
+        "a:\n  b:\n  - x\n  -\n",
+        "a:\n  b:\n    - x\n  c: 1\n",
+        "a: b: c\n",
+        "a:\n  b: 1\n\n  c: 2\n",
+    ],
+)
+def test_odd_indentation_reads_or_fails_like_the_safe_loader(text: str) -> None:
+    """Indentation the writer never makes gives the loader's value, or an error if it errs."""
+    try:
+        expected = _yaml.load(text)
+    except yaml.YAMLError:
+        with pytest.raises(TrialLoadError):
+            parse(text)
+    else:
+        assert parse(text) == expected

@@ -156,19 +156,25 @@ def _quoted_key(content: str) -> tuple[str, str]:
 
 
 def _mapping(lines: list[str], i: int, indent: int) -> tuple[dict[str, Any], int]:
+    """The block mapping whose keys sit at column ``indent``, from line ``i`` on."""
     result: dict[str, Any] = {}
     n = len(lines)
+    pad = " " * indent
+    keys = _key_cache
     while i < n:
         line = lines[i]
-        ind = len(line) - len(line.lstrip(" "))
-        if ind < indent:
-            break
-        if ind > indent or ind == len(line):
-            raise _Fallback
-        content = line[ind:]
-        if content[0] == "-" and (len(content) == 1 or content[1] == " "):
+        if indent:
+            if not line.startswith(pad):
+                break  # less indented (or blank): the caller's
+            content = line[indent:]
+        else:
+            content = line
+        first = content[:1]
+        if first == " " or not first:
+            raise _Fallback  # more indented than a key here, or a blank line
+        if first == "-" and content[1:2] in ("", " "):
             break  # a sequence item at this level belongs to the caller's key
-        if content[0] == '"':
+        if first == '"':
             key, rest = _quoted_key(content)
         else:
             colon = content.find(": ")
@@ -178,20 +184,22 @@ def _mapping(lines: list[str], i: int, indent: int) -> tuple[dict[str, Any], int
                 key, rest = content[:-1], ":"
             else:
                 raise _Fallback
-            if not _plain_key(key):
+            plain = keys.get(key)
+            if plain is None:
+                plain = _plain_key(key)
+            if not plain:
                 raise _Fallback
+        i += 1
         if rest != ":":
-            if rest[:2] != ": " or len(rest) < 3:
+            if len(rest) < 3 or rest[1] != " ":
                 raise _Fallback
             result[key] = _value(rest[2:])
-            i += 1
             continue
-        i += 1
         if i < n:
             nxt = lines[i]
-            nind = _indent(nxt)
-            is_item = nxt[nind : nind + 2] == "- " or nxt[nind:] == "-"
-            if is_item and nind >= indent:
+            nind = len(nxt) - len(nxt.lstrip(" "))
+            item = nxt[nind : nind + 1] == "-" and nxt[nind + 1 : nind + 2] in ("", " ")
+            if item and nind >= indent:
                 result[key], i = _sequence(lines, i, nind)
                 continue
             if nind > indent:
