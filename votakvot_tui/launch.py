@@ -184,13 +184,19 @@ class LaunchActions(App[None]):
         if not paths:
             self.notify("select an ab trial first", severity="warning")
             return
-        if not _is_ab_trial(paths[0]):
-            self.notify(
-                f"{paths[0]} is not a votakvot-ab run (no kind: ab); press b to start one",
-                severity="warning",
-            )
-            return
-        self.open_ab_monitor(paths[0])
+        path = paths[0]
+
+        def check() -> None:  # reads the record: in a thread (it may be remote)
+            if _is_ab_trial(path):
+                self.call_from_thread(self.open_ab_monitor, path)
+            else:
+                self.call_from_thread(
+                    self.notify,
+                    f"{path} is not a votakvot-ab run (no kind: ab); press b to start one",
+                    severity="warning",
+                )
+
+        self.run_worker(check, thread=True, group="ab-check", exit_on_error=False)
 
     def action_ab_compare(self) -> None:
         """Compare the two marked ab trials."""
@@ -202,11 +208,17 @@ class LaunchActions(App[None]):
         if len(paths) != 2:
             self.notify("mark exactly two ab trials with space to compare them", severity="warning")
             return
-        not_ab = [p for p in paths if not _is_ab_trial(p)]
-        if not_ab:
-            self.notify(f"not a votakvot-ab run: {', '.join(not_ab)}", severity="warning")
-            return
-        self.push_screen(AbCompareScreen(paths[0], paths[1]))
+
+        def check() -> None:  # reads the records: in a thread (they may be remote)
+            not_ab = [p for p in paths if not _is_ab_trial(p)]
+            if not_ab:
+                self.call_from_thread(
+                    self.notify, f"not a votakvot-ab run: {', '.join(not_ab)}", severity="warning"
+                )
+            else:
+                self.call_from_thread(self.push_screen, AbCompareScreen(paths[0], paths[1]))
+
+        self.run_worker(check, thread=True, group="ab-check", exit_on_error=False)
 
     def action_resumable(self) -> None:
         """List the resumable trials."""

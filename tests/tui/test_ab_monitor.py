@@ -138,9 +138,11 @@ async def test_monitor_opens_for_an_ab_trial(tmp_path, monkeypatch):
         await loaded(pilot, 2)
         _cursor_to(app, "demo/train")
         await pilot.press("w")
-        await pilot.pause()
+        await wait_for(
+            pilot,
+            lambda: any("not a votakvot-ab run" in str(n.message) for n in app._notifications),
+        )
         assert not isinstance(app.screen, AbMonitorScreen)
-        assert any("not a votakvot-ab run" in str(n.message) for n in app._notifications)
         _cursor_to(app, "bench.get")
         await pilot.press("w")
         monitor = await wait_for(

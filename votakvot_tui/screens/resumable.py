@@ -260,18 +260,18 @@ class ResumableScreen(Screen[None]):
 
     def action_refresh(self) -> None:
         """Read the trials again."""
-        self.scan()
+        store = getattr(self.app, "store", None)
+        # Copied here, on the event loop: the app changes the store only from there.
+        self.scan(list(store.records) if store is not None else [])
 
     @on(TrialsUpdated)
     def _on_trials(self) -> None:
-        self.scan()
+        self.action_refresh()
 
     @work(thread=True, exclusive=True, group="resumable", exit_on_error=False)
-    def scan(self) -> None:
+    def scan(self, paths: list[str]) -> None:
         """Find resumable trials among those the app knows (off the event loop)."""
-        store = getattr(self.app, "store", None)
-        paths = sorted(store.records) if store is not None else []
-        rows = find_resumable(paths, self._cache)
+        rows = find_resumable(sorted(paths), self._cache)
         launcher: LaunchActions = self.app  # type: ignore[assignment]
         jobs = {}
         for job in launcher.job_manager.list_jobs(limit=200):
