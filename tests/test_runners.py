@@ -8,6 +8,7 @@ import csv
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -362,6 +363,8 @@ def test_dask_runner_writes_trials_from_workers(use, dask_cluster) -> None:
         votakvot.submit(fails, x=5).result()
     assert votakvot.map(negate, [{"x": 1}, {"x": 1}]) == [-1, -1]  # equal params: two trials
     assert votakvot.submit(lambda x: x + 1, x=1).result() == 2  # sent by cloudpickle
+    with pytest.raises(TypeError, match=r"cannot be sent to the Dask workers.*_thread.lock"):
+        votakvot.submit(square, x=threading.Lock())
     pids = {r["meta"]["process"]["pid"] for r in records(root)}
     assert os.getpid() not in pids
     assert len(records(root)) == n + 1 + 2 + 1

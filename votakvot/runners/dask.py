@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import pickle
 import uuid
 from typing import Any
 
@@ -76,14 +77,27 @@ class DaskRunner(Runner):
 
     def submit(self, call: Call) -> concurrent.futures.Future[Any]:
         name = getattr(call.fn, "__name__", "call")
-        task = self.client.submit(
-            execute_with,
-            self.token,
-            self.settings,
-            call,
-            pure=False,
-            key=f"votakvot-{name}-{uuid.uuid4().hex}",
-        )
+        try:
+            task = self.client.submit(
+                execute_with,
+                self.token,
+                self.settings,
+                call,
+                pure=False,
+                key=f"votakvot-{name}-{uuid.uuid4().hex}",
+            )
+        except Exception as exc:
+            cause = _innermost(exc)
+            if "serialize" not in str(exc) and not isinstance(
+                cause, (TypeError, pickle.PicklingError)
+            ):
+                raise
+            raise TypeError(
+                f"{call.fn!r} or its params cannot be sent to the Dask workers: "
+                f"{type(cause).__name__}: {cause}. Everything a call uses must be picklable "
+                "by cloudpickle: no locks, open files or connections among its params, "
+                "globals or closure variables"
+            ) from exc
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         future.set_running_or_notify_cancel()
         # The Dask future must stay referenced until done, or Dask forgets the task.
@@ -96,6 +110,16 @@ class DaskRunner(Runner):
             self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    seen = {id(exc)}
+    while True:
+        nxt = exc.__cause__ or exc.__context__
+        if nxt is None or id(nxt) in seen:
+            return exc
+        seen.add(id(nxt))
+        exc = nxt
 
 
 def _settle(future: concurrent.futures.Future[Any], task: Any) -> None:
