@@ -279,6 +279,8 @@ def test_process_runner_refuses_what_it_cannot_send(use, tmp_path: Path) -> None
     use("process", workers=1)
     with pytest.raises(TypeError, match=r"top level of an importable module"):
         votakvot.submit(lambda x: x, x=1)
+    with pytest.raises(TypeError, match=r"params 'x' of .*square.* cannot be sent"):
+        votakvot.submit(square, x=threading.Lock())
     votakvot.init("memory://runners-test", runner="process", workers=1)
     with pytest.raises(ValueError, match=r"memory:// lives inside one process"):
         votakvot.submit(square, x=1)

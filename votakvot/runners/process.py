@@ -125,8 +125,20 @@ class ProcessRunner(Runner):
                 self.pool = self._new_pool()
                 return self.pool.submit(fn, *args)
 
+    def _check_params(self, call: Call) -> None:
+        try:
+            pickle.dumps(call.params)
+        except Exception as exc:
+            bad = [k for k, v in call.params.items() if not _picklable(v)]
+            raise TypeError(
+                f"params {', '.join(map(repr, bad)) or '?'} of {call.fn!r} cannot be sent to "
+                f"the 'process' runner's workers: {type(exc).__name__}: {exc}. Pass values "
+                "pickle can copy (no locks, open files or connections), or use runner='thread'"
+            ) from exc
+
     def submit(self, call: Call) -> concurrent.futures.Future[Any]:
         self._check_function(call.fn)
+        self._check_params(call)
         return self._pool_submit(execute, call)
 
     def submit_many(self, calls: list[Call]) -> list[concurrent.futures.Future[Any]]:
@@ -140,6 +152,8 @@ class ProcessRunner(Runner):
             return [self.submit(call) for call in calls]
         for fn in {id(call.fn): call.fn for call in calls}.values():
             self._check_function(fn)
+        for call in calls:
+            self._check_params(call)
         probes = [self._submit_batch(calls[i : i + 1]) for i in range(2 * self.workers)]
         futures = [f for _, batch in probes for f in batch]
         done, _ = concurrent.futures.wait(
@@ -171,6 +185,14 @@ class ProcessRunner(Runner):
 
     def close(self, wait: bool = True) -> None:
         self.pool.shutdown(wait=wait)
+
+
+def _picklable(value: Any) -> bool:
+    try:
+        pickle.dumps(value)
+    except Exception:
+        return False
+    return True
 
 
 def _settle_batch(futures: list[concurrent.futures.Future[Any]], chunk: Any) -> None:
