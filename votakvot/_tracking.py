@@ -132,6 +132,7 @@ class ActiveTrial:
         if extra:
             self.data.update(extra)
         self._lock = threading.RLock()
+        self._yaml_lock = threading.RLock()
         self._metric_rows: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         self._metric_files: dict[tuple[str, ...], str] = {}
         self._metric_seq = 0
@@ -180,11 +181,14 @@ class ActiveTrial:
             return None
 
     def write_yaml(self) -> None:
-        text = _dump_record(self.data, self.tid)
-        self._guard(
-            f"write {YAML_NAME}",
-            lambda: self.storage.write_atomic(self.file(YAML_NAME), text.encode("utf-8")),
-        )
+        # One writer at a time, so the flusher thread never renames an older record
+        # over a newer one (the final one above all).
+        with self._yaml_lock:
+            text = _dump_record(self.data, self.tid)
+            self._guard(
+                f"write {YAML_NAME}",
+                lambda: self.storage.write_atomic(self.file(YAML_NAME), text.encode("utf-8")),
+            )
 
     def elapsed(self) -> float:
         """Seconds this trial has run so far, earlier runs of a resumed trial included."""
@@ -272,16 +276,17 @@ class ActiveTrial:
             return
         self._end_hooks()
         self._detach()
-        at = self.data["at"]
-        at["finished"] = _now()
-        earlier = self.resumed_duration + at.pop("_resumed_duration", 0.0)
-        at["duration"] = time.perf_counter() - self._t0 + earlier
-        self.data["state"] = state
-        if state == "done":
-            self.data["result"] = result
-        self.flush_metrics()
-        self.write_yaml()
-        self.finished = True
+        with self._yaml_lock:  # not while the flusher thread dumps the record
+            at = self.data["at"]
+            at["finished"] = _now()
+            earlier = self.resumed_duration + at.pop("_resumed_duration", 0.0)
+            at["duration"] = time.perf_counter() - self._t0 + earlier
+            self.data["state"] = state
+            if state == "done":
+                self.data["result"] = result
+            self.flush_metrics()
+            self.write_yaml()
+            self.finished = True
 
     # --- what the call records ----------------------------------------------------
 
@@ -346,7 +351,9 @@ class ActiveTrial:
         self.flush_metrics()
         if self._info_dirty:
             self._info_dirty = False
-            self.write_yaml()
+            with self._yaml_lock:
+                if not self.finished:  # the final record may have been written meanwhile
+                    self.write_yaml()
         if now - self._last_heartbeat >= self.config.heartbeat_interval:
             self.heartbeat(now)
 
