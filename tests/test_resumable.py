@@ -458,15 +458,25 @@ def _looping(folder: Path, pid: int) -> bool:
 def test_sigkill_at_random_moments_then_resume(tmp_path: Path) -> None:
     """Killing the process with SIGKILL at random moments never leaves a snapshot that
     cannot be resumed; the final result is the same as an uninterrupted run."""
+    kill_and_resume(tmp_path, rounds=6, n=400, seed=4)
+
+
+@pytest.mark.stress
+@pytest.mark.parametrize("seed", range(5))
+def test_sigkill_many_times_then_resume(tmp_path: Path, seed: int) -> None:
+    """The same, killed 30 times in a longer run, with other random moments."""
+    kill_and_resume(tmp_path, rounds=30, n=3000, seed=seed)
+
+
+def kill_and_resume(tmp_path: Path, rounds: int, n: int, seed: int) -> None:
     script = tmp_path / "kill_me.py"
     script.write_text(KILL_SCRIPT)
     results = tmp_path / "results"
-    n = 400
-    rng = random.Random(4)
+    rng = random.Random(seed)
     folder = results / "kill" / "me"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     kills = 0
-    for _ in range(6):
+    for _ in range(rounds):
         proc = subprocess.Popen(
             [sys.executable, str(script), str(results), str(n)],
             stdout=subprocess.PIPE,
