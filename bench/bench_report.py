@@ -295,7 +295,7 @@ def main() -> None:
     if args.remote:
         lines += [
             "",
-            "Remote stores (servers in this process's children, on loopback):",
+            "Remote stores (servers in threads of the benchmark process, on loopback):",
             "",
             "| reader | trials | total s | load s | CPU s |",
             "|---|---:|---:|---:|---:|",
