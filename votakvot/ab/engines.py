@@ -24,6 +24,7 @@ import itertools
 import logging
 import math
 import os
+import sys
 import threading
 import time
 import traceback
@@ -191,6 +192,11 @@ class LocalRun:
         return (self.t_end or perf_counter_ns()) - self.t_start
 
     # --- ticks without a GIL convoy ------------------------------------------------------
+
+    @property
+    def looping(self) -> int:
+        """Workers in the closed-model loop right now."""
+        return self._looping
 
     @property
     def can_park(self) -> bool:
@@ -521,6 +527,9 @@ class Pacer:
     """
 
     NEVER = 1 << 62
+    SWITCH_INTERVAL = 0.001
+    """``sys.setswitchinterval`` while threads run: how long the monitor may wait for the
+    GIL behind one busy thread (the default 5 ms made a tick take tens of ms)."""
     MISSES = 3
     """Ticks in a row whose workers did not all park before parking is given up."""
 
@@ -530,16 +539,21 @@ class Pacer:
         self.parking = bool(getattr(engine, "can_park", False))
         self._next = time.perf_counter()
         self._misses = 0
+        self._parking_now = False
         self._announce()
 
     def _announce(self) -> None:
-        next_ns = int((self._next + self.tick) * 1e9) if self.parking else self.NEVER
+        # A single worker is never parked: while the monitor's numpy folds run without
+        # the GIL it keeps calling on the other core, and with SWITCH_INTERVAL each wait
+        # for the GIL behind one thread is short.
+        self._parking_now = self.parking and getattr(self.engine, "looping", 0) >= 2
+        next_ns = int((self._next + self.tick) * 1e9) if self._parking_now else self.NEVER
         self.engine.tick_end(next_ns)
 
     def sleep(self) -> None:
         """Return at the next tick, with the workers parked when parking is on."""
         self._next += self.tick
-        if self.parking:
+        if self._parking_now:
             if self.engine.tick_begin(self._next):
                 self._misses = 0
             else:
@@ -721,6 +735,8 @@ def child_main(plan: Plan, index: int, conn: Any, tick: float) -> None:
         os.set_blocking(conn.fileno(), True)
     from .target import resolve
 
+    if not plan.gevent:
+        sys.setswitchinterval(min(sys.getswitchinterval(), Pacer.SWITCH_INTERVAL))
     local: LocalRun | None = None
     try:
         target = resolve(plan.spec)

@@ -192,6 +192,9 @@ def run(opts: Options, target: Target) -> Outcome:
     previous_handler = None
     if threading.current_thread() is threading.main_thread():
         previous_handler = signal.signal(signal.SIGINT, on_sigint)
+    switch_interval = sys.getswitchinterval()
+    if not opts.gevent:
+        sys.setswitchinterval(min(switch_interval, Pacer.SWITCH_INTERVAL))
     try:
         overhead_ns = measure_overhead()[0]  # children run the same loop on the same CPU
         trial = AbTrial(opts.path, opts.tid, target.short, target.name, opts.params())
@@ -207,6 +210,7 @@ def run(opts: Options, target: Target) -> Outcome:
                 trial.trial.fail(exc)
             raise
     finally:
+        sys.setswitchinterval(switch_interval)
         if previous_handler is not None:
             signal.signal(signal.SIGINT, previous_handler)
 
