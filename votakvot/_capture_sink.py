@@ -14,6 +14,7 @@ rewrite the whole file, at most once per second per megabyte already kept.
 
 from __future__ import annotations
 
+import _thread
 import contextvars
 import datetime
 import json
@@ -21,6 +22,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._config import get_config
@@ -28,7 +30,7 @@ from ._config import get_config
 if TYPE_CHECKING:
     from ._tracking import ActiveTrial
 
-__all__ = ["SPILL_PARTS", "Parts", "Sink", "drain_all", "register", "unregister"]
+__all__ = ["SPILL_PARTS", "Parts", "Sink", "drain_all", "on_tick", "register", "unregister"]
 
 logger = logging.getLogger("votakvot")
 
@@ -43,10 +45,18 @@ _REMOTE_BYTES_PER_SECOND = 1024 * 1024
 
 
 class Parts(list):
-    """The pending pieces of one trial file; ``sink`` is who drains them."""
+    """The pending pieces of one trial file; ``sink`` is who drains them (``None`` once
+    the trial ended: late writers from contexts that outlived it are dropped)."""
 
     __slots__ = ("sink",)
-    sink: Sink
+    sink: Sink | None
+
+    def spill(self) -> None:
+        sink = self.sink
+        if sink is None:
+            del self[:]
+        else:
+            sink.spill()
 
 
 class Sink:
@@ -60,28 +70,30 @@ class Sink:
 
     OPEN, FULL, CLOSED, FAILED = "open", "full", "closed", "failed"
 
+    # Defaults live on the class: a trial that never prints sets up almost nothing.
+    state = OPEN
+    written = 0
+    """Bytes kept so far (in the file, or in ``kept`` for remote roots)."""
+    dirty = False
+    """Remote roots: ``kept`` has text the file does not have yet."""
+    last_write = 0.0
+    ends_line = True
+    """Whether the kept text ends with a newline (or is empty)."""
+    draining = False
+    started = False
+    """Whether the file was set up (limit read, earlier runs' file looked at)."""
+    limit = _UNLIMITED
+    remote = False
+    """The root cannot append: ``kept`` holds the whole file (set up with the first text)."""
+    kept: bytes | bytearray = b""
+
     def __init__(self, trial: ActiveTrial, name: str, *, jsonl: bool = False) -> None:
-        self.parts = Parts()
-        self.parts.sink = self
+        self.parts = parts = Parts()
+        parts.sink = self
         self.trial = trial
         self.name = name
         self.jsonl = jsonl
-        limit = trial.config.capture_limit
-        self.limit = _UNLIMITED if limit is None else max(0, int(limit))
-        self.state = Sink.OPEN
-        self.written = 0
-        """Bytes kept so far (in the file, or in ``kept`` for remote roots)."""
-        self.remote = not trial.storage.can_append
-        self.kept = bytearray()
-        self.dirty = False
-        """Remote roots: ``kept`` has text the file does not have yet."""
-        self.last_write = 0.0
-        self.ends_line = True
-        """Whether the kept text ends with a newline (or is empty)."""
-        self.lock = threading.RLock()
-        self.draining = False
-        self.started = False
-        """Whether the file left by earlier runs of this trial was looked at."""
+        self.lock = _thread.RLock()
 
     def __repr__(self) -> str:
         return f"<capture {self.name} of {self.trial.tid!r} {self.state}>"
@@ -98,6 +110,12 @@ class Sink:
 
     def drain(self, *, final: bool = False, upload: bool = True) -> None:
         """Move pending text to the file; ``final`` also closes the sink."""
+        if final:
+            self.parts.sink = None  # no reference cycle left for the GC to find
+        if not self.parts and not self.dirty:
+            if final and self.state != Sink.FAILED:
+                self.state = Sink.CLOSED
+            return
         error: Exception | None = None
         with self.lock:
             if self.draining:
@@ -153,11 +171,17 @@ class Sink:
             self.trial.storage.append(self.trial.file(self.name), data)
 
     def _continue_file(self) -> None:
-        """A resumed trial adds to the file its earlier runs wrote, within the same cap."""
+        """Set up on the first text: the cap, and the file earlier runs of a resumed
+        trial left (added to, within the same cap)."""
         self.started = True
-        storage = self.trial.storage
-        path = self.trial.file(self.name)
+        trial = self.trial
+        limit = trial.config.capture_limit
+        self.limit = _UNLIMITED if limit is None else max(0, int(limit))
+        storage = trial.storage
+        self.remote = not storage.can_append
+        path = trial.file(self.name)
         if self.remote:
+            self.kept = bytearray()
             try:
                 self.kept = bytearray(storage.fs.cat_file(path))  # type: ignore[attr-defined]
             except FileNotFoundError:
@@ -272,6 +296,11 @@ class _Flusher:
         while True:
             time.sleep(min(1.0, get_config().flush_interval))
             self.drain_all()
+            for fn in on_tick:
+                try:
+                    fn()
+                except Exception:
+                    logger.exception("votakvot: capture housekeeping %r failed", fn)
 
     def after_fork_in_child(self) -> None:
         # Sinks of the parent's trials are not this process's to write.
@@ -283,6 +312,9 @@ class _Flusher:
         self.lock = threading.Lock()
         self.thread = None
 
+
+on_tick: list[Callable[[], None]] = []
+"""Called by the flusher thread after each round of draining."""
 
 _flusher = _Flusher()
 register = _flusher.register

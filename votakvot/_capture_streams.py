@@ -6,13 +6,13 @@ A proxy is put in place of each stream by the first trial that captures output
 stream it wraps; only ``write`` is its own.
 
 ``write`` is swapped rather than branched on: while no trial in the process
-captures output it *is* the wrapped stream's own (C) ``write``, so code outside
-trials pays nothing; while some trial captures, it is a small closure that
-writes through and then appends the text to the list held by the
-``output`` context variable, when the calling context has one. Only the proxy
-last put in place for a stream captures, so a proxy that ends up wrapped by
-another one (a colour filter over ours, ours over it again) never copies a
-line twice.
+captures output (from about a second after the last one ended) it *is* the
+wrapped stream's own (C) ``write``, so code outside trials pays nothing; while
+some trial captures, it is a small closure that writes through and then appends
+the text to the list held by the ``output`` context variable, when the calling
+context has one. Only the proxy last put in place for a stream captures, so a
+proxy that ends up wrapped by another one (a colour filter over ours, ours over
+it again) never copies a line twice.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ._capture_sink import SPILL_PARTS, Parts
+from ._capture_sink import SPILL_PARTS, Parts, on_tick
 
-__all__ = ["StreamProxy", "output", "start", "stop"]
+__all__ = ["StreamProxy", "output", "start", "stop", "switch_off_if_idle"]
 
 output: contextvars.ContextVar[Parts | None] = contextvars.ContextVar(
     "votakvot_output", default=None
@@ -91,7 +91,7 @@ class StreamProxy:
             if parts is not None:
                 parts.append(text)
                 if len(parts) > spill:
-                    parts.sink.spill()
+                    parts.spill()
             return n
 
         self._write_and_copy = write
@@ -102,6 +102,9 @@ io.TextIOBase.register(StreamProxy)  # isinstance checks keep passing
 
 _lock = threading.Lock()
 _capturing = 0
+"""Trials in this process capturing output right now."""
+_on = False
+"""Whether the active proxies copy text (switched off a tick after the last trial ends)."""
 _active: dict[str, StreamProxy] = {}
 
 
@@ -118,37 +121,55 @@ def _install() -> None:
         if old is not None:
             old._capture(False)
         _active[name] = proxy
-        if _capturing:
-            proxy._capture(True)
+        proxy._capture(_on)
         if proxy is not stream:
             setattr(sys, name, proxy)
 
 
 def start() -> None:
     """A trial that captures output starts: make sure the proxies are in place and on."""
-    global _capturing
+    global _capturing, _on
     with _lock:
         _install()
         _capturing += 1
-        if _capturing == 1:
+        if not _on:
+            _on = True
             for proxy in _active.values():
                 proxy._capture(True)
 
 
 def stop() -> None:
-    """A trial that captured output ended: when it was the last one, back to pass-through."""
+    """A trial that captured output ended.
+
+    The proxies stay on until the flusher's next tick (:func:`switch_off_if_idle`):
+    switching on and off around every one of many short trials would cost more than
+    the trials' prints.
+    """
     global _capturing
     with _lock:
         _capturing = max(0, _capturing - 1)
-        if _capturing == 0:
+
+
+def switch_off_if_idle() -> None:
+    """Back to pass-through (the stream's own ``write``) once no trial captures."""
+    global _on
+    if _capturing or not _on:
+        return
+    with _lock:
+        if _capturing == 0 and _on:
+            _on = False
             for proxy in _active.values():
                 proxy._capture(False)
 
 
+on_tick.append(switch_off_if_idle)
+
+
 def _after_fork_in_child() -> None:
-    global _lock, _capturing
+    global _lock, _capturing, _on
     _lock = threading.Lock()
     _capturing = 0
+    _on = False
     for proxy in _active.values():
         proxy._capture(False)
 
