@@ -63,9 +63,6 @@ def run_ftp_server(root: Path) -> tuple[Server, Any]:
         from pyftpdlib.handlers import FTPHandler
         from pyftpdlib.servers import ThreadedFTPServer
 
-    import logging
-
-    logging.getLogger("pyftpdlib").setLevel(logging.WARNING)  # one line per command otherwise
     authorizer = DummyAuthorizer()
     authorizer.add_user(USER, PASSWORD, str(root), perm="elradfmwMT")
     handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "banner": "votakvot tests"})
@@ -73,7 +70,11 @@ def run_ftp_server(root: Path) -> tuple[Server, Any]:
     server = ThreadedFTPServer(("127.0.0.1", 0), handler)
     port = server.address[1]
     thread = threading.Thread(
-        target=server.serve_forever, kwargs={"timeout": 0.2}, name="test-ftp", daemon=True
+        target=server.serve_forever,
+        # handle_exit=False: no logging set up by pyftpdlib (a line per FTP command)
+        kwargs={"timeout": 0.2, "handle_exit": False},
+        name="test-ftp",
+        daemon=True,
     )
     thread.start()
 
