@@ -3,7 +3,7 @@
 
 Speed comes from what the hot loop does not do: no queue, no lock and no shared
 counter per call. Each worker claims a *batch* of calls (sized to last about 10 ms,
-or 0.1 ms under gevent so greenlets take turns), times each call with
+or 0.3 ms under gevent so greenlets take turns), times each call with
 ``perf_counter_ns`` into its own ``array('q')``, counts identical results by
 run length, and hands the batch over with one ``list.append``. The process's
 monitor folds the batches into its :class:`~votakvot.ab.stats.Recorder` a few
@@ -130,7 +130,7 @@ class LocalRun:
             import gevent
 
             self._yield: Callable[[], Any] | None = gevent.sleep
-            self._batch_ns = 100_000
+            self._batch_ns = 300_000
         else:
             self._yield = None
             self._batch_ns = 10_000_000
