@@ -325,6 +325,15 @@ class _Run:
         try:
             pickle.dump(task, buf, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
+            try:
+                pickle.dumps(self.cls)
+            except Exception:
+                raise TypeError(
+                    f"votakvot could not snapshot {self.cls.__qualname__} for trial "
+                    f"{trial.tid!r}: this process cannot import the class by its name "
+                    f"{function_name(self.cls)!r} ({exc}). Define it in a module the process "
+                    "running the trial can import (on Dask workers: not in the main script)"
+                ) from exc
             raise TypeError(
                 f"votakvot could not snapshot {self.cls.__qualname__} for trial {trial.tid!r}: "
                 f"{type(exc).__name__}: {exc}. Keep only picklable state on self (no open "
