@@ -1,7 +1,7 @@
 """A tiny HTTP server on 127.0.0.1 to try votakvot-ab without the internet.
 
-    python local_server.py 8000 &
-    EXAMPLE_URL=http://127.0.0.1:8000/ votakvot-ab -g -n500 -c100 my_module.get_example
+Run ``python local_server.py 8000 &``, then from this folder
+``EXAMPLE_URL=http://127.0.0.1:8000/ votakvot-ab -g -n500 -c100 my_module.get_example``.
 """
 
 import http.server
