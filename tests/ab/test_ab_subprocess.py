@@ -177,7 +177,7 @@ def test_ctrl_c_keeps_partial_results(workdir: Path, engine: list[str]) -> None:
                     break
             time.sleep(0.05)
         assert running is not None and running["state"] == "running"
-        assert running["pid"] == proc.pid
+        assert running["pid"] == proc.pid and running["tid"] == "sig"
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:

@@ -76,7 +76,13 @@ class AbTrial:
 
     def status(self, status: dict[str, Any]) -> None:
         """Replace ``ab.status.json`` (never raises: a viewer's file is not worth a run)."""
-        status = {"version": STATUS_VERSION, "pid": os.getpid(), "updated": time.time(), **status}
+        status = {
+            "version": STATUS_VERSION,
+            "pid": os.getpid(),
+            "tid": self.trial.tid,
+            "updated": time.time(),
+            **status,
+        }
         data = json.dumps(status, separators=(",", ":"), default=str).encode()
         try:
             self.trial.storage.write_atomic(self.trial.file(STATUS_NAME), data)
