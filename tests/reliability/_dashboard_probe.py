@@ -24,6 +24,13 @@ PAUSES = 100
 fraction of a second one takes; only a hung or dead reader runs into it."""
 
 
+def _settled(app: Any, screen: Any) -> bool:
+    """The detail screen loaded (or was replaced) and none of its workers still runs."""
+    if screen.details is None and app.screen is screen:
+        return False
+    return all(w.is_finished for w in app.workers if w.node is screen)
+
+
 async def _until(pilot: Any, ready: Any) -> bool:
     for _ in range(PAUSES):
         if ready():
@@ -67,9 +74,9 @@ async def probe(out_path: str, details: bool, paths: list[str], out: dict[str, A
             _save(out_path, out)
             screen = DetailScreen(folder)
             await app.push_screen(screen)
-            loaded = await _until(
-                pilot, lambda s=screen: s.details is not None or app.screen is not s
-            )
+            loaded = await _until(pilot, lambda s=screen: _settled(app, s))
+            for _ in range(4):  # let a failed worker's error modal come up, if any
+                await pilot.pause(0.05)
             shown = type(app.screen).__name__
             out["details"][folder] = {"loaded": loaded, "screen": shown}
             _save(out_path, out)
