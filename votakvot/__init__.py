@@ -87,10 +87,13 @@ def init(
         capture: keep a trial's output: ``"all"`` (stdout/stderr and logging),
             ``"logging"`` (logging records only) or ``"none"``.
         capture_limit: bytes of captured output kept per trial and file.
-        runner: how ``submit``/``map`` run trials: ``"inplace"``, ``"process"`` or ``"dask"``.
+        runner: how ``submit``/``map``/``sweep`` run trials: ``"inplace"``, ``"thread"``,
+            ``"process"`` (a local process pool) or ``"dask"`` (a Dask cluster).
         flush_interval: seconds between background flushes of metrics.
         heartbeat_interval: seconds between heartbeats of a running trial.
-        **runner_options: options of the runner, e.g. ``address="tcp://..."`` for Dask.
+        **runner_options: options of the runner: ``workers``, ``mp_context`` and
+            ``max_tasks_per_child`` (process); ``address``, ``client`` and
+            ``threads_per_worker`` (dask). See docs/parallel.md.
     """
     if capture not in ("all", "logging", "none"):
         raise ValueError(f"capture must be 'all', 'logging' or 'none' (got {capture!r})")
@@ -133,8 +136,8 @@ def __getattr__(name: str) -> Any:
         from .metrics import load_metrics
 
         return load_metrics
-    if name == "metrics":
+    if name in ("metrics", "runners", "report", "testing"):
         import importlib
 
-        return importlib.import_module(".metrics", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'votakvot' has no attribute {name!r}")
