@@ -230,7 +230,10 @@ def test_walk_skips_hidden_and_finds_nested_trials(root: Path) -> None:
     shutil.copytree(one, root / ".hidden" / "copy")
     shutil.copytree(one, Path(one) / "child")
     (root / "loop").symlink_to(root)
-    found = find_trial_dirs(str(root))
+    (root / "empty" / "leaf").mkdir(parents=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = find_trial_dirs(str(root))
     assert len(found) == 5
     assert str(Path(one) / "child") in found
     assert found == sorted(found)
