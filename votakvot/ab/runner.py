@@ -334,6 +334,9 @@ def _status(
         "target_rate": opts.rate,
         "late": rec.late,
         "histogram": lat.coarse(),
+        # So a live viewer shows what came back and what failed while the run goes on.
+        "results": rec.result_counts(),
+        "error_kinds": rec.error_counts(),
     }
     return status
 

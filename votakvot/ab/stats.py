@@ -173,17 +173,26 @@ class Recorder:
             out["scheduled_latency"] = latency_summary(self.scheduled)
             out["late"] = self.late
             out["dropped"] = self.dropped
-        out["results"] = [
-            {"value": value, "count": count}
-            for value, count in sorted(self.results.items(), key=lambda kv: -kv[1])
-        ]
-        out["error_kinds"] = [
-            {"type": t, "message": m, "count": count, "traceback": tb}
-            for (t, m), (count, tb) in sorted(self.error_kinds.items(), key=lambda kv: -kv[1][0])
-        ]
+        out["results"] = self.result_counts()
+        out["error_kinds"] = self.error_counts()
         if overhead_ns is not None:
             out["overhead"] = round(overhead_ns / 1e9, 9)
         return out
+
+
+    def result_counts(self) -> list[dict[str, Any]]:
+        """How often each result value came back, most frequent first."""
+        return [
+            {"value": value, "count": count}
+            for value, count in sorted(self.results.items(), key=lambda kv: -kv[1])
+        ]
+
+    def error_counts(self, tracebacks: bool = True) -> list[dict[str, Any]]:
+        """Errors by type and message, most frequent first, each with its first traceback."""
+        return [
+            {"type": t, "message": m, "count": count, **({"traceback": tb} if tracebacks else {})}
+            for (t, m), (count, tb) in sorted(self.error_kinds.items(), key=lambda kv: -kv[1][0])
+        ]
 
 
 def latency_summary(h: Histogram) -> dict[str, float | None]:
