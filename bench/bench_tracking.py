@@ -27,6 +27,7 @@ CALL_OVERHEAD = textwrap.dedent(
 
     votakvot.init(path=sys.argv[1])
     calls = int(sys.argv[2])
+    print("votakvot", votakvot.__file__, file=sys.stderr)
 
     def bare(one, two, three):
         return float(one + two + three)
@@ -75,8 +76,14 @@ METER = textwrap.dedent(
 
 def run(python: str, code: str, *args: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="votakvot-bench-") as root:
+        # cwd outside the repo: `python -c` puts the cwd first on sys.path, and the
+        # peer must import its own votakvot, not this checkout.
         out = subprocess.run(
-            [python, "-c", code, root, *args], capture_output=True, text=True, check=False
+            [python, "-c", code, root, *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=root,
         )
     if out.returncode != 0:
         raise RuntimeError(f"{python} failed:\n{out.stderr[-2000:]}")

@@ -196,7 +196,11 @@ class FsspecStorage(Storage):
         return self.fs.open(path, mode)
 
     def to_url(self, path: str) -> str:
-        return self.fs.unstrip_protocol(path)
+        """A URL for ``path`` that keeps the root's host and credentials (ssh://user@host/...)."""
+        rel = posixpath.relpath(path, self.root)
+        if rel.startswith(".."):
+            return str(self.fs.unstrip_protocol(path))
+        return self.url if rel == "." else f"{self.url}/{rel}"
 
 
 def open_storage(url: str) -> Storage:
