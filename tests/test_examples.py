@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-SCRIPTS = ["quickstart.py", "metadata.py", "reading.py"]
+SCRIPTS = ["quickstart.py", "metadata.py", "reading.py", "resumable.py"]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
