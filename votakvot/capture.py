@@ -79,7 +79,10 @@ class _CaptureHook:
         state.log_before = _capture_logging.records.get()
         state.log_token = _capture_logging.records.set(state.log)
         _capture_logging.install()
-        register(*(s for s in (state.out, state.log) if s is not None))
+        if state.out is None:
+            register(state.log)
+        else:
+            register(state.out, state.log)
 
     def on_end(self, trial: ActiveTrial) -> None:
         state: _TrialCapture | None = getattr(trial, _STATE_ATTR, None)
@@ -91,10 +94,16 @@ class _CaptureHook:
         if state.out_token is not None:
             _reset(_capture_streams.output, state.out_token, state.out_before)
             _capture_streams.stop()
-        sinks = [s for s in (state.out, state.log) if s is not None]
-        unregister(*sinks)
-        for sink in sinks:
-            sink.drain(final=True)
+        log = state.log
+        out = state.out
+        if log is None:
+            return
+        if out is None:
+            unregister(log)
+        else:
+            unregister(out, log)
+            out.drain(final=True)
+        log.drain(final=True)
 
 
 def _reset(var: Any, token: Any, before: Any) -> None:
