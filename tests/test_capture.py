@@ -293,6 +293,8 @@ def test_logging_mode_keeps_records_not_prints(tmp_path: Path, caplog) -> None:
     assert logs.exception.isna().iloc[0]
     assert "ValueError: bad value" in logs.exception.iloc[1]
     assert str(logs.time.dt.tz) != "None"
+    created = [r.created for r in caplog.records]
+    assert [t.timestamp() for t in logs.time] == pytest.approx(created, abs=1e-5)
     assert [r.getMessage() for r in caplog.records] == ["step 1 of 2", "it failed"]
     raw = [json.loads(x) for x in (folder / "log.jsonl").read_text().splitlines()]
     assert set(raw[0]) == {"time", "level", "logger", "message", "exception"}

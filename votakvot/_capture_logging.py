@@ -31,6 +31,8 @@ _lock = threading.Lock()
 _installed: Callable[..., logging.LogRecord] | None = None
 _generation = 0
 _formatter = logging.Formatter()
+_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+"""One encoder for every record: ``json.dumps`` with options builds a new one per call."""
 
 
 def record_line(record: logging.LogRecord) -> str:
@@ -46,20 +48,14 @@ def record_line(record: logging.LogRecord) -> str:
             exception = _formatter.formatException(exc_info)
         except Exception as exc:
             exception = f"{exc_info[0].__name__}: (could not format the traceback: {exc!r})"
-    return (
-        json.dumps(
-            {
-                "time": _iso(record.created),
-                "level": record.levelname,
-                "logger": record.name,
-                "message": message,
-                "exception": exception,
-            },
-            ensure_ascii=False,
-            default=str,
-        )
-        + "\n"
-    )
+    fields = {
+        "time": _iso(record.created),
+        "level": record.levelname,
+        "logger": record.name,
+        "message": message,
+        "exception": exception,
+    }
+    return _encode(fields) + "\n"
 
 
 def install() -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import _thread
 import contextvars
-import datetime
 import json
 import logging
 import os
@@ -250,7 +249,16 @@ def _encode(chunk: list[Any]) -> bytes:
 
 
 def _iso(ts: float) -> str:
-    return datetime.datetime.fromtimestamp(ts).astimezone().isoformat(timespec="microseconds")
+    """Local ISO 8601 time with offset; ``datetime``'s ``astimezone()`` takes ~10x longer."""
+    local = time.localtime(ts)
+    micro = min(round((ts - int(ts)) * 1_000_000), 999_999)
+    offset = local.tm_gmtoff
+    sign = "-" if offset < 0 else "+"
+    offset = abs(offset)
+    return (
+        f"{time.strftime('%Y-%m-%dT%H:%M:%S', local)}.{micro:06d}"
+        f"{sign}{offset // 3600:02d}:{offset % 3600 // 60:02d}"
+    )
 
 
 # --- the capture flusher ---------------------------------------------------------------
