@@ -14,7 +14,12 @@ app shows up in the command palette (see :meth:`VotakvotApp.get_system_commands`
 
 from __future__ import annotations
 
+import collections
 import logging
+import os
+import pickle
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
@@ -47,6 +52,10 @@ FIRST_CHUNK = 200
 """Trials read before the first rows are shown (small: rows appear at once)."""
 CHUNK = 2000
 """Trials read per batch after that, and per batch of live changes."""
+PARALLEL_FROM = 4000
+"""From this many trials on, the first scan parses in helper processes."""
+PROCESS_CHUNK = 2500
+"""Trials per task of a helper process."""
 RECHECK_INTERVAL = 5.0
 """Seconds between re-reads of running trials (to notice ``stale`` ones)."""
 
@@ -143,16 +152,16 @@ class VotakvotApp(LaunchActions, App[None]):
         done = set(first)
         dirs = [d for d in self._list_dirs() if d not in done]
         self.expected = len(dirs) + len(done)
-        start = 0
-        size = CHUNK
-        while start < len(dirs):
-            if worker.is_cancelled:
+        if len(dirs) >= PARALLEL_FROM and all(s.local for s in self.sources):
+            if not self._read_in_processes(dirs):
                 return
-            chunk = dirs[start : start + size]
-            records = _read_many(chunk)
-            self.call_from_thread(self.apply, records, chunk, (), measure(records))
-            start += size
-            size = CHUNK
+        else:
+            for start in range(0, len(dirs), CHUNK):
+                if worker.is_cancelled:
+                    return
+                chunk = dirs[start : start + CHUNK]
+                records = _read_many(chunk)
+                self.call_from_thread(self.apply, records, chunk, (), measure(records))
         if watching is not None:
             watching.join()
             known = set(dirs) | done
@@ -161,6 +170,68 @@ class VotakvotApp(LaunchActions, App[None]):
                 self.call_from_thread(self.apply, _read_many(late), late, ())
         self.scanning = False
         self.call_from_thread(self.apply, [], [], ())
+
+    def _read_in_processes(self, dirs: list[str]) -> bool:
+        """Parse a big folder in helper processes; ``False`` if the scan was cancelled.
+
+        See :mod:`votakvot_tui._reader` for why. A helper that fails leaves its
+        share to this thread, so the scan never depends on the helpers.
+        """
+        worker = get_current_worker()
+        pending = collections.deque(
+            dirs[i : i + PROCESS_CHUNK] for i in range(0, len(dirs), PROCESS_CHUNK)
+        )
+        lock = threading.Lock()
+
+        def take() -> list[str] | None:
+            with lock:
+                return pending.popleft() if pending and not worker.is_cancelled else None
+
+        def helper() -> None:
+            chunk = None
+            try:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "votakvot_tui._reader"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                )
+            except OSError as exc:
+                log.warning("no helper process for the scan (%s); reading in a thread", exc)
+                return
+            assert process.stdin is not None and process.stdout is not None
+            try:
+                while (chunk := take()) is not None:
+                    pickle.dump(chunk, process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                    process.stdin.flush()
+                    records, widths = pickle.load(process.stdout)
+                    self.call_from_thread(self.apply, records, chunk, (), widths)
+                    chunk = None
+            except (OSError, EOFError, pickle.UnpicklingError) as exc:
+                log.warning("a scan helper process failed (%s); reading in a thread", exc)
+                if chunk is not None:
+                    with lock:
+                        pending.appendleft(chunk)
+            finally:
+                process.stdin.close()
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+        helpers = [
+            threading.Thread(target=helper, name="votakvot-tui-scan", daemon=True)
+            for _ in range(max(1, min(os.cpu_count() or 1, 4)))
+        ]
+        for thread in helpers:
+            thread.start()
+        for thread in helpers:
+            thread.join()
+        while (chunk := take()) is not None:  # whatever failed helpers left
+            records = _read_many(chunk)
+            self.call_from_thread(self.apply, records, chunk, (), measure(records))
+        return not worker.is_cancelled
 
     def _list_dirs(self) -> list[str]:
         dirs: list[str] = []

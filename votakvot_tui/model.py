@@ -33,6 +33,7 @@ __all__ = [
     "is_query",
     "measure",
     "newest_trial_dirs",
+    "read_and_measure",
     "read_record",
     "read_records",
     "sort_key",
@@ -233,6 +234,12 @@ def read_records(paths: Sequence[str]) -> list[TrialRecord]:
     return out
 
 
+def read_and_measure(paths: Sequence[str]) -> tuple[list[TrialRecord], dict[str, int]]:
+    """:func:`read_records` and :func:`measure` in one call (what a worker process runs)."""
+    records = read_records(paths)
+    return records, measure(records)
+
+
 def _unreadable(path: str, reason: str) -> TrialRecord:
     values = {
         "function": _guess_function(path),
@@ -268,7 +275,9 @@ def _record(trial: Any, row: Callable[[Any], dict[str, Any]]) -> TrialRecord:
         message = f"{error.get('type', 'Error')}: {error.get('message', '')}"
         values["error"] = message.rstrip(": ")
     values["tid"] = trial.tid or _guess_tid(path)
-    return TrialRecord(path, values)
+    record = TrialRecord(path, values)
+    record.text  # noqa: B018 - made now, off the event loop (a helper may be the one reading)
+    return record
 
 
 def _guess_function(path: str) -> str:
@@ -455,9 +464,10 @@ class TrialStore:
 
     def shown_columns(self) -> list[str]:
         """Base columns, then params/info/result in order of appearance, ``tid`` last."""
+        # list() copies in one step: the event loop may add columns while a worker reads.
         dynamic = [
             c
-            for c in self.columns
+            for c in list(self.columns)
             if c not in BASE_COLUMNS and c not in HIDDEN_COLUMNS and c not in ("tid", "error")
         ]
         error = ["error"] if "error" in self.columns else []
