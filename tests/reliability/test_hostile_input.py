@@ -117,6 +117,14 @@ DASHBOARD_DETAIL_BUGS = {
     "catch OSError there (and in Trial.attached/load_metrics calls) and show it as the error",
     "unreadable_folder": "votakvot_tui/screens/detail.py: same as unreadable_yaml for a "
     "trial folder that cannot be listed (PermissionError from _cat/attached -> error modal)",
+    "yaml_is_directory": "votakvot_tui/screens/detail.py _cat: a votakvot.yaml that is a "
+    "folder raises IsADirectoryError (error modal); catch OSError and show the reason",
+    "yaml_symlink_loop": "votakvot_tui/screens/detail.py _cat: a votakvot.yaml symlinked to "
+    "itself raises OSError ELOOP (error modal); catch OSError and show the reason",
+    "metrics_non_numeric_at": "votakvot_tui/model.py display(): a metrics `at` that is NaN "
+    "(a row whose `at` was not a number, kept by load_metrics with a warning) goes to "
+    "datetime.fromtimestamp -> ValueError in DetailScreen._show_metrics (error modal); show "
+    "non-finite numbers as text",
     "metrics_no_at": "votakvot_tui/screens/detail.py: the detail of a trial whose metric file "
     "has no `at` column fails in its worker and shows the error modal instead of the trial; "
     "show the metrics without the time column when `at` is missing",
