@@ -715,3 +715,23 @@ def test_many_trials_in_threads_and_tasks_at_once(tmp_path: Path) -> None:
         trial = read_trial(str(folder))
         t, k = trial.params["t"], trial.params["k"]
         assert trial.output.splitlines() == [f"{t}.{k} {i}" for i in range(n_lines)]
+
+
+def test_the_examples_in_docs_capture_md_run(tmp_path: Path) -> None:
+    """The Python blocks of docs/capture.md, run in order as one script, work as written."""
+    import re
+
+    doc = Path(__file__).resolve().parent.parent / "docs" / "capture.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S)
+    assert blocks
+    script = tmp_path / "doc_example.py"
+    script.write_text("\n".join(blocks))
+    out = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert "epoch 1: loss=0.500" in out.stdout
+    (log,) = (tmp_path / "results" / "quickstart" / "train").glob("output.log")
+    assert log.read_text() == (
+        "epoch 0: loss=1.000\nepoch 0 done\nepoch 1: loss=0.500\nepoch 1 done\n"
+    )
