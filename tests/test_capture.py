@@ -663,7 +663,8 @@ def test_a_forked_child_does_not_write_into_the_parents_trial(root: Path) -> Non
 
 @pytest.mark.parametrize("where", ["local", "memory"])
 def test_a_resumed_trial_adds_to_the_output_of_its_earlier_runs(tmp_path: Path, where: str) -> None:
-    """output.log left by an earlier run of the trial is continued, not replaced."""
+    """Files left by an earlier run are continued, not replaced; a torn last record of a
+    killed run does not swallow the first new one."""
     from votakvot.capture import _hook
     from votakvot.testing import isolated
 
@@ -672,12 +673,16 @@ def test_a_resumed_trial_adds_to_the_output_of_its_earlier_runs(tmp_path: Path, 
         trial = _tracking.ActiveTrial("resumed", {})
         trial.storage.makedirs(trial.path)
         trial.storage.write_atomic(trial.file("output.log"), b"run 1\n")
+        record = b'{"time": "2026-01-02T03:04:05.000001+00:00", "level": "INFO", "logger": "a"'
+        trial.storage.write_atomic(trial.file("log.jsonl"), record)  # torn by a kill
         _hook.on_start(trial)
         try:
             print("run 2")
+            logging.getLogger("again").warning("record of run 2")
         finally:
             _hook.on_end(trial)
         assert read_output(trial.url) == "run 1\nrun 2\n"
+        assert list(read_logs(trial.url).message) == ["record of run 2"]
 
 
 @pytest.mark.stress

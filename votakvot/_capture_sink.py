@@ -155,7 +155,13 @@ class Sink:
             if not self.started:
                 self._continue_file()
             if self.state == Sink.OPEN:
-                data = self._fit(_encode(chunk))
+                data = _encode(chunk)
+                if not self.ends_line:
+                    # An earlier run died mid-line: start on a line of our own (in
+                    # log.jsonl, a record glued to a torn one would be lost).
+                    data = b"\n" + data
+                    self.ends_line = True
+                data = self._fit(data)
         if self.remote:
             if data:
                 self.kept += data
@@ -189,7 +195,11 @@ class Sink:
             self.ends_line = not self.kept or self.kept.endswith(b"\n")
         else:
             try:
-                self.written = os.path.getsize(path)
+                with open(path, "rb") as f:
+                    self.written = f.seek(0, os.SEEK_END)
+                    if self.written:
+                        f.seek(-1, os.SEEK_END)
+                        self.ends_line = f.read(1) == b"\n"
             except FileNotFoundError:
                 return
         if self.written >= self.limit:
