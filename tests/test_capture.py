@@ -740,3 +740,31 @@ def test_the_examples_in_docs_capture_md_run(tmp_path: Path) -> None:
     assert log.read_text() == (
         "epoch 0: loss=1.000\nepoch 0 done\nepoch 1: loss=0.500\nepoch 1 done\n"
     )
+
+
+def test_stderr_pointed_at_stdout_is_captured_once(root: Path, monkeypatch) -> None:
+    """``sys.stderr = sys.stdout`` (2>&1 style) keeps each line once, and keeps capturing
+    stderr after stdout is replaced."""
+
+    @votakvot.track()
+    def first(n):
+        print("out")
+
+    first(n=1)  # proxies in place
+    monkeypatch.setattr(sys, "stderr", sys.stdout)
+
+    @votakvot.track()
+    def second(n):
+        print("out")
+        print("err", file=sys.stderr)
+
+    second(n=2)
+    assert read_output(str(folder_of(root, n=2))) == "out\nerr\n"
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+
+    @votakvot.track()
+    def third(n):
+        print("err again", file=sys.stderr)
+
+    third(n=3)
+    assert read_output(str(folder_of(root, n=3))) == "err again\n"

@@ -118,9 +118,9 @@ def _install() -> None:
         if stream is old:
             continue
         proxy = stream if isinstance(stream, StreamProxy) else StreamProxy(stream)
-        if old is not None:
-            old._capture(False)
         _active[name] = proxy
+        if old is not None and old not in _active.values():  # sys.stderr = sys.stdout
+            old._capture(False)
         proxy._capture(_on)
         if proxy is not stream:
             setattr(sys, name, proxy)
