@@ -312,7 +312,8 @@ class _Flusher:
 
     def _run(self) -> None:
         while True:
-            time.sleep(min(1.0, get_config().flush_interval))
+            busy = bool(self.sinks)
+            time.sleep(max(0.005, min(1.0, get_config().flush_interval)) if busy else 1.0)
             self.drain_all()
             for fn in on_tick:
                 try:
