@@ -5,8 +5,9 @@ result, a realistic ``meta`` section), each figure in a fresh process, the app
 running headless at 120x40 through Textual's pilot:
 
 * first rows and full table with 10,000 trials (targets <= 1 s and <= 3 s);
-* with 100,000 trials: a key press answered (cursor moved and screen redrawn,
-  target <= 100 ms), a sort of all rows, and the process's memory (target < 500 MB);
+* with 100,000 trials: a key press answered (handled, then the whole screen
+  redrawn; target <= 100 ms), a sort of all rows, typing a filter, and the
+  process's memory (target < 500 MB);
 * a new trial's row on screen after its YAML is written (target <= 0.5 s);
 * CPU used by an idle app over 10 s (target < 2 %).
 
@@ -153,6 +154,43 @@ def _rows(app: Any) -> int:
     return 0
 
 
+KEYS = ["down"] * 20 + ["pagedown"] * 10 + ["end", "home"] * 5
+
+
+async def key_latencies(
+    app: Any, position: Any, rename: dict[str, str] | None = None
+) -> tuple[list[float], list[float]]:
+    """Seconds from a key event to the cursor having moved, and to the screen redrawn.
+
+    Pilot's ``press`` waits until the whole process looks idle (20 ms steps), which
+    says more about the pilot than about the app; this posts the key itself and
+    yields to the event loop until the cursor moved, then times a full redraw of
+    the screen (an upper bound of what the terminal update costs).
+    """
+    from textual import events
+
+    handled, drawn = [], []
+    for key in KEYS:
+        key = (rename or {}).get(key, key)
+        before = position()
+        t = time.perf_counter()
+        event = events.Key(key, None)
+        event.set_sender(app)
+        app._driver.send_message(event)  # as a terminal's key would arrive
+        while (position() == before and key not in ("home",)) or (
+            key == "home" and position() != 0
+        ):
+            await asyncio.sleep(0)
+            if time.perf_counter() - t > 10:
+                raise TimeoutError(f"{key} was not handled")
+        handled.append(time.perf_counter() - t)
+        app.screen.refresh()
+        app.export_screenshot()  # renders every line of the screen
+        drawn.append(time.perf_counter() - t)
+        await asyncio.sleep(0.01)
+    return handled, drawn
+
+
 async def measure_load(root: str, n: int, keys: bool, live: bool, idle: bool) -> dict[str, Any]:
     import shutil
 
@@ -171,15 +209,10 @@ async def measure_load(root: str, n: int, keys: bool, live: bool, idle: bool) ->
         out["rss_mb"] = rss_mb()
         if keys:
             table = app.screen.query_one("TrialTable")
-            latencies = []
-            for key in ["down"] * 20 + ["pagedown"] * 10 + ["end", "home"] * 5:
-                t = time.perf_counter()
-                await pilot.press(key)
-                await pilot.pause(0)  # the refresh the key caused
-                latencies.append(time.perf_counter() - t)
-            assert table.cursor == 0
-            out["key_median_ms"] = statistics.median(latencies) * 1000
-            out["key_max_ms"] = max(latencies) * 1000
+            handled, drawn = await key_latencies(app, lambda: table.cursor)
+            out["key_median_ms"] = statistics.median(handled) * 1000
+            out["key_max_ms"] = max(handled) * 1000
+            out["key_drawn_median_ms"] = statistics.median(drawn) * 1000
             screen = app.screen
             t = time.perf_counter()
             await pilot.press("s")  # sort all rows by "function", off the event loop
@@ -243,17 +276,19 @@ async def measure_datatable(root: str, n: int) -> dict[str, Any]:
         table.add_rows([[display(r.values.get(c), c) for c in view.columns] for r in view.rows])
         await pilot.pause()
         shown = time.perf_counter() - t
-        t = time.perf_counter()
-        for _ in range(20):
-            await pilot.press("down")
-            await pilot.pause(0)
-        key = (time.perf_counter() - t) / 20
+        table.focus()
+        await pilot.pause()
+        # DataTable's home/end scroll without moving the cursor; ctrl+home/end move it.
+        handled, drawn = await key_latencies(
+            app, lambda: table.cursor_row, {"home": "ctrl+home", "end": "ctrl+end"}
+        )
         return {
             "trials": n,
             "read_s": read,
             "datatable_rows_s": shown,
             "total_s": read + shown,
-            "key_ms": key * 1000,
+            "key_ms": statistics.median(handled) * 1000,
+            "key_drawn_ms": statistics.median(drawn) * 1000,
             "rss_mb": rss_mb(),
         }
 
@@ -317,13 +352,14 @@ def main() -> None:
         )
         if "key_median_ms" in ours:
             print(
-                f"  key press answered        {ours['key_median_ms']:8.1f} ms median, "
+                f"  key press handled         {ours['key_median_ms']:8.1f} ms median, "
                 f"{ours['key_max_ms']:.1f} ms max   DataTable peer {peer['key_ms']:.1f} ms"
             )
             print(
-                f"  sort all rows             key {ours['sort_key_ms']:.1f} ms, "
-                f"sorted view {ours['sort_done_s']:.2f} s"
+                f"  ... and screen redrawn    {ours['key_drawn_median_ms']:8.1f} ms median"
+                f"            DataTable peer {peer['key_drawn_ms']:.1f} ms"
             )
+            print(f"  sort all rows, on screen  {ours['sort_done_s']:8.2f} s")
             print(f"  filter typed ('adam')     {ours['filter_typed_s']:8.2f} s")
         if "new_trial_median_s" in ours:
             print(

@@ -54,7 +54,7 @@ CHUNK = 2000
 """Trials read per batch after that, and per batch of live changes."""
 PARALLEL_FROM = 4000
 """From this many trials on, the first scan parses in helper processes."""
-PROCESS_CHUNK = 2500
+PROCESS_CHUNK = 1500
 """Trials per task of a helper process."""
 RECHECK_INTERVAL = 5.0
 """Seconds between re-reads of running trials (to notice ``stale`` ones)."""
@@ -149,13 +149,19 @@ class VotakvotApp(LaunchActions, App[None]):
             # list the folders once more after it, so a trial written meanwhile is not missed.
             watching = threading.Thread(target=self._start_watching, daemon=True)
             watching.start()
+        # A full first batch hints at a big folder: start the helper processes now,
+        # so their start-up overlaps with listing the folder.
+        local = all(s.local for s in self.sources)
+        helpers = self._spawn_helpers() if local and len(first) >= FIRST_CHUNK else []
         done = set(first)
         dirs = [d for d in self._list_dirs() if d not in done]
         self.expected = len(dirs) + len(done)
-        if len(dirs) >= PARALLEL_FROM and all(s.local for s in self.sources):
-            if not self._read_in_processes(dirs):
+        if len(dirs) >= PARALLEL_FROM and helpers:
+            if not self._read_in_processes(dirs, helpers):
                 return
         else:
+            for process in helpers:
+                _close(process)
             for start in range(0, len(dirs), CHUNK):
                 if worker.is_cancelled:
                     return
@@ -171,7 +177,25 @@ class VotakvotApp(LaunchActions, App[None]):
         self.scanning = False
         self.call_from_thread(self.apply, [], [], ())
 
-    def _read_in_processes(self, dirs: list[str]) -> bool:
+    def _spawn_helpers(self) -> list[subprocess.Popen[bytes]]:
+        """Helper processes for a big scan, one per core (none if they cannot start)."""
+        processes = []
+        for _ in range(max(1, min(os.cpu_count() or 1, 4))):
+            try:
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "votakvot_tui._reader"],
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+            except OSError as exc:
+                log.warning("no helper process for the scan (%s); reading in a thread", exc)
+                break
+        return processes
+
+    def _read_in_processes(self, dirs: list[str], processes: list[subprocess.Popen[bytes]]) -> bool:
         """Parse a big folder in helper processes; ``False`` if the scan was cancelled.
 
         See :mod:`votakvot_tui._reader` for why. A helper that fails leaves its
@@ -187,18 +211,8 @@ class VotakvotApp(LaunchActions, App[None]):
             with lock:
                 return pending.popleft() if pending and not worker.is_cancelled else None
 
-        def helper() -> None:
+        def helper(process: subprocess.Popen[bytes]) -> None:
             chunk = None
-            try:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "votakvot_tui._reader"],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                )
-            except OSError as exc:
-                log.warning("no helper process for the scan (%s); reading in a thread", exc)
-                return
             assert process.stdin is not None and process.stdout is not None
             try:
                 while (chunk := take()) is not None:
@@ -213,16 +227,11 @@ class VotakvotApp(LaunchActions, App[None]):
                     with lock:
                         pending.appendleft(chunk)
             finally:
-                process.stdin.close()
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                _close(process)
 
         helpers = [
-            threading.Thread(target=helper, name="votakvot-tui-scan", daemon=True)
-            for _ in range(max(1, min(os.cpu_count() or 1, 4)))
+            threading.Thread(target=helper, args=(p,), name="votakvot-tui-scan", daemon=True)
+            for p in processes
         ]
         for thread in helpers:
             thread.start()
@@ -396,6 +405,22 @@ def _runner(node: Any, action: str) -> Callable[[], Any]:
         await node.run_action(action)
 
     return run
+
+
+def _close(process: subprocess.Popen[bytes]) -> None:
+    """End a helper process: closing its input makes it exit."""
+    if process.stdin is not None:
+        try:
+            process.stdin.close()
+        except OSError:
+            pass
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 def _read_many(paths: Sequence[str]) -> list[TrialRecord]:
