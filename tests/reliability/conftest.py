@@ -4,12 +4,10 @@ corpus, and the summary table that ``make stress`` prints at the end."""
 from __future__ import annotations
 
 import collections
-import ctypes
 import importlib.util
 import os
-import resource
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -68,28 +66,14 @@ def load_corpus_module() -> ModuleType:
     return module
 
 
-_PR_CAPBSET_DROP = 24
-_CAP_DAC_OVERRIDE = 1
-_CAP_DAC_READ_SEARCH = 2
+def limited(args: list[str], memory_bytes: int = 4 << 30, cpu_seconds: int = 600) -> list[str]:
+    """The command running ``python ARGS`` with bounded address space and CPU time.
 
-
-def limits(memory_bytes: int = 4 << 30, cpu_seconds: int = 600) -> Callable[[], None]:
-    """A ``preexec_fn`` that bounds a child's address space and CPU time.
-
-    As root it also drops the capabilities that let root read any file, so a folder
-    with mode 000 is as unreadable to the child as it is to a normal user.
+    As root the child also loses the capabilities that let root read any file, so
+    a folder with mode 000 is as unreadable to it as to a normal user (see
+    ``_limited.py``).
     """
-
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
-        if os.geteuid() == 0:
-            libc = ctypes.CDLL(None, use_errno=True)
-            for cap in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
-                if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
-                    raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
-
-    return apply
+    return [sys.executable, str(HERE / "_limited.py"), str(memory_bytes), str(cpu_seconds), *args]
 
 
 def child_env(**extra: str) -> dict[str, str]:

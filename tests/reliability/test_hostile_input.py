@@ -12,12 +12,11 @@ import concurrent.futures
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HERE, SUMMARY, child_env, limits, load_corpus_module
+from conftest import HERE, SUMMARY, child_env, limited, load_corpus_module
 
 corpus = load_corpus_module()
 KINDS = corpus.KINDS
@@ -66,9 +65,8 @@ def hostile(
     ]
     jobs: dict[str, Any] = {
         "probe": lambda: subprocess.run(
-            [sys.executable, str(HERE / "_probe.py"), str(out), *(str(c.root) for c in cases)],
+            limited([str(HERE / "_probe.py"), str(out), *(str(c.root) for c in cases)]),
             env=child_env(),
-            preexec_fn=limits(MEMORY_LIMIT),
             capture_output=True,
             text=True,
             timeout=900,
@@ -152,9 +150,8 @@ def _dashboard(
         return None
     try:
         proc = subprocess.run(
-            [sys.executable, str(HERE / "_dashboard_probe.py"), str(out), mode, *map(str, roots)],
+            limited([str(HERE / "_dashboard_probe.py"), str(out), mode, *map(str, roots)], memory),
             env=child_env(),
-            preexec_fn=limits(memory),
             capture_output=True,
             text=True,
             timeout=300,
@@ -174,10 +171,10 @@ def _cli_subprocess(root: Path) -> subprocess.CompletedProcess[bytes] | None:
     except ImportError:
         return None
     return subprocess.run(
-        [sys.executable, "-c", "import sys, votakvot.cli; sys.exit(votakvot.cli.main())",
-         "report", str(root)],
+        limited(
+            ["-c", "import sys, votakvot.cli; sys.exit(votakvot.cli.main())", "report", str(root)]
+        ),
         env=child_env(),
-        preexec_fn=limits(MEMORY_LIMIT),
         capture_output=True,
         timeout=600,
     )
