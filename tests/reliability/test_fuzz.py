@@ -68,7 +68,8 @@ def _write_samples(root: Path) -> list[bytes]:
         if isinstance(outcome, Exception):
             trial.fail(outcome)
         elif outcome is None:
-            trial.write_yaml()  # left running
+            trial.write_yaml()  # left running, as by a killed process:
+            trial._detach()  # not the current trial of whatever runs next
         else:
             trial.succeed(outcome)
         samples.append((root / "fuzz" / str(n) / "votakvot.yaml").read_bytes())
