@@ -15,6 +15,7 @@ app shows up in the command palette (see :meth:`VotakvotApp.get_system_commands`
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
 import os
 import pickle
@@ -38,6 +39,7 @@ from .model import (
     TrialRecord,
     TrialStore,
     find_trial_dirs,
+    iter_trial_dirs,
     measure,
     newest_trial_dirs,
     read_records,
@@ -52,8 +54,6 @@ FIRST_CHUNK = 200
 """Trials read before the first rows are shown (small: rows appear at once)."""
 CHUNK = 2000
 """Trials read per batch after that, and per batch of live changes."""
-PARALLEL_FROM = 4000
-"""From this many trials on, the first scan parses in helper processes."""
 PROCESS_CHUNK = 1500
 """Trials per task of a helper process."""
 RECHECK_INTERVAL = 5.0
@@ -149,25 +149,28 @@ class VotakvotApp(LaunchActions, App[None]):
             # list the folders once more after it, so a trial written meanwhile is not missed.
             watching = threading.Thread(target=self._start_watching, daemon=True)
             watching.start()
-        # A full first batch hints at a big folder: start the helper processes now,
-        # so their start-up overlaps with listing the folder.
+        # A full first batch hints at a big folder: helper processes parse it while
+        # this thread is still walking it (see _read_in_processes).
         local = all(s.local for s in self.sources)
         helpers = self._spawn_helpers() if local and len(first) >= FIRST_CHUNK else []
         done = set(first)
-        dirs = [d for d in self._list_dirs() if d not in done]
-        self.expected = len(dirs) + len(done)
-        if len(dirs) >= PARALLEL_FROM and helpers:
-            if not self._read_in_processes(dirs, helpers):
+        if helpers:
+            walked = itertools.chain.from_iterable(
+                iter_trial_dirs(s) for s in self.sources if s.path not in self.missing
+            )
+            fresh = (d for d in walked if d not in done)
+            dirs = self._read_in_processes(fresh, helpers)
+            if dirs is None:
                 return
         else:
-            for process in helpers:
-                _close(process)
+            dirs = [d for d in self._list_dirs() if d not in done]
             for start in range(0, len(dirs), CHUNK):
                 if worker.is_cancelled:
                     return
                 chunk = dirs[start : start + CHUNK]
                 records = _read_many(chunk)
                 self.call_from_thread(self.apply, records, chunk, (), measure(records))
+        self.expected = len(dirs) + len(done)
         if watching is not None:
             watching.join()
             known = set(dirs) | done
@@ -195,20 +198,25 @@ class VotakvotApp(LaunchActions, App[None]):
                 break
         return processes
 
-    def _read_in_processes(self, dirs: list[str], processes: list[subprocess.Popen[bytes]]) -> bool:
-        """Parse a big folder in helper processes; ``False`` if the scan was cancelled.
+    def _read_in_processes(
+        self, walked: Iterable[str], processes: list[subprocess.Popen[bytes]]
+    ) -> list[str] | None:
+        """Parse trial folders in helper processes while they are still being found.
 
-        See :mod:`votakvot_tui._reader` for why. A helper that fails leaves its
-        share to this thread, so the scan never depends on the helpers.
+        This thread walks the folder and queues chunks; one thread per helper hands
+        them over and applies the answers. See :mod:`votakvot_tui._reader` for why.
+        A helper that fails leaves its share to this thread, so the scan never
+        depends on the helpers. Returns the folders read, ``None`` if cancelled.
         """
         worker = get_current_worker()
-        pending = collections.deque(
-            dirs[i : i + PROCESS_CHUNK] for i in range(0, len(dirs), PROCESS_CHUNK)
-        )
-        lock = threading.Lock()
+        pending: collections.deque[list[str]] = collections.deque()
+        ready = threading.Condition()
+        listed = False
 
         def take() -> list[str] | None:
-            with lock:
+            with ready:
+                while not pending and not listed and not worker.is_cancelled:
+                    ready.wait(0.1)
                 return pending.popleft() if pending and not worker.is_cancelled else None
 
         def helper(process: subprocess.Popen[bytes]) -> None:
@@ -224,7 +232,7 @@ class VotakvotApp(LaunchActions, App[None]):
             except (OSError, EOFError, pickle.UnpicklingError) as exc:
                 log.warning("a scan helper process failed (%s); reading in a thread", exc)
                 if chunk is not None:
-                    with lock:
+                    with ready:
                         pending.appendleft(chunk)
             finally:
                 _close(process)
@@ -235,12 +243,32 @@ class VotakvotApp(LaunchActions, App[None]):
         ]
         for thread in helpers:
             thread.start()
+        dirs: list[str] = []
+        chunk: list[str] = []
+        queued = 0
+        for folder in walked:
+            if worker.is_cancelled:
+                break
+            dirs.append(folder)
+            chunk.append(folder)
+            # Small first chunks: every helper has rows to show as soon as it is up.
+            if len(chunk) >= (PROCESS_CHUNK // 3 if queued < len(processes) else PROCESS_CHUNK):
+                with ready:
+                    pending.append(chunk)
+                    ready.notify()
+                chunk = []
+                queued += 1
+        with ready:
+            if chunk:
+                pending.append(chunk)
+            listed = True
+            ready.notify_all()
         for thread in helpers:
             thread.join()
-        while (chunk := take()) is not None:  # whatever failed helpers left
-            records = _read_many(chunk)
-            self.call_from_thread(self.apply, records, chunk, (), measure(records))
-        return not worker.is_cancelled
+        while (left := take()) is not None:  # whatever failed helpers left
+            records = _read_many(left)
+            self.call_from_thread(self.apply, records, left, (), measure(records))
+        return None if worker.is_cancelled else dirs
 
     def _list_dirs(self) -> list[str]:
         dirs: list[str] = []

@@ -12,6 +12,7 @@ sorting build a *view* (a list of records) off the event loop.
 from __future__ import annotations
 
 import datetime
+import itertools
 import math
 import os
 import re
@@ -31,6 +32,7 @@ __all__ = [
     "display",
     "find_trial_dirs",
     "is_query",
+    "iter_trial_dirs",
     "measure",
     "newest_trial_dirs",
     "read_and_measure",
@@ -109,18 +111,17 @@ def _timestamp(value: Any) -> float | None:
     return None
 
 
-def newest_trial_dirs(source: Source, limit: int) -> list[str]:
-    """Up to ``limit`` trial folders of a local source, found walking newest names first.
+def iter_trial_dirs(source: Source) -> Iterator[str]:
+    """Trial folders of a local source as they are found, newest names first.
 
     Trial folders are named by date and time, so walking each folder's entries in
-    reverse order finds recent trials first, without listing the whole tree: the
-    first rows can be on screen before a big folder has been walked.
+    reverse order finds recent trials first; yielding them as found lets reading
+    start before a big folder has been walked to the end.
     """
     if not source.local:
-        return []
-    found: list[str] = []
+        return
     stack = [source.base]
-    while stack and len(found) < limit:
+    while stack:
         folder = stack.pop()
         try:
             with os.scandir(folder) as entries:
@@ -129,7 +130,7 @@ def newest_trial_dirs(source: Source, limit: int) -> list[str]:
             continue
         if any(name == "votakvot.yaml" for name, _ in names):
             if source.matches(folder):
-                found.append(folder)
+                yield folder
             continue
         # The stack pops the last pushed: push oldest first so the newest is walked next.
         stack.extend(
@@ -137,7 +138,11 @@ def newest_trial_dirs(source: Source, limit: int) -> list[str]:
             for name, is_dir in names
             if is_dir and name[0] != "." and name not in ("__pycache__", "node_modules")
         )
-    return found
+
+
+def newest_trial_dirs(source: Source, limit: int) -> list[str]:
+    """Up to ``limit`` trial folders of a local source, the newest found first."""
+    return list(itertools.islice(iter_trial_dirs(source), limit))
 
 
 def _library_row() -> Callable[[Any], dict[str, Any]]:

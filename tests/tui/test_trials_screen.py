@@ -200,7 +200,6 @@ async def test_big_scan_in_helper_processes(sample, monkeypatch):
     """A big first scan is parsed by helper processes; every trial still arrives once."""
     root, trials = sample
     monkeypatch.setattr("votakvot_tui.app.FIRST_CHUNK", 1)
-    monkeypatch.setattr("votakvot_tui.app.PARALLEL_FROM", 2)
     monkeypatch.setattr("votakvot_tui.app.PROCESS_CHUNK", 2)
     app = make_app([str(root)], watch=False)
     async with app.run_test() as pilot:
