@@ -191,7 +191,7 @@ def test_long_output_is_complete_and_in_order(root: Path) -> None:
             print(i)
 
     f()
-    assert read_output(str(folders(root)[0])).split() == [str(i) for i in range(n)]
+    assert read_output(str(folders(root)[0])) == "".join(f"{i}\n" for i in range(n))
 
 
 def test_output_is_flushed_while_the_trial_runs(root: Path) -> None:
@@ -768,3 +768,20 @@ def test_stderr_pointed_at_stdout_is_captured_once(root: Path, monkeypatch) -> N
 
     third(n=3)
     assert read_output(str(folder_of(root, n=3))) == "err again\n"
+
+
+def test_a_flush_in_the_middle_of_a_line_adds_nothing(root: Path) -> None:
+    """Drains that fall between the pieces of one line keep the text exactly as written."""
+
+    @votakvot.track()
+    def f():
+        sys.stdout.write("abc")
+        _capture_sink.drain_all()
+        sys.stdout.write("def\n")
+        _capture_sink.drain_all()
+        sys.stdout.write("ghi")
+        _capture_sink.drain_all()
+        print(" jkl")
+
+    f()
+    assert read_output(str(folders(root)[0])) == "abcdef\nghi jkl\n"

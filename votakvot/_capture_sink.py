@@ -78,6 +78,8 @@ class Sink:
     last_write = 0.0
     ends_line = True
     """Whether the kept text ends with a newline (or is empty)."""
+    torn = False
+    """The file an earlier run left ends mid-line: the first new text starts a new one."""
     draining = False
     started = False
     """Whether the file was set up (limit read, earlier runs' file looked at)."""
@@ -156,11 +158,11 @@ class Sink:
                 self._continue_file()
             if self.state == Sink.OPEN:
                 data = _encode(chunk)
-                if not self.ends_line:
+                if self.torn:
                     # An earlier run died mid-line: start on a line of our own (in
                     # log.jsonl, a record glued to a torn one would be lost).
                     data = b"\n" + data
-                    self.ends_line = True
+                    self.torn = False
                 data = self._fit(data)
         if self.remote:
             if data:
@@ -192,14 +194,14 @@ class Sink:
             except FileNotFoundError:
                 return
             self.written = len(self.kept)
-            self.ends_line = not self.kept or self.kept.endswith(b"\n")
+            self.torn = bool(self.kept) and not self.kept.endswith(b"\n")
         else:
             try:
                 with open(path, "rb") as f:
                     self.written = f.seek(0, os.SEEK_END)
                     if self.written:
                         f.seek(-1, os.SEEK_END)
-                        self.ends_line = f.read(1) == b"\n"
+                        self.torn = f.read(1) != b"\n"
             except FileNotFoundError:
                 return
         if self.written >= self.limit:
