@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -68,6 +69,8 @@ class TrialsScreen(BaseScreen[None]):
         super().__init__(id="trials")
         self._dirty = False
         self._worker: Worker[None] | None = None
+        self._build_cost = 0.0
+        self._shown_at = 0.0
         self.view: View | None = None
         """The view on screen."""
 
@@ -117,6 +120,10 @@ class TrialsScreen(BaseScreen[None]):
         worker = self._worker
         if worker is not None and worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
             return
+        # A view of 100,000 rows takes a while to build: rebuild less often then, or
+        # the rebuilds would take the interpreter from the reading and the keys.
+        if time.monotonic() - self._shown_at < 3 * self._build_cost:
+            return
         self._dirty = False
         self._worker = self.build_view(self.spec)
 
@@ -124,14 +131,17 @@ class TrialsScreen(BaseScreen[None]):
     def build_view(self, spec: ViewSpec) -> None:
         """Filter and sort off the event loop; the newest request wins."""
         worker = get_current_worker()
+        started = time.monotonic()
         view = self.vapp.store.build_view(spec, lambda: worker.is_cancelled)
         if view is None or worker.is_cancelled:
             return
         counts = self.vapp.store.counts()
+        self._build_cost = time.monotonic() - started
         self.app.call_from_thread(self._show_view, view, counts)
 
     def _show_view(self, view: View, counts: dict[str, int]) -> None:
         self.view = view
+        self._shown_at = time.monotonic()
         table = self.table
         table.sort_column = self.spec.sort
         table.sort_reverse = self.spec.reverse
