@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from _support import HERE, SUMMARY, child_env
 from _verify import check_root
 from _workload import WORK_NAME, work
-from conftest import HERE, SUMMARY, child_env
 
 
 def _hammer(root: Path, processes: int, threads: int, calls: int) -> None:

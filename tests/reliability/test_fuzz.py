@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SUMMARY
+from _support import SUMMARY
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 

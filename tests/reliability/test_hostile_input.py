@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HERE, SUMMARY, child_env, limited, load_corpus_module
+from _support import HERE, SUMMARY, child_env, limited, load_corpus_module
 
 corpus = load_corpus_module()
 KINDS = corpus.KINDS

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+from _support import HERE, SUMMARY, child_env
 from _verify import check_root
 from _workload import expected_total
-from conftest import HERE, SUMMARY, child_env
 
 
 class Killer:

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _support import HERE, SUMMARY, child_env
 from _workload import work
-from conftest import HERE, SUMMARY, child_env
 
 import votakvot
 

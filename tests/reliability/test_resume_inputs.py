@@ -8,8 +8,8 @@ import pickle
 from pathlib import Path
 
 import pytest
+from _support import SUMMARY
 from _workload import Counter, expected_total
-from conftest import SUMMARY
 
 import votakvot
 from votakvot._layout import SNAPSHOT_NAME

@@ -21,8 +21,8 @@ from typing import Any
 
 import fsspec
 import pytest
+from _support import SUMMARY
 from _workload import payload, work
-from conftest import SUMMARY
 from fsspec.implementations.memory import MemoryFileSystem
 
 import votakvot
