@@ -180,3 +180,13 @@ def test_cli_bad_option(capsys):
     with pytest.raises(SystemExit):
         main(["--poll-interval", "0"])
     assert "must be > 0 (got 0.0)" in capsys.readouterr().err
+
+
+def test_running_trial_with_old_heartbeat_is_stale(tmp_path: Path):
+    """A `running` trial whose heartbeat stopped long ago shows as `stale`."""
+    import time
+
+    alive = write_trial(tmp_path, uid=uid(1), state="running", heartbeat=time.time())
+    dead = write_trial(tmp_path, uid=uid(2), state="running", heartbeat=time.time() - 3600)
+    assert read_record(str(alive)).state == "running"
+    assert read_record(str(dead)).state == "stale"
