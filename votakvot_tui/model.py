@@ -128,10 +128,8 @@ def iter_trial_dirs(source: Source) -> Iterator[str]:
                 names = sorted((e.name, e.is_dir(follow_symlinks=False)) for e in entries)
         except OSError:
             continue
-        if any(name == "votakvot.yaml" for name, _ in names):
-            if source.matches(folder):
-                yield folder
-            continue
+        if any(name == "votakvot.yaml" for name, _ in names) and source.matches(folder):
+            yield folder  # and walk on: a trial may hold others (``run("a/b")`` in ``a``)
         # The stack pops the last pushed: push oldest first so the newest is walked next.
         stack.extend(
             os.path.join(folder, name)

@@ -190,3 +190,14 @@ def test_running_trial_with_old_heartbeat_is_stale(tmp_path: Path):
     dead = write_trial(tmp_path, uid=uid(2), state="running", heartbeat=time.time() - 3600)
     assert read_record(str(alive)).state == "running"
     assert read_record(str(dead)).state == "stale"
+
+
+def test_walk_finds_what_find_trial_dirs_finds(sample, tmp_path: Path):
+    """The dashboard's own walk (newest first) finds the same folders as the library's."""
+    from votakvot_tui.model import find_trial_dirs, iter_trial_dirs
+
+    root, trials = sample
+    inner = write_trial(trials["train0"] / "nested", uid=uid(9))  # a trial inside a trial
+    walked = list(iter_trial_dirs(Source(str(root))))
+    assert sorted(walked) == sorted(find_trial_dirs(str(root)))
+    assert str(inner) in walked
