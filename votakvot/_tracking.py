@@ -340,7 +340,15 @@ class ActiveTrial:
     def attach(self, name: str, mode: str = "w") -> IO[Any]:
         rel = _safe_relative(name)
         path = self.storage.join(self.path, *rel.split("/"))
-        return self.storage.open(path, mode)
+        if not any(c in mode for c in "wax+"):
+            return self.storage.open(path, mode)  # reading back: the caller's own errors
+        opened = self._guard(
+            f"open the attached file {rel!r}", lambda: self.storage.open(path, mode)
+        )
+        if opened is None:
+            # Like outside a trial: the call goes on, the text is kept nowhere.
+            return io.BytesIO() if "b" in mode else io.StringIO()
+        return opened
 
     # --- background ---------------------------------------------------------------
 

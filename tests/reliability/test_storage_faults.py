@@ -263,13 +263,6 @@ def test_permission_denied(
     assert _snapshot(root) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="votakvot/_tracking.py ActiveTrial.attach: storage.open raises PermissionError/"
-    "ENOSPC straight into the user's code even without strict; open it through "
-    "self._guard and, on failure, return a file that keeps nothing (io.StringIO / "
-    "io.BytesIO by mode), as attach() does outside a trial",
-)
 def test_attach_on_denied_storage(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
