@@ -9,6 +9,7 @@ Examples are derandomized, so a run is repeatable; ``make stress`` tries more.
 from __future__ import annotations
 
 import collections
+import contextvars
 import dataclasses
 import datetime
 import os
@@ -76,7 +77,11 @@ def _write_samples(root: Path) -> list[bytes]:
     return samples
 
 
-SAMPLES = _write_samples(Path(tempfile.mkdtemp(prefix="votakvot-fuzz-samples-")))
+# In a context of its own: the trial left running must never be "current" for the tests
+# that run after this module is collected.
+SAMPLES = contextvars.copy_context().run(
+    _write_samples, Path(tempfile.mkdtemp(prefix="votakvot-fuzz-samples-"))
+)
 
 HOSTILE_SNIPPETS = [
     f'!!python/object/apply:os.system ["touch {MARKER_DIR}/os_system"]',
