@@ -284,8 +284,10 @@ def _parse_section(key: str, chunk: str, shared: bool) -> dict[str, Any]:
             raise _Fallback
     except _Fallback:
         value = _full_load(chunk)
-        if not isinstance(value, dict):
-            raise _FullError(yaml.YAMLError("not a mapping")) from None
+        # Only a plain mapping of this very key is a section; anything else (a tagged
+        # object, a key the split guessed wrong) leaves the whole document to the loader.
+        if type(value) is not dict or key not in value:
+            raise _FullError(yaml.YAMLError("not a mapping of its key")) from None
     if cacheable and len(value) == 1 and key in value:
         if len(_section_cache) >= _CACHE_LIMIT:
             _section_cache.clear()
@@ -344,7 +346,7 @@ def _parse_text(text: str, shared: bool) -> Any:
         simple = not _ASCII_SPECIAL.search(text)
     else:
         simple = not (
-            _BREAKS.search(text) or _NON_PRINTABLE.search(text) or text.startswith("\ufeff")
+            _BREAKS.search(text) or _NON_PRINTABLE.search(text) or "\ufeff" in text
         )
     sections = _split_sections(text) if simple else None
     if sections:

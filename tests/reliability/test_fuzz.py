@@ -237,14 +237,6 @@ def test_mutated_records_fields(raw: bytes) -> None:
     _load(raw, report=False, fields=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="votakvot/_records.py: (1) _parse_section accepts a top-level chunk that loads "
-    "to a Tagged (a dict subclass) and merges its fields into the record, so a document "
-    "starting with '!!python/object/new:x [..]' is read while the safe loader refuses it; "
-    "require a plain dict holding the section's key. (2) a U+FEFF on a line of its own "
-    "inside the text splits a section (the loader skips it): add \\ufeff to _SPECIAL",
-)
 @QUICK
 @given(mutated())
 @example(b"!!python/object/new:subprocess.Popen [[touch, x]]\n" + SAMPLES[0])
