@@ -4,7 +4,9 @@ from __future__ import annotations
 
 __all__ = [
     "HEARTBEAT_NAME",
+    "LOG_NAME",
     "METRICS_PREFIX",
+    "OUTPUT_NAME",
     "OWN_FILES",
     "OWN_PREFIXES",
     "SNAPSHOT_NAME",
@@ -21,6 +23,10 @@ HEARTBEAT_NAME = "votakvot.heartbeat"
 """``"<unix time> <interval seconds>"``, refreshed while the trial runs."""
 METRICS_PREFIX = "votakvot.metrics."
 """Metric files are ``votakvot.metrics.NNNNN.csv``: each has a header row and an ``at`` column."""
+OUTPUT_NAME = "output.log"
+"""What a trial printed (stdout and stderr), when output is captured."""
+LOG_NAME = "log.jsonl"
+"""The logging records a trial emitted, one JSON object a line."""
 SNAPSHOT_NAME = "votakvot.snapshot.pkl"
 """The pickled state of a resumable task."""
 

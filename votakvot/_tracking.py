@@ -28,7 +28,14 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
 
 from . import _yaml, meta
 from ._config import Capture, Config, get_config
-from ._layout import HEARTBEAT_NAME, METRICS_PREFIX, TRACEBACK_NAME, YAML_NAME
+from ._layout import (
+    HEARTBEAT_NAME,
+    LOG_NAME,
+    METRICS_PREFIX,
+    OUTPUT_NAME,
+    TRACEBACK_NAME,
+    YAML_NAME,
+)
 from ._version import __version__
 from .exceptions import StorageError
 
@@ -715,7 +722,7 @@ def run(tid: str, fn: Callable[..., Any], /, *, rerun: bool = False, **params: A
         function=function_name(fn),
         config=config,
     )
-    _clear_old_metrics(trial)
+    clear_previous_run(trial)
     trial.start()
     try:
         result = fn(**params)
@@ -793,22 +800,13 @@ def clear_files(
         logger.warning("votakvot: could not clear old files of trial %r: %s", trial.tid, exc)
 
 
-def _clear_old_metrics(trial: ActiveTrial) -> None:
-    """A rerun starts a fresh metric series instead of appending to the old one."""
-    storage = trial.storage
-    fs = getattr(storage, "fs", None)
-    try:
-        if fs is None:
-            if os.path.isdir(trial.path):
-                for entry in os.scandir(trial.path):
-                    if entry.name.startswith(METRICS_PREFIX):
-                        os.unlink(entry.path)
-        elif fs.isdir(trial.path):
-            for path in fs.ls(trial.path, detail=False):
-                if posixpath.basename(path).startswith(METRICS_PREFIX):
-                    fs.rm_file(path)
-    except OSError as exc:
-        logger.warning("votakvot: could not clear old metrics of %r: %s", trial.tid, exc)
+PREVIOUS_RUN_FILES = (TRACEBACK_NAME, HEARTBEAT_NAME, OUTPUT_NAME, LOG_NAME)
+"""Files of an earlier run at the same id that a fresh start must not carry on."""
+
+
+def clear_previous_run(trial: ActiveTrial) -> None:
+    """A rerun at an explicit id starts fresh metrics, output and traceback."""
+    clear_files(trial, PREVIOUS_RUN_FILES, (METRICS_PREFIX,), temporary=True)
 
 
 def _outside(what: str) -> None:

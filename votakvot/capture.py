@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _capture_logging, _capture_streams, _tracking
 from ._capture_sink import Sink, drain_all, register, unregister
+from ._layout import LOG_NAME, OUTPUT_NAME
 from ._storage import get_filesystem
 
 if TYPE_CHECKING:
@@ -38,8 +39,7 @@ __all__ = ["read_logs", "read_output"]
 
 logger = logging.getLogger("votakvot")
 
-OUTPUT_NAME = "output.log"
-LOG_NAME = "log.jsonl"
+
 LOG_COLUMNS = ("time", "level", "logger", "message", "exception")
 
 _STATE_ATTR = "_votakvot_capture"

@@ -27,13 +27,12 @@ from typing import TYPE_CHECKING, Any
 from . import _yaml
 from ._config import get_config
 from ._layout import (
-    HEARTBEAT_NAME,
     METRICS_PREFIX,
     SNAPSHOT_NAME,
     TRACEBACK_NAME,
     YAML_NAME,
 )
-from ._tracking import ActiveTrial, clear_files, function_name
+from ._tracking import PREVIOUS_RUN_FILES, ActiveTrial, clear_files, function_name
 from .exceptions import ResumeError
 
 if TYPE_CHECKING:
@@ -191,12 +190,8 @@ def run_resumable(
         if snapshot is None:
             if trial_id:
                 trial.id = trial.data["id"] = trial_id
-            clear_files(
-                trial,
-                (SNAPSHOT_NAME, TRACEBACK_NAME, HEARTBEAT_NAME),
-                (METRICS_PREFIX,),
-                temporary=True,
-            )
+            fresh_start = (SNAPSHOT_NAME, *PREVIOUS_RUN_FILES)
+            clear_files(trial, fresh_start, (METRICS_PREFIX,), temporary=True)
             return _Run(trial, cls, schedule).fresh(params)
         header, rest = snapshot
         _check_snapshot_params(tid, cls, header, recorded, _url(storage, folder))

@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from .._config import Config
-from .._tracking import ActiveTrial, _clear_old_metrics, new_tid
+from .._tracking import ActiveTrial, clear_previous_run, new_tid
 from .histogram import Histogram
 
 __all__ = ["HISTOGRAM_NAME", "SCHEDULED_HISTOGRAM_NAME", "STATUS_NAME", "AbTrial"]
@@ -71,7 +71,7 @@ class AbTrial:
 
     def start(self) -> None:
         # A rerun under the same -t starts a fresh metric series, not one appended to the old.
-        _clear_old_metrics(self.trial)
+        clear_previous_run(self.trial)
         self.trial.start()
 
     def status(self, status: dict[str, Any]) -> None:
