@@ -43,8 +43,11 @@ __all__ = ["resumable_fn", "run_resumable"]
 
 logger = logging.getLogger("votakvot")
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 """Version of the snapshot header; a snapshot of another version is not resumed."""
+SNAPSHOT_MAGIC = b"votakvot-snapshot\n"
+"""First bytes of every snapshot votakvot writes: a pickle from elsewhere is refused
+before anything in it is unpickled (unpickling runs code)."""
 
 
 class resumable_fn:
@@ -316,6 +319,7 @@ class _Run:
             "written": datetime.datetime.fromtimestamp(now).astimezone(),
         }
         buf = io.BytesIO()
+        buf.write(SNAPSHOT_MAGIC)
         pickle.dump(header, buf, protocol=pickle.HIGHEST_PROTOCOL)
         try:
             pickle.dump(task, buf, protocol=pickle.HIGHEST_PROTOCOL)
@@ -445,9 +449,13 @@ def _open_snapshot(
     raw = _read_bytes(storage, path)
     if raw is None:
         return None
-    stream = io.BytesIO(raw)
     try:
-        header = pickle.load(stream)
+        header, stream = read_snapshot_header(raw)
+    except ValueError as exc:
+        raise ResumeError(
+            f"trial {tid!r}: {_url(storage, path)} {exc}; nothing in it was unpickled. "
+            "Pass rerun=True to start the trial over"
+        ) from None
     except Exception as exc:
         raise _broken(tid, _url(storage, path), exc) from exc
     if not isinstance(header, dict) or header.get("format") != SNAPSHOT_FORMAT:
@@ -457,6 +465,24 @@ def _open_snapshot(
             f"expected {SNAPSHOT_FORMAT}); pass rerun=True to start the trial over"
         )
     return header, stream
+
+
+def read_snapshot_header(raw: bytes) -> tuple[Any, io.BytesIO]:
+    """The header of a snapshot votakvot wrote, and the stream at the pickled task.
+
+    Snapshots are pickles, and unpickling runs code: only the header of a file that
+    starts with :data:`SNAPSHOT_MAGIC` is ever unpickled, and the task only after the
+    header checks out. Resume only from results folders you trust, as you would
+    import code only from folders you trust.
+
+    Raises:
+        ValueError: ``raw`` is not a votakvot snapshot.
+    """
+    if not raw.startswith(SNAPSHOT_MAGIC):
+        raise ValueError("is not a snapshot written by votakvot (no votakvot header)")
+    stream = io.BytesIO(raw)
+    stream.seek(len(SNAPSHOT_MAGIC))
+    return pickle.load(stream), stream
 
 
 def _broken(tid: str, url: str, exc: BaseException) -> ResumeError:

@@ -363,13 +363,12 @@ class _RerunOf:
 def _snapshot_params(folder: str) -> dict[str, Any] | None:
     """The params pickled in the snapshot's header: the very values the task was given
     (the YAML may have turned a tuple into a list). ``None`` without a local snapshot."""
-    import pickle
-
     from votakvot._layout import SNAPSHOT_NAME
+    from votakvot.resumable import read_snapshot_header
 
     try:
         with open(os.path.join(folder, SNAPSHOT_NAME), "rb") as f:
-            header = pickle.load(f)
+            header, _ = read_snapshot_header(f.read())
     except FileNotFoundError:
         return None
     except Exception as exc:

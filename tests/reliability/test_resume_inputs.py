@@ -49,15 +49,6 @@ def test_garbage_snapshot_is_refused(tmp_path: Path, isolated_config: None) -> N
     SUMMARY["bad_inputs_survived"] += 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="votakvot/resumable.py _open_snapshot reads the snapshot header with pickle.load, "
-    "so a votakvot.snapshot.pkl that votakvot did not write runs its code on "
-    "votakvot.run(tid, ...) before its format is checked. Read the header with a "
-    "restricted pickle.Unpickler whose find_class allows only what headers hold "
-    "(builtins dict/list/str/int/float/bool/None, datetime.datetime/timezone/timedelta) "
-    "and raises ResumeError for anything else; only then unpickle the task",
-)
 def test_foreign_pickle_snapshot_never_runs(tmp_path: Path, isolated_config: None) -> None:
     """A snapshot whose pickle would call os.system: refused with ResumeError, and the
     command never ran."""
