@@ -69,7 +69,7 @@ def init(
     *,
     strict: bool = False,
     capture: Capture = "all",
-    capture_limit: int = 10 * 1024 * 1024,
+    capture_limit: int | None = 10 * 1024 * 1024,
     runner: str = "inplace",
     flush_interval: float = 1.0,
     heartbeat_interval: float = 5.0,
@@ -86,7 +86,7 @@ def init(
         strict: raise storage errors into the tracked call instead of logging them.
         capture: keep a trial's output: ``"all"`` (stdout/stderr and logging),
             ``"logging"`` (logging records only) or ``"none"``.
-        capture_limit: bytes of captured output kept per trial and file.
+        capture_limit: bytes of captured output kept per trial and file (``None``: no cap).
         runner: how ``submit``/``map``/``sweep`` run trials: ``"inplace"``, ``"thread"``,
             ``"process"`` (a local process pool) or ``"dask"`` (a Dask cluster).
         flush_interval: seconds between background flushes of metrics.
@@ -97,6 +97,8 @@ def init(
     """
     if capture not in ("all", "logging", "none"):
         raise ValueError(f"capture must be 'all', 'logging' or 'none' (got {capture!r})")
+    if capture_limit is not None and capture_limit < 0:
+        raise ValueError(f"capture_limit must be >= 0 bytes or None (got {capture_limit!r})")
     if flush_interval <= 0 or heartbeat_interval <= 0:
         raise ValueError(
             f"flush_interval and heartbeat_interval must be > 0 "

@@ -29,7 +29,7 @@ class Config:
     """Seconds between heartbeats of a running trial."""
     capture: Capture = "all"
     """What output of a tracked call is kept with its trial."""
-    capture_limit: int = 10 * 1024 * 1024
+    capture_limit: int | None = 10 * 1024 * 1024
     """Bytes of captured output kept per trial and file."""
     runner: str = "inplace"
     """How ``submit``/``map`` run trials: ``inplace``, ``process`` or ``dask``."""
