@@ -7,9 +7,11 @@ import warnings
 
 import fsspec
 import pytest
+from servers import PASSWORD
 
 import votakvot
 from votakvot import _tracking
+from votakvot._storage import redact
 from votakvot.report import SkippedTrialWarning, find_trial_dirs, load_report, load_trials
 from votakvot.testing import isolated
 from votakvot.trial import read_trial
@@ -88,7 +90,8 @@ def test_globs_and_tids_on_remote(remote_root: str) -> None:
 
 
 def test_bad_remote_trial_is_skipped_with_a_warning(remote_root: str) -> None:
-    """An unreadable record on a remote store is named in one warning; others load."""
+    """An unreadable record on a remote store is named in one warning (its URL without
+    the password); others load."""
     write_trials(remote_root)
     fs, path = fsspec.core.url_to_fs(remote_root)
     fs.makedirs(f"{path}/broken", exist_ok=True)
@@ -98,7 +101,9 @@ def test_bad_remote_trial_is_skipped_with_a_warning(remote_root: str) -> None:
         rep = load_report(remote_root)
     skipped = [w for w in caught if issubclass(w.category, SkippedTrialWarning)]
     assert len(skipped) == 1
-    assert f"{remote_root}/broken/votakvot.yaml" in str(skipped[0].message)
+    message = str(skipped[0].message)
+    assert f"{redact(remote_root)}/broken/votakvot.yaml" in message
+    assert PASSWORD not in message
     assert len(rep) == 4
 
 

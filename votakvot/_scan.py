@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ._layout import YAML_NAME
-from ._storage import get_filesystem, is_local, split_protocol
+from ._storage import get_filesystem, is_local, redact, split_protocol
 
 __all__ = ["find_trial_dirs", "read_records", "split_glob"]
 
@@ -210,7 +210,7 @@ def _skip_warning(message: str) -> None:
 
     from .report import SkippedTrialWarning
 
-    warnings.warn(message, SkippedTrialWarning, stacklevel=5)
+    warnings.warn(redact(message), SkippedTrialWarning, stacklevel=5)
 
 
 def _is_async(fs: Any) -> bool:
@@ -242,11 +242,13 @@ async def _walk_async(fs: Any, root: str) -> list[str]:
     """Breadth-first listing with every folder of a level listed at once (``ssh://``)."""
     import asyncio
 
-    async def listing(folder: str) -> list[dict[str, Any]]:
+    async def listing(folder: str) -> list[dict[str, Any]] | Exception:
         try:
             return list(await fs._ls(folder, detail=True))
         except FileNotFoundError:
             return []
+        except Exception as exc:  # warned about by _sort_entries, naming the folder
+            return exc
 
     found: list[str] = []
     level = [root]
@@ -260,9 +262,17 @@ async def _walk_async(fs: Any, root: str) -> list[str]:
 
 
 def _sort_entries(
-    folder: str, entries: list[dict[str, Any]], found: list[str], nxt: list[str]
+    folder: str, entries: list[dict[str, Any]] | Exception, found: list[str], nxt: list[str]
 ) -> None:
-    """Note ``folder`` as a trial if it holds a record; queue its subfolders."""
+    """Note ``folder`` as a trial if it holds a record; queue its subfolders.
+
+    A folder the store would not list (a refused or lost connection) is skipped
+    with a warning naming it, so the trials elsewhere are still read.
+    """
+    if isinstance(entries, Exception):
+        reason = str(entries) or type(entries).__name__
+        _skip_warning(f"{folder}: cannot list this folder ({reason}); trials below it skipped")
+        return
     for entry in entries:
         name = posixpath.basename(entry["name"].rstrip("/"))
         if entry.get("type") == "directory":
@@ -298,20 +308,28 @@ class _Clones:
                 if conn is not None and hasattr(conn, "close"):
                     try:
                         conn.close()
-                    except OSError:
+                    except (OSError, EOFError):
                         pass  # the connection is gone already; nothing left to release
         self.made.clear()
 
 
-def _pool_map(fs: Any, fn: Callable[[Any, str], Any], items: list[str]) -> list[Any]:
+def _pool_map(
+    fs: Any, fn: Callable[[Callable[[], Any], str], Any], items: list[str]
+) -> list[Any]:
+    """``fn(connect, item)`` for each item, over a few threads with a connection each.
+
+    ``fn`` calls ``connect()`` inside its own error handling: connecting is part of
+    reading each item, so a server that dies or refuses logins fails only the
+    items it was asked for (a later item tries to connect again).
+    """
     if len(items) <= 1:
-        return [fn(fs, item) for item in items]
+        return [fn(lambda: fs, item) for item in items]
     from concurrent.futures import ThreadPoolExecutor
 
     clones = _Clones(fs)
     try:
         with ThreadPoolExecutor(min(_REMOTE_THREADS, len(items))) as pool:
-            return list(pool.map(lambda item: fn(clones.get(), item), items))
+            return list(pool.map(lambda item: fn(clones.get, item), items))
     finally:
         clones.close()
 
@@ -319,11 +337,13 @@ def _pool_map(fs: Any, fn: Callable[[Any, str], Any], items: list[str]) -> list[
 def _walk_threaded(fs: Any, root: str) -> list[str]:
     """Breadth-first listing, one level at a time, folders of a level listed in parallel."""
 
-    def listing(conn: Any, folder: str) -> list[dict[str, Any]]:
+    def listing(connect: Callable[[], Any], folder: str) -> list[dict[str, Any]] | Exception:
         try:
-            return list(conn.ls(folder, detail=True))
+            return list(connect().ls(folder, detail=True))
         except FileNotFoundError:
             return []
+        except Exception as exc:  # warned about by _sort_entries, naming the folder
+            return exc
 
     found: list[str] = []
     level = [root]
@@ -383,14 +403,14 @@ def _read_remote(folders: list[str]) -> Iterator[tuple[str, bytes | Exception]]:
             yield folder, value
         return
 
-    def cat(conn: Any, path: str) -> bytes | Exception:
+    def cat(connect: Callable[[], Any], path: str) -> bytes | Exception:
         try:
-            return bytes(conn.cat_file(path))
+            return bytes(connect().cat_file(path))
         except Exception as exc:  # reported per trial by the caller, never dropped
             return exc
 
     if _protocol(fs) == "memory":
-        results = [cat(fs, p) for p in paths]
+        results = [cat(lambda: fs, p) for p in paths]
     else:
         results = _pool_map(fs, cat, paths)
     yield from zip(folders, results)

@@ -8,12 +8,21 @@ from __future__ import annotations
 import io
 import os
 import posixpath
+import re
+import threading
 import uuid
 from typing import IO, Any
 
 from .exceptions import MissingDependencyError
 
-__all__ = ["FsspecStorage", "LocalStorage", "Storage", "open_storage", "split_protocol"]
+__all__ = [
+    "FsspecStorage",
+    "LocalStorage",
+    "Storage",
+    "open_storage",
+    "redact",
+    "split_protocol",
+]
 
 # Packages that provide fsspec protocols, for an error that says what to install.
 _PROTOCOL_PACKAGES = {
@@ -42,6 +51,21 @@ def split_protocol(url: str) -> tuple[str | None, str]:
         protocol, _, rest = url.partition("://")
         return protocol, rest
     return None, url
+
+
+# "scheme://user:password@": the password runs to the last "@" before the path.
+_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*):[^/\s]*@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every URL in it left out (``ftp://user@host/...``).
+
+    Every path or URL a warning or error shows goes through this: messages end up
+    in logs, terminals and bug reports, credentials must not.
+    """
+    if "@" not in text:
+        return text
+    return _PASSWORD.sub(r"\1@", text)
 
 
 def is_local(url: str) -> bool:
@@ -149,18 +173,76 @@ class LocalStorage(Storage):
         return open(path, mode)
 
 
+# Blocking filesystems whose instances may be shared between threads; the others
+# (FTP, paramiko's SFTP) talk over one connection that serves one request at a time.
+_SHAREABLE = frozenset({"memory"})
+
+
 class FsspecStorage(Storage):
+    """Files on an fsspec store.
+
+    The writer uses a storage from several threads at once: the trial's own, the
+    background flusher and heartbeat, runner threads. A blocking filesystem such
+    as FTP has one connection per instance, and two threads talking over it mix
+    their replies up (``error_reply: 200 Type set to: Binary``) and lose writes,
+    so each thread gets its own instance (its own connection) of such a store.
+    Async filesystems (``ssh://``, ``s3://``) and ``memory://`` are shared.
+    """
+
     def __init__(self, url: str) -> None:
-        self.fs, self.root = get_filesystem(url)
-        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        fs, self.root = get_filesystem(url)
+        protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
         self.protocol = protocol
         self.url = url.rstrip("/")
+        self._shared = fs
+        self._per_thread = not getattr(fs, "async_impl", False) and protocol not in _SHAREABLE
+        self._local = threading.local()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_local"]  # connections stay with the process that made them
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+    @property
+    def fs(self) -> Any:
+        """The filesystem for the calling thread (its own one for blocking stores)."""
+        if not self._per_thread:
+            return self._shared
+        fs = getattr(self._local, "fs", None)
+        if fs is None:
+            shared = self._shared
+            options = dict(shared.storage_options, skip_instance_cache=True)
+            # closed with its thread: fsspec's FTP closes its connection on __del__
+            fs = type(shared)(*shared.storage_args, **options)
+            self._local.fs = fs
+        return fs
 
     def join(self, *parts: str) -> str:
         return posixpath.join(*parts)
 
     def makedirs(self, path: str) -> None:
-        self.fs.makedirs(path, exist_ok=True)
+        """Make ``path`` and its parents; a folder another worker made meanwhile is fine.
+
+        FTP's ``makedirs`` decides what exists from a cached listing; when another
+        process made the folder since, ``MKD`` fails with ``550 File exists``.
+        """
+        fs = self.fs
+        # Each clash means another worker made one of the folders: retry with fresh
+        # listings, at most once per level of the path.
+        for attempt in range(path.count("/") + 1, -1, -1):
+            try:
+                fs.makedirs(path, exist_ok=True)
+                return
+            except Exception:  # ftplib's error_perm is no OSError
+                fs.invalidate_cache()
+                if fs.isdir(path):
+                    return
+                if not attempt:
+                    raise
 
     def write_atomic(self, path: str, data: bytes) -> None:
         if self.protocol in ("memory", "s3", "s3a", "gs", "gcs", "abfs", "az"):
@@ -192,7 +274,7 @@ class FsspecStorage(Storage):
 
     def open(self, path: str, mode: str) -> IO[Any]:
         if any(c in mode for c in "wax"):
-            self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+            self.makedirs(posixpath.dirname(path))
         return self.fs.open(path, mode)
 
     def to_url(self, path: str) -> str:

@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._storage import redact
 from .exceptions import MissingDependencyError, TrialLoadError
 
 if TYPE_CHECKING:
@@ -140,7 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _say(message: str) -> None:
     """A line on stderr; characters it cannot encode (odd file names) become escapes."""
     encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
-    text = f"votakvot: {message}\n".encode(encoding, "backslashreplace").decode(encoding)
+    text = f"votakvot: {redact(message)}\n"  # URLs named in messages lose their password
+    text = text.encode(encoding, "backslashreplace").decode(encoding)
     sys.stderr.write(text)
 
 

@@ -14,7 +14,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from ._layout import METRICS_PREFIX, YAML_NAME
-from ._storage import get_filesystem, is_local, split_protocol
+from ._storage import get_filesystem, is_local, redact, split_protocol
 
 if TYPE_CHECKING:
     import pandas
@@ -61,7 +61,7 @@ class SkippedMetricsWarning(UserWarning):
 
 
 def _warn(file: str, what: str) -> None:
-    warnings.warn(f"{file}: {what}", SkippedMetricsWarning, stacklevel=4)
+    warnings.warn(redact(f"{file}: {what}"), SkippedMetricsWarning, stacklevel=4)
 
 
 def _complete_lines(raw: bytes, file: str) -> bytes:
@@ -86,7 +86,7 @@ def _metric_files(folder: str) -> list[tuple[str, bytes]]:
                 if e.name.startswith(METRICS_PREFIX) and e.name.endswith(".csv")
             )
         except (FileNotFoundError, NotADirectoryError):
-            raise FileNotFoundError(f"no trial folder {folder!r}") from None
+            raise FileNotFoundError(f"no trial folder {redact(folder)!r}") from None
         files = []
         for _, path in entries:
             try:
@@ -108,7 +108,7 @@ def _metric_files(folder: str) -> list[tuple[str, bytes]]:
             if entry.get("type") != "directory"
         ]
     except FileNotFoundError:
-        raise FileNotFoundError(f"no trial folder {folder!r}") from None
+        raise FileNotFoundError(f"no trial folder {redact(folder)!r}") from None
     paths = sorted(
         p
         for p in listed

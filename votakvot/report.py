@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._records import check_record, parse_record
 from ._scan import find_trial_dirs, read_records
-from ._storage import is_local
+from ._storage import is_local, redact, split_protocol
 from .exceptions import TrialLoadError
 from .trial import Trial
 
@@ -148,21 +148,26 @@ def _skip(error: TrialLoadError, safe: bool, stacklevel: int = 4) -> None:
     """Raise ``error``, or warn about it pointing at the caller of the public function."""
     if not safe:
         raise error
-    warnings.warn(f"skipped trial: {error}", SkippedTrialWarning, stacklevel=stacklevel)
+    message = f"skipped trial: {redact(str(error))}"
+    warnings.warn(message, SkippedTrialWarning, stacklevel=stacklevel)
 
 
 def _loaded(folders: list[str], shared: bool) -> Iterator[Trial | TrialLoadError]:
     """Each folder's Trial, or the TrialLoadError saying why it cannot be read."""
     for folder, raw in read_records(folders):
-        name = _yaml_name(folder)
-        if isinstance(raw, FileNotFoundError):
-            continue  # removed since the scan: no longer a trial
+        name = redact(_yaml_name(folder))
+        if isinstance(raw, FileNotFoundError) and _removed(folder):
+            continue  # deleted since the scan listed it: no longer a trial, nothing lost
         try:
             if isinstance(raw, TrialLoadError):
                 raise raw
             if isinstance(raw, Exception):
                 reason = getattr(raw, "strerror", None) or str(raw) or type(raw).__name__
-                raise TrialLoadError(name, f"cannot be read: {reason}") from raw
+                if isinstance(raw, FileNotFoundError) and not is_local(folder):
+                    # FTP answers 550 for "not found", "permission denied" and
+                    # "unavailable" alike, and fsspec makes each a FileNotFoundError
+                    reason = f"not found or refused by the server ({reason})"
+                raise TrialLoadError(name, f"cannot be read: {redact(reason)}") from raw
             data = check_record(parse_record(raw, name, shared=shared), name)
         except TrialLoadError as exc:
             yield exc
@@ -233,6 +238,19 @@ def _merge(parts: list[_Part]) -> tuple[dict[str, list[Any]], int]:
     return columns, total
 
 
+def _removed(folder: str) -> bool:
+    """Whether a local trial folder was deleted after the scan found it.
+
+    Deleting trials while a report runs is ordinary (cleaning up a results
+    folder), so such a folder is left out without a warning. A record missing
+    from a folder that is still there, or from a remote store (where "not found"
+    may mean "refused"), is warned about instead.
+    """
+    import os
+
+    return is_local(folder) and not os.path.isdir(split_protocol(folder)[1])
+
+
 def _yaml_name(folder: str) -> str:
     import os
 
@@ -254,7 +272,8 @@ def load_trials(path: str | None = None, safe: bool = True) -> dict[str, Trial]:
         other = trials.get(trial.tid)
         if other is not None:
             warnings.warn(
-                f"two trial folders record tid {trial.tid!r}: {other.path} and {trial.path}; "
+                f"two trial folders record tid {trial.tid!r}: {redact(other.path)} and "
+                f"{redact(trial.path)}; "
                 "keeping the second",
                 SkippedTrialWarning,
                 stacklevel=2,

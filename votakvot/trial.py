@@ -10,7 +10,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ._layout import HEARTBEAT_NAME, YAML_NAME
 from ._records import check_record, parse_record
-from ._storage import get_filesystem, is_local, split_protocol
+from ._storage import get_filesystem, is_local, redact, split_protocol
 from .exceptions import TrialFailedError
 
 if TYPE_CHECKING:
@@ -271,5 +271,5 @@ def read_trial(path: str) -> Trial | None:
             raw = bytes(fs.cat_file(file))
         except FileNotFoundError:
             return None
-        file = f"{path}/{YAML_NAME}"
+        file = redact(f"{path}/{YAML_NAME}")  # names it in errors, without the password
     return Trial(path, check_record(parse_record(raw, file), file))

@@ -96,13 +96,6 @@ def test_ftp_sends_garbage_mid_read(server: str, served: tuple[Path, set[str]]) 
 
 
 @pytest.mark.timeout(150)
-@pytest.mark.xfail(
-    strict=True,
-    reason="votakvot/report.py _loaded: a FileNotFoundError while reading a record is "
-    "dropped without a word ('removed since the scan'); fsspec's FTP maps every 550 reply "
-    "(permission denied, unavailable) to FileNotFoundError, so trials the server refuses "
-    "vanish from the report silently. Warn naming the file, at least for remote stores",
-)
 @pytest.mark.parametrize("server", ["fail"], indirect=True)
 def test_ftp_downloads_fail_mid_read(server: str, served: tuple[Path, set[str]]) -> None:
     """Every download after the 10th is refused (550): the report lists the 10 and
@@ -112,14 +105,6 @@ def test_ftp_downloads_fail_mid_read(server: str, served: tuple[Path, set[str]])
 
 
 @pytest.mark.timeout(150)
-@pytest.mark.xfail(
-    strict=True,
-    reason="votakvot/_scan.py _pool_map: clones.get() opens a new FTP connection outside "
-    "the per-file try of cat(), so a server that died makes load_report raise EOFError/"
-    "ConnectionResetError/ConnectionRefusedError; make the connection part of the per-item "
-    "call (return the exception for that file, as cat does) and, in _walk_threaded's "
-    "listing, skip a folder that cannot be listed with a warning naming it",
-)
 @pytest.mark.parametrize("server", ["die"], indirect=True)
 def test_ftp_server_dies_mid_read(server: str, served: tuple[Path, set[str]]) -> None:
     """The server process exits at its first download, while other connections are
@@ -129,12 +114,6 @@ def test_ftp_server_dies_mid_read(server: str, served: tuple[Path, set[str]]) ->
 
 
 @pytest.mark.timeout(150)
-@pytest.mark.xfail(
-    strict=True,
-    reason="votakvot/report.py _skip (and _scan.py warnings): the message names the file by "
-    "its full URL, password included (ftp://user:PASSWORD@host/...); strip the user info "
-    "from URLs in every message (e.g. with urllib.parse: netloc without the password)",
-)
 @pytest.mark.parametrize("server", ["garbage"], indirect=True)
 def test_skip_messages_hide_passwords(server: str, served: tuple[Path, set[str]]) -> None:
     """Messages naming what could not be read never show the password of the URL."""
