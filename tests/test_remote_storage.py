@@ -188,3 +188,22 @@ def test_memory_store_still_written_from_threads() -> None:
             thread.join()
     assert sorted(t.result for t in votakvot.load_trials(root).values()) == list(range(8))
     fsspec.filesystem("memory").rm(root, recursive=True)
+
+
+def test_ftp_storage_reconnects_after_the_server_hung_up(ftp_server: Server) -> None:
+    """A thread whose FTP connection the server closed (idle timeout) writes on a new
+    connection instead of failing: a runner's pool thread may idle for minutes."""
+    base = f"hangup-{uuid.uuid4().hex[:8]}"
+    storage = FsspecStorage(ftp_server.url(base))
+    storage.makedirs(storage.join(storage.root, "a"))
+    first = storage.fs
+    first.ftp.sendcmd("QUIT")  # the server says goodbye and closes the connection
+    storage.write_atomic(storage.join(storage.root, "a", "x.txt"), b"written")
+    assert storage.fs is not first
+    storage.fs.ftp.sendcmd("QUIT")
+    storage.makedirs(storage.join(storage.root, "b"))
+    storage.fs.ftp.sendcmd("QUIT")
+    with storage.open(storage.join(storage.root, "b", "y.txt"), "wb") as f:
+        f.write(b"also")
+    assert Path(ftp_server.root, base, "a", "x.txt").read_bytes() == b"written"
+    assert Path(ftp_server.root, base, "b", "y.txt").read_bytes() == b"also"

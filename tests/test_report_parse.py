@@ -99,11 +99,30 @@ def test_same_as_safe_loader_for_pyyaml_layouts(record: dict) -> None:
         "a: 1\n\n\nb: 2\n",
         "a:    spaced\n",
         "a: -5\nb: -.inf\nc: +7\nd: 1_0\ne: 0o7\nf: 0b11\ng: 190:20:30\n",
+        "a: 1\n\ufeff\nb: 2\n",
+        "a:\n  x: 1\n\ufeff\nb: 2\n",
     ],
 )
 def test_odd_layouts_read_like_the_safe_loader(text: str) -> None:
     """Layouts the fast path does not take (flow, anchors, block scalars...) still read right."""
     same(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "!!python/object/new:subprocess.Popen [[touch, x]]\na: 1\n",
+        "!!python/tuple [1]\na: 1\n",
+        "a: 1\n\ufeffb: 2\n",
+    ],
+)
+def test_what_the_safe_loader_refuses_is_refused(text: str) -> None:
+    """A top-level chunk that is a tagged object, or a section split by a stray
+    U+FEFF, is refused as the safe loader refuses it, never merged into the record."""
+    with pytest.raises(yaml.YAMLError):
+        _yaml.load(text)
+    with pytest.raises(TrialLoadError):
+        parse(text)
 
 
 def test_python_tags_load_as_tagged_mappings_without_importing() -> None:

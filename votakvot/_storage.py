@@ -11,7 +11,8 @@ import posixpath
 import re
 import threading
 import uuid
-from typing import IO, Any
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
 
 from .exceptions import MissingDependencyError
 
@@ -173,6 +174,8 @@ class LocalStorage(Storage):
         return open(path, mode)
 
 
+_T = TypeVar("_T")
+
 # Blocking filesystems whose instances may be shared between threads; the others
 # (FTP, paramiko's SFTP) talk over one connection that serves one request at a time.
 _SHAREABLE = frozenset({"memory"})
@@ -224,46 +227,52 @@ class FsspecStorage(Storage):
     def join(self, *parts: str) -> str:
         return posixpath.join(*parts)
 
+    def _reconnecting(self, op: Callable[[Any], _T]) -> _T:
+        """``op(fs)``; once more on a new connection if the server dropped this thread's.
+
+        FTP servers close idle connections (after 5 minutes, typically), and a
+        thread of a runner's pool may sit idle longer than that between trials.
+        """
+        fs = self.fs
+        try:
+            return op(fs)
+        except Exception as exc:
+            if not self._per_thread or not _lost_connection(exc):
+                raise
+        self._local.fs = None
+        return op(self.fs)
+
     def makedirs(self, path: str) -> None:
         """Make ``path`` and its parents; a folder another worker made meanwhile is fine.
 
         FTP's ``makedirs`` decides what exists from a cached listing; when another
         process made the folder since, ``MKD`` fails with ``550 File exists``.
         """
-        fs = self.fs
-        # Each clash means another worker made one of the folders: retry with fresh
-        # listings, at most once per level of the path.
-        for attempt in range(path.count("/") + 1, -1, -1):
-            try:
-                fs.makedirs(path, exist_ok=True)
-                return
-            except Exception:  # ftplib's error_perm is no OSError
-                fs.invalidate_cache()
-                if fs.isdir(path):
-                    return
-                if not attempt:
-                    raise
+        self._reconnecting(lambda fs: _makedirs(fs, path))
 
     def write_atomic(self, path: str, data: bytes) -> None:
+        self._reconnecting(lambda fs: self._write_atomic(fs, path, data))
+
+    def _write_atomic(self, fs: Any, path: str, data: bytes) -> None:
         if self.protocol in ("memory", "s3", "s3a", "gs", "gcs", "abfs", "az"):
             # Object stores publish an object only once it is fully uploaded.
-            self.fs.pipe_file(path, data)
+            fs.pipe_file(path, data)
             return
         tmp = f"{path}.{uuid.uuid4().hex[:12]}.tmp"
-        self.fs.pipe_file(tmp, data)
+        fs.pipe_file(tmp, data)
         try:
             # Most servers (FTP, local, SFTP with posix-rename) replace in one step;
             # only then is there never a moment without the file.
-            self.fs.mv(tmp, path)
+            fs.mv(tmp, path)
             return
         except OSError:
             pass
         try:
-            if self.fs.exists(path):
-                self.fs.rm_file(path)
+            if fs.exists(path):
+                fs.rm_file(path)
         except OSError:
             pass
-        self.fs.mv(tmp, path)
+        fs.mv(tmp, path)
 
     @property
     def can_append(self) -> bool:
@@ -275,7 +284,7 @@ class FsspecStorage(Storage):
     def open(self, path: str, mode: str) -> IO[Any]:
         if any(c in mode for c in "wax"):
             self.makedirs(posixpath.dirname(path))
-        return self.fs.open(path, mode)
+        return self._reconnecting(lambda fs: fs.open(path, mode))
 
     def to_url(self, path: str) -> str:
         """A URL for ``path`` that keeps the root's host and credentials (ssh://user@host/...)."""
@@ -283,6 +292,32 @@ class FsspecStorage(Storage):
         if rel.startswith(".."):
             return str(self.fs.unstrip_protocol(path))
         return self.url if rel == "." else f"{self.url}/{rel}"
+
+
+def _makedirs(fs: Any, path: str) -> None:
+    # Each clash means another worker made one of the folders: retry with fresh
+    # listings, at most once per level of the path.
+    for attempt in range(path.count("/") + 1, -1, -1):
+        try:
+            fs.makedirs(path, exist_ok=True)
+            return
+        except Exception as exc:  # ftplib's error_perm is no OSError
+            if _lost_connection(exc):
+                raise
+            fs.invalidate_cache()
+            if fs.isdir(path):
+                return
+            if not attempt:
+                raise
+
+
+def _lost_connection(exc: BaseException) -> bool:
+    """Whether ``exc`` says the server closed the connection (idle timeout, restart)."""
+    if isinstance(exc, (EOFError, ConnectionError, TimeoutError)):
+        return True
+    import ftplib
+
+    return isinstance(exc, ftplib.error_temp) and str(exc).startswith("421")
 
 
 def open_storage(url: str) -> Storage:
