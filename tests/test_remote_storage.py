@@ -207,3 +207,40 @@ def test_ftp_storage_reconnects_after_the_server_hung_up(ftp_server: Server) -> 
         f.write(b"also")
     assert Path(ftp_server.root, base, "a", "x.txt").read_bytes() == b"written"
     assert Path(ftp_server.root, base, "b", "y.txt").read_bytes() == b"also"
+
+
+class _FlakyListings:
+    """A blocking fsspec-like store whose one folder cannot be listed (a dropped connection)."""
+
+    protocol = "flaky"
+    storage_args: tuple[object, ...] = ()
+    storage_options: dict[str, object] = {}
+    tree = {
+        "/r": ["/r/good", "/r/bad", "/r/other"],
+        "/r/good": ["/r/good/votakvot.yaml"],
+        "/r/other": ["/r/other/votakvot.yaml"],
+    }
+
+    def __init__(self, *args: object, **options: object) -> None:
+        pass
+
+    def ls(self, path: str, detail: bool = True) -> list[dict[str, str]]:
+        if path == "/r/bad":
+            raise EOFError
+        return [
+            {"name": name, "type": "file" if name.endswith(".yaml") else "directory"}
+            for name in self.tree.get(path, [])
+        ]
+
+
+def test_folder_that_cannot_be_listed_is_named_and_skipped() -> None:
+    """A remote folder whose listing fails (connection lost) is skipped with a warning
+    naming it; the trials in the other folders are still found."""
+    from votakvot import _scan
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        found = _scan._walk_threaded(_FlakyListings(), "/r")
+    assert sorted(found) == ["/r/good", "/r/other"]
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1 and "/r/bad" in messages[0] and "EOFError" in messages[0]

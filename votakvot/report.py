@@ -333,6 +333,10 @@ def load_report(path: str | None = None, full: bool = False, safe: bool = True) 
             fsspec URL of either; default: the root given to ``votakvot.init``.
         full: add ids, all timestamps, the error, the path and ``meta.*``.
         safe: skip unreadable trial folders with a warning; ``False`` raises.
+            A local trial folder deleted while the report runs is left out
+            without a word; a record a remote store does not send (FTP answers
+            "550" for missing and refused alike) is warned about. Messages show
+            URLs without their password.
 
     Returns:
         A DataFrame with a default integer index; with no trials, an empty one
