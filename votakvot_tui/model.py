@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import logging
 import math
 import os
 import re
+import reprlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from votakvot.exceptions import TrialLoadError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "BASE_COLUMNS",
@@ -123,12 +127,18 @@ def iter_trial_dirs(source: Source) -> Iterator[str]:
     stack = [source.base]
     while stack:
         folder = stack.pop()
+        record = False
         try:
             with os.scandir(folder) as entries:
-                names = sorted((e.name, e.is_dir(follow_symlinks=False)) for e in entries)
+                names = []
+                for e in entries:
+                    names.append((e.name, e.is_dir(follow_symlinks=False)))
+                    if e.name == "votakvot.yaml":
+                        record = _regular_record(e)
+                names.sort()
         except OSError:
             continue
-        if any(name == "votakvot.yaml" for name, _ in names) and source.matches(folder):
+        if record and source.matches(folder):
             yield folder  # and walk on: a trial may hold others (``run("a/b")`` in ``a``)
         # The stack pops the last pushed: push oldest first so the newest is walked next.
         stack.extend(
@@ -136,6 +146,18 @@ def iter_trial_dirs(source: Source) -> Iterator[str]:
             for name, is_dir in names
             if is_dir and name[0] != "." and name not in ("__pycache__", "node_modules")
         )
+
+
+def _regular_record(entry: os.DirEntry[str]) -> bool:
+    """Whether a ``votakvot.yaml`` is a file: reading a FIFO blocks, a device never ends."""
+    try:
+        if entry.is_file():  # follows symlinks; False for a dangling link
+            return True
+        why = "is not a regular file (a folder, FIFO, device or broken link)"
+    except OSError as exc:  # a symlink loop, no permission
+        why = f"cannot be looked at ({exc.strerror or exc})"
+    log.warning("%s %s: skipped", entry.path, why)
+    return False
 
 
 def newest_trial_dirs(source: Source, limit: int) -> list[str]:
@@ -155,7 +177,10 @@ def _scalar(value: Any) -> Any:
         return value
     if isinstance(value, datetime.datetime):
         return value
-    return str(value)
+    try:
+        return str(value)
+    except RecursionError:  # nested deeper than repr goes: a short, shallow text
+        return reprlib.repr(value)
 
 
 class TrialRecord:
@@ -187,7 +212,7 @@ class TrialRecord:
     def sort_time(self) -> float:
         """Newest first uses this: started, else created, else nothing (last)."""
         value = self.values.get("started") or self.values.get("created")
-        return value if isinstance(value, float) else -math.inf
+        return value if isinstance(value, float) and math.isfinite(value) else -math.inf
 
     @property
     def text(self) -> str:
@@ -233,7 +258,12 @@ def read_records(paths: Sequence[str]) -> list[TrialRecord]:
         except TrialLoadError as exc:
             out.append(_unreadable(folder, exc.reason))
             continue
-        out.append(_record(Trial(folder, data), row))
+        try:
+            out.append(_record(Trial(folder, data), row))
+        except Exception as exc:  # one odd record is one row, never a dead scan worker
+            reason = f"cannot be shown: {type(exc).__name__}: {exc}"
+            log.warning("%s %s", name, reason)
+            out.append(_unreadable(folder, reason))
     return out
 
 
@@ -256,13 +286,15 @@ def _unreadable(path: str, reason: str) -> TrialRecord:
 def _record(trial: Any, row: Callable[[Any], dict[str, Any]]) -> TrialRecord:
     path = trial.path
     data = trial.data
-    at = data.get("at") or {}
+    at = data.get("at")
+    if not isinstance(at, dict):
+        at = {}  # ``at: true`` in a hand-edited or foreign record
     flat = row(trial)
     values: dict[str, Any] = {
         "function": str(data.get("function", "")),
         "state": flat.get("state") or trial.state,
         "started": _timestamp(at.get("started")),
-        "duration": at.get("duration"),
+        "duration": _scalar(at.get("duration")),
     }
     for key, value in flat.items():
         if key == "state":
@@ -302,6 +334,8 @@ def _short_number(value: float) -> str:
 
 
 def _duration(value: float) -> str:
+    if not math.isfinite(value):
+        return str(value)
     if value < 60:
         return f"{value:.2f}s" if value < 10 else f"{value:.1f}s"
     minutes, seconds = divmod(int(value), 60)
@@ -311,14 +345,25 @@ def _duration(value: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
+def _local_time(value: float) -> str:
+    """A unix time as local time; NaN, infinities and years out of range as the number."""
+    try:
+        return datetime.datetime.fromtimestamp(value).strftime("%m-%d %H:%M:%S")
+    except (ValueError, OverflowError, OSError):
+        return _short_number(value)
+
+
 def display(value: Any, column: str = "") -> str:
     """How one cell is shown: short numbers, local times, human durations."""
     if value is None:
         return ""
     if column in ("started", "created", "finished") and isinstance(value, float):
-        return datetime.datetime.fromtimestamp(value).strftime("%m-%d %H:%M:%S")
-    if column == "duration" and isinstance(value, int | float):
-        return _duration(float(value))
+        return _local_time(value)
+    if column == "duration" and isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return _duration(float(value))
+        except OverflowError:  # an int too big for a float
+            return str(value)
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, float):

@@ -34,7 +34,9 @@ DETAIL_KINDS = (
     "deep_nesting", "fraction_exponent", "wrong_field_types", "control_chars",
     "markup_injection", "metrics_ragged", "metrics_garbage", "metrics_is_directory",
     "snapshot_not_votakvot", "heartbeat_garbage", "traceback_binary", "non_utf8_names",
-    "symlink_loop",
+    "symlink_loop", "unreadable_yaml", "unreadable_folder", "yaml_is_directory",
+    "yaml_symlink_loop", "metrics_non_numeric_at", "metrics_no_at", "huge_yaml_100mb",
+    "yaml_dev_zero", "yaml_fifo",
 )
 """Kinds whose detail screen ``make test`` opens; ``make stress`` opens every kind's."""
 
@@ -108,35 +110,7 @@ DASHBOARD_MEMORY = 1 << 30
 """Address space for the dashboard's detail screens: far more than the 32 MB a reader
 ever loads of a record, small enough to fail fast on a reader that reads it all."""
 
-DASHBOARD_DETAIL_BUGS = {
-    "unreadable_yaml": "votakvot_tui/screens/detail.py _cat catches only FileNotFoundError: "
-    "a votakvot.yaml without read permission makes the detail worker raise PermissionError "
-    "and the error modal comes up instead of the trial marked unreadable with the reason; "
-    "catch OSError there (and in Trial.attached/load_metrics calls) and show it as the error",
-    "unreadable_folder": "votakvot_tui/screens/detail.py: same as unreadable_yaml for a "
-    "trial folder that cannot be listed (PermissionError from _cat/attached -> error modal)",
-    "yaml_is_directory": "votakvot_tui/screens/detail.py _cat: a votakvot.yaml that is a "
-    "folder raises IsADirectoryError (error modal); catch OSError and show the reason",
-    "yaml_symlink_loop": "votakvot_tui/screens/detail.py _cat: a votakvot.yaml symlinked to "
-    "itself raises OSError ELOOP (error modal); catch OSError and show the reason",
-    "metrics_non_numeric_at": "votakvot_tui/model.py display(): a metrics `at` that is NaN "
-    "(a row whose `at` was not a number, kept by load_metrics with a warning) goes to "
-    "datetime.fromtimestamp -> ValueError in DetailScreen._show_metrics (error modal); show "
-    "non-finite numbers as text",
-    "metrics_no_at": "votakvot_tui/screens/detail.py: the detail of a trial whose metric file "
-    "has no `at` column fails in its worker and shows the error modal instead of the trial; "
-    "show the metrics without the time column when `at` is missing",
-    "huge_yaml_100mb": "votakvot_tui/screens/detail.py load_details/_cat reads votakvot.yaml "
-    "(and traceback.txt, output.log) whole and syntax-highlights all of it: a 100 MB record "
-    "takes >1 GB and ends in MemoryError; read at most a few MB of each file (the reader "
-    "refuses records over 32 MB anyway) and say the text was cut",
-    "yaml_dev_zero": "votakvot_tui/screens/detail.py _cat reads votakvot.yaml through fsspec "
-    "without checking it is a regular file: a symlink to /dev/zero is read until memory "
-    "runs out; open only regular files (os.stat / fs.info type) and cap the bytes read",
-    "yaml_fifo": "votakvot_tui/screens/detail.py _cat opens a votakvot.yaml that is a named "
-    "pipe: the detail worker blocks forever (and the app cannot quit); skip files that are "
-    "not regular, as votakvot._scan does",
-}
+DASHBOARD_DETAIL_BUGS: dict[str, str] = {}
 """Folders whose detail screen breaks the dashboard: kind -> the bug and the fix."""
 
 
@@ -322,14 +296,6 @@ REGULAR_YAML = {k for k in KINDS if not k.startswith(("yaml_", "unreadable_folde
 """Kinds whose votakvot.yaml is a regular file: the scan finds them, so they get a row."""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="votakvot_tui/model.py _record: at.get(...) on a record whose `at` is not a "
-    "mapping (`at: true`, kind wrong_field_types) raises AttributeError in read_records; "
-    "the scan worker dies, `scanning` stays True and no row after that chunk is ever "
-    "shown. Treat a non-mapping `at` as {} (and guard every field read, or catch per "
-    "record and show it as unreadable)",
-)
 def test_dashboard_lists_every_kind(hostile: dict[str, Any]) -> None:
     """The dashboard over the whole corpus starts, finishes its scan, shows every good
     trial, marks each bad record it found as ``unreadable`` with the reason, and renders

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import posixpath
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -20,12 +20,21 @@ from .base import BaseScreen
 if TYPE_CHECKING:
     import pandas
 
+    from votakvot.trial import Trial
+
 __all__ = ["DetailScreen", "TrialDetails", "load_details"]
 
 METRIC_ROWS = 1000
 """The metrics tab shows the last this many rows (the plot shows them all)."""
 OUTPUT_LIMIT = 200_000
-"""Characters of captured output shown (the end of it)."""
+"""Bytes of captured output shown (the end of it)."""
+TEXT_LIMIT = 256 * 1024
+"""Bytes of ``votakvot.yaml`` and ``traceback.txt`` shown (the start); a record votakvot
+wrote is far smaller, and a longer text would only slow the screen down."""
+HIGHLIGHT_LIMIT = 64 * 1024
+"""Longer YAML is shown plain: syntax highlighting is slow on big texts."""
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,53 +56,84 @@ class TrialDetails:
     metrics: pandas.DataFrame | None
     """The metric rows, or ``None`` when there are none."""
     output: str
-    """Captured output (``output.log``), or ""."""
-
-
-def _cat(path: str, name: str) -> bytes | None:
-    from votakvot._storage import get_filesystem
-
-    fs, root = get_filesystem(path)
-    try:
-        return bytes(fs.cat_file(posixpath.join(root, name)))
-    except FileNotFoundError:
-        return None
+    """Captured output (the end of ``output.log``), or why it cannot be read, or ""."""
+    attached_error: str = ""
+    """Why the attached files cannot be listed, or ""."""
+    metrics_error: str = ""
+    """Why the metrics cannot be read, or ""."""
 
 
 def load_details(path: str) -> TrialDetails:
-    """Read one trial for the detail screen (blocking: call from a thread worker)."""
-    from votakvot.exceptions import TrialLoadError
-    from votakvot.trial import Trial, read_trial
+    """Read one trial for the detail screen (blocking: call from a thread worker).
 
-    raw = _cat(path, "votakvot.yaml") or b""
-    yaml_text = raw.decode("utf-8", errors="replace")
-    error = ""
-    trial: Trial | None
+    Each part is read on its own and a part that cannot be read says why in its
+    place: a folder full of odd files still shows whatever can be shown.
+    """
+    from votakvot._scan import MAX_RECORD
+    from votakvot.trial import Trial
+
+    from .._files import read_start
+
+    record = read_start(path, "votakvot.yaml", TEXT_LIMIT)
+    yaml_text = record.text()
+    trial, error = None, record.error
+    if record.missing:
+        error = "no votakvot.yaml here (deleted?)"
+    elif not error and record.size is not None and record.size > MAX_RECORD:
+        error = f"larger than {MAX_RECORD // 2**20} MB: not a record votakvot wrote"
+    elif not error:
+        trial, error = _read_trial(path)
+    data = trial.data if trial is not None else {}
+    traceback = str(data.get("traceback") or "")
+    if not traceback:
+        tb = read_start(path, "traceback.txt", TEXT_LIMIT)
+        traceback = tb.error or tb.text()
+    probe = trial if trial is not None else Trial(path, {})
+    attached: list[str] = []
+    attached_error = metrics_error = ""
+    try:
+        attached = probe.attached
+    except Exception as exc:  # shown in the Files tab
+        attached_error = _reason(path, "the files cannot be listed", exc)
+    metrics = None
+    try:
+        frame = probe.load_metrics()
+        if len(frame):
+            metrics = frame
+    except Exception as exc:  # shown in the Metrics tab
+        metrics_error = _reason(path, "the metrics cannot be read", exc)
+    out = read_start(path, "output.log", OUTPUT_LIMIT, tail=True)
+    output = out.error or out.text(tail=True)
+    return TrialDetails(
+        path,
+        yaml_text,
+        data,
+        error,
+        traceback,
+        attached,
+        metrics,
+        output,
+        attached_error,
+        metrics_error,
+    )
+
+
+def _read_trial(path: str) -> tuple[Trial | None, str]:
+    from votakvot.exceptions import TrialLoadError
+    from votakvot.trial import read_trial
+
     try:
         trial = read_trial(path)
     except TrialLoadError as exc:
-        trial, error = None, exc.reason
-    data = trial.data if trial is not None else {}
-    if trial is None and not error:
-        error = "no votakvot.yaml here (deleted?)"
-    traceback = str(data.get("traceback") or "")
-    if not traceback:
-        tb = _cat(path, "traceback.txt")
-        traceback = tb.decode("utf-8", errors="replace") if tb else ""
-    attached: list[str] = []
-    metrics = None
-    output = ""
-    probe = trial if trial is not None else Trial(path, {})
-    attached = probe.attached
-    frame = probe.load_metrics()
-    if len(frame):
-        metrics = frame
-    try:
-        output = probe.output
-    except (NotImplementedError, FileNotFoundError):
-        out = _cat(path, "output.log")
-        output = out.decode("utf-8", errors="replace") if out else ""
-    return TrialDetails(path, yaml_text, data, error, traceback, attached, metrics, output)
+        return None, exc.reason
+    except OSError as exc:  # went away or changed since it was looked at
+        return None, f"cannot be read: {exc.strerror or exc}"
+    return trial, "" if trial is not None else "no votakvot.yaml here (deleted?)"
+
+
+def _reason(path: str, what: str, exc: Exception) -> str:
+    log.warning("%s: %s: %s: %s", path, what, type(exc).__name__, exc)
+    return f"{what}: {type(exc).__name__}: {exc}"
 
 
 class DetailScreen(BaseScreen[None]):
@@ -158,6 +198,8 @@ class DetailScreen(BaseScreen[None]):
         yaml_widget = self.query_one("#yaml", Static)
         if details.error:
             yaml_widget.update(Text(f"unreadable: {details.error}\n\n{details.yaml}", style="red"))
+        elif len(details.yaml) > HIGHLIGHT_LIMIT:
+            yaml_widget.update(Text(details.yaml))
         else:
             yaml_widget.update(Syntax(details.yaml, "yaml", theme="ansi_dark", word_wrap=True))
         self.query_one("#traceback", Static).update(details.traceback or "no traceback")
@@ -165,23 +207,25 @@ class DetailScreen(BaseScreen[None]):
         highlighted = files.highlighted
         files.clear_options()
         files.add_options(details.attached or [])
-        if not details.attached:
+        if details.attached_error:
+            files.add_option(Text(f"({details.attached_error})", style="red"))
+        elif not details.attached:
             files.add_option("(no attached files)")
         if highlighted is not None and highlighted < len(details.attached):
             files.highlighted = highlighted
-        self._show_metrics(details.metrics)
-        output = details.output[-OUTPUT_LIMIT:]
+        self._show_metrics(details.metrics, details.metrics_error)
+        output = details.output
         self.query_one("#output", Static).update(output or "no captured output")
         tabs = self.query_one(TabbedContent)
         if details.traceback and tabs.active == "tab-yaml" and not getattr(self, "_shown", False):
             tabs.active = "tab-traceback"
         self._shown = True
 
-    def _show_metrics(self, frame: pandas.DataFrame | None) -> None:
+    def _show_metrics(self, frame: pandas.DataFrame | None, error: str = "") -> None:
         table = self.query_one("#metrics", DataTable)
         table.clear(columns=True)
         if frame is None:
-            table.add_column("no metrics")
+            table.add_column(error or "no metrics")
             return
         tail = frame.tail(METRIC_ROWS)
         table.add_column("#")
@@ -198,7 +242,7 @@ class DetailScreen(BaseScreen[None]):
     def _open_file(self, event: OptionList.OptionSelected) -> None:
         from .viewer import ViewerScreen
 
-        if self.details and self.details.attached:
+        if self.details and event.option_index < len(self.details.attached):
             name = self.details.attached[event.option_index]
             self.app.push_screen(ViewerScreen(self.path, name))
 

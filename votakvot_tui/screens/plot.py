@@ -50,6 +50,23 @@ def load_series(paths: list[str]) -> dict[str, pandas.DataFrame]:
     return out
 
 
+def _usable_at(frame: pandas.DataFrame) -> bool:
+    """Whether every row has a finite ``at`` (a hand-written file may have none)."""
+    import numpy
+    import pandas
+
+    if AT not in frame or not pandas.api.types.is_numeric_dtype(frame[AT]):
+        return False
+    return bool(numpy.isfinite(frame[AT].to_numpy(dtype=float)).all())
+
+
+def _seconds(data: pandas.DataFrame, frame: pandas.DataFrame) -> list[Any]:
+    """x values for the ``at`` axis; the row numbers when ``at`` is missing or not numbers."""
+    if not _usable_at(frame):
+        return list(range(len(data)))
+    return list(data[AT] - frame[AT].iloc[0])
+
+
 def _numeric_columns(frames: dict[str, pandas.DataFrame]) -> list[str]:
     import pandas
 
@@ -190,7 +207,7 @@ class PlotScreen(BaseScreen[None]):
                 if self.x_axis == ROW:
                     xs: list[Any] = list(range(len(data)))
                 elif self.x_axis == AT:
-                    xs = list(data[AT] - frame[AT].iloc[0])
+                    xs = _seconds(data, frame)
                 elif self.x_axis in data:
                     xs = list(data[self.x_axis])
                 else:
@@ -199,7 +216,11 @@ class PlotScreen(BaseScreen[None]):
                 step = max(len(xs) // MAX_POINTS, 1)
                 label = f"{column} {trial_label(path)}" if overlay else column
                 plt.plot(xs[::step], ys[::step], label=label, marker="braille")
-        plt.xlabel("seconds since first point" if self.x_axis == AT else self.x_axis)
+        label = self.x_axis
+        if self.x_axis == AT:
+            usable = all(_usable_at(f) for f in self.frames.values())
+            label = "seconds since first point" if usable else "row (no usable 'at')"
+        plt.xlabel(label)
         if self.log_y:
             plt.yscale("log")
         widget.refresh()

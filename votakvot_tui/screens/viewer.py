@@ -9,26 +9,33 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Label, TextArea
 
+from .._files import LIMIT, read_start
 from .base import BaseScreen
 
 __all__ = ["ViewerScreen", "read_text"]
 
-LIMIT = 2 * 1024 * 1024
-"""Bytes of a file shown; a bigger file shows its start and says so."""
-
 
 def read_text(path: str, name: str, limit: int = LIMIT) -> str:
-    """The start of an attached file as text, or why it is not shown as text."""
-    from votakvot.trial import Trial
+    """The start of an attached file as text, or why it is not shown as text.
 
-    with Trial(path, {}).attach(name, "rb") as f:
-        raw = f.read(limit + 1)
-    if b"\x00" in raw[:8192]:
-        return f"{name}: binary file ({len(raw):,}+ bytes), not shown"
-    text = raw[:limit].decode("utf-8", errors="replace")
-    if len(raw) > limit:
-        text += f"\n… (only the first {limit:,} bytes are shown)"
-    return text
+    Only regular files are opened (a FIFO would block, a device never end) and at
+    most ``limit`` bytes are read; JSON, CSV and logs show as they are.
+    """
+    from votakvot._tracking import _safe_relative
+
+    try:
+        name = _safe_relative(name)
+    except ValueError as exc:
+        return str(exc)
+    start = read_start(path, name, limit)
+    if start.missing:
+        return f"{name}: not there any more (deleted?)"
+    if start.error:
+        return start.error
+    if start.binary:
+        size = f"{start.size:,}" if start.size is not None else "?"
+        return f"{name}: binary file ({size} bytes), not shown"
+    return start.text()
 
 
 class ViewerScreen(BaseScreen[None]):
