@@ -2,12 +2,15 @@
 
 Writes the demo trials of ``examples/demo.py`` (one of them running in a background
 process, adding metrics) into a temporary folder, drives the app headless at
-100x30 and saves one SVG per main screen next to this script.
+100x30 and saves one SVG per main screen next to this script. The ab monitor is shot
+at 120x40 over the fixed, fake ``votakvot-ab`` trial the dashboard's tests use
+(``tests/tui/launch_helpers.py``), so it looks the same on every run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import runpy
 import shutil
 import sys
@@ -19,6 +22,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SIZE = (100, 30)
+AB_SIZE = (120, 40)
 
 
 async def _until(pilot: Any, condition: Any, timeout: float = 30.0) -> None:
@@ -87,6 +91,25 @@ async def shoot(root: str) -> list[str]:
     return saved
 
 
+async def shoot_ab(root: str) -> list[str]:
+    """The ab monitor of a finished fake ab trial."""
+    sys.path.insert(0, str(ROOT / "tests" / "tui"))
+    from launch_helpers import write_ab_trial
+
+    from votakvot_tui import make_app
+    from votakvot_tui.screens.ab_monitor import AbMonitorScreen
+
+    folder = write_ab_trial(Path(root))
+    app = make_app([root], watch=False)
+    async with app.run_test(size=AB_SIZE) as pilot:
+        await _until(pilot, lambda: not app.scanning and len(app.store) >= 1)
+        app.open_ab_monitor(str(folder))
+        await _until(pilot, lambda: isinstance(app.screen, AbMonitorScreen) and app.screen.frames)
+        await pilot.pause(0.5)
+        app.save_screenshot("ab-monitor.svg", str(HERE))
+    return ["ab-monitor.svg"]
+
+
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     demo = runpy.run_path(str(ROOT / "examples" / "demo.py"), run_name="demo")
@@ -97,6 +120,9 @@ def main() -> None:
         live = demo["start_live"](root, 30.0)
         time.sleep(4)  # a few metric points and a heartbeat
         saved = asyncio.run(shoot(root))
+        ab_root = os.path.join(root, "ab")
+        os.environ.setdefault("VOTAKVOT_JOBS_DIR", os.path.join(root, "jobs"))
+        saved += asyncio.run(shoot_ab(ab_root))
         print("wrote", ", ".join(str(HERE / name) for name in saved))
     finally:
         if live is not None and live.poll() is None:
