@@ -244,3 +244,36 @@ def test_folder_that_cannot_be_listed_is_named_and_skipped() -> None:
     assert sorted(found) == ["/r/good", "/r/other"]
     messages = [str(w.message) for w in caught]
     assert len(messages) == 1 and "/r/bad" in messages[0] and "EOFError" in messages[0]
+
+
+class _Unanswering:
+    """A blocking fsspec-like store whose every new connection times out."""
+
+    protocol = "unanswering"
+    storage_args: tuple[object, ...] = ()
+    storage_options: dict[str, object] = {}
+    tries = 0
+    lock = threading.Lock()
+
+    def __init__(self, *args: object, main: bool = False, **options: object) -> None:
+        if main:
+            return
+        with _Unanswering.lock:
+            _Unanswering.tries += 1
+        raise TimeoutError("timed out")
+
+
+def test_connections_that_time_out_are_not_retried_per_file() -> None:
+    """When connecting times out, the remaining files fail at once with that reason
+    instead of each waiting out the timeout again (a server that stopped answering)."""
+    from votakvot import _scan
+
+    def cat(connect: object, path: str) -> object:
+        try:
+            return connect()  # type: ignore[operator]
+        except Exception as exc:
+            return exc
+
+    results = _scan._pool_map(_Unanswering(main=True), cat, [f"/f{i}" for i in range(40)])
+    assert all(isinstance(r, TimeoutError) for r in results)
+    assert _Unanswering.tries <= _scan._REMOTE_THREADS

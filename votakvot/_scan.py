@@ -290,12 +290,25 @@ class _Clones:
         self.local = threading.local()
         self.made: list[Any] = []
         self.lock = threading.Lock()
+        self.timed_out: str | None = None
 
     def get(self) -> Any:
+        """This thread's connection; made on first use, and raising if it cannot be.
+
+        A connection that timed out is not tried again for each later file:
+        against a server that stopped answering, every try would wait out the
+        whole timeout. Refused connections fail at once, so they are retried.
+        """
         fs = getattr(self.local, "fs", None)
         if fs is None:
+            if self.timed_out is not None:
+                raise TimeoutError(f"connecting timed out before ({self.timed_out})")
             options = dict(self.fs.storage_options, skip_instance_cache=True)
-            fs = type(self.fs)(*self.fs.storage_args, **options)
+            try:
+                fs = type(self.fs)(*self.fs.storage_args, **options)
+            except TimeoutError as exc:
+                self.timed_out = str(exc) or "no answer"
+                raise
             self.local.fs = fs
             with self.lock:
                 self.made.append(fs)
