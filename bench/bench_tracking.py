@@ -74,8 +74,12 @@ METER = textwrap.dedent(
 )
 
 
+TMP_DIR: str | None = None
+"""Where the trials go (``--dir``): the default temp folder, or e.g. /dev/shm."""
+
+
 def run(python: str, code: str, *args: str) -> dict:
-    with tempfile.TemporaryDirectory(prefix="votakvot-bench-") as root:
+    with tempfile.TemporaryDirectory(prefix="votakvot-bench-", dir=TMP_DIR) as root:
         # cwd outside the repo: `python -c` puts the cwd first on sys.path, and the
         # peer must import its own votakvot, not this checkout.
         out = subprocess.run(
@@ -94,7 +98,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--points", type=int, default=100_000)
+    parser.add_argument(
+        "--dir", help="folder for the trials (default: the temp folder; try /dev/shm to "
+        "see the cost without the disk's)"
+    )
     args = parser.parse_args()
+    global TMP_DIR
+    TMP_DIR = args.dir
     peers = {"votakvot (this)": sys.executable, "votakvot 0.1rc1": orig_python()}
 
     print(f"tracked call, 3 params + inform + float result, median of {args.calls} calls")

@@ -36,6 +36,7 @@ from ._layout import (
     TRACEBACK_NAME,
     YAML_NAME,
 )
+from ._storage import redact
 from ._version import __version__
 from .exceptions import StorageError
 
@@ -169,9 +170,10 @@ class ActiveTrial:
         try:
             return op()
         except Exception as exc:
+            where, why = redact(self.url), redact(str(exc))  # no passwords in messages
             if self.config.strict:
                 raise StorageError(
-                    f"votakvot could not {what} for trial {self.tid!r} at {self.url}: {exc}"
+                    f"votakvot could not {what} for trial {self.tid!r} at {where}: {why}"
                 ) from exc
             if not self._write_failed:
                 self._write_failed = True
@@ -181,9 +183,9 @@ class ActiveTrial:
                     "or pass init(strict=True) to make this an error)",
                     what,
                     self.tid,
-                    self.url,
+                    where,
                     type(exc).__name__,
-                    exc,
+                    why,
                 )
             return None
 
