@@ -169,3 +169,17 @@ def test_output_and_logs_delegate_to_capture(tmp_path: Path, monkeypatch) -> Non
     monkeypatch.setattr(capture, "read_logs", lambda t: ["log"])
     assert trial.output == f"out of {trial.tid}"
     assert trial.logs == ["log"]
+
+
+def test_read_trial_refuses_a_record_that_is_not_a_regular_file(tmp_path) -> None:
+    """A FIFO named votakvot.yaml would block a reader forever: it is refused at once."""
+    import os
+
+    import pytest
+
+    from votakvot import TrialLoadError
+    from votakvot.trial import read_trial
+
+    os.mkfifo(tmp_path / "votakvot.yaml")
+    with pytest.raises(TrialLoadError, match="not a regular file"):
+        read_trial(str(tmp_path))

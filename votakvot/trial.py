@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime
 import os
 import posixpath
+import stat
 import time
 from typing import IO, TYPE_CHECKING, Any
 
 from ._layout import HEARTBEAT_NAME, YAML_NAME
 from ._records import check_record, parse_record
 from ._storage import get_filesystem, is_local, redact, split_protocol
-from .exceptions import TrialFailedError
+from .exceptions import TrialFailedError, TrialLoadError
 
 if TYPE_CHECKING:
     import pandas
@@ -255,15 +256,24 @@ def read_trial(path: str) -> Trial | None:
         TrialLoadError: the file is there but cannot be read safely; the
             message names the file and what is wrong with it.
     """
+    from ._scan import _read_local
+
     path = str(path).rstrip("/") or "/"
     if is_local(path):
         folder = split_protocol(path)[1]
         file = os.path.join(folder, YAML_NAME)
         try:
-            with open(file, "rb") as f:
-                raw = f.read()
+            if not stat.S_ISREG(os.stat(file).st_mode):
+                # A FIFO would block the reader, /dev/zero never end: neither is a record.
+                raise TrialLoadError(file, "not a regular file")
+            content = _read_local(file)  # bounded: a huge file is refused, not loaded
         except (FileNotFoundError, NotADirectoryError):
             return None
+        except OSError as exc:
+            raise TrialLoadError(file, f"cannot be read: {exc.strerror or exc}") from None
+        if isinstance(content, Exception):
+            raise content
+        raw = content
     else:
         fs, root = get_filesystem(path)
         file = posixpath.join(root, YAML_NAME)
