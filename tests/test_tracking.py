@@ -190,6 +190,7 @@ def test_failed_call_is_recorded_and_reraised_unchanged(root: Path) -> None:
     assert data["error"]["message"] == "bad 7"
     assert data["error"]["type"].endswith("Boom")
     assert "raise Boom" in data["traceback"]
+    assert "sync_wrapper" not in data["traceback"]  # the record starts at the user's code
     assert "result" not in data
     assert (root / data["tid"] / "traceback.txt").read_text() == data["traceback"]
 

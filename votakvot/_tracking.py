@@ -24,6 +24,7 @@ import traceback
 import uuid
 import weakref
 from collections.abc import Callable
+from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
 
 from . import _yaml, meta
@@ -271,7 +272,7 @@ class ActiveTrial:
 
     def fail(self, exc: BaseException) -> None:
         state = "interrupted" if _is_interruption(exc) else "failed"
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        tb = "".join(traceback.format_exception(type(exc), exc, _user_frames(exc.__traceback__)))
         self.data["error"] = {"type": _error_type(exc), "message": str(exc)}
         self.data["traceback"] = tb
         self._guard(
@@ -398,6 +399,17 @@ def _csv_rows(rows: list[tuple[Any, ...]]) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(rows)
     return buf.getvalue()
+
+
+def _user_frames(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback from the user's code on: votakvot's wrapper frames are noise there.
+
+    Only the recorded text is trimmed; the exception re-raised to the caller keeps its
+    traceback as it was.
+    """
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    return tb
 
 
 def _is_interruption(exc: BaseException) -> bool:
