@@ -10,13 +10,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 from . import capture as _capture  # noqa: F401 - installs the output-capture hook
 from . import meta
-from ._config import Capture, Config, get_config, set_config
+from ._config import Capture, Config, set_config
 from ._tracking import attach, inform, meter, run, tid, track
 from ._version import __version__
 from .exceptions import (
@@ -117,11 +116,6 @@ def init(
     )
     config.storage  # noqa: B018 - fail now on a bad path or a missing fsspec backend
     set_config(config)
-
-
-def configured() -> Config:
-    """A copy of the current settings."""
-    return dataclasses.replace(get_config())
 
 
 def __getattr__(name: str) -> Any:

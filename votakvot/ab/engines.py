@@ -81,7 +81,27 @@ class SetupError(Exception):
     """Building a worker's callable failed (the class's constructor raised, say)."""
 
 
-class LocalRun:
+class _RunState:
+    """What every engine reports to the driver, whether its workers are local or not."""
+
+    def __init__(self) -> None:
+        self.recorder = Recorder()
+        """Everything measured so far (folded in by ``collect``)."""
+        self.stopping = False
+        """Set to make every worker stop at its next claim."""
+        self.stop_reason: str | None = None
+        """``"strict"``, ``"max-errors"``, ``"interrupted"`` or ``"setup"`` when stopped early."""
+        self.setup_error: str | None = None
+        """The traceback of a worker whose callable could not be built."""
+        self.close_errors: list[str] = []
+        """One line per worker whose ``close()`` raised."""
+        self.t_start: int | None = None
+        """``perf_counter_ns`` when measuring started (after warmup)."""
+        self.t_end: int | None = None
+        """``perf_counter_ns`` when the last worker finished."""
+
+
+class LocalRun(_RunState):
     """Workers (threads or greenlets) in this process calling one target.
 
     Args:
@@ -98,23 +118,10 @@ class LocalRun:
         factory: Callable[[int], tuple[Callable[[], Any], Callable[[], Any] | None]],
         on_ready: Callable[[], int] | None = None,
     ) -> None:
+        super().__init__()
         self.plan = plan
         self.factory = factory
         self.on_ready = on_ready
-        self.recorder = Recorder()
-        """Everything measured so far (folded in by :meth:`collect`)."""
-        self.stopping = False
-        """Set to make every worker stop at its next claim."""
-        self.stop_reason: str | None = None
-        """``"strict"``, ``"max-errors"``, ``"interrupted"`` or ``"setup"`` when stopped early."""
-        self.setup_error: str | None = None
-        """The traceback of a worker whose callable could not be built."""
-        self.close_errors: list[str] = []
-        """One line per worker whose ``close()`` raised."""
-        self.t_start: int | None = None
-        """``perf_counter_ns`` when measuring started (after warmup)."""
-        self.t_end: int | None = None
-        """``perf_counter_ns`` when the last worker finished."""
         self._pending: list[tuple[Any, ...]] = []
         self._lock = threading.Lock()
         self._error_lock = threading.Lock()
@@ -577,7 +584,7 @@ def split(total: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
-class ProcessRun:
+class ProcessRun(_RunState):
     """The same interface as :class:`LocalRun`, over ``--processes`` child processes.
 
     Each child runs a :class:`LocalRun` and sends its whole recorder (a few KB: only
@@ -589,6 +596,7 @@ class ProcessRun:
     def __init__(self, plans: list[Plan], tick: float = 0.2) -> None:
         import multiprocessing
 
+        super().__init__()
         self.plans = plans
         self.tick = tick
         self._ctx = multiprocessing.get_context("spawn")
@@ -598,13 +606,6 @@ class ProcessRun:
         self._done = [False] * len(plans)
         self._ready = [False] * len(plans)
         self._reasons: list[str | None] = [None] * len(plans)
-        self.recorder = Recorder()
-        self.stopping = False
-        self.stop_reason: str | None = None
-        self.setup_error: str | None = None
-        self.close_errors: list[str] = []
-        self.t_start: int | None = None
-        self.t_end: int | None = None
         self._child_end: int | None = None
 
     def start(self) -> None:

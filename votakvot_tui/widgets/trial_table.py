@@ -35,6 +35,18 @@ def _fit(text: str, width: int) -> str:
     return text.ljust(width)
 
 
+class _TableMessage(Message):
+    """A message of a :class:`TrialTable`, with the table as its ``control``."""
+
+    def __init__(self, table: TrialTable) -> None:
+        super().__init__()
+        self.table = table
+
+    @property
+    def control(self) -> TrialTable:
+        return self.table
+
+
 class TrialTable(ScrollView, can_focus=True):
     """Trials, one per line, with a cursor, a multi-selection and a fixed header."""
 
@@ -83,57 +95,37 @@ class TrialTable(ScrollView, can_focus=True):
     cursor: reactive[int] = reactive(0, always_update=True, repaint=True)
     """Index of the highlighted row in the view."""
 
-    class Highlighted(Message):
+    class Highlighted(_TableMessage):
         """The cursor moved to another trial."""
 
         def __init__(self, table: TrialTable, record: TrialRecord | None) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.record = record
             """The trial under the cursor, ``None`` when the table is empty."""
 
-        @property
-        def control(self) -> TrialTable:
-            return self.table
-
-    class Selected(Message):
+    class Selected(_TableMessage):
         """Enter or a double click on a trial: open it."""
 
         def __init__(self, table: TrialTable, record: TrialRecord) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.record = record
             """The trial to open."""
 
-        @property
-        def control(self) -> TrialTable:
-            return self.table
-
-    class SortRequested(Message):
+    class SortRequested(_TableMessage):
         """A click on a column header."""
 
         def __init__(self, table: TrialTable, column: str) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.column = column
             """The clicked column."""
 
-        @property
-        def control(self) -> TrialTable:
-            return self.table
-
-    class SelectionChanged(Message):
+    class SelectionChanged(_TableMessage):
         """Rows were marked or unmarked with space."""
 
         def __init__(self, table: TrialTable, paths: frozenset[str]) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.paths = paths
             """Folders of the marked trials."""
-
-        @property
-        def control(self) -> TrialTable:
-            return self.table
 
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
