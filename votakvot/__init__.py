@@ -13,8 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from . import (
+    _signals,  # noqa: F401 - records trials stopped by SIGTERM/SIGHUP
+    meta,
+)
 from . import capture as _capture  # noqa: F401 - installs the output-capture hook
-from . import meta
 from ._config import Capture, Config, set_config
 from ._tracking import attach, inform, meter, run, tid, track
 from ._version import __version__

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
 
-from . import _yaml, meta
+from . import _source, meta
 from ._config import Capture, Config, get_config
 from ._layout import (
     HEARTBEAT_NAME,
@@ -38,6 +38,7 @@ from ._layout import (
     YAML_NAME,
 )
 from ._storage import redact
+from ._values import dump_record
 from ._version import __version__
 from .exceptions import StorageError
 
@@ -114,6 +115,7 @@ class ActiveTrial:
         extra: dict[str, Any] | None = None,
         capture: str | None = None,
         trial_id: str | None = None,
+        source: dict[str, Any] | None = None,
     ) -> None:
         self.config = config or get_config()
         self.capture = capture or self.config.capture
@@ -133,6 +135,8 @@ class ActiveTrial:
         }
         if function:
             self.data["function"] = function
+        if source:
+            self.data["source"] = source
         if parent is not None:
             self.data["parent"] = parent.tid
         self.data["at"] = {"created": _now()}
@@ -194,7 +198,7 @@ class ActiveTrial:
         # One writer at a time, so the flusher thread never renames an older record
         # over a newer one (the final one above all).
         with self._yaml_lock:
-            text = _dump_record(self.data, self.tid)
+            text = dump_record(self.data, self.tid)
             self._guard(
                 f"write {YAML_NAME}",
                 lambda: self.storage.write_atomic(self.file(YAML_NAME), text.encode("utf-8")),
@@ -433,70 +437,6 @@ def _safe_relative(name: str) -> str:
     return norm
 
 
-class _SectionCache:
-    """The YAML text of the last ``meta`` section, reused while its value is unchanged.
-
-    ``meta`` is most of a record and rarely changes within a process; dumping it
-    once instead of twice per trial halves the cost of a tracked call.
-    """
-
-    __slots__ = ("text", "value")
-
-    def __init__(self) -> None:
-        self.value: Any = None
-        self.text = ""
-
-    def dump(self, value: Any) -> str:
-        if self.value is None or value != self.value:
-            text = _yaml.dump({"meta": value})
-            self.value, self.text = value, text
-        return self.text
-
-
-_meta_cache = threading.local()
-
-
-def _dump_record(data: dict[str, Any], tid: str) -> str:
-    try:
-        if "meta" not in data:
-            return _yaml.dump(data)
-        cache = getattr(_meta_cache, "cache", None)
-        if cache is None:
-            cache = _meta_cache.cache = _SectionCache()
-        head: dict[str, Any] = {}
-        tail: dict[str, Any] = {}
-        part = head
-        for key, value in data.items():
-            if key == "meta":
-                part = tail
-            else:
-                part[key] = value
-        return _yaml.dump(head) + cache.dump(data["meta"]) + (_yaml.dump(tail) if tail else "")
-    except Exception:
-        clean = _representable(data, tid, "")
-        return _yaml.dump(clean)
-
-
-def _representable(value: Any, tid: str, where: str) -> Any:
-    """Replace values YAML cannot hold by their ``repr``, naming each one in a warning."""
-    try:
-        _yaml.dump(value)
-        return value
-    except Exception as exc:
-        if isinstance(value, dict):
-            return {k: _representable(v, tid, f"{where}.{k}".lstrip(".")) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [_representable(v, tid, f"{where}[{i}]") for i, v in enumerate(value)]
-        logger.warning(
-            "votakvot: trial %r: %s (%s) cannot be stored as YAML (%s); its repr is stored",
-            tid,
-            where or "value",
-            type(value).__name__,
-            exc,
-        )
-        return repr(value)
-
-
 class _Flusher:
     """One daemon thread per process that keeps running trials' files fresh."""
 
@@ -656,6 +596,7 @@ def track(name: str | None = None, *, capture: Capture | None = None) -> Callabl
         prefix = name.strip("/") if name else _default_prefix(fn)
         binder = _Binder(fn)
         function = function_name(fn)
+        source = _source.describe(fn)
 
         def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> ActiveTrial | None:
             try:
@@ -664,7 +605,12 @@ def track(name: str | None = None, *, capture: Capture | None = None) -> Callabl
                 return None  # the call itself is wrong: let the function raise it
             tid_, trial_uuid = new_tid(prefix)
             trial = ActiveTrial(
-                tid_, params, function=function, capture=capture, trial_id=trial_uuid
+                tid_,
+                params,
+                function=function,
+                capture=capture,
+                trial_id=trial_uuid,
+                source=source,
             )
             trial.start()
             return trial
@@ -735,6 +681,7 @@ def run(tid: str, fn: Callable[..., Any], /, *, rerun: bool = False, **params: A
         {k: v for k, v in params.items() if not k.startswith("_")},
         function=function_name(fn),
         config=config,
+        source=_source.describe(fn),
     )
     clear_previous_run(trial)
     trial.start()

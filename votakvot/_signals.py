@@ -1,0 +1,3 @@
+"""Trials of a process stopped by SIGTERM or SIGHUP end recorded ``interrupted``."""
+
+from __future__ import annotations
