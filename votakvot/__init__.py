@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import (
-    _signals,  # noqa: F401 - records trials stopped by SIGTERM/SIGHUP
+    _signals,  # records trials stopped by SIGTERM/SIGHUP; init() installs its handlers
     meta,
 )
 from . import capture as _capture  # noqa: F401 - installs the output-capture hook
@@ -119,6 +119,7 @@ def init(
     )
     config.storage  # noqa: B018 - fail now on a bad path or a missing fsspec backend
     set_config(config)
+    _signals.install()  # on the main thread: trials later started in threads are covered too
 
 
 def __getattr__(name: str) -> Any:

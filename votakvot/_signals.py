@@ -1,3 +1,249 @@
-"""Trials of a process stopped by SIGTERM or SIGHUP end recorded ``interrupted``."""
+"""Trials of a process stopped by SIGTERM or SIGHUP end recorded ``interrupted``.
+
+``docker stop``, Kubernetes, systemd, CI time-outs, ``timeout`` and Dask stop a
+process with SIGTERM (a closed terminal sends SIGHUP). Python's default for both
+is to die on the spot, which would leave every running trial ``running`` until
+its heartbeat goes stale, with up to a second of metrics and output lost.
+
+So while trials can run, votakvot's handler sits in front of whatever handled the
+signal before (chained, never replaced):
+
+* the default action (``SIG_DFL``): every running trial, in any thread, is
+  flushed and recorded ``interrupted`` with ``error: {type: SIGTERM, ...,
+  signal: SIGTERM}`` and where each one was; then the default action is restored
+  and the signal sent again, so the process still dies "killed by SIGTERM";
+* ``SIG_IGN``: left alone, the signal is ignored and the trials go on;
+* a Python handler (the user's, a framework's, installed before or after us): it
+  is called. If it raises (``sys.exit``, ``KeyboardInterrupt``) the tracked call
+  records that exception as usual, and ``error.signal`` names the signal.
+
+``signal.signal`` works only on the main thread, so the handlers are installed
+by ``votakvot.init()`` and by each trial that starts on the main thread (which
+also wraps a handler installed since); nothing is installed at import. See
+docs/stopping.md.
+"""
 
 from __future__ import annotations
+
+import _signal
+import atexit
+import logging
+import os
+import signal
+import sys
+import threading
+import traceback
+from types import FrameType
+from typing import Any
+
+from . import _tracking
+from ._layout import TRACEBACK_NAME
+
+__all__ = ["SIGNALS", "install", "interrupt", "signal_name"]
+
+logger = logging.getLogger("votakvot")
+
+SIGNALS: tuple[int, ...] = tuple(
+    int(s) for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s
+)
+"""The signals whose arrival is recorded (SIGINT needs nothing: it raises KeyboardInterrupt)."""
+
+RECORD_TIMEOUT = 5.0
+"""Seconds the handler waits for the records to be written before the process dies anyway.
+
+Docker and Kubernetes send SIGKILL 10 and 30 seconds after SIGTERM."""
+
+_SIGNAL_ATTR = "_votakvot_signal"
+_THREAD_ATTR = "_votakvot_thread"
+
+_running: dict[_tracking.ActiveTrial, int] = {}
+"""Trials of this process that have started and not ended -> the thread that runs them."""
+_previous: dict[int, Any] = {}
+"""Signal -> the handler ours chains to."""
+_received: int | None = None
+"""The last recorded signal that arrived (for trials still running at exit)."""
+_atexit_registered = False
+
+
+def signal_name(signum: int) -> str:
+    """``15`` -> ``"SIGTERM"``."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def install() -> None:
+    """Put our handler in front of the current SIGTERM/SIGHUP handlers (main thread only).
+
+    Cheap to call again: a signal already handled by us is skipped. A signal that is
+    ignored (``SIG_IGN``, e.g. under ``nohup``) or handled outside Python is left alone.
+    """
+    global _atexit_registered
+    if not _on_main_thread():
+        return
+    for signum in SIGNALS:
+        current = signal.getsignal(signum)
+        if current is _handle or current is None or current == signal.SIG_IGN:
+            continue
+        try:
+            signal.signal(signum, _handle)
+        except (OSError, ValueError) as exc:  # an embedded interpreter, say
+            logger.warning(
+                "votakvot: cannot handle %s (%s); trials stopped by it stay 'running' "
+                "until their heartbeat goes stale",
+                signal_name(signum),
+                exc,
+            )
+            continue
+        _previous[signum] = current
+    if not _atexit_registered:
+        _atexit_registered = True
+        atexit.register(_at_exit)
+
+
+class _SignalHook:
+    """Keeps :data:`_running` and names a received signal in a trial's error."""
+
+    def on_start(self, trial: _tracking.ActiveTrial) -> None:
+        ident = threading.get_ident()
+        setattr(trial, _THREAD_ATTR, ident)
+        _running[trial] = ident
+        if ident == _main_ident:
+            # Frameworks install their handlers late: wrap whatever is there now.
+            for signum in SIGNALS:
+                if _signal.getsignal(signum) is not _handle:  # the C call: no enum lookup
+                    install()
+                    break
+
+    def on_end(self, trial: _tracking.ActiveTrial) -> None:
+        _running.pop(trial, None)
+        name = getattr(trial, _SIGNAL_ATTR, None)
+        error = trial.data.get("error")
+        if name is not None and isinstance(error, dict):
+            error.setdefault("signal", name)
+
+
+_main_ident = threading.main_thread().ident
+
+
+def _handle(signum: int, frame: FrameType | None) -> None:
+    """The handler: record the running trials, then do what the previous handler did."""
+    global _received
+    _received = signum
+    name = signal_name(signum)
+    trials = list(_running)
+    for trial in trials:
+        setattr(trial, _SIGNAL_ATTR, name)
+    previous = _previous.get(signum, signal.SIG_DFL)
+    if callable(previous):
+        # The user's or a framework's: it decides. What it raises reaches the tracked
+        # call on the main thread, whose failure path records it (on_end names the signal).
+        previous(signum, frame)
+        return
+    _record(trials, signum, frame)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)  # dies here, "killed by signal" as without votakvot
+
+
+def _record(trials: list[_tracking.ActiveTrial], signum: int, frame: FrameType | None) -> None:
+    """Record ``trials`` interrupted, from a helper thread.
+
+    Not from the handler itself: the main thread may have been stopped while holding
+    one of votakvot's locks, and waiting on it here would hang the process for good.
+    A helper waits at most :data:`RECORD_TIMEOUT`, then the process dies anyway.
+    """
+    if not trials:
+        return
+    frames = sys._current_frames()
+    if frame is not None:
+        frames[threading.get_ident()] = frame
+    where = {t: _where(frames.get(getattr(t, _THREAD_ATTR, 0))) for t in trials}
+
+    def work() -> None:
+        for trial in reversed(trials):  # inner trials first
+            try:
+                interrupt(trial, signum, where[trial])
+            except Exception:
+                logger.exception("votakvot: could not record trial %r as interrupted", trial.tid)
+
+    try:
+        helper = threading.Thread(target=work, name="votakvot-signal", daemon=True)
+        helper.start()
+    except RuntimeError:  # no new threads at interpreter shutdown
+        work()
+        return
+    helper.join(RECORD_TIMEOUT)
+    if helper.is_alive():
+        logger.error(
+            "votakvot: recording %d running trial(s) as stopped by %s took over %g s; "
+            "the process ends now and they may stay 'running'",
+            len(trials),
+            signal_name(signum),
+            RECORD_TIMEOUT,
+        )
+
+
+def _where(frame: FrameType | None) -> str:
+    """The stack a thread was at, as a traceback without votakvot's own frames."""
+    if frame is None:
+        return ""
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    stack = traceback.StackSummary.from_list(
+        [f for f in traceback.extract_stack(frame, limit=50) if not f.filename.startswith(here)]
+    )
+    return "Traceback (most recent call last):\n" + "".join(stack.format())
+
+
+def interrupt(trial: _tracking.ActiveTrial, signum: int, where: str = "") -> None:
+    """End ``trial`` as ``interrupted`` by ``signum``: metrics and output flushed,
+    ``error: {type: SIGTERM, message, signal: SIGTERM}``, finish time and duration set.
+
+    ``where`` is the stack of the call when the signal came (kept as its traceback).
+    """
+    if trial.finished:
+        return
+    name = signal_name(signum)
+    message = f"stopped by {name} (signal {signum}) sent to process {os.getpid()}"
+    setattr(trial, _SIGNAL_ATTR, name)
+    trial.data["error"] = {"type": name, "message": message, "signal": name}
+    text = f"{where}{name}: {message}\n"
+    trial.data["traceback"] = text
+    trial._guard(
+        f"write {TRACEBACK_NAME}",
+        lambda: trial.storage.write_atomic(trial.file(TRACEBACK_NAME), text.encode("utf-8")),
+    )
+    trial._end("interrupted")
+
+
+def _at_exit() -> None:
+    """After a chained handler ended the process (``sys.exit``), trials still running
+    in other threads were stopped by that signal too: record them so."""
+    if _received is None or not _running:
+        return
+    for trial in reversed(list(_running)):
+        try:
+            frame = sys._current_frames().get(getattr(trial, _THREAD_ATTR, 0))
+            interrupt(trial, _received, _where(frame))
+        except Exception:
+            logger.exception("votakvot: could not record trial %r as interrupted", trial.tid)
+
+
+def _after_fork() -> None:
+    # A forked child runs none of its parent's trials: a SIGTERM to it must not touch them.
+    global _received, _main_ident
+    _running.clear()
+    _received = None
+    _main_ident = threading.main_thread().ident
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+_hook = _SignalHook()
+if not any(isinstance(h, _SignalHook) for h in _tracking.hooks):
+    _tracking.hooks.append(_hook)
