@@ -24,7 +24,7 @@ ENV = dict(os.environ, PYTHONPATH=str(ROOT))
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
-SCRIPT = r'''
+SCRIPT = r"""
 import asyncio, os, signal, sys, threading, time
 import votakvot
 
@@ -90,7 +90,7 @@ elif mode == "async":
     asyncio.run(both())
 else:
     print(work())
-'''
+"""
 
 
 def _start(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[str], Path, str]:
