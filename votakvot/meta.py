@@ -5,10 +5,13 @@ callable returning its value. Edit a copy and pass it to ``votakvot.init(meta_pr
 or change this dict in place. A provider returning ``None`` is left out; one that
 raises is skipped with one warning naming it.
 
-Built-in providers describe things that cannot change while a process runs (the
-interpreter, the machine, the code it imported at start), so they are computed
-once per process (again after a fork); custom providers are called for every trial.
-The git state is read when the first trial starts: that is the code this process runs.
+Facts that cannot change while a process runs (the interpreter, the machine) are
+computed once per process (again after a fork). Facts that can are read for every
+trial: the cwd, the host name, the user, the pid, and the git state of the code. In a
+notebook or REPL session the code changes between trials, so git is re-read whenever
+a file it depends on has changed (see ``GitWatch``): the cwd, ``HEAD``, the ref it
+points to, ``packed-refs``, the index, and the tracked files. Custom providers are
+called for every trial.
 """
 
 from __future__ import annotations
@@ -17,14 +20,16 @@ import getpass
 import logging
 import os
 import platform
+import stat
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["collect", "per_process", "providers"]
+__all__ = ["GitWatch", "collect", "per_process", "providers"]
 
 logger = logging.getLogger("votakvot")
 
@@ -89,9 +94,6 @@ def _git_state_uncached() -> dict[str, Any]:
     return state
 
 
-_git_state = per_process(_git_state_uncached)
-
-
 def _worktree_tree(top: str) -> str | None:
     """The tree of the index plus unstaged changes to tracked files.
 
@@ -119,25 +121,210 @@ def _worktree_tree(top: str) -> str | None:
             os.unlink(tmp)
 
 
+# --- following the git state within one process ----------------------------------
+
+_GIT_ENV = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_CEILING_DIRECTORIES",
+)
+"""Environment variables that change which repository or index git reads."""
+
+Stat = tuple[int, int, int, int] | None
+
+
+def _stat(path: str) -> Stat:
+    """What changes when a file is written, replaced, chmod-ed or removed."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+
+
+def _stats(paths: list[str]) -> list[Stat]:
+    return [_stat(p) for p in paths]
+
+
+def _where() -> tuple[Any, ...]:
+    """Which repository git would read from here: cwd, git's env, the nearest ``.git``.
+
+    A ``.git`` folder is named by its path only (git rewrites files in it all the
+    time); a ``.git`` file (worktrees, submodules) by its stat too, as it points
+    elsewhere.
+    """
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the cwd was removed: git cannot run there either
+        return (None,)
+    env = tuple(os.environ.get(name) for name in _GIT_ENV)
+    folder = cwd
+    while True:
+        dotgit = os.path.join(folder, ".git")
+        try:
+            st = os.lstat(dotgit)
+        except OSError:
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                return (cwd, env, None)
+            folder = parent
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            return (cwd, env, dotgit)
+        return (cwd, env, dotgit, (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino))
+
+
+class GitWatch:
+    """The git state of the code, re-read only when something git reads may have changed.
+
+    Every trial checks, in this order, and stops at the first difference:
+
+    1. where git would look: the cwd, ``GIT_DIR`` and friends, the nearest ``.git``
+       above the cwd (a ``chdir`` into another repository, or out of any);
+    2. the stat of ``HEAD``, of the ref it points to, of ``packed-refs`` and of the
+       index (commit, checkout, branch, reset, ``git add``);
+    3. the stat of every tracked file (an edit, even unstaged). With at most
+       ``scan_every_trial_files`` tracked files this is done for every trial;
+       with more, at most once per ``scan_cost_factor`` times what the last scan
+       cost, so the scan stays under 1% of a tight loop's time and an edit made
+       earlier than that before a trial is always seen.
+
+    A difference re-reads everything with ``git`` (tens of ms); no difference costs
+    a few stat calls and no subprocess. All stats are taken before git runs, so a
+    change made while git runs is seen by the next trial.
+    """
+
+    scan_every_trial_files = 16
+    """Repositories with at most this many tracked files are scanned for every trial."""
+    scan_cost_factor = 100.0
+    """Larger ones: the scan runs again after this many times its last cost."""
+
+    def __init__(self, compute: Callable[[], dict[str, Any]] = _git_state_uncached) -> None:
+        self._compute = compute
+        self._lock = threading.Lock()
+        self._where: tuple[Any, ...] | None = None
+        self._repo_paths: list[str] = []
+        self._repo_stats: list[Stat] = []
+        self._files: list[str] = []
+        self._files_stats: list[Stat] = []
+        self._scanned_at = 0.0
+        self._scan_cost = 0.0
+        self._state: dict[str, Any] = {}
+        self.refreshes = 0
+        """How many times git was run (for tests and benchmarks)."""
+        self.scans = 0
+        """How many times the tracked files were stat-ed without running git."""
+
+    def state(self) -> dict[str, Any]:
+        """The git state now: the same dict as last time unless something changed."""
+        with self._lock:
+            where = _where()
+            if where != self._where:
+                return self._refresh(where)
+            if _stats(self._repo_paths) != self._repo_stats:
+                return self._refresh(where)
+            if self._files and self._scan_due():
+                t0 = time.perf_counter()
+                changed = _stats(self._files) != self._files_stats
+                self._scanned_at = time.perf_counter()
+                self._scan_cost = self._scanned_at - t0
+                self.scans += 1
+                if changed:
+                    return self._refresh(where)
+            return self._state
+
+    def _scan_due(self) -> bool:
+        if len(self._files) <= self.scan_every_trial_files:
+            return True
+        return time.perf_counter() - self._scanned_at >= self.scan_cost_factor * self._scan_cost
+
+    def _refresh(self, where: tuple[Any, ...]) -> dict[str, Any]:
+        self.refreshes += 1
+        self._where = where
+        self._repo_paths, self._repo_stats, self._files, self._files_stats = [], [], [], []
+        self._state = {}
+        if where[0] is None:
+            return self._state
+        paths = _git("rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir")
+        index = _git("rev-parse", "--git-path", "index")
+        if paths is None or index is None or len(paths.splitlines()) != 3:
+            # Not a work tree (or no git): nothing to watch until `where` changes.
+            self._state = self._compute()
+            return self._state
+        cwd = where[0]
+        top, gitdir, common = (os.path.join(cwd, p) for p in paths.splitlines())
+        head = os.path.join(gitdir, "HEAD")
+        head_stat = _stat(head)  # before reading what it points to
+        ref = _git("symbolic-ref", "-q", "HEAD")
+        repo_paths = [head, os.path.join(common, "packed-refs"), os.path.join(cwd, index)]
+        if ref:
+            repo_paths.append(os.path.join(common, ref))
+        reftable = os.path.join(common, "reftable", "tables.list")
+        if os.path.exists(reftable):
+            repo_paths.append(reftable)
+        repo_stats = [head_stat, *_stats(repo_paths[1:])]
+        listed = _git("-C", top, "ls-files", "-z")
+        files = [os.path.join(top, p) for p in (listed or "").split("\0") if p]
+        files_stats = _stats(files)
+        self._scanned_at = time.perf_counter()
+        self._state = self._compute()
+        self._repo_paths, self._repo_stats = repo_paths, repo_stats
+        self._files, self._files_stats = files, files_stats
+        return self._state
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+
+
+_watch = GitWatch()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_watch._after_fork)
+
+_pass = threading.local()
+"""``collect`` marks each call so the five ``git.*`` providers check the files once."""
+
+
+def _git_state() -> dict[str, Any]:
+    token = getattr(_pass, "token", None)
+    if token is not None and getattr(_pass, "git_token", None) is token:
+        return _pass.git_state
+    state = _watch.state()
+    _pass.git_token, _pass.git_state = token, state
+    return state
+
+
 def _git_field(name: str) -> Provider:
     def provider() -> Any:
         return _git_state().get(name)
 
     provider.__name__ = f"git_{name}"
-    provider.per_process = True  # type: ignore[attr-defined]
     return provider
 
 
-@per_process
 def _user() -> str | None:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return None
+    """Follows ``os.setuid`` and the variables ``getpass`` reads, cached per their values."""
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    key = (uid, *(os.environ.get(name) for name in ("LOGNAME", "USER", "LNAME", "USERNAME")))
+    cached = _user_cache.get(key)
+    if cached is None and key not in _user_cache:
+        try:
+            cached = getpass.getuser()
+        except (KeyError, OSError):
+            cached = None
+        _user_cache.clear()
+        _user_cache[key] = cached
+    return cached
+
+
+_user_cache: dict[tuple[Any, ...], str | None] = {}
 
 
 @per_process
 def _virtualenv() -> str | None:
+    # The interpreter's prefix cannot change; an activated environment's variables are
+    # what the process inherited, and activating another one does not change sys.path.
     if sys.prefix != sys.base_prefix:
         return sys.prefix
     return os.environ.get("VIRTUAL_ENV") or os.environ.get("CONDA_PREFIX")
@@ -153,7 +340,7 @@ providers: dict[str, Provider] = {
     "git.describe": _git_field("describe"),
     "git.dirty": _git_field("dirty"),
     "git.tree": _git_field("tree"),
-    "system.node": _const(platform.node),
+    "system.node": platform.node,  # one uname(); a laptop's host name follows its network
     "system.machine": _const(platform.machine),
     "system.platform": _const(platform.platform),
     "system.user": _user,
@@ -169,22 +356,26 @@ providers: dict[str, Provider] = {
 def collect(selected: dict[str, Provider] | None = None) -> dict[str, Any]:
     """Call each provider and nest the values by their dotted keys."""
     meta: dict[str, Any] = {}
-    for key, provider in (providers if selected is None else selected).items():
-        try:
-            value = provider()
-        except Exception as exc:
-            _warn_once(key, exc)
-            continue
-        if value is None:
-            continue
-        node = meta
-        *parents, leaf = key.split(".")
-        for part in parents:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = node[part] = {}
-            node = child
-        node[leaf] = value
+    _pass.token = object()
+    try:
+        for key, provider in (providers if selected is None else selected).items():
+            try:
+                value = provider()
+            except Exception as exc:
+                _warn_once(key, exc)
+                continue
+            if value is None:
+                continue
+            node = meta
+            *parents, leaf = key.split(".")
+            for part in parents:
+                child = node.get(part)
+                if not isinstance(child, dict):
+                    child = node[part] = {}
+                node = child
+            node[leaf] = value
+    finally:
+        _pass.token = None
     return meta
 
 
