@@ -189,8 +189,6 @@ BAD_FILES = {
     "not-utf8": (b"tid: \xff\n", "not UTF-8"),
     "not-yaml": (b"tid: [1\n", "not valid YAML"),
     "truncated": (b"votakvot: 0.2.0\nid: x\ntid: a/b\nstate: done\nat:\n", "cut short"),
-    "unsafe": (b"tid: x\nstate: done\nresult: !!python/object/apply:os.system [id]\n",
-               "os.system"),
 }
 
 

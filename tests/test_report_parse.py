@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from votakvot import _records, _yaml
-from votakvot.exceptions import TrialLoadError, UnsafeTagError
+from votakvot.exceptions import TrialLoadError, UnreadableValueWarning, UnsafeTagError
 
 Point = collections.namedtuple("Point", "x y")
 
@@ -154,14 +154,20 @@ def test_bad_files_raise_naming_the_file_and_reason(raw: bytes, reason: str) -> 
     assert reason in info.value.reason
 
 
-def test_code_running_tags_are_refused_never_run(tmp_path) -> None:
-    """A tag that would call a function raises UnsafeTagError and calls nothing."""
+def test_code_running_tags_are_placeholders_never_run(tmp_path) -> None:
+    """A tag that would call a function is kept inert, with one warning naming the
+    file and the field; the rest of the record is read, and nothing is called."""
     marker = tmp_path / "ran"
     raw = f"tid: x\nresult: !!python/object/apply:os.system ['touch {marker}']\n".encode()
-    with pytest.raises(UnsafeTagError) as info:
-        _records.parse_record(raw, "x/votakvot.yaml")
-    assert "x/votakvot.yaml" in str(info.value)
-    assert "os.system" in str(info.value)
+    with pytest.warns(UnreadableValueWarning) as info:
+        data = _records.parse_record(raw, "x/votakvot.yaml")
+    assert data["tid"] == "x"
+    assert isinstance(data["result"], _yaml.Placeholder)
+    assert data["result"].tag == "python/object/apply:os.system"
+    assert len(info) == 1
+    assert "x/votakvot.yaml" in str(info[0].message)
+    assert "'result'" in str(info[0].message)
+    assert "os.system" in str(info[0].message)
     assert not marker.exists()
 
 

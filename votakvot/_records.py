@@ -15,7 +15,8 @@ the whole document does. Sections that repeat across trials (``meta``,
 that promise not to change them).
 
 Nothing here executes code from a file: the fallback is the safe loader, which
-refuses tags that would.
+keeps tags that would as inert placeholders; :func:`parse_record` warns once per
+field about each (:class:`~votakvot.exceptions.UnreadableValueWarning`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import datetime
 import itertools
 import json
 import re
+import warnings
 from typing import Any
 
 import yaml
@@ -31,7 +33,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import ScalarNode
 
 from . import _yaml
-from .exceptions import TrialLoadError, UnsafeTagError
+from .exceptions import TrialLoadError, UnreadableValueWarning, UnsafeTagError
 
 __all__ = ["check_record", "copy_tree", "parse_record"]
 
@@ -258,9 +260,9 @@ def _split_sections(text: str) -> list[tuple[str, str]] | None:
     return sections
 
 
-def _full_load(text: str) -> Any:
+def _full_load(text: str, found: list[_yaml.Placeholder]) -> Any:
     try:
-        return _yaml.load(text)
+        return _yaml.load(text, found)
     except yaml.YAMLError as exc:
         raise _FullError(exc) from None
 
@@ -271,7 +273,9 @@ class _FullError(Exception):
         self.exc = exc
 
 
-def _parse_section(key: str, chunk: str, shared: bool) -> dict[str, Any]:
+def _parse_section(
+    key: str, chunk: str, shared: bool, found: list[_yaml.Placeholder]
+) -> dict[str, Any]:
     cacheable = key in _CACHED_SECTIONS
     if cacheable:
         hit = _section_cache.get(chunk)
@@ -283,7 +287,10 @@ def _parse_section(key: str, chunk: str, shared: bool) -> dict[str, Any]:
         if end != len(lines):
             raise _Fallback
     except _Fallback:
-        value = _full_load(chunk)
+        before = len(found)
+        value = _full_load(chunk, found)
+        if len(found) > before:
+            cacheable = False  # a cache hit would skip the warning for the next record
         # Only a plain mapping of this very key is a section; anything else (a tagged
         # object, a key the split guessed wrong) leaves the whole document to the loader.
         if type(value) is not dict or key not in value:
@@ -322,8 +329,9 @@ def parse_record(raw: bytes, name: str, *, shared: bool = False) -> dict[str, An
         raise TrialLoadError(
             name, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
         ) from None
+    found: list[_yaml.Placeholder] = []
     try:
-        data = _parse_text(text, shared)
+        data = _parse_text(text, shared, found)
     except UnsafeTagError as exc:
         raise UnsafeTagError(name, exc.reason) from None
     except TrialLoadError as exc:
@@ -338,10 +346,55 @@ def parse_record(raw: bytes, name: str, *, shared: bool = False) -> dict[str, An
         raise TrialLoadError(
             name, f"expected a mapping of fields, found {type(data).__name__}"
         )
+    if found:
+        _warn_placeholders(data, name)
     return data
 
 
-def _parse_text(text: str, shared: bool) -> Any:
+def _placeholders(value: Any, path: str, out: list[tuple[str, _yaml.Placeholder]]) -> None:
+    """Each outermost placeholder in ``value`` with its field path (``result.w[3]``)."""
+    if isinstance(value, _yaml.Placeholder):
+        out.append((path or "(the record)", value))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _placeholders(item, f"{path}.{key}" if path else str(key), out)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _placeholders(item, f"{path}[{i}]", out)
+
+
+def _tag_text(tag: str) -> str:
+    """A placeholder's tag as it was written in the file."""
+    if tag.startswith("python/"):
+        return f"!!{tag}"
+    if tag.startswith("tag:yaml.org,2002:"):
+        return "!!" + tag.removeprefix("tag:yaml.org,2002:")
+    if ":" in tag or tag.startswith("!"):
+        return f"!<{tag}>"
+    return f"!{tag}"
+
+
+def _warn_placeholders(data: dict[str, Any], name: str) -> None:
+    found: list[tuple[str, _yaml.Placeholder]] = []
+    _placeholders(data, "", found)
+    for path, value in found:
+        tag = _tag_text(value.tag)
+        kind, _, target = value.tag.partition(":")
+        why = (
+            f"reading it would call {target}()"
+            if kind == "python/object/apply"
+            else "votakvot does not resolve this tag"
+        )
+        warnings.warn(
+            f"{name}: field {path!r} has the tag {tag} ({why}); it is read as a "
+            "votakvot placeholder holding the tag and its fields, the rest of the trial "
+            "as usual",
+            UnreadableValueWarning,
+            stacklevel=3,
+        )
+
+
+def _parse_text(text: str, shared: bool, found: list[_yaml.Placeholder]) -> Any:
     if text.isascii():
         simple = not _ASCII_SPECIAL.search(text)
     else:
@@ -351,13 +404,15 @@ def _parse_text(text: str, shared: bool) -> Any:
     sections = _split_sections(text) if simple else None
     if sections:
         try:
-            return _parse_sections(sections, shared)
+            return _parse_sections(sections, shared, found)
         except _FullError:
             pass  # the split was wrong or the text is bad: the whole document decides
-    return _yaml.load(text)
+    return _yaml.load(text, found)
 
 
-def _parse_sections(sections: list[tuple[str, str]], shared: bool) -> dict[str, Any]:
+def _parse_sections(
+    sections: list[tuple[str, str]], shared: bool, found: list[_yaml.Placeholder]
+) -> dict[str, Any]:
     """All sections not cached in one pass of the line parser; section by section if not."""
     keys = [key for key, _ in sections]
     if len(set(keys)) == len(keys):
@@ -369,7 +424,7 @@ def _parse_sections(sections: list[tuple[str, str]], shared: bool) -> dict[str, 
                 data: dict[str, Any] = {}
                 for key, chunk in sections:
                     if key in _CACHED_SECTIONS:
-                        data.update(_parse_section(key, chunk, shared))
+                        data.update(_parse_section(key, chunk, shared, found))
                     else:
                         data[key] = parsed.pop(key)
                 if not parsed:
@@ -378,7 +433,7 @@ def _parse_sections(sections: list[tuple[str, str]], shared: bool) -> dict[str, 
             pass
     data = {}
     for key, chunk in sections:
-        data.update(_parse_section(key, chunk, shared))
+        data.update(_parse_section(key, chunk, shared, found))
     return data
 
 

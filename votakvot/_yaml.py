@@ -1,9 +1,11 @@
 """YAML in and out of ``votakvot.yaml``.
 
-Writing uses PyYAML's full representer (libyaml's C emitter when present) so any
-value a user records round-trips with PyYAML's python tags. Reading never runs
-code: a safe loader maps python tags to plain values (:class:`Tagged` for
-objects), and refuses tags whose only purpose is calling something.
+Writing is given plain values (``votakvot._values`` turns what users record into
+those first) and emits them with a small emitter of ours, or PyYAML's when the
+layout is not simple. Reading never runs code: a safe loader maps python tags to
+plain values (:class:`Tagged` for objects), and keeps any tag it will not resolve
+(``!!python/object/apply:os.system``, numpy's pickled scalars, ``!custom``) as a
+:class:`Placeholder`, so one odd value never makes a whole record unreadable.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import datetime
 import decimal
 import fractions
+import itertools
 import json
 import pathlib
 import re
+import struct
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +26,7 @@ import yaml
 
 from .exceptions import UnsafeTagError
 
-__all__ = ["Tagged", "dump", "load"]
+__all__ = ["Fields", "Placeholder", "Tagged", "dump", "load"]
 
 _BaseDumper: type = getattr(yaml, "CDumper", yaml.Dumper)
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -58,6 +62,27 @@ class _NamedTupleMultiRepresenter:
 _Dumper.add_multi_representer(
     tuple, _NamedTupleMultiRepresenter(yaml.representer.Representer.represent_object)
 )
+class Fields:
+    """An object's class and normalised fields, written as a python tag the reader
+    turns into a :class:`Tagged` (dataclasses, namedtuples, plain objects)."""
+
+    __slots__ = ("fields", "keyword", "tag")
+
+    def __init__(self, tag: str, fields: dict[str, Any], *, keyword: bool = False) -> None:
+        self.tag = tag
+        self.fields = fields
+        self.keyword = keyword
+        """Written as ``object/new`` with ``kwds`` (how a namedtuple is built again)."""
+
+
+def _represent_fields(dumper: yaml.Dumper, data: Fields) -> yaml.Node:
+    if data.keyword:
+        tag = f"tag:yaml.org,2002:python/object/new:{data.tag}"
+        return dumper.represent_mapping(tag, {"kwds": data.fields})
+    return dumper.represent_mapping(f"tag:yaml.org,2002:python/object:{data.tag}", data.fields)
+
+
+_Dumper.add_representer(Fields, _represent_fields)
 _Dumper.add_representer(pathlib.PurePosixPath, lambda d, v: d.represent_str(str(v)))
 _Dumper.add_representer(pathlib.PosixPath, lambda d, v: d.represent_str(str(v)))
 
@@ -68,13 +93,17 @@ def _dump_full(data: Any) -> str:
     )
 
 
-def dump(data: Any) -> str:
+def dump(data: Any, plain: Callable[[str, Any], Any] | None = None) -> str:
     """Serialize ``data`` as block-style YAML, keys in insertion order.
 
     A mapping's top-level entries made only of plain values (str, int, float, bool,
     None, datetime, dicts and lists of those) go through a small emitter of ours;
     anything else through PyYAML. PyYAML's representer runs in Python even with
     libyaml, and was most of the cost of a tracked call.
+
+    ``plain(key, value)``, when given, is called only for an entry the small
+    emitter rejects, and returns the value to write instead: so values that are
+    already plain never pay for normalising.
     """
     if not isinstance(data, dict) or not data:
         return _dump_full(data)
@@ -84,7 +113,15 @@ def dump(data: Any) -> str:
         try:
             _emit_entry(entry, key, value, "")
         except _NotPlain:
-            entry = [_dump_full({key: value})]
+            if plain is not None:
+                value = plain(key, value)
+                entry = []
+                try:
+                    _emit_entry(entry, key, value, "")
+                except _NotPlain:
+                    entry = [_dump_full({key: value})]
+            else:
+                entry = [_dump_full({key: value})]
         out.extend(entry)
     return "".join(out)
 
@@ -138,8 +175,11 @@ def _scalar(value: Any) -> str:
 _INF = float("inf")
 
 
+_MAX_INDENT = 2 * 50  # deeper nesting (or a dict that contains itself) is not plain
+
+
 def _emit_entry(out: list[str], key: Any, value: Any, indent: str) -> None:
-    if type(key) is not str:
+    if type(key) is not str or len(indent) > _MAX_INDENT:
         raise _NotPlain
     k = _scalar(key)
     cls = type(value)
@@ -201,6 +241,17 @@ class Tagged(dict):
         return f"Tagged({self.tag!r}, {dict.__repr__(self)})"
 
 
+class Placeholder(Tagged):
+    """A value whose tag the reader would not resolve (it would call or import
+    something, or is unknown), kept inert: ``tag`` is the tag as written and the
+    mapping holds its fields. Readers warn once per trial and field about it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Placeholder({self.tag!r}, {dict.__repr__(self)})"
+
+
 # Constructors that build plain values from data: safe, so ``object/apply`` of
 # these (how PyYAML writes timedelta, Decimal, Path, ...) is accepted.
 def _fraction(*args: Any) -> fractions.Fraction:
@@ -214,7 +265,44 @@ def _fraction(*args: Any) -> fractions.Fraction:
 
 _FRACTION_TEXT = re.compile(r"\A\s*[-+]?\d{1,4000}(?:\s*/\s*\d{1,4000})?\s*\Z")
 
+_MAX_LEGACY_RANGE = 100_000
+"""A ``range`` written by an earlier version becomes a list only up to this length."""
+
+
+def _legacy_range(*args: int) -> list[int] | Placeholder:
+    values = range(*args)
+    if len(values) > _MAX_LEGACY_RANGE:
+        return Placeholder("python/object/apply:builtins.range", {"args": list(args)})
+    return list(values)
+
+
+def _legacy_sequence(items: Any = ()) -> list[Any]:
+    return list(items) if isinstance(items, (list, tuple)) else [items]
+
+
+def _legacy_set(items: Any = ()) -> set[Any] | list[Any]:
+    items = _legacy_sequence(items)
+    try:
+        return set(items)
+    except TypeError:
+        return items
+
+
+def _legacy_mapping(items: Any = ()) -> dict[Any, Any]:
+    """``OrderedDict([[k, v], ...])`` as PyYAML wrote it."""
+    if isinstance(items, dict):
+        return dict(items)
+    return {pair[0]: pair[1] for pair in items}
+
+
 _SAFE_APPLY: dict[str, Callable[..., Any]] = {
+    # how earlier versions (PyYAML's full dumper) wrote these; rebuilt from data only
+    "builtins.frozenset": _legacy_set,
+    "builtins.set": _legacy_set,
+    "builtins.bytearray": lambda data=b"", *rest: bytes(data) if isinstance(data, bytes) else data,
+    "builtins.range": _legacy_range,
+    "collections.deque": _legacy_sequence,
+    "collections.OrderedDict": _legacy_mapping,
     "datetime.timedelta": datetime.timedelta,
     "datetime.date": datetime.date,
     "datetime.time": datetime.time,
@@ -240,6 +328,17 @@ def _construct_plain(loader: Any, node: yaml.Node) -> Any:
     return loader.construct_scalar(node)
 
 
+def _placeholder(loader: Any, tag: str, fields: dict[str, Any]) -> Placeholder:
+    value = Placeholder(tag, fields)
+    found = getattr(loader, "placeholders", None)
+    if found is not None:
+        found.append(value)
+    return value
+
+
+_DICT_ITEMS_APPLY = frozenset({"collections.defaultdict", "collections.Counter"})
+
+
 def _construct_python(loader: Any, suffix: str, node: yaml.Node) -> Any:
     """Handles every ``tag:yaml.org,2002:python/...`` tag without importing anything."""
     kind, _, name = suffix.partition(":")
@@ -250,24 +349,125 @@ def _construct_python(loader: Any, suffix: str, node: yaml.Node) -> Any:
     if kind in ("str", "unicode", "bytes", "int", "long", "float", "bool", "none", "dict", "list"):
         return _construct_plain(loader, node)
     if kind in ("name", "module"):
-        return f"{kind}:{name}"
+        return f"{kind}:{name}"  # inert already: the name as text, nothing imported
     if kind in ("object", "object/new", "object/apply"):
         value = _construct_plain(loader, node)
         if kind == "object/apply":
-            safe = _SAFE_APPLY.get(name)
-            if safe is None:
-                raise UnsafeTagError(
-                    "<yaml>",
-                    f"tag !!python/object/apply:{name} would call {name}(); "
-                    "votakvot never runs code from a results file",
-                )
-            args = value if isinstance(value, list) else (value or {}).get("args", [])
-            try:
-                return safe(*args)
-            except (TypeError, ValueError, ArithmeticError, decimal.InvalidOperation) as exc:
-                return Tagged(name, {"args": args, "error": str(exc)})
+            return _construct_apply(loader, name, value)
         return Tagged(name, _object_fields(value))
-    raise UnsafeTagError("<yaml>", f"unknown python tag !!python/{suffix}")
+    return _placeholder(loader, f"python/{suffix}", _object_fields(_construct_plain(loader, node)))
+
+
+def _construct_apply(loader: Any, name: str, value: Any) -> Any:
+    """``object/apply``: rebuilt when the callable only makes a value from data
+    (timedelta, Decimal, numpy's pickled scalars and arrays, ...), else a placeholder."""
+    if name in _DICT_ITEMS_APPLY and isinstance(value, dict):
+        items = value.get("dictitems")
+        if isinstance(items, dict):  # Counter / defaultdict as earlier versions wrote them
+            return dict(items)
+    args = value if isinstance(value, list) else (value or {}).get("args", [])
+    safe = _SAFE_APPLY.get(name)
+    if safe is None:
+        numpy_value = _legacy_numpy(name, value, args)
+        if numpy_value is not _NOT_NUMPY:
+            return numpy_value
+        return _placeholder(loader, f"python/object/apply:{name}", _object_fields(value))
+    try:
+        return safe(*args)
+    except (TypeError, ValueError, ArithmeticError, decimal.InvalidOperation) as exc:
+        return Tagged(name, {"args": args, "error": str(exc)})
+
+
+# --- numpy values pickled by earlier versions, decoded from their bytes ---------------
+
+_NOT_NUMPY = object()
+_NUMPY_MODULES = ("numpy.core.multiarray.", "numpy._core.multiarray.")
+# dtype code -> struct format of one item
+_NUMPY_FORMATS = {
+    "b1": "?", "i1": "b", "u1": "B", "i2": "h", "u2": "H", "i4": "i", "u4": "I",
+    "i8": "q", "u8": "Q", "f2": "e", "f4": "f", "f8": "d", "c8": "ff", "c16": "dd",
+}  # fmt: skip
+
+
+def _numpy_format(dtype: Any) -> str | None:
+    """The struct format of a dtype placeholder earlier versions wrote, if it is a
+    plain number type; its byte order is the second item of its state."""
+    if not isinstance(dtype, Placeholder) or dtype.tag != "python/object/apply:numpy.dtype":
+        return None
+    code = dtype.get("_0")
+    fmt = _NUMPY_FORMATS.get(code) if isinstance(code, str) else None
+    state = dtype.get("state")
+    order = state[1] if isinstance(state, (list, tuple)) and len(state) > 1 else "|"
+    if fmt is None or order not in ("<", ">", "|", "="):
+        return None
+    return ("<" if order in ("|", "=") else order) + fmt
+
+
+def _numpy_items(fmt: str, raw: bytes, count: int) -> list[Any] | None:
+    size = struct.calcsize(fmt)
+    if not isinstance(raw, bytes) or len(raw) != size * count:
+        return None
+    items = list(struct.iter_unpack(fmt, raw)) if count else []
+    if len(fmt) == 3:  # complex: two floats each
+        return [complex(re_, im) for re_, im in items]
+    return [item[0] for item in items]
+
+
+def _nest(items: list[Any], shape: list[int]) -> Any:
+    """Row-major ``items`` as nested lists of ``shape`` (what ``ndarray.tolist`` gives)."""
+    if len(shape) == 1:
+        return items
+    step = 1
+    for n in shape[1:]:
+        step *= n
+    return [_nest(items[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
+
+
+def _row_major(items: list[Any], shape: list[int]) -> list[Any]:
+    """Column-major (Fortran-order) ``items`` reordered row-major."""
+    strides = []
+    step = 1
+    for n in shape:
+        strides.append(step)
+        step *= n
+    return [
+        items[sum(i * s for i, s in zip(index, strides, strict=True))]
+        for index in itertools.product(*(range(n) for n in shape))
+    ]
+
+
+def _legacy_numpy(name: str, value: Any, args: Any) -> Any:
+    """A numpy scalar or array PyYAML's full dumper wrote, as the plain value votakvot
+    now writes (``.item()`` / ``.tolist()``), or ``_NOT_NUMPY``. Nothing is imported."""
+    if not name.startswith(_NUMPY_MODULES):
+        return _NOT_NUMPY
+    func = name.rpartition(".")[2]
+    if func == "scalar" and isinstance(args, list) and len(args) == 2:
+        fmt = _numpy_format(args[0])
+        items = _numpy_items(fmt, args[1], 1) if fmt else None
+        return items[0] if items else _NOT_NUMPY
+    if func == "_reconstruct" and isinstance(value, dict):
+        state = value.get("state")
+        if not isinstance(state, (list, tuple)) or len(state) != 5:
+            return _NOT_NUMPY
+        _, shape, dtype, fortran, raw = state
+        fmt = _numpy_format(dtype)
+        if not fmt or not isinstance(shape, (list, tuple)):
+            return _NOT_NUMPY
+        if not all(isinstance(n, int) and n >= 0 for n in shape):
+            return _NOT_NUMPY
+        count = 1
+        for n in shape:
+            count *= n
+        items = _numpy_items(fmt, raw, count)
+        if items is None:
+            return _NOT_NUMPY
+        if not shape:
+            return items[0]
+        if fortran:
+            items = _row_major(items, list(shape))
+        return _nest(items, list(shape))
+    return _NOT_NUMPY
 
 
 def _object_fields(value: Any) -> dict[str, Any]:
@@ -295,8 +495,8 @@ def _object_fields(value: Any) -> dict[str, Any]:
 
 
 def _construct_unknown(loader: Any, suffix: str, node: yaml.Node) -> Any:
-    """A tag votakvot does not know: kept as a tagged value, never resolved."""
-    return Tagged(suffix, {"value": _construct_plain(loader, node)})
+    """A tag votakvot does not know: kept as a placeholder, never resolved."""
+    return _placeholder(loader, suffix, {"value": _construct_plain(loader, node)})
 
 
 _SafeLoader.add_multi_constructor("tag:yaml.org,2002:python/", _construct_python)
@@ -306,7 +506,7 @@ _SafeLoader.add_multi_constructor("!", _construct_unknown)
 def _construct_undefined(loader: Any, node: yaml.Node) -> Any:
     """Any other tag (``!<tag:example.com,2024:x>``, ``!!unknown``): kept, never resolved,
     so one odd value does not make a whole trial unreadable."""
-    return Tagged(str(node.tag), {"value": _construct_plain(loader, node)})
+    return _placeholder(loader, str(node.tag), {"value": _construct_plain(loader, node)})
 
 
 _SafeLoader.add_constructor(None, _construct_undefined)
@@ -371,15 +571,19 @@ def _check_aliases(node: yaml.Node) -> None:
         )
 
 
-def load(text: str | bytes) -> Any:
+def load(text: str | bytes, placeholders: list[Placeholder] | None = None) -> Any:
     """Parse one YAML document without ever executing code from it.
+
+    A tag that would call or import something, or that votakvot does not know,
+    becomes a :class:`Placeholder`; each one made is appended to ``placeholders``
+    when that list is given (so a caller can warn about it).
 
     Raises:
         yaml.YAMLError: the text is not YAML.
-        UnsafeTagError: it carries a tag that would run code, or aliases that
-            refer to themselves or expand to millions of values.
+        UnsafeTagError: aliases that refer to themselves or expand to millions of values.
     """
     loader = _SafeLoader(text)
+    loader.placeholders = placeholders
     try:
         node = loader.get_single_node()
         if node is None:

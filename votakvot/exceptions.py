@@ -19,6 +19,7 @@ __all__ = [
     "StorageError",
     "TrialFailedError",
     "TrialLoadError",
+    "UnreadableValueWarning",
     "UnsafeTagError",
     "VotakvotError",
 ]
@@ -73,3 +74,9 @@ class ResumeError(VotakvotError):
 
 class MissingDependencyError(VotakvotError, ImportError):
     """A path's protocol needs a package that is not installed; the message names it."""
+
+
+class UnreadableValueWarning(UserWarning):
+    """A value in a trial record has a tag votakvot will not resolve (it would run code,
+    or is unknown); it is read as a ``votakvot._yaml.Placeholder`` and the trial is kept.
+    The message names the file and the field."""

@@ -57,11 +57,11 @@ KINDS: dict[str, Kind] = {
         Kind("alias_cycle", "an alias that contains itself"),
         Kind("deep_nesting", "a value nested 990 levels deep", "either"),
         Kind("deep_nesting_over_limit", "a value nested 5000 levels deep"),
-        Kind("tag_os_system", "!!python/object/apply:os.system"),
+        Kind("tag_os_system", "!!python/object/apply:os.system", "list"),  # a placeholder
         Kind("tag_subprocess", "subprocess.check_output / Popen / run tags"),
         Kind("tag_exec_eval", "builtins.exec / eval and os.popen tags"),
         Kind("tag_name_module", "!!python/name, !!python/module, map(eval, ...)", "either"),
-        Kind("tag_object_setstate", "__setstate__ and copyreg._reconstructor payloads"),
+        Kind("tag_object_setstate", "__setstate__ and copyreg._reconstructor payloads", "list"),
         Kind("unknown_tags", "local, global and unknown !!python tags", "either"),
         Kind("top_level_list", "a YAML list instead of a mapping"),
         Kind("top_level_scalar", "a YAML string instead of a mapping"),
