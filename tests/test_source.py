@@ -162,6 +162,7 @@ def test_an_edit_after_import_does_not_change_what_was_described(tmp_path: Path)
         import late  # type: ignore[import-not-found]
 
         before = _source.describe(late.f)
+        assert before is not None and before["hash_of"] == "source+code"
         (tmp_path / "late.py").write_text("def f(x):\n    return x + 100\n")
         linecache.checkcache(str(tmp_path / "late.py"))
         assert _source.describe(late.f) == before
@@ -210,11 +211,26 @@ def test_wrappers_partials_methods_objects_and_builtins() -> None:
     assert _source.describe(len) is None
 
 
+class Countdown(votakvot.resumable_fn):
+    def init(self, n):
+        self.n = n
+
+    def loop(self):
+        self.n -= 1
+        if self.n <= 0:
+            return "done"
+        return None
+
+
 def test_run_and_resumable_record_the_source(root: Path) -> None:
-    """``votakvot.run`` records the same section as ``@track``."""
+    """``votakvot.run`` records the same section as ``@track``, resumable classes too."""
     trial = votakvot.run("sweep/a", _plain, a=1)
     assert trial.data["source"] == _source.describe(_plain)
     assert list(trial.data)[list(trial.data).index("function") + 1] == "source"
+    task = votakvot.run("sweep/countdown", Countdown, n=2)
+    assert task.data["source"] == _source.describe(Countdown)
+    assert task.data["source"]["file"].endswith("test_source.py")
+    assert task.data["source"]["line"] == Countdown.init.__code__.co_firstlineno - 1
 
 
 def test_source_snippet_of_a_script(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import _yaml
+from . import _source, _yaml
 from ._config import get_config
 from ._layout import (
     METRICS_PREFIX,
@@ -164,6 +164,7 @@ def run_resumable(
         recorded,
         function=function_name(cls),
         config=config,
+        source=_source.describe(cls),
         extra={"kind": "resumable", "resumable": _section(schedule)},
     )
     folder = trial.path
