@@ -221,13 +221,21 @@ def test_worktree_and_removed_cwd(tmp_path: Path, monkeypatch) -> None:
     assert watch.state() == {}
 
 
-def test_changing_facts_are_not_frozen(monkeypatch) -> None:
-    """Built-in providers of facts that can change in a process are read per trial."""
-    monkeypatch.setenv("USER", "alice")
-    monkeypatch.setenv("LOGNAME", "alice")
-    assert meta.collect()["system"]["user"] == "alice"
-    monkeypatch.setenv("USER", "bob")
-    monkeypatch.setenv("LOGNAME", "bob")
-    assert meta.collect()["system"]["user"] == "bob"
+def test_changing_facts_are_not_frozen(tmp_path: Path, monkeypatch) -> None:
+    """Facts that can change in a process are read per trial: the cwd, the host name,
+    and git's own variables (``GIT_DIR`` names another repository)."""
+    repo = make_repo(tmp_path / "repo")
+    other = make_repo(tmp_path / "other")
+    (other / "f0.py").write_text("other's edit\n")
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    monkeypatch.setattr(meta, "_watch", meta.GitWatch())
+    first = meta.collect()
+    assert first["system"]["cwd"] == str(repo) and first["git"]["dirty"] is False
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(other))
+    second = meta.collect()
+    assert second["git"]["commit"] == git(other, "rev-parse", "HEAD")
+    assert second["git"]["dirty"] is True
     # The host name is one uname() call: read each time, not cached for the process.
     assert not getattr(meta.providers["system.node"], "per_process", False)
