@@ -39,7 +39,7 @@ from typing import Any
 from . import _tracking
 from ._layout import TRACEBACK_NAME
 
-__all__ = ["SIGNALS", "install", "interrupt", "signal_name"]
+__all__ = ["SIGNALS", "install", "interrupt", "mark", "signal_name"]
 
 logger = logging.getLogger("votakvot")
 
@@ -135,10 +135,9 @@ def _handle(signum: int, frame: FrameType | None) -> None:
     """The handler: record the running trials, then do what the previous handler did."""
     global _received
     _received = signum
-    name = signal_name(signum)
     trials = list(_running)
     for trial in trials:
-        setattr(trial, _SIGNAL_ATTR, name)
+        mark(trial, signum)
     previous = _previous.get(signum, signal.SIG_DFL)
     if callable(previous):
         # The user's or a framework's: it decides. What it raises reaches the tracked
@@ -199,6 +198,11 @@ def _where(frame: FrameType | None) -> str:
     return "Traceback (most recent call last):\n" + "".join(stack.format())
 
 
+def mark(trial: _tracking.ActiveTrial, signum: int) -> None:
+    """Name ``signum`` as ``error.signal`` if ``trial`` ends with an error."""
+    setattr(trial, _SIGNAL_ATTR, signal_name(signum))
+
+
 def interrupt(trial: _tracking.ActiveTrial, signum: int, where: str = "") -> None:
     """End ``trial`` as ``interrupted`` by ``signum``: metrics and output flushed,
     ``error: {type: SIGTERM, message, signal: SIGTERM}``, finish time and duration set.
@@ -209,7 +213,7 @@ def interrupt(trial: _tracking.ActiveTrial, signum: int, where: str = "") -> Non
         return
     name = signal_name(signum)
     message = f"stopped by {name} (signal {signum}) sent to process {os.getpid()}"
-    setattr(trial, _SIGNAL_ATTR, name)
+    mark(trial, signum)
     trial.data["error"] = {"type": name, "message": message, "signal": name}
     text = f"{where}{name}: {message}\n"
     trial.data["traceback"] = text

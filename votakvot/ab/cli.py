@@ -54,10 +54,12 @@ examples:
       compare two runs; exit 1 if p99 grew >5% or calls/s fell >10%
 
 -N (e.g. -100) is short for -c N, like head -5.
-Ctrl-C stops early: the results so far are printed and the trial is marked
-interrupted; a second Ctrl-C quits at once. Exit status: 0 done, 1 failed
-(--strict, --max-errors, a worker that could not start), 2 usage error,
-130 interrupted. Files written in the trial folder: see docs/ab.md.
+Ctrl-C (or SIGTERM, SIGHUP) stops early: the results so far are printed and the
+trial is marked interrupted; a second one quits at once. Calls still running a
+second after a stop or the end of -d are not waited for (counted as unfinished).
+Exit status: 0 done, 1 failed (--strict, --max-errors, a worker that could not
+start), 2 usage error, 130 interrupted by Ctrl-C (143 SIGTERM, 129 SIGHUP).
+Files written in the trial folder: see docs/ab.md.
 """
 
 
@@ -336,7 +338,7 @@ def _main(argv: list[str]) -> int:
 
         print(report(outcome, workers=workers), flush=True)
     if outcome.state == "interrupted":
-        return 130
+        return 128 + (outcome.signal or 2)  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
     if outcome.state != "done":
         if outcome.first_error and not opts.json:
             print(

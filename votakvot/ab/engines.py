@@ -35,13 +35,20 @@ from typing import Any
 
 from .stats import Recorder, result_key
 
-__all__ = ["LocalRun", "Pacer", "Plan", "ProcessRun", "measure_overhead"]
+__all__ = ["STOP_GRACE", "LocalRun", "Pacer", "Plan", "ProcessRun", "measure_overhead"]
 
 logger = logging.getLogger("votakvot.ab")
 
 LATE_NS = 1_000_000
 """Rate mode: a call starting more than this after its scheduled time counts as late."""
 _MAX_BATCH = 50_000
+STOP_GRACE = 1.0
+"""Seconds calls in flight are waited for once the run should end (the end of ``-d``, a
+Ctrl-C, SIGTERM, ``--strict``); calls still running then are counted as ``unfinished``
+and not waited for, so a hung call never hangs the run."""
+_PROCESS_GRACE = STOP_GRACE + 2.0
+"""The parent of ``--processes`` children waits this long: they give up on their own
+calls after ``STOP_GRACE`` and report; only a child that cannot report is killed."""
 _NOTHING = object()
 
 
@@ -99,6 +106,15 @@ class _RunState:
         """``perf_counter_ns`` when measuring started (after warmup)."""
         self.t_end: int | None = None
         """``perf_counter_ns`` when the last worker finished."""
+        self.stopped_ns: int | None = None
+        """``perf_counter_ns`` when :meth:`stop` was first called."""
+        self.stop_signal: int | None = None
+        """The signal (SIGINT, SIGTERM, SIGHUP) that stopped the run, if one did."""
+
+    def _overdue(self, deadline_ns: int | None, grace: float) -> bool:
+        """Whether the run should have ended more than ``grace`` seconds ago."""
+        ends = [t for t in (self.stopped_ns, deadline_ns) if t is not None]
+        return bool(ends) and perf_counter_ns() > min(ends) + int(grace * 1e9)
 
 
 class LocalRun(_RunState):
@@ -130,6 +146,13 @@ class LocalRun(_RunState):
         self._deadline = 0
         self._warm_deadline = 0
         self._finished = 0
+        self._closing: set[int] = set()
+        self._finished_workers: set[int] = set()
+        self._abandoned = False
+        self._inflight: dict[int, list[Any]] = {}
+        """Worker -> ``[latencies, scheduled latencies, runs, last result]`` of the batch it
+        is in, published once per batch (and per change of result), so the calls a worker
+        finished before one that hangs are still counted when it is abandoned."""
         self._started = 0
         self._slots = itertools.count()
         self._barrier = threading.Barrier(plan.concurrency, action=self._measure_start)
@@ -170,6 +193,7 @@ class LocalRun(_RunState):
     def stop(self, reason: str = "interrupted") -> None:
         if not self.stopping:
             self.stop_reason = self.stop_reason or reason
+            self.stopped_ns = perf_counter_ns()
         self.stopping = True
         self._wake_parked()
 
@@ -186,8 +210,49 @@ class LocalRun(_RunState):
 
     @property
     def done(self) -> bool:
-        """Every worker has finished."""
-        return self._finished >= self.plan.concurrency
+        """Every worker has finished, or the rest were given up (:meth:`abandon`)."""
+        return self._abandoned or self._finished >= self.plan.concurrency
+
+    def overdue(self) -> bool:
+        """Calls are still running :data:`STOP_GRACE` seconds after the run should have
+        ended (the end of ``-d`` or a stop): time to :meth:`abandon` them."""
+        deadline = self._deadline if self.plan.number is None and self.measuring else None
+        return not self.done and self._overdue(deadline, STOP_GRACE)
+
+    def abandon(self) -> None:
+        """Stop waiting for the workers still busy; each is in one call (counted as
+        ``unfinished``) or in its ``close()``. Their threads are daemons: they cannot
+        keep the process alive."""
+        self.stopping = True
+        with self._lock:
+            self._abandoned = True
+            if self.t_end is None:
+                self.t_end = perf_counter_ns()
+            busy = [
+                i
+                for i in range(self.plan.concurrency)
+                if i not in self._finished_workers and i not in self._closing
+            ]
+        if not self.measuring:
+            return
+        rec = self.recorder
+        rec.unfinished += len(busy)
+        for index in busy:
+            batch = self._inflight.get(index)
+            if batch is None:
+                continue
+            buf, sbuf, runs, last = batch
+            buf = array.array("q", buf)  # a copy: the worker may still be appending
+            rec.latency.record_batch(buf)
+            if sbuf is not None:
+                rec.scheduled.record_batch(array.array("q", sbuf))
+                self._started += len(buf) + 1  # and the call that hangs
+            counted = 0
+            for value, count in list(runs):
+                rec.add_results(value, count)
+                counted += count
+            if len(buf) > counted:
+                rec.add_results(result_key(last), len(buf) - counted)
 
     @property
     def measuring(self) -> bool:
@@ -311,7 +376,7 @@ class LocalRun(_RunState):
                 with self._lock:
                     self._looping += 1
                 try:
-                    self._closed_loop(call)
+                    self._closed_loop(call, index)
                 finally:
                     with self._cond:
                         self._looping -= 1
@@ -319,13 +384,16 @@ class LocalRun(_RunState):
                             self._monitor.notify()
         finally:
             if close is not None:
+                self._closing.add(index)
                 try:
                     close()
                 except Exception as exc:
                     self.close_errors.append(f"worker {index}: {type(exc).__name__}: {exc}")
+                self._closing.discard(index)
             with self._lock:
+                self._finished_workers.add(index)
                 self._finished += 1
-                if self._finished >= self.plan.concurrency:
+                if self._finished >= self.plan.concurrency and not self._abandoned:
                     self.t_end = perf_counter_ns()
 
     def _measure_start(self) -> None:
@@ -376,9 +444,10 @@ class LocalRun(_RunState):
         elif self.plan.max_errors is not None and errors >= self.plan.max_errors:
             self.stop("max-errors")
 
-    def _closed_loop(self, call: Callable[[], Any]) -> None:
+    def _closed_loop(self, call: Callable[[], Any], index: int = 0) -> None:
         pc = perf_counter_ns
         pending = self._pending
+        inflight = self._inflight
         claim = self._claim
         on_error = self._on_error
         yield_ = self._yield
@@ -393,6 +462,7 @@ class LocalRun(_RunState):
             buf = array.array("q")
             ap = buf.append
             runs: list[tuple[Any, int]] = []
+            inflight[index] = batch = [buf, None, runs, last]
             b0 = pc()
             for _ in repeat(None, k):
                 t0 = pc()
@@ -409,13 +479,15 @@ class LocalRun(_RunState):
                 else:
                     if same:
                         runs.append((result_key(last), same))
-                    last = r
+                    last = batch[3] = r
                     same = 1
             b1 = pc()
             per_call = (b1 - b0) // k or 1
             if same:
                 runs.append((result_key(last), same))
                 same = 0
+            if self._abandoned:
+                break  # the monitor took this batch from inflight already
             pending.append((buf, None, runs, 0, 0))
             want = min(max(target // per_call, 1), _MAX_BATCH)
             if yield_ is not None:
@@ -450,6 +522,7 @@ class LocalRun(_RunState):
         last: Any = _NOTHING
         same = 0
         flushed = pc()
+        self._inflight[index] = batch = [buf, sbuf, runs, last]
         while not self.stopping:
             i = next(slots)
             if number is not None and i >= number:
@@ -480,19 +553,23 @@ class LocalRun(_RunState):
             else:
                 if same:
                     runs.append((result_key(last), same))
-                last = r
+                last = batch[3] = r
                 same = 1
             if t1 - flushed > 20_000_000:
                 if same:
                     runs.append((result_key(last), same))
                     same = 0
+                if self._abandoned:
+                    return
                 self._pending.append((buf, sbuf, runs, late, started))
                 buf, sbuf, runs = array.array("q"), array.array("q"), []
+                self._inflight[index] = batch = [buf, sbuf, runs, last]
                 late = started = 0
                 flushed = t1
         if same:
             runs.append((result_key(last), same))
-        self._pending.append((buf, sbuf, runs, late, started))
+        if not self._abandoned:
+            self._pending.append((buf, sbuf, runs, late, started))
 
 
 def _join(buffers: list[array.array]) -> array.array:
@@ -607,6 +684,8 @@ class ProcessRun(_RunState):
         self._ready = [False] * len(plans)
         self._reasons: list[str | None] = [None] * len(plans)
         self._child_end: int | None = None
+        self._lost = 0
+        """Workers of children that were killed without reporting (see :meth:`abandon`)."""
 
     def start(self) -> None:
         for index, plan in enumerate(self.plans):
@@ -627,6 +706,7 @@ class ProcessRun(_RunState):
     def stop(self, reason: str = "interrupted") -> None:
         if not self.stopping:
             self.stop_reason = self.stop_reason or reason
+            self.stopped_ns = perf_counter_ns()
         self.stopping = True
         for conn, done in zip(self._conns, self._done):
             if not done:
@@ -638,6 +718,28 @@ class ProcessRun(_RunState):
     @property
     def done(self) -> bool:
         return all(self._done)
+
+    def overdue(self) -> bool:
+        """A child has not reported well after the run should have ended."""
+        plan = self.plans[0]
+        deadline = None
+        if plan.number is None and plan.duration is not None and self.t_start is not None:
+            deadline = self.t_start + int(plan.duration * 1e9)
+        return not self.done and self._overdue(deadline, _PROCESS_GRACE)
+
+    def abandon(self) -> None:
+        """Kill the children that did not report (stuck where their own grace cannot
+        help); all their workers count as ``unfinished``, their last tick is kept."""
+        self.stopping = True
+        for index, proc in enumerate(self._procs):
+            if not self._done[index]:
+                self._done[index] = True
+                if self.t_start is not None:
+                    self._lost += self.plans[index].concurrency
+                if proc.is_alive():
+                    proc.kill()  # children ignore SIGINT and SIGTERM
+        if self.t_end is None:
+            self.t_end = perf_counter_ns()
 
     @property
     def measuring(self) -> bool:
@@ -702,6 +804,7 @@ class ProcessRun(_RunState):
         for r in self._latest:
             if r is not None:
                 rec.merge(r)
+        rec.unfinished += self._lost
         self.recorder = rec
         return rec
 
@@ -727,7 +830,11 @@ def child_main(plan: Plan, index: int, conn: Any, tick: float) -> None:
     """Entry point of a ``--processes`` child: run the plan, report to the parent."""
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    # The parent decides when to stop: a Ctrl-C, or a SIGTERM sent to the whole group
+    # (systemd, kill -TERM -PGID), reaches it too and it tells the children.
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     if plan.gevent:
         from .gevent_support import patch
 
@@ -757,6 +864,8 @@ def child_main(plan: Plan, index: int, conn: Any, tick: float) -> None:
         pacer = Pacer(local, tick)
         while not local.done:
             pacer.sleep()
+            if local.overdue():
+                local.abandon()
             if local.measuring:  # until then the pipe is the barrier action's ("go"/"stop")
                 while conn.poll():
                     message = conn.recv()

@@ -108,11 +108,25 @@ class AbTrial:
                 "votakvot-ab: cannot write %s in %s: %s", name, self.url, exc
             )
 
-    def finish(self, summary: dict[str, Any], error: BaseException | None) -> None:
+    def finish(
+        self, summary: dict[str, Any], error: BaseException | None, signal: int | None = None
+    ) -> None:
         """Record the summary; the trial ends ``done``, or ``failed``/``interrupted``
-        with ``error`` (the summary is kept under ``result`` either way)."""
-        if error is None:
+        with ``error`` (the summary is kept under ``result`` either way).
+
+        A run stopped by SIGTERM or SIGHUP is recorded as a tracked call stopped by
+        it is: ``error: {type: SIGTERM, message, signal: SIGTERM}``; a Ctrl-C keeps
+        ``type: KeyboardInterrupt`` and gets ``signal: SIGINT``.
+        """
+        from .. import _signals
+
+        if error is None and signal is None:
             self.trial.succeed(summary)
+            return
+        self.trial.data["result"] = summary
+        if signal is not None:
+            _signals.mark(self.trial, signal)
+        if error is None:
+            _signals.interrupt(self.trial, signal or 0)
         else:
-            self.trial.data["result"] = summary
             self.trial.fail(error)

@@ -41,7 +41,8 @@ def report(outcome: Any, *, workers: str) -> str:
     lat = s["latency"]
     lines = [
         "Summary:",
-        f"  Calls:        {s['count']:,} ({s['ok']:,} ok, {s['errors']:,} errors)",
+        f"  Calls:        {s['count']:,} ({s['ok']:,} ok, {s['errors']:,} errors"
+        + (f", {s['unfinished']:,} unfinished)" if s.get("unfinished") else ")"),
         f"  Wall time:    {s['wall']:.3f} s",
         f"  Calls/s:      {s['rate'] or 0:,.1f}",
         f"  Workers:      {workers}",

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .engines import LocalRun, Pacer, Plan, ProcessRun, measure_overhead, split
+from .engines import STOP_GRACE, LocalRun, Pacer, Plan, ProcessRun, measure_overhead, split
 from .histogram import LOWER, UPPER, Histogram
 from .progress import Progress
 from .record import SCHEDULED_HISTOGRAM_NAME, AbTrial
@@ -22,6 +22,10 @@ from .target import Target, UsageError
 
 __all__ = ["AbStopped", "Options", "Outcome", "run"]
 
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+"""Signals that stop a run the way Ctrl-C does (the summary is kept, state interrupted)."""
 TICK = 0.2
 """Seconds between status refreshes (five a second)."""
 OVERHEAD_FACTOR = 10
@@ -87,6 +91,8 @@ class Outcome:
     """Latencies of successful calls."""
     first_error: str | None = None
     """The first traceback (shown by ``--strict``)."""
+    signal: int | None = None
+    """The signal that stopped the run (SIGINT, SIGTERM, SIGHUP), if one did."""
 
 
 def _plans(opts: Options) -> list[Plan]:
@@ -171,8 +177,10 @@ def _interval(now: np.ndarray, prev: np.ndarray, max_ns: int) -> dict[str, float
 def run(opts: Options, target: Target) -> Outcome:
     """Run the benchmark ``opts`` describes on ``target`` and record it as a trial.
 
-    SIGINT is taken over for the whole run (from before the trial starts), so a
-    Ctrl-C at any moment ends in a recorded ``interrupted`` trial, never a stale one.
+    SIGINT, SIGTERM and SIGHUP are taken over for the whole run (from before the
+    trial starts), so a Ctrl-C, ``docker stop``, ``timeout`` or a closed terminal
+    at any moment ends in a recorded ``interrupted`` trial, never a stale one. A
+    second one quits at once. A signal that was ignored (``nohup``) stays ignored.
     """
     engine: LocalRun | ProcessRun
     if opts.processes > 1:
@@ -182,16 +190,22 @@ def run(opts: Options, target: Target) -> Outcome:
 
     interrupts = 0
 
-    def on_sigint(signum: int, frame: Any) -> None:
+    def on_signal(signum: int, frame: Any) -> None:
         nonlocal interrupts
         interrupts += 1
+        if engine.stop_signal is None:
+            engine.stop_signal = signum
         engine.stop("interrupted")
         if interrupts > 1:
             raise KeyboardInterrupt
 
-    previous_handler = None
+    previous_handlers: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        previous_handler = signal.signal(signal.SIGINT, on_sigint)
+        for signum in STOP_SIGNALS:
+            current = signal.getsignal(signum)
+            if current is None or (signum != signal.SIGINT and current == signal.SIG_IGN):
+                continue  # set outside Python, or ignored on purpose (nohup)
+            previous_handlers[signum] = signal.signal(signum, on_signal)
     switch_interval = sys.getswitchinterval()
     if not opts.gevent:
         sys.setswitchinterval(min(switch_interval, Pacer.SWITCH_INTERVAL))
@@ -211,8 +225,8 @@ def run(opts: Options, target: Target) -> Outcome:
             raise
     finally:
         sys.setswitchinterval(switch_interval)
-        if previous_handler is not None:
-            signal.signal(signal.SIGINT, previous_handler)
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
 
 
 def _drive(
@@ -230,6 +244,8 @@ def _drive(
         pacer = Pacer(engine, TICK)
         while not engine.done:
             pacer.sleep()
+            if engine.overdue():  # calls hang past -d or past a stop: stop waiting
+                engine.abandon()
             rec = engine.collect()
             if not engine.measuring:
                 pacer.release()
@@ -264,6 +280,13 @@ def _drive(
 
     summary = rec.summary(wall=elapsed / 1e9, overhead_ns=overhead_ns, rate=opts.rate)
     warnings = _warnings(rec, overhead_ns, engine.close_errors)
+    if rec.unfinished:
+        warnings.insert(
+            0,
+            f"{rec.unfinished} call(s) were still running {STOP_GRACE:g} s after the run "
+            "should have ended and were not waited for (counted as unfinished, not in "
+            "the latencies)",
+        )
     if warnings:
         summary["warnings"] = warnings
     reason = engine.stop_reason
@@ -271,9 +294,14 @@ def _drive(
     error: BaseException | None = None
     state = "done"
     first_tb = next(iter(rec.error_kinds.values()))[1] if rec.error_kinds else None
+    stop_signal = engine.stop_signal
     if reason == "interrupted":
         error = KeyboardInterrupt("stopped by SIGINT (Ctrl-C); partial results kept")
         state = "interrupted"
+        if stop_signal is None or stop_signal == signal.SIGINT:
+            stop_signal = signal.SIGINT
+        else:
+            error = None  # recorded as stopped by that signal, see AbTrial.finish
     elif reason == "setup":
         error = AbStopped(f"a worker could not start:\n{engine.setup_error}")
         state = "failed"
@@ -290,8 +318,15 @@ def _drive(
     if opts.rate:
         trial.attach_histogram(rec.scheduled, SCHEDULED_HISTOGRAM_NAME)
     trial.status(_status(opts, rec, elapsed, None, state))
-    trial.finish(summary, error)
-    return Outcome(summary, state, trial, rec.latency, first_tb)
+    trial.finish(summary, error, signal=stop_signal if state == "interrupted" else None)
+    return Outcome(
+        summary,
+        state,
+        trial,
+        rec.latency,
+        first_tb,
+        signal=stop_signal if state == "interrupted" else None,
+    )
 
 
 def _meter(
@@ -325,6 +360,7 @@ def _status(
         "done": rec.calls,
         "ok": lat.count,
         "errors": rec.errors,
+        "unfinished": rec.unfinished,
         "rate_now": None if calls_now is None else round(calls_now, 1),
         "rate_avg": round(rec.calls * 1e9 / elapsed, 1) if elapsed > 0 else None,
         "p50": None if p50 is None else p50 / 1e9,

@@ -79,6 +79,9 @@ class Recorder:
         """Rate mode: calls that started more than the lateness threshold after schedule."""
         self.dropped = 0
         """Rate mode: calls that were due before the end but never started."""
+        self.unfinished = 0
+        """Calls still running when the run stopped waiting for them (hung past ``-d``,
+        or past a Ctrl-C/SIGTERM, by more than the engines' ``STOP_GRACE``)."""
         self.first_error: BaseException | None = None
         """The first exception seen (for ``--strict``); not pickled across processes."""
 
@@ -138,6 +141,7 @@ class Recorder:
             self.add_results(value, count)
         self.late += other.late
         self.dropped += other.dropped
+        self.unfinished += other.unfinished
         if self.first_error is None:
             self.first_error = other.first_error
 
@@ -147,6 +151,7 @@ class Recorder:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        self.unfinished = 0
         self.__dict__.update(state)
 
     # --- the summary ------------------------------------------------------------------
@@ -164,6 +169,7 @@ class Recorder:
             "count": calls,
             "ok": self.latency.count,
             "errors": self.errors,
+            "unfinished": self.unfinished,
             "wall": round(wall, 6),
             "rate": round(calls / wall, 3) if wall > 0 else None,
             "latency": latency_summary(self.latency),
@@ -178,7 +184,6 @@ class Recorder:
         if overhead_ns is not None:
             out["overhead"] = round(overhead_ns / 1e9, 9)
         return out
-
 
     def result_counts(self) -> list[dict[str, Any]]:
         """How often each result value came back, most frequent first."""
