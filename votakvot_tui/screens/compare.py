@@ -16,8 +16,25 @@ from .plot import trial_label
 
 __all__ = ["CompareScreen", "compare_rows"]
 
-SECTIONS = ("state", "function", "params", "result", "info", "metrics", "error", "at", "meta")
-"""Fields are listed in this order; within a section, in order of appearance."""
+SECTIONS = (
+    "state",
+    "function",
+    "source",
+    "meta.git",
+    "params",
+    "result",
+    "info",
+    "metrics",
+    "error",
+    "at",
+    "meta",
+)
+"""Fields are listed in this order; within a section, in order of appearance. The code
+version (the function's source hash, git commit, dirty flag, tree) comes right after
+the function: two trials of different code are told apart before their params."""
+
+CODE_FIELDS = ("source.hash", "meta.git.commit", "meta.git.dirty", "meta.git.tree")
+"""Fields that say which code ran (a function moved within its file is the same code)."""
 
 
 def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
@@ -52,7 +69,7 @@ def compare_rows(paths: list[str]) -> tuple[list[str], dict[str, list[Any]]]:
             for section in SECTIONS:
                 if section in ("state", "metrics"):
                     continue
-                if section in data:
+                if section in data:  # "meta.git" is in "meta"
                     _flatten(data[section], section, flat)
             frame = load_metrics(path)
             if len(frame):
@@ -120,6 +137,10 @@ class CompareScreen(BaseScreen[None]):
         # As shown: timestamps a microsecond apart are not a difference to anybody.
         return any(v != values[0] for v in values[1:])
 
+    def code_differs(self) -> bool:
+        """Whether the trials ran different code (source hash, commit, dirty state, tree)."""
+        return any(self.differs(f) for f in CODE_FIELDS if f in self.fields)
+
     def draw(self) -> None:
         table = self.query_one(DataTable)
         table.clear(columns=True)
@@ -135,6 +156,8 @@ class CompareScreen(BaseScreen[None]):
             table.add_row(Text(field, style=style), *cells, key=field)
         count = sum(self.differs(f) for f in self.fields)
         title = f"comparing {len(self.paths)} trials: {count} of {len(self.fields)} fields differ"
+        if self.code_differs():
+            title += ", the code among them"
         if self.only_differences:
             title += " (only differences shown, d: all)"
         self.query_one("#compare-title", Label).update(title)
