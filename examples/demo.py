@@ -5,6 +5,8 @@ finished trials of several functions (one of them failed, most with metrics),
 a background process keeps one trial running for a minute, adding metric
 points as it goes: watch its row, its detail screen (Enter) and its plot (p)
 update live. ``--no-tui`` prints the report instead of opening the dashboard.
+Quitting before that minute is up stops the background process with SIGTERM, which
+votakvot records: its trial ends ``interrupted``, not ``stale`` (docs/stopping.md).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import votakvot
 
@@ -86,6 +89,33 @@ def start_live(root: str, seconds: float = 60.0) -> subprocess.Popen[bytes]:
     )
 
 
+def wait_for_live(root: str, live: subprocess.Popen[bytes], timeout: float = 30.0) -> bool:
+    """Wait until the background process has started its trial (so a report shows it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and live.poll() is None:
+        if any(Path(root).glob("*/long_training/*/*/*/votakvot.yaml")):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def stop_live(live: subprocess.Popen[bytes]) -> None:
+    """Stop the background process the way docker or systemd would: SIGTERM, then wait.
+
+    votakvot records its trial ``interrupted`` on SIGTERM (metrics flushed); only a
+    process that does not end in time is killed, and its trial would show ``stale``.
+    """
+    if live.poll() is not None:
+        return
+    live.terminate()
+    try:
+        live.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        print("the live demo trial did not stop on SIGTERM; killing it", file=sys.stderr)
+        live.kill()
+        live.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", nargs="?", help="where to write (default: a new temp folder)")
@@ -101,16 +131,15 @@ def main() -> None:
     live = start_live(root)
     try:
         if args.no_tui:
-            time.sleep(1.5)
+            wait_for_live(root, live)
+            time.sleep(1.0)  # a few metric points
             print(votakvot.load_report(root).to_string(max_colwidth=40))
         else:
             from votakvot_tui import make_app
 
             make_app([root]).run()
     finally:
-        if live.poll() is None:
-            live.terminate()
-            live.wait(timeout=10)
+        stop_live(live)
     print(f"demo trials are in {root}{os.sep}")
 
 

@@ -81,9 +81,7 @@ def _communicate(proc: subprocess.Popen[str]) -> tuple[str, str]:
 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
-def test_sigterm_keeps_partial_results(
-    workdir: Path, engine: str, sig: signal.Signals
-) -> None:
+def test_sigterm_keeps_partial_results(workdir: Path, engine: str, sig: signal.Signals) -> None:
     """SIGTERM (or SIGHUP) does what the first Ctrl-C does: the summary so far is printed
     and saved, the trial is interrupted naming the signal; the exit status is 128+N."""
     c = "2" if engine != "processes" else "4"
