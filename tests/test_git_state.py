@@ -239,3 +239,21 @@ def test_changing_facts_are_not_frozen(tmp_path: Path, monkeypatch) -> None:
     assert second["git"]["dirty"] is True
     # The host name is one uname() call: read each time, not cached for the process.
     assert not getattr(meta.providers["system.node"], "per_process", False)
+
+
+def test_a_repository_made_under_a_running_process(tmp_path: Path, monkeypatch) -> None:
+    """``git init`` in the cwd, then the first commit: both are seen by the next trial."""
+    folder = tmp_path / "later"
+    folder.mkdir()
+    (folder / "a.py").write_text("A = 1\n")
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    watch = meta.GitWatch()
+    assert watch.state() == {}
+    assert watch.state() == {} and watch.refreshes == 1  # outside: git is not run again
+    git(folder, "init", "-q")
+    assert watch.state().get("commit") is None  # a repository, no commit yet
+    git(folder, "add", "a.py")
+    git(folder, "commit", "-qm", "first")
+    assert watch.state()["commit"] == git(folder, "rev-parse", "HEAD")
+    assert watch.refreshes == 3

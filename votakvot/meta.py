@@ -271,18 +271,24 @@ class GitWatch:
         self._state = {}
         if where[0] is None:
             return self._state
-        paths = _git("rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir")
-        index = _git("rev-parse", "--git-path", "index")
-        if paths is None or index is None or len(paths.splitlines()) != 3:
+        paths = _git(
+            "rev-parse",
+            "--show-toplevel",
+            "--absolute-git-dir",
+            "--git-common-dir",
+            "--git-path",
+            "index",
+        )
+        if paths is None or len(paths.splitlines()) != 4:
             # Not a work tree (or no git): nothing to watch until `where` changes.
             self._state = self._compute()
             return self._state
         cwd = where[0]
-        top, gitdir, common = (os.path.join(cwd, p) for p in paths.splitlines())
+        top, gitdir, common, index = (os.path.join(cwd, p) for p in paths.splitlines())
         head = os.path.join(gitdir, "HEAD")
         head_stat = _stat(head)  # before reading what it points to
         ref = _git("symbolic-ref", "-q", "HEAD")
-        repo_paths = [head, os.path.join(common, "packed-refs"), os.path.join(cwd, index)]
+        repo_paths = [head, os.path.join(common, "packed-refs"), index]
         if ref:
             repo_paths.append(os.path.join(common, ref))
         reftable = os.path.join(common, "reftable", "tables.list")
