@@ -53,7 +53,7 @@ def test_a_redefined_function_gets_a_new_hash_and_the_same_code_the_same(root: P
     _cell("<ipython-input-3-ccc>", CELL_V1)["train"](1)
     trials = sorted(votakvot.load_trials(str(root)).values(), key=lambda t: t.at.created)
     sources = [t.data["source"] for t in trials]
-    assert [s["hash_of"] for s in sources] == ["source+code"] * 3
+    assert [s["hash_of"] for s in sources] == ["text-and-code"] * 3
     assert sources[0]["hash"] != sources[1]["hash"]
     assert sources[0]["hash"] == sources[2]["hash"]
     assert sources[1]["file"] == "<ipython-input-2-bbb>"
@@ -139,7 +139,7 @@ def test_file_line_relative_to_the_repo_and_stable_across_processes(tmp_path: Pa
     assert first["plain"]["line"] == 5
     assert first["tracked"]["line"] == 15  # unwrapped: the function, not votakvot's wrapper
     assert first["tracked"]["hash"] != first["plain"]["hash"]
-    assert first["Task"]["line"] == 20 and first["Task"]["hash_of"] == "source+code"
+    assert first["Task"]["line"] == 20 and first["Task"]["hash_of"] == "text-and-code"
 
     (repo / "src" / "mod.py").write_text(MODULE.replace("steps = 3", "steps = 4"))
     edited = _describe_in_process(repo / "src", "1")
@@ -162,7 +162,7 @@ def test_an_edit_after_import_does_not_change_what_was_described(tmp_path: Path)
         import late  # type: ignore[import-not-found]
 
         before = _source.describe(late.f)
-        assert before is not None and before["hash_of"] == "source+code"
+        assert before is not None and before["hash_of"] == "text-and-code"
         (tmp_path / "late.py").write_text("def f(x):\n    return x + 100\n")
         linecache.checkcache(str(tmp_path / "late.py"))
         assert _source.describe(late.f) == before

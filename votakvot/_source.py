@@ -37,7 +37,7 @@ def describe(fn: Callable[..., Any]) -> dict[str, Any] | None:
     notebook's ``<ipython-input-...>``); ``hash`` is 16 hex digits of a sha256 of
     the source text *and* of the compiled code (constants, names, bytecode; not
     line numbers), so editing the file after importing it can never make two
-    different codes look the same; ``hash_of`` is ``source+code``, or ``code``
+    different codes look the same; ``hash_of`` is ``text-and-code``, or ``code``
     when no source text is available (``exec`` of a string).
     """
     try:
@@ -144,7 +144,7 @@ def _section(
         "file": _relative(filename),
         "line": line,
         "hash": digest.hexdigest()[:16],
-        "hash_of": "source+code" if text is not None else "code",
+        "hash_of": "text-and-code" if text is not None else "code",
     }
 
 
