@@ -257,3 +257,11 @@ def test_a_repository_made_under_a_running_process(tmp_path: Path, monkeypatch) 
     git(folder, "commit", "-qm", "first")
     assert watch.state()["commit"] == git(folder, "rev-parse", "HEAD")
     assert watch.refreshes == 3
+
+
+def test_a_new_tag_changes_describe(session) -> None:
+    """``describe`` names the newest tag: a tag made between two trials is seen."""
+    repo, watch = session
+    assert watch.state()["describe"] == git(repo, "rev-parse", "--short", "HEAD")
+    git(repo, "tag", "v1.0")
+    assert watch.state()["describe"] == "v1.0"

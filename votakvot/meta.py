@@ -207,8 +207,9 @@ class GitWatch:
 
     1. where git would look: the cwd, ``GIT_DIR`` and friends, the nearest ``.git``
        above the cwd (a ``chdir`` into another repository, or out of any);
-    2. the stat of ``HEAD``, of the ref it points to, of ``packed-refs`` and of the
-       index (commit, checkout, branch, reset, ``git add``);
+    2. the stat of ``HEAD``, of the ref it points to, of ``packed-refs``, of the
+       ``refs/tags`` folder and of the index (commit, checkout, branch, reset,
+       ``git add``, a new tag);
     3. the stat of every tracked file (an edit, even unstaged). With at most
        ``scan_every_trial_files`` tracked files this is done for every trial;
        with more, at most once per ``scan_cost_factor`` times what the last scan
@@ -288,7 +289,9 @@ class GitWatch:
         head = os.path.join(gitdir, "HEAD")
         head_stat = _stat(head)  # before reading what it points to
         ref = _git("symbolic-ref", "-q", "HEAD")
+        # refs/tags: a new tag (a file in that folder) changes `describe`.
         repo_paths = [head, os.path.join(common, "packed-refs"), index]
+        repo_paths.append(os.path.join(common, "refs", "tags"))
         if ref:
             repo_paths.append(os.path.join(common, ref))
         reftable = os.path.join(common, "reftable", "tables.list")
