@@ -60,6 +60,15 @@ def test_a_redefined_function_gets_a_new_hash_and_the_same_code_the_same(root: P
     assert sources[1]["line"] == 2  # the decorator's line, as Python counts it
 
 
+def test_an_ipykernel_cell_file_that_is_not_on_disk(root: Path) -> None:
+    """ipykernel names cells like files that do not exist: linecache still has them."""
+    name = str(root.parent / "ipykernel_4242" / "1234567.py")
+    _cell(name, CELL_V1)["train"](1)
+    (trial,) = votakvot.load_trials(str(root)).values()
+    assert trial.data["source"]["file"] == name
+    assert trial.data["source"]["hash_of"] == "text-and-code"
+
+
 def test_exec_without_source_hashes_the_code(root: Path) -> None:
     """No text anywhere: the compiled code still tells two versions apart."""
     one = _cell("<string>", CELL_V1, with_source=False)["train"]

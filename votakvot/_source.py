@@ -229,7 +229,10 @@ def _relative(filename: str) -> str:
     if folder not in _tops:
         _tops[folder] = _git_top(folder)
     top = _tops[folder]
-    return os.path.relpath(path, top) if top else path
+    try:
+        return os.path.relpath(path, top) if top else path
+    except ValueError:  # another drive (Windows)
+        return path
 
 
 def _git_top(folder: str) -> str | None:
