@@ -10,7 +10,6 @@ less information, or none.
 from __future__ import annotations
 
 import functools
-import hashlib
 import linecache
 import logging
 import os
@@ -22,6 +21,14 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = ["describe"]
+
+try:  # CPython's own sha256, not hashlib's: that loads OpenSSL, ~4 MB for one hash
+    from _sha2 import sha256 as _sha256  # type: ignore[import-not-found]  # 3.12+
+except ImportError:
+    try:
+        from _sha256 import sha256 as _sha256  # type: ignore[import-not-found, no-redef]
+    except ImportError:  # pragma: no cover - other interpreters
+        from hashlib import sha256 as _sha256  # type: ignore[assignment]
 
 logger = logging.getLogger("votakvot")
 
@@ -135,7 +142,7 @@ def _describe_class(cls: type) -> dict[str, Any] | None:
 def _section(
     filename: str, line: int, text: str | None, codes: list[types.CodeType], extra: str = ""
 ) -> dict[str, Any]:
-    digest = hashlib.sha256()
+    digest = _sha256()
     digest.update((text or "").encode("utf-8", "surrogatepass"))
     digest.update(extra.encode("utf-8", "surrogatepass"))
     for code in codes:
