@@ -265,3 +265,33 @@ def test_a_new_tag_changes_describe(session) -> None:
     assert watch.state()["describe"] == git(repo, "rev-parse", "--short", "HEAD")
     git(repo, "tag", "v1.0")
     assert watch.state()["describe"] == "v1.0"
+
+
+def test_a_failed_read_is_not_kept(session, monkeypatch) -> None:
+    """git failing halfway (here: raising) is read again at the next trial, not frozen."""
+    _repo, watch = session
+    calls = []
+
+    def flaky() -> dict:
+        calls.append(1)
+        if len(calls) == 1:
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "odd file name")
+        return meta._git_state_uncached()
+
+    watch._compute = flaky
+    with pytest.raises(UnicodeDecodeError):
+        watch.state()
+    assert watch.state()["dirty"] is False
+    assert len(calls) == 2
+
+
+def test_tracked_file_names_that_are_not_utf8(session) -> None:
+    """A tracked file whose name is not UTF-8 is watched like any other."""
+    repo, watch = session
+    odd = os.fsdecode(b"caf\xe9.py")
+    (repo / odd).write_text("A = 1\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "odd name")
+    assert watch.state()["dirty"] is False
+    (repo / odd).write_text("A = 2\n")
+    assert watch.state()["dirty"] is True

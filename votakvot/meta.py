@@ -67,6 +67,7 @@ def _git(*args: str, env: dict[str, str] | None = None) -> str | None:
             ["git", *args],
             capture_output=True,
             text=True,
+            errors="surrogateescape",  # file names need not be UTF-8
             timeout=10,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -267,6 +268,13 @@ class GitWatch:
 
     def _refresh(self, where: tuple[Any, ...]) -> dict[str, Any]:
         self.refreshes += 1
+        try:
+            return self._reread(where)
+        except BaseException:
+            self._where = None  # nothing half-read is trusted: the next trial reads again
+            raise
+
+    def _reread(self, where: tuple[Any, ...]) -> dict[str, Any]:
         self._where = where
         self._repo_paths, self._repo_stats, self._files, self._files_stats = [], [], [], []
         self._state = {}
