@@ -37,7 +37,7 @@ def on_term(signum, frame):
     sys.exit(3)
 
 
-if mode == "handler-before":
+if mode in ("handler-before", "handler-thread"):
     signal.signal(signal.SIGTERM, on_term)
 # Nothing is flushed in the background during the test: what is on disk was
 # written when the signal came.
@@ -80,7 +80,11 @@ async def both():
     await asyncio.gather(awork("a"), awork("b"))
 
 
-if mode == "thread":
+if mode == "handler-thread":
+    t = threading.Thread(target=work, args=("thread",), daemon=True)
+    t.start()
+    t.join()
+elif mode == "thread":
     t = threading.Thread(target=work, args=("thread",))
     t.start()
     t.join()
@@ -187,6 +191,17 @@ def test_a_user_handler_is_still_called(tmp_path: Path, when: str) -> None:
     assert data["state"] == "interrupted"
     assert data["error"]["type"] == "SystemExit" and data["error"]["message"] == "3"
     assert data["error"]["signal"] == "SIGTERM"
+
+
+def test_a_user_handler_exits_while_a_thread_runs_a_trial(tmp_path: Path) -> None:
+    """The user's handler ends the process with sys.exit(3) while a daemon thread runs
+    a trial: that trial is recorded stopped by SIGTERM as the process exits."""
+    proc, root, marker = _start(tmp_path, "handler-thread")
+    _wait_for(proc, f"{marker}.thread")
+    proc.send_signal(signal.SIGTERM)
+    _out, err = _finish(proc)
+    assert proc.returncode == 3, err
+    _assert_stopped(_trials(root)["work"], "SIGTERM", "thread")
 
 
 def test_an_ignored_signal_leaves_the_trial_running(tmp_path: Path) -> None:
