@@ -295,3 +295,25 @@ def test_tracked_file_names_that_are_not_utf8(session) -> None:
     assert watch.state()["dirty"] is False
     (repo / odd).write_text("A = 2\n")
     assert watch.state()["dirty"] is True
+
+
+def test_a_same_size_edit_in_the_second_of_the_commit(session) -> None:
+    """git trusts a file's stat unless the index was written in the same second as the
+    file ("racily clean"). The tree is computed on a copy of the index that keeps the
+    index's mtime, so what git status sees as changed is in the tree too. Made
+    deterministic: the commit's second is put in the past, the edit keeps the size and
+    the mtime, and ctime is ignored."""
+    repo, _watch = session
+    git(repo, "config", "core.trustctime", "false")
+    path, index = repo / "g.py", repo / ".git" / "index"
+    path.write_text("x = 0\n")
+    past = path.stat().st_mtime_ns - 100 * 10**9
+    os.utime(path, ns=(past, past))
+    git(repo, "add", "g.py")
+    git(repo, "commit", "-qm", "g")
+    path.write_text("x = 9\n")  # same size
+    os.utime(path, ns=(past, past))
+    os.utime(index, ns=(past, past))  # as if the commit had been made in that second
+    state = meta._git_state_uncached()
+    assert state["dirty"] is True  # git status re-reads the racily clean entry
+    assert state["tree"] != git(repo, "rev-parse", "HEAD^{tree}")

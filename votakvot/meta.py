@@ -111,6 +111,11 @@ def _worktree_tree(top: str) -> str | None:
         try:
             with open(index_path, "rb") as src, open(tmp, "wb") as dst:
                 dst.write(src.read())
+                st = os.fstat(src.fileno())
+            # The copy keeps the index's mtime: git re-reads a file changed in the same
+            # second as the index ("racily clean"); a newer copy would make git trust
+            # the stat of a same-size edit and miss it.
+            os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
         except FileNotFoundError:
             os.unlink(tmp)  # a repo without commits: git makes a fresh index
         env = dict(os.environ, GIT_INDEX_FILE=tmp)
@@ -172,12 +177,14 @@ else:  # pragma: no cover - Windows
     _exists = os.path.lexists
 
 
-def _where() -> tuple[Any, ...]:
+def _where(dotgit_dirs: frozenset[str] = frozenset()) -> tuple[Any, ...]:
     """Which repository git would read from here: cwd, git's env, the nearest ``.git``.
 
     A ``.git`` folder is named by its path only (git rewrites files in it all the
     time); a ``.git`` file (worktrees, submodules) by its stat too, as it points
-    elsewhere.
+    elsewhere. ``dotgit_dirs``: ``.git`` paths known to be folders, not stat-ed again
+    (one syscall less per trial; a folder turned into a file moves the ``HEAD`` that
+    is watched anyway).
     """
     try:
         cwd = os.getcwd()
@@ -188,6 +195,8 @@ def _where() -> tuple[Any, ...]:
     while True:
         dotgit = os.path.join(folder, ".git")
         if _exists(dotgit):
+            if dotgit in dotgit_dirs:
+                return (cwd, env, dotgit)
             try:
                 st = os.lstat(dotgit)
             except OSError:
@@ -231,6 +240,7 @@ class GitWatch:
         self._compute = compute
         self._lock = threading.Lock()
         self._where: tuple[Any, ...] | None = None
+        self._dotgit_dirs: frozenset[str] = frozenset()
         self._repo_paths: list[str] = []
         self._repo_stats: list[Stat] = []
         self._files: list[str] = []
@@ -246,7 +256,7 @@ class GitWatch:
     def state(self) -> dict[str, Any]:
         """The git state now: the same dict as last time unless something changed."""
         with self._lock:
-            where = _where()
+            where = _where(self._dotgit_dirs)
             if where != self._where:
                 return self._refresh(where)
             if _stats(self._repo_paths) != self._repo_stats:
@@ -276,6 +286,8 @@ class GitWatch:
 
     def _reread(self, where: tuple[Any, ...]) -> dict[str, Any]:
         self._where = where
+        # The key of a .git folder is the same with or without this shortcut.
+        self._dotgit_dirs = frozenset([where[2]]) if len(where) == 3 and where[2] else frozenset()
         self._repo_paths, self._repo_stats, self._files, self._files_stats = [], [], [], []
         self._state = {}
         if where[0] is None:
