@@ -288,6 +288,13 @@ def _legacy_set(items: Any = ()) -> set[Any] | list[Any]:
         return items
 
 
+def _legacy_bytes(data: Any = b"", encoding: str = "latin-1", *rest: Any) -> bytes:
+    """``bytearray`` as PyYAML wrote it: ``['text', 'latin-1']``."""
+    if isinstance(data, str):
+        return data.encode(encoding if encoding in ("latin-1", "utf-8", "ascii") else "latin-1")
+    return bytes(data)
+
+
 def _legacy_mapping(items: Any = ()) -> dict[Any, Any]:
     """``OrderedDict([[k, v], ...])`` as PyYAML wrote it."""
     if isinstance(items, dict):
@@ -299,10 +306,11 @@ _SAFE_APPLY: dict[str, Callable[..., Any]] = {
     # how earlier versions (PyYAML's full dumper) wrote these; rebuilt from data only
     "builtins.frozenset": _legacy_set,
     "builtins.set": _legacy_set,
-    "builtins.bytearray": lambda data=b"", *rest: bytes(data) if isinstance(data, bytes) else data,
+    "builtins.bytearray": _legacy_bytes,
     "builtins.range": _legacy_range,
     "collections.deque": _legacy_sequence,
     "collections.OrderedDict": _legacy_mapping,
+    "collections.Counter": _legacy_mapping,
     "datetime.timedelta": datetime.timedelta,
     "datetime.date": datetime.date,
     "datetime.time": datetime.time,
@@ -336,7 +344,10 @@ def _placeholder(loader: Any, tag: str, fields: dict[str, Any]) -> Placeholder:
     return value
 
 
-_DICT_ITEMS_APPLY = frozenset({"collections.defaultdict", "collections.Counter"})
+_ITEMS_APPLY = frozenset(
+    {"collections.defaultdict", "collections.Counter", "collections.OrderedDict"}
+    | {"collections.deque"}
+)
 
 
 def _construct_python(loader: Any, suffix: str, node: yaml.Node) -> Any:
@@ -361,10 +372,14 @@ def _construct_python(loader: Any, suffix: str, node: yaml.Node) -> Any:
 def _construct_apply(loader: Any, name: str, value: Any) -> Any:
     """``object/apply``: rebuilt when the callable only makes a value from data
     (timedelta, Decimal, numpy's pickled scalars and arrays, ...), else a placeholder."""
-    if name in _DICT_ITEMS_APPLY and isinstance(value, dict):
+    if name in _ITEMS_APPLY and isinstance(value, dict):
+        # the long form earlier versions wrote for defaultdict, Counter, deque
         items = value.get("dictitems")
-        if isinstance(items, dict):  # Counter / defaultdict as earlier versions wrote them
+        if isinstance(items, dict):
             return dict(items)
+        listed = value.get("listitems")
+        if isinstance(listed, list):
+            return list(listed)
     args = value if isinstance(value, list) else (value or {}).get("args", [])
     safe = _SAFE_APPLY.get(name)
     if safe is None:
