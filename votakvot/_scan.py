@@ -22,7 +22,7 @@ from typing import Any
 from ._layout import YAML_NAME
 from ._storage import get_filesystem, is_local, redact, split_protocol
 
-__all__ = ["find_trial_dirs", "read_records", "split_glob"]
+__all__ = ["SIDE_FILE_LIMIT", "find_trial_dirs", "read_records", "read_side_file", "split_glob"]
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 # Folders never holding trials that a walk from "." would otherwise crawl through.
@@ -31,14 +31,28 @@ _REMOTE_THREADS = 8
 _CHUNK = 1 << 16
 MAX_RECORD = 32 * 1024 * 1024
 """Bytes of a ``votakvot.yaml`` beyond which it is refused rather than parsed."""
+SIDE_FILE_LIMIT = 512 * 1024 * 1024
+"""Bytes of another file of a trial folder (output, logs, metrics) read at most:
+long runs meter a lot, but a file past this would exhaust a reader's memory."""
 
 
-def _too_big(file: str) -> Exception:
+def _too_big(file: str, limit: int = MAX_RECORD) -> Exception:
     from .exceptions import TrialLoadError
 
-    return TrialLoadError(
-        file, f"larger than {MAX_RECORD // (1024 * 1024)} MB: not a record votakvot wrote"
-    )
+    size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
+    return TrialLoadError(file, f"larger than {size}: not a file votakvot wrote")
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "of an unknown kind"
 
 
 def split_glob(path: str) -> tuple[str, re.Pattern[str] | None]:
@@ -92,12 +106,15 @@ def _translate(segments: list[str]) -> str:
     return out
 
 
-def find_trial_dirs(path: str | None = None) -> list[str]:
+def find_trial_dirs(path: str | None = None, *, strict: bool = False) -> list[str]:
     """Trial folders (those holding ``votakvot.yaml``) at or below ``path``, sorted.
 
     Args:
         path: a folder, a glob (``*`` within a segment, ``**`` across), or
             either with an fsspec protocol; default: the root given to ``init``.
+        strict: raise :class:`~votakvot.TrialLoadError` for a folder that cannot
+            be listed or a record that is not a regular file, instead of warning
+            (:class:`~votakvot.report.SkippedTrialWarning`) and going on.
 
     Returns:
         Absolute local paths, or full URLs (protocol, host and all) for remote
@@ -105,6 +122,7 @@ def find_trial_dirs(path: str | None = None) -> list[str]:
 
     Raises:
         MissingDependencyError: the protocol's package is not installed.
+        TrialLoadError: with ``strict``, the first folder or record skipped.
     """
     if path is None:
         from ._config import get_config
@@ -116,14 +134,14 @@ def find_trial_dirs(path: str | None = None) -> list[str]:
     base, pattern = split_glob(path)
     if is_local(base):
         root = os.path.abspath(os.path.expanduser(split_protocol(base)[1]))
-        found = _walk_local(root)
+        found = _walk_local(root, strict)
         if pattern is not None:
             found = [d for d in found if _matches(pattern, root, d, os.sep)]
         return sorted(found)
     fs, root = get_filesystem(base)
     root = root.rstrip("/") or "/"
     base_url = base.rstrip("/")
-    dirs = _find_remote(fs, root)
+    dirs = _find_remote(fs, root, strict)
     urls = []
     for d in dirs:
         if pattern is not None and not _matches(pattern, root, d, "/"):
@@ -140,13 +158,15 @@ def _matches(pattern: re.Pattern[str], root: str, folder: str, sep: str) -> bool
     return bool(pattern.match(rel))
 
 
-def _walk_local(root: str) -> list[str]:
+def _walk_local(root: str, strict: bool = False) -> list[str]:
     """Folders holding ``votakvot.yaml``, walking without following symlinks into loops.
 
     A folder whose link count is 2 has no subfolders (POSIX filesystems count
     each subfolder's ``..``; those that do not report 1): for such a leaf, one
     ``stat`` of its ``votakvot.yaml`` replaces listing it, which is most of the
     cost of a walk over many trials. GNU ``find`` relies on the same rule.
+    Any ``OSError`` (EACCES, EIO, ENAMETOOLONG, ESTALE) skips the one folder it
+    came from, with a warning naming it; the walk goes on.
     """
     found: list[str] = []
     stack = [root]
@@ -156,31 +176,48 @@ def _walk_local(root: str) -> list[str]:
             entries = os.scandir(folder)
         except (FileNotFoundError, NotADirectoryError):
             continue
-        except PermissionError as exc:
-            _skip_warning(f"{folder}: cannot list this folder ({exc.strerror}); trials skipped")
+        except OSError as exc:
+            _skip_warning(folder, _unlistable(exc), strict)
             continue
-        with entries:
-            for entry in entries:
-                name = entry.name
-                if name == YAML_NAME:
-                    if _regular(entry.path, entry.is_file):
-                        found.append(folder)
-                elif (
-                    name[0] != "."
-                    and name not in _SKIP_DIRS
-                    and entry.is_dir(follow_symlinks=False)
-                ):
-                    try:
-                        leaf = entry.stat(follow_symlinks=False).st_nlink == 2
-                    except OSError:
-                        leaf = False
-                    if not leaf:
-                        stack.append(entry.path)
-                        continue
-                    record = os.path.join(entry.path, YAML_NAME)
-                    if _regular(record, functools.partial(_is_file, record)):
-                        found.append(entry.path)
+        try:
+            with entries:
+                for entry in entries:
+                    _visit(entry, folder, found, stack, strict)
+        except OSError as exc:  # the listing broke off half-way (EIO, ESTALE)
+            _skip_warning(folder, _unlistable(exc), strict)
     return found
+
+
+def _unlistable(exc: OSError) -> str:
+    return f"cannot list this folder ({exc.strerror or exc}); trials below it skipped"
+
+
+def _visit(
+    entry: os.DirEntry[str], folder: str, found: list[str], stack: list[str], strict: bool
+) -> None:
+    name = entry.name
+    if name == YAML_NAME:
+        if _regular(entry.path, entry.is_file, strict):
+            found.append(folder)
+        return
+    if name[0] == "." or name in _SKIP_DIRS:
+        return
+    try:
+        if not entry.is_dir(follow_symlinks=False):
+            return
+    except OSError as exc:
+        _skip_warning(entry.path, _unlistable(exc), strict)
+        return
+    try:
+        leaf = entry.stat(follow_symlinks=False).st_nlink == 2
+    except OSError:
+        leaf = False
+    if not leaf:
+        stack.append(entry.path)
+        return
+    record = os.path.join(entry.path, YAML_NAME)
+    if _regular(record, functools.partial(_is_file, record), strict):
+        found.append(entry.path)
 
 
 def _is_file(path: str) -> bool:
@@ -191,7 +228,7 @@ def _is_file(path: str) -> bool:
         return False
 
 
-def _regular(path: str, is_file: Callable[[], bool]) -> bool:
+def _regular(path: str, is_file: Callable[[], bool], strict: bool = False) -> bool:
     """Whether a ``votakvot.yaml`` is a file; a FIFO or device would block or never end."""
     try:
         if is_file():
@@ -200,17 +237,26 @@ def _regular(path: str, is_file: Callable[[], bool]) -> bool:
             return False  # a leaf folder without a record: not a trial
         reason = "it is not a regular file"
     except OSError as exc:
-        reason = f"it cannot be opened ({exc.strerror})"
-    _skip_warning(f"skipped trial: {path}: {reason}")
+        reason = f"it cannot be opened ({exc.strerror or exc})"
+    _skip_warning(path, reason, strict, "skipped trial: ")
     return False
 
 
-def _skip_warning(message: str) -> None:
+def _skip_warning(path: str, reason: str, strict: bool = False, lead: str = "") -> None:
+    """Warn that ``path`` was skipped (``reason`` says why), or raise with ``strict``.
+
+    Strict readers (``load_report(safe=False)``, ``votakvot report --strict``)
+    must not return a report with trials silently missing.
+    """
+    if strict:
+        from .exceptions import TrialLoadError
+
+        raise TrialLoadError(redact(path), redact(reason))
     import warnings
 
     from .report import SkippedTrialWarning
 
-    warnings.warn(redact(message), SkippedTrialWarning, stacklevel=5)
+    warnings.warn(redact(f"{lead}{path}: {reason}"), SkippedTrialWarning, stacklevel=5)
 
 
 def _is_async(fs: Any) -> bool:
@@ -226,7 +272,7 @@ def _protocol(fs: Any) -> str:
 _FLAT_LISTING = frozenset({"memory", "s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"})
 
 
-def _find_remote(fs: Any, root: str) -> list[str]:
+def _find_remote(fs: Any, root: str, strict: bool = False) -> list[str]:
     fs.invalidate_cache()  # listings are cached per instance; new trials must show up
     if _protocol(fs) in _FLAT_LISTING:
         files = fs.find(root, withdirs=False)
@@ -234,11 +280,11 @@ def _find_remote(fs: Any, root: str) -> list[str]:
     if _is_async(fs):
         from fsspec.asyn import sync
 
-        return list(sync(fs.loop, _walk_async, fs, root))
-    return _walk_threaded(fs, root)
+        return list(sync(fs.loop, _walk_async, fs, root, strict))
+    return _walk_threaded(fs, root, strict)
 
 
-async def _walk_async(fs: Any, root: str) -> list[str]:
+async def _walk_async(fs: Any, root: str, strict: bool = False) -> list[str]:
     """Breadth-first listing with every folder of a level listed at once (``ssh://``)."""
     import asyncio
 
@@ -256,13 +302,17 @@ async def _walk_async(fs: Any, root: str) -> list[str]:
         nxt: list[str] = []
         results = await asyncio.gather(*(listing(folder) for folder in level))
         for folder, entries in zip(level, results):
-            _sort_entries(folder, entries, found, nxt)
+            _sort_entries(folder, entries, found, nxt, strict)
         level = nxt
     return found
 
 
 def _sort_entries(
-    folder: str, entries: list[dict[str, Any]] | Exception, found: list[str], nxt: list[str]
+    folder: str,
+    entries: list[dict[str, Any]] | Exception,
+    found: list[str],
+    nxt: list[str],
+    strict: bool = False,
 ) -> None:
     """Note ``folder`` as a trial if it holds a record; queue its subfolders.
 
@@ -271,7 +321,8 @@ def _sort_entries(
     """
     if isinstance(entries, Exception):
         reason = str(entries) or type(entries).__name__
-        _skip_warning(f"{folder}: cannot list this folder ({reason}); trials below it skipped")
+        why = f"cannot list this folder ({reason}); trials below it skipped"
+        _skip_warning(folder, why, strict)
         return
     for entry in entries:
         name = posixpath.basename(entry["name"].rstrip("/"))
@@ -347,7 +398,7 @@ def _pool_map(
         clones.close()
 
 
-def _walk_threaded(fs: Any, root: str) -> list[str]:
+def _walk_threaded(fs: Any, root: str, strict: bool = False) -> list[str]:
     """Breadth-first listing, one level at a time, folders of a level listed in parallel."""
 
     def listing(connect: Callable[[], Any], folder: str) -> list[dict[str, Any]] | Exception:
@@ -363,7 +414,7 @@ def _walk_threaded(fs: Any, root: str) -> list[str]:
     while level:
         nxt: list[str] = []
         for folder, entries in zip(level, _pool_map(fs, listing, level)):
-            _sort_entries(folder, entries, found, nxt)
+            _sort_entries(folder, entries, found, nxt, strict)
         level = nxt
     return found
 
@@ -386,24 +437,82 @@ def read_records(folders: list[str]) -> Iterator[tuple[str, bytes | Exception]]:
         yield from _read_remote(remote)
 
 
-def _read_local(file: str) -> bytes | Exception:
-    """The file's bytes with plain ``os`` calls: no buffered-IO objects per file."""
-    fd = os.open(file, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+def _read_local(file: str, limit: int = MAX_RECORD) -> bytes | Exception:
+    """The file's bytes with plain ``os`` calls: no buffered-IO objects per file.
+
+    Only a regular file is read, and at most ``limit`` bytes of it: anything else
+    comes back as a :class:`~votakvot.TrialLoadError` naming the file. Opening
+    with ``O_NONBLOCK`` makes a FIFO return at once instead of waiting for a
+    writer (the ``fstat`` then refuses it); regular files ignore the flag.
+    Raises ``OSError`` when the file cannot be opened at all.
+    """
+    fd = os.open(file, _OPEN_FLAGS)
     try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            from .exceptions import TrialLoadError
+
+            return TrialLoadError(file, f"not a regular file ({_kind(mode)}): not read")
         chunk = os.read(fd, _CHUNK)
-        if len(chunk) < _CHUNK:
+        if len(chunk) < _CHUNK and len(chunk) <= limit:
             return chunk
         parts = [chunk]
         size = len(chunk)
         while chunk:
+            if size > limit:
+                return _too_big(file, limit)
             chunk = os.read(fd, _CHUNK)
             parts.append(chunk)
             size += len(chunk)
-            if size > MAX_RECORD:
-                return _too_big(file)
         return b"".join(parts)
     finally:
         os.close(fd)
+
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def read_side_file(folder: str, name: str, limit: int = SIDE_FILE_LIMIT) -> bytes | None:
+    """The bytes of ``folder/name`` (a heartbeat, output, log, metrics or ab file).
+
+    The one reader of every file in a trial folder besides the record: it opens
+    regular files only (never blocks on a FIFO, never reads ``/dev/zero`` to the
+    end) and refuses more than ``limit`` bytes, like the record reader.
+
+    Returns:
+        The content, or ``None`` if the file is not there.
+
+    Raises:
+        TrialLoadError: the file is there but is no regular file, is too big, or
+            an ``OSError`` (EACCES, ELOOP, EIO, ENAMETOOLONG, ...) stopped the
+            read; the message names the file (without a URL's password).
+    """
+    from .exceptions import TrialLoadError
+
+    if is_local(folder):
+        file = os.path.join(split_protocol(folder)[1], *name.split("/"))
+        try:
+            content = _read_local(file, limit)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise TrialLoadError(file, f"cannot be read ({exc.strerror or exc})") from None
+        if isinstance(content, Exception):
+            raise content
+        return content
+    shown = redact(f"{folder.rstrip('/')}/{name}")
+    try:
+        fs, root = get_filesystem(folder)
+        path = posixpath.join(root, name)
+        raw = bytes(fs.cat_file(path, start=0, end=limit + 1))
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # remote stores raise all sorts; named, never dropped
+        reason = redact(str(exc)) or type(exc).__name__
+        raise TrialLoadError(shown, f"cannot be read ({reason})") from None
+    if len(raw) > limit:
+        raise _too_big(shown, limit)
+    return raw
 
 
 def _read_remote(folders: list[str]) -> Iterator[tuple[str, bytes | Exception]]:

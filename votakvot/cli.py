@@ -68,7 +68,10 @@ def _parser() -> argparse.ArgumentParser:
         help="columns to print, in order (space or comma separated)",
     )
     report.add_argument(
-        "--strict", action="store_true", help="fail on an unreadable trial instead of skipping it"
+        "--strict",
+        action="store_true",
+        help="fail (exit 3) when anything is skipped: an unreadable trial, a folder that "
+        "cannot be listed, a record that is not a regular file",
     )
 
     show = commands.add_parser(

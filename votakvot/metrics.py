@@ -88,15 +88,10 @@ def _metric_files(folder: str) -> list[tuple[str, bytes]]:
         except (FileNotFoundError, NotADirectoryError):
             raise FileNotFoundError(f"no trial folder {redact(folder)!r}") from None
         files = []
-        for _, path in entries:
-            try:
-                if not os.path.isfile(path):
-                    _warn(path, "not a regular file; left out")
-                    continue
-                with open(path, "rb") as f:
-                    files.append((path, f.read()))
-            except OSError as exc:
-                _warn(path, f"cannot be read ({exc.strerror or exc}); left out")
+        for name, path in entries:
+            raw = _side_file(local, name, path)
+            if raw is not None:
+                files.append((path, raw))
         return files
     fs, root = get_filesystem(folder)
     fs.invalidate_cache(root)  # listings are cached per instance; a trial may have grown
@@ -117,11 +112,22 @@ def _metric_files(folder: str) -> list[tuple[str, bytes]]:
     files = []
     for path in paths:
         name = f"{folder}/{posixpath.basename(path)}"
-        try:
-            files.append((name, bytes(fs.cat_file(path))))
-        except OSError as exc:
-            _warn(name, f"cannot be read ({exc}); left out")
+        raw = _side_file(folder, posixpath.basename(path), name)
+        if raw is not None:
+            files.append((name, raw))
     return files
+
+
+def _side_file(folder: str, name: str, shown: str) -> bytes | None:
+    """One metrics file by the bounded, regular-file-only reader; trouble is warned about."""
+    from ._scan import read_side_file
+    from .exceptions import TrialLoadError
+
+    try:
+        return read_side_file(folder, name)
+    except TrialLoadError as exc:
+        _warn(shown, f"{exc.reason}; left out")
+        return None
 
 
 def _read_csv(name: str, raw: bytes) -> pandas.DataFrame | None:

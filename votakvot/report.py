@@ -176,7 +176,7 @@ def _loaded(folders: list[str], shared: bool) -> Iterator[Trial | TrialLoadError
 
 
 def _trials(path: str | None, safe: bool, shared: bool) -> Iterator[Trial]:
-    for item in _loaded(find_trial_dirs(path), shared):
+    for item in _loaded(find_trial_dirs(path, strict=not safe), shared):
         if isinstance(item, TrialLoadError):
             _skip(item, safe)
             continue
@@ -265,7 +265,8 @@ def load_trials(path: str | None = None, safe: bool = True) -> dict[str, Trial]:
             fsspec URL of either; default: the root given to ``votakvot.init``.
         safe: skip a trial folder that cannot be read with one
             :class:`SkippedTrialWarning` naming the file; ``False`` raises
-            :class:`~votakvot.TrialLoadError` instead.
+            :class:`~votakvot.TrialLoadError` instead, for anything skipped
+            (also a folder that cannot be listed, a record that is no file).
     """
     trials: dict[str, Trial] = {}
     for trial in _trials(path, safe, shared=False):
@@ -332,17 +333,20 @@ def load_report(path: str | None = None, full: bool = False, safe: bool = True) 
         path: a folder, a glob (``*`` within a segment, ``**`` across) or an
             fsspec URL of either; default: the root given to ``votakvot.init``.
         full: add ids, all timestamps, the error, the path and ``meta.*``.
-        safe: skip unreadable trial folders with a warning; ``False`` raises.
-            A local trial folder deleted while the report runs is left out
-            without a word; a record a remote store does not send (FTP answers
-            "550" for missing and refused alike) is warned about. Messages show
-            URLs without their password.
+        safe: skip unreadable trial folders with a warning; ``False`` raises
+            :class:`~votakvot.TrialLoadError` for anything skipped, scan-time
+            skips included (a folder that cannot be listed, a record that is
+            not a regular file or too big). A local trial folder deleted
+            while the report runs is left out without a word; a record a
+            remote store does not send (FTP answers "550" for missing and
+            refused alike) is warned about. Messages show URLs without their
+            password.
 
     Returns:
         A DataFrame with a default integer index; with no trials, an empty one
         that still has the base columns, so ``pandas.concat`` always works.
     """
-    parts = _collect_all(find_trial_dirs(path), full)
+    parts = _collect_all(find_trial_dirs(path, strict=not safe), full)
     for _, _, errors in parts:
         for cls, name, reason in errors:
             _skip(cls(name, reason), safe, stacklevel=3)

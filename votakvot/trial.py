@@ -17,11 +17,18 @@ from .exceptions import TrialFailedError, TrialLoadError
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["STALE_AFTER", "AttrDict", "Trial", "read_trial"]
+__all__ = ["STALE_AFTER", "AttrDict", "Trial", "UnreadableFileWarning", "read_trial"]
 
 STALE_AFTER = 15.0
 """A running trial is ``stale`` when silent for max(3 heartbeat intervals, this many seconds)."""
 _DEFAULT_INTERVAL = 5.0
+_HEARTBEAT_LIMIT = 64 * 1024
+"""A heartbeat is one short line; more than this is not one votakvot wrote."""
+
+
+class UnreadableFileWarning(UserWarning):
+    """A file of a trial folder besides its record (heartbeat, output, logs) could not be
+    read; the trial is kept, and what depends on the file is unknown. Names the file."""
 
 
 class AttrDict(dict):
@@ -62,12 +69,14 @@ class Trial:
         """The trial folder: a local path or a URL that ``read_trial`` accepts."""
         self.data = data
         """The whole parsed ``votakvot.yaml``."""
+        self.unreadable: dict[str, str] = {}
+        """Files of the folder that could not be read so far: ``{name: why}``."""
 
     def __repr__(self) -> str:
         return f"<Trial {self.tid!r} {self.state}>"
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name == "data":
+        if name.startswith("__") or name in ("data", "unreadable"):
             raise AttributeError(name)
         try:
             value = self.data[name]
@@ -154,7 +163,7 @@ class Trial:
         The last sign of life is the last heartbeat, or the start when the trial
         has not beaten yet (short trials never do); ``None`` if neither is known.
         """
-        raw = self._read_own(HEARTBEAT_NAME)
+        raw = self._read_own(HEARTBEAT_NAME, _HEARTBEAT_LIMIT)
         if raw:
             parts = raw.split()
             try:
@@ -172,7 +181,7 @@ class Trial:
     @property
     def heartbeat(self) -> datetime.datetime | None:
         """The last heartbeat (local time, aware), ``None`` if the trial never beat."""
-        raw = self._read_own(HEARTBEAT_NAME)
+        raw = self._read_own(HEARTBEAT_NAME, _HEARTBEAT_LIMIT)
         if not raw:
             return None
         try:
@@ -191,15 +200,25 @@ class Trial:
         now = time.time() if now is None else now
         return now - last > max(3 * interval, STALE_AFTER)
 
-    def _read_own(self, name: str) -> bytes | None:
-        """A small file of the trial folder, ``None`` if it is not there."""
+    def _read_own(self, name: str, limit: int | None = None) -> bytes | None:
+        """A file of the trial folder, ``None`` if it is not there or cannot be read.
+
+        Read with the bounded, regular-file-only reader of records: a heartbeat
+        that is a FIFO, a folder, a symlink loop or ``/dev/zero`` never hangs or
+        aborts a report. Such a file is noted in :attr:`unreadable` and warned
+        about once (:class:`UnreadableFileWarning`); the trial itself stays.
+        """
+        from ._scan import SIDE_FILE_LIMIT, read_side_file
+
         try:
-            if is_local(self.path):
-                with open(os.path.join(split_protocol(self.path)[1], name), "rb") as f:
-                    return f.read()
-            fs, root = self._fs()
-            return bytes(fs.cat_file(posixpath.join(root, name)))
-        except FileNotFoundError:
+            return read_side_file(self.path, name, SIDE_FILE_LIMIT if limit is None else limit)
+        except TrialLoadError as exc:
+            if name not in self.unreadable:
+                self.unreadable[name] = exc.reason
+                import warnings
+
+                message = redact(f"{exc}; trial {self.tid or self.path!r} kept without it")
+                warnings.warn(message, UnreadableFileWarning, stacklevel=3)
             return None
 
     # --- files -------------------------------------------------------------------
@@ -256,7 +275,7 @@ def read_trial(path: str) -> Trial | None:
         TrialLoadError: the file is there but cannot be read safely; the
             message names the file and what is wrong with it.
     """
-    from ._scan import _read_local
+    from ._scan import MAX_RECORD, _read_local, read_side_file
 
     path = str(path).rstrip("/") or "/"
     if is_local(path):
@@ -275,11 +294,9 @@ def read_trial(path: str) -> Trial | None:
             raise content
         raw = content
     else:
-        fs, root = get_filesystem(path)
-        file = posixpath.join(root, YAML_NAME)
-        try:
-            raw = bytes(fs.cat_file(file))
-        except FileNotFoundError:
+        remote = read_side_file(path, YAML_NAME, MAX_RECORD)  # bounded, like local ones
+        if remote is None:
             return None
+        raw = remote
         file = redact(f"{path}/{YAML_NAME}")  # names it in errors, without the password
     return Trial(path, check_record(parse_record(raw, file), file))

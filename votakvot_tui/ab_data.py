@@ -271,18 +271,12 @@ class AbReader:
         return True
 
     def _read(self, name: str) -> bytes | None:
-        path = self._join(name)
-        try:
-            if self.local:
-                with open(path.removeprefix("file://"), "rb") as f:
-                    return f.read()
-            import fsspec
+        """A file of the run, ``None`` if missing; a FIFO, a device or a huge file
+        raises TrialLoadError naming it (shown as the snapshot's error), never hangs."""
+        from votakvot._scan import read_side_file
 
-            with fsspec.open(path, "rb") as f:
-                data: bytes = f.read()
-                return data
-        except FileNotFoundError:
-            return None
+        folder = self.path.removeprefix("file://") if self.local else self.path
+        return read_side_file(folder, name)
 
     def _list(self) -> list[str]:
         if self.local:

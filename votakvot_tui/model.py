@@ -136,7 +136,8 @@ def iter_trial_dirs(source: Source) -> Iterator[str]:
                     if e.name == "votakvot.yaml":
                         record = _regular_record(e)
                 names.sort()
-        except OSError:
+        except OSError as exc:  # EACCES, EIO, ENAMETOOLONG: this folder only
+            log.warning("%s cannot be listed (%s): skipped", folder, exc.strerror or exc)
             continue
         if record and source.matches(folder):
             yield folder  # and walk on: a trial may hold others (``run("a/b")`` in ``a``)
@@ -310,6 +311,11 @@ def _record(trial: Any, row: Callable[[Any], dict[str, Any]]) -> TrialRecord:
         message = f"{error.get('type', 'Error')}: {error.get('message', '')}"
         values["error"] = message.rstrip(": ")
     values["tid"] = trial.tid or _guess_tid(path)
+    if trial.unreadable:
+        # A heartbeat that is a FIFO or a loop: the row stays, saying what is unknown.
+        note = "; ".join(f"{name}: {why}" for name, why in trial.unreadable.items())
+        log.warning("%s: %s", path, note)
+        values["error"] = f"{values['error']}; {note}" if values.get("error") else note
     record = TrialRecord(path, values)
     record.text  # noqa: B018 - made now, off the event loop (a helper may be the one reading)
     return record

@@ -105,6 +105,8 @@ def find_resumable(paths: list[str], cache: dict[str, Any] | None = None) -> lis
     Only records mentioning ``kind: resumable`` are parsed; ``cache`` (path ->
     (mtime, row or None)) skips folders whose record did not change.
     """
+    from votakvot._scan import MAX_RECORD, read_side_file
+    from votakvot.exceptions import TrialLoadError
     from votakvot.trial import read_trial
 
     cache = {} if cache is None else cache
@@ -115,17 +117,17 @@ def find_resumable(paths: list[str], cache: dict[str, Any] | None = None) -> lis
         if local:
             try:
                 stamp = os.stat(os.path.join(path, "votakvot.yaml")).st_mtime
-            except FileNotFoundError:
-                continue
+            except OSError:
+                continue  # gone, or unreadable: the trials table says which
             hit = cache.get(path)
             if hit is not None and hit[0] == stamp and hit[1] is None:
                 continue  # not resumable, unchanged
             try:
-                with open(os.path.join(path, "votakvot.yaml"), "rb") as f:
-                    if b"kind: resumable" not in f.read():
-                        cache[path] = (stamp, None)
-                        continue
-            except OSError:
+                raw = read_side_file(path, "votakvot.yaml", MAX_RECORD)
+            except TrialLoadError:
+                continue  # the trials table shows why the folder is unreadable
+            if raw is None or b"kind: resumable" not in raw:
+                cache[path] = (stamp, None)
                 continue
         try:
             trial = read_trial(path)
