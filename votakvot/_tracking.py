@@ -356,13 +356,48 @@ class ActiveTrial:
         path = self.storage.join(self.path, *rel.split("/"))
         if not any(c in mode for c in "wax+"):
             return self.storage.open(path, mode)  # reading back: the caller's own errors
-        opened = self._guard(
-            f"open the attached file {rel!r}", lambda: self.storage.open(path, mode)
-        )
-        if opened is None:
+        try:
+            opened = self.storage.open(path, mode)
+        except Exception as exc:
+            self.attach_failed(rel, "open", exc)
             # Like outside a trial: the call goes on, the text is kept nowhere.
             return io.BytesIO() if "b" in mode else io.StringIO()
-        return opened
+        return _AttachedFile(self, rel, opened)  # type: ignore[return-value]
+
+    def attach_failed(self, rel: str, what: str, exc: BaseException) -> None:
+        """An attached file could not be written whole (disk full, store gone).
+
+        The call goes on (``strict`` raises :class:`StorageError` instead): the file
+        is listed under ``incomplete`` in the record and one error names it.
+        """
+        where, why = redact(self.url), redact(str(exc))
+        if self.config.strict:
+            raise StorageError(
+                f"votakvot could not {what} the attached file {rel!r} of trial {self.tid!r} "
+                f"at {where}: {why}"
+            ) from exc
+        with self._yaml_lock:
+            incomplete = self.data.setdefault("incomplete", [])
+            if rel in incomplete:
+                return
+            incomplete.append(rel)
+        self._write_failed = True  # this error says it all: no second one for the record
+        logger.error(
+            "votakvot could not %s the attached file %r of trial %r at %s: %s: %s. The call "
+            "goes on; the file is incomplete (listed under 'incomplete' in the record; free "
+            "space or fix permissions, or pass init(strict=True) to make this an error)",
+            what,
+            rel,
+            self.tid,
+            where,
+            type(exc).__name__,
+            why,
+        )
+        if self.finished:
+            with self._yaml_lock:
+                self.write_yaml()  # closed after the call ended: the record must say so
+        else:
+            self.changed()
 
     # --- background ---------------------------------------------------------------
 
@@ -387,6 +422,88 @@ class ActiveTrial:
             "write the heartbeat",
             lambda: self.storage.write_atomic(self.file(HEARTBEAT_NAME), text),
         )
+
+
+# Errors of the caller's own making (writing str to a binary file, writing after close):
+# those reach the caller as they would with a plain file.
+_CALLER_ERRORS = (TypeError, ValueError, AttributeError)
+
+
+class _AttachedFile:
+    """The file ``attach`` returns: a storage error never reaches the user's code.
+
+    A failing ``write``/``flush``/``close`` (ENOSPC, EFBIG, EIO, a lost server) is
+    reported once through :meth:`ActiveTrial.attach_failed`; later writes are
+    dropped, ``close`` releases the file. Everything else is the wrapped file's.
+    """
+
+    def __init__(self, trial: ActiveTrial, rel: str, file: IO[Any]) -> None:
+        self._trial = trial
+        self._rel = rel
+        self._file = file
+        self._broken = False
+
+    def _fail(self, what: str, exc: BaseException) -> None:
+        self._broken = True
+        try:
+            self._file.close()  # a buffered file closes its descriptor even if flush fails
+        except Exception:
+            pass  # the first error is the one reported, just below
+        self._trial.attach_failed(self._rel, what, exc)
+
+    def write(self, data: Any) -> int:
+        if self._broken:
+            return len(data)
+        try:
+            return int(self._file.write(data) or 0)
+        except _CALLER_ERRORS:
+            raise
+        except Exception as exc:
+            self._fail("write", exc)
+            return len(data)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if self._broken:
+            return
+        try:
+            self._file.flush()
+        except _CALLER_ERRORS:
+            raise
+        except Exception as exc:
+            self._fail("write", exc)
+
+    def close(self) -> None:
+        if self._broken:
+            return
+        try:
+            self._file.close()
+        except _CALLER_ERRORS:
+            raise
+        except Exception as exc:
+            self._fail("finish writing", exc)
+
+    @property
+    def closed(self) -> bool:
+        return self._broken or bool(self._file.closed)
+
+    def __enter__(self) -> _AttachedFile:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __iter__(self) -> Any:
+        return iter(self._file)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
+
+    def __repr__(self) -> str:
+        return f"<attached {self._rel!r} of trial {self._trial.tid!r}: {self._file!r}>"
 
 
 _NUMBERS = frozenset({int, float})
