@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from . import (
     meta,
 )
 from . import capture as _capture  # noqa: F401 - installs the output-capture hook
-from ._config import Capture, Config, set_config
+from ._config import Capture, Config, check_root, set_config
 from ._tracking import attach, inform, meter, run, tid, track
 from ._version import __version__
 from .exceptions import (
@@ -66,7 +67,7 @@ __all__ = [
 
 
 def init(
-    path: str = ".",
+    path: str | os.PathLike[str] = ".",
     meta_providers: dict[str, Callable[[], Any]] | None = None,
     *,
     strict: bool = False,
@@ -80,9 +81,11 @@ def init(
     """Set where trials go and how they are recorded; call again to switch.
 
     Args:
-        path: root folder of the trials, a local path or any fsspec URL
-            (``memory://x``, ``s3://bucket/prefix``, ``sftp://host/dir``).
-            Before ``init`` is called, tracked calls write under ``.``.
+        path: root folder of the trials, a local path (``str`` or ``pathlib.Path``)
+            or any fsspec URL (``memory://x``, ``s3://bucket/prefix``,
+            ``sftp://host/dir``). Before ``init`` is called, tracked calls write
+            under ``.``. ``None``, numbers, bytes and ``""`` are refused
+            (TypeError/ValueError) rather than made into a folder ``./None``.
         meta_providers: ``{dotted key: callable}`` for ``meta``; by default
             ``votakvot.meta.providers``.
         strict: raise storage errors into the tracked call instead of logging them.
@@ -97,6 +100,7 @@ def init(
             ``max_tasks_per_child`` (process); ``address``, ``client`` and
             ``threads_per_worker`` (dask). See docs/parallel.md.
     """
+    root = check_root(path)
     if capture not in ("all", "logging", "none"):
         raise ValueError(f"capture must be 'all', 'logging' or 'none' (got {capture!r})")
     if capture_limit is not None and capture_limit < 0:
@@ -107,7 +111,7 @@ def init(
             f"(got {flush_interval!r}, {heartbeat_interval!r})"
         )
     config = Config(
-        path=str(path),
+        path=root,
         meta_providers=dict(meta_providers) if meta_providers is not None else None,
         strict=strict,
         capture=capture,

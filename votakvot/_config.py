@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from typing import Any, Literal
 
 from ._storage import Storage, open_storage
 
-__all__ = ["Config", "get_config", "set_config"]
+__all__ = ["Config", "check_root", "get_config", "set_config"]
 
 Capture = Literal["all", "logging", "none"]
 
@@ -42,6 +43,34 @@ class Config:
         if self._storage is None:
             self._storage = open_storage(self.path)
         return self._storage
+
+
+def check_root(path: object) -> str:
+    """``path`` as the root string ``init`` keeps, or a ValueError/TypeError saying why not.
+
+    ``str(path)`` would take anything: ``init(None)`` wrote into ``./None`` and
+    ``init(123)`` into ``./123``. Only text paths, ``os.PathLike`` and URLs are roots.
+    """
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if isinstance(path, bytes):
+        raise TypeError(
+            f"init(path={path!r}): the root must be text, not bytes; "
+            f"decode it, e.g. init(path={path.decode(errors='replace')!r})"
+        )
+    if not isinstance(path, str):
+        raise TypeError(
+            f"init(path={path!r}): the root must be a folder path (str or pathlib.Path) "
+            f"or an fsspec URL, not {type(path).__name__}; e.g. init(path='./results')"
+        )
+    if not path.strip():
+        raise ValueError(
+            f"init(path={path!r}): the root must not be empty; use init(path='.') for "
+            "the current folder"
+        )
+    if "\x00" in path:
+        raise ValueError(f"init(path={path!r}): a path cannot hold a NUL character")
+    return path
 
 
 _config = Config()
