@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from value_kinds import IDS, KINDS, Opaque, same
+from value_kinds import IDS, KINDS, Color, Opaque, same
 
 import votakvot
 from votakvot import _values, _yaml, cli
@@ -378,3 +378,26 @@ def test_a_refused_or_unknown_tag_is_a_placeholder_not_a_lost_trial(
     odd = trial.data["params"]["odd"]
     assert isinstance(odd, _yaml.Placeholder) and odd.tag == tag
     assert trial.data["params"]["lr"] == 0.5 and trial.data["result"] == 3
+
+
+class _Halver(votakvot.resumable_fn):
+    """Finishes in one loop with its param halved."""
+
+    snapshot_period = None
+
+    def init(self, lr: Any, color: Any) -> None:
+        self.lr = lr
+
+    def loop(self) -> Any:
+        return self.lr / 2
+
+
+def test_a_finished_resumable_trial_with_odd_params_is_found_again(root: Path) -> None:
+    """Asking again for a finished trial with the same numpy and Enum params returns
+    it: the params are compared as they were recorded, not as pickles."""
+    first = votakvot.run("sweep/a", _Halver, lr=np.float32(0.5), color=Color.RED)
+    again = votakvot.run("sweep/a", _Halver, lr=np.float32(0.5), color=Color.RED)
+    assert again.result == first.result == 0.25
+    assert again.data["params"] == {"lr": 0.5, "color": "RED"}
+    with pytest.raises(votakvot.ResumeError, match="other params"):
+        votakvot.run("sweep/a", _Halver, lr=np.float32(0.5), color="BLUE")

@@ -178,8 +178,8 @@ class _Walk:
         if isinstance(value, Mapping):
             return self.container(value, where, depth)
         if isinstance(value, tuple) and hasattr(value, "_fields") and hasattr(value, "_asdict"):
-            state = dict(zip(value._fields, value, strict=False))
-            return self.fields(value, state, where, depth, keyword=True)
+            named = dict(zip(value._fields, value, strict=False))
+            return self.fields(value, named, where, depth, keyword=True)
         if isinstance(value, tuple):
             return tuple(self.container(list(value), where, depth))
         if isinstance(value, (set, frozenset)):
@@ -187,8 +187,8 @@ class _Walk:
         if isinstance(value, (Sequence, collections.deque)):
             return self.sequence(value, where, depth)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            state = {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
-            return self.fields(value, state, where, depth)
+            fields = {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
+            return self.fields(value, fields, where, depth)
         if isinstance(value, BaseException):
             return f"{_type_name(value)}: {value}"
         if isinstance(value, _CALLABLES):

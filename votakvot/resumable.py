@@ -33,6 +33,7 @@ from ._layout import (
     YAML_NAME,
 )
 from ._tracking import PREVIOUS_RUN_FILES, ActiveTrial, clear_files, function_name
+from ._values import to_plain
 from .exceptions import ResumeError
 
 if TYPE_CHECKING:
@@ -426,7 +427,7 @@ def _params_mismatch(tid: str, old: Any, new: dict[str, Any], where: str) -> str
 def _check_recorded_params(tid: str, record: dict[str, Any], given: dict[str, Any]) -> None:
     """A finished trial asked for again with other params is an error, not its old result."""
     try:
-        normalized = _yaml.load(_yaml.dump(given))
+        normalized = _yaml.load(_yaml.dump(to_plain(given, "params", tid)))  # as recorded
     except Exception:
         return  # params YAML cannot hold were recorded as reprs: nothing to compare
     old = record.get("params") or {}
