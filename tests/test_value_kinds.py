@@ -401,3 +401,23 @@ def test_a_finished_resumable_trial_with_odd_params_is_found_again(root: Path) -
     assert again.data["params"] == {"lr": 0.5, "color": "RED"}
     with pytest.raises(votakvot.ResumeError, match="other params"):
         votakvot.run("sweep/a", _Halver, lr=np.float32(0.5), color="BLUE")
+
+
+def test_a_meta_provider_returning_numpy_is_recorded(tmp_path: Path, caplog) -> None:
+    """Providers are user code too: an array from one is stored as a list, no error."""
+    previous = get_config()
+    votakvot.init(path=str(tmp_path), meta_providers={"gpu.memory": lambda: np.array([1, 2])})
+    try:
+
+        @votakvot.track()
+        def fn() -> int:
+            return 1
+
+        with caplog.at_level(logging.WARNING, logger="votakvot"):
+            fn()
+            fn()
+    finally:
+        set_config(previous)
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+    trials = _quiet_load(votakvot.load_trials, str(tmp_path))
+    assert [t.data["meta"]["gpu"]["memory"] for t in trials.values()] == [[1, 2], [1, 2]]

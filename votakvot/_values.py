@@ -479,7 +479,11 @@ class _SectionCache:
         self.text = ""
 
     def dump(self, value: Any, plain: Any) -> str:
-        if self.value is None or value != self.value:
+        try:
+            same = self.value is not None and bool(value == self.value)
+        except Exception:  # a provider returned something == cannot answer (an array)
+            same = False
+        if not same:
             text = _yaml.dump({"meta": value}, plain)
             self.value, self.text = value, text
         return self.text
