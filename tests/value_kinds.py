@@ -91,7 +91,8 @@ UID = uuid.UUID("12345678-1234-5678-1234-567812345678")
 # id, a factory of the value (fresh for each use), what a reader gets back (a value or a check)
 KINDS: list[tuple[str, Callable[[], Any], Any]] = [
     ("np_float64", lambda: np.float64(1.5), 1.5),
-    ("np_float32", lambda: np.float32(0.25), 0.25),
+    ("np_float32", lambda: np.float32(0.01), 0.01),
+    ("np_float16_array", lambda: np.array([0.1, np.inf], dtype=np.float16), [0.1, math.inf]),
     ("np_int64", lambda: np.int64(7), 7),
     ("np_bool", lambda: np.bool_(True), True),
     ("np_str", lambda: np.str_("hi"), "hi"),

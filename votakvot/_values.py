@@ -234,7 +234,9 @@ class _Walk:
         if size is not None and size > self.limit:
             return self.summary(value, where, f"{size} items")
         try:
-            plain = value.tolist()
+            plain = _short_floats(value)
+            if plain is None:
+                plain = value.tolist()
         except Exception as exc:
             self.warn(where, f"cannot be turned into a list ({type(exc).__name__}: {exc})")
             return _safe_repr(value)
@@ -357,6 +359,24 @@ def _array_size(value: Any) -> int | None:
             return None
         return n if isinstance(n, int) else None
     return None
+
+
+def _short_floats(value: Any) -> Any:
+    """numpy float16/float32 values as the shortest decimal that is the same number
+    to numpy (``np.float32(0.01)`` -> ``0.01``, not ``0.009999999776482582``), what
+    the user typed; ``None`` for anything else."""
+    dtype = getattr(value, "dtype", None)
+    if getattr(dtype, "kind", None) != "f" or getattr(dtype, "itemsize", 8) >= 8:
+        return None
+    if not type(value).__module__.startswith("numpy"):
+        return None
+    return _floats(value.astype(str).tolist())
+
+
+def _floats(texts: Any) -> Any:
+    if isinstance(texts, list):
+        return [_floats(t) for t in texts]
+    return float(texts)
 
 
 def _summary(value: Any) -> str:
