@@ -297,3 +297,39 @@ def test_remote_record_is_bounded(monkeypatch) -> None:
             read_trial("memory://side-files/big")
     finally:
         fs.rm("/side-files", recursive=True)
+
+
+class _count(votakvot.resumable_fn):
+    """A tiny resumable task for the FIFO cases below."""
+
+    def init(self, n: int) -> None:
+        self.i = 0
+        self.n = n
+
+    def loop(self):
+        self.i += 1
+        return self.i if self.i >= self.n else None
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("name", ["votakvot.yaml", "votakvot.snapshot.pkl"])
+def test_resuming_from_a_fifo_is_refused(tmp_path: Path, name: str) -> None:
+    """A record or snapshot that is a FIFO stops the resume with an error naming it;
+    rerun=True starts over."""
+    from votakvot._layout import SNAPSHOT_NAME
+    from votakvot.exceptions import ResumeError
+    from votakvot.testing import isolated
+
+    assert name in ("votakvot.yaml", SNAPSHOT_NAME)
+    with isolated(str(tmp_path / "results")) as root:
+        folder = Path(root) / "sweep" / "one"
+        folder.mkdir(parents=True)
+        if name == SNAPSHOT_NAME:
+            (folder / "votakvot.yaml").write_text(
+                RECORD.format(uid="u").replace("state: running", "state: interrupted")
+            )
+        os.mkfifo(folder / name)
+        with pytest.raises(ResumeError, match=f"{name}: not a regular file.*rerun=True"):
+            votakvot.run("sweep/one", _count, n=3)
+        if name == SNAPSHOT_NAME:  # starting over removes the FIFO with the old run's files
+            assert votakvot.run("sweep/one", _count, n=3, rerun=True).result == 3

@@ -15,6 +15,7 @@ import os
 import posixpath
 import re
 import stat
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -472,12 +473,13 @@ def _read_local(file: str, limit: int = MAX_RECORD) -> bytes | Exception:
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def read_side_file(folder: str, name: str, limit: int = SIDE_FILE_LIMIT) -> bytes | None:
+def read_side_file(folder: str, name: str, limit: int | None = SIDE_FILE_LIMIT) -> bytes | None:
     """The bytes of ``folder/name`` (a heartbeat, output, log, metrics or ab file).
 
     The one reader of every file in a trial folder besides the record: it opens
     regular files only (never blocks on a FIFO, never reads ``/dev/zero`` to the
-    end) and refuses more than ``limit`` bytes, like the record reader.
+    end) and refuses more than ``limit`` bytes, like the record reader (``None``:
+    no cap, for snapshots whose size is the user's state).
 
     Returns:
         The content, or ``None`` if the file is not there.
@@ -492,7 +494,7 @@ def read_side_file(folder: str, name: str, limit: int = SIDE_FILE_LIMIT) -> byte
     if is_local(folder):
         file = os.path.join(split_protocol(folder)[1], *name.split("/"))
         try:
-            content = _read_local(file, limit)
+            content = _read_local(file, sys.maxsize if limit is None else limit)
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
@@ -504,13 +506,14 @@ def read_side_file(folder: str, name: str, limit: int = SIDE_FILE_LIMIT) -> byte
     try:
         fs, root = get_filesystem(folder)
         path = posixpath.join(root, name)
-        raw = bytes(fs.cat_file(path, start=0, end=limit + 1))
+        end = None if limit is None else limit + 1
+        raw = bytes(fs.cat_file(path, start=0, end=end))
     except FileNotFoundError:
         return None
     except Exception as exc:  # remote stores raise all sorts; named, never dropped
         reason = redact(str(exc)) or type(exc).__name__
         raise TrialLoadError(shown, f"cannot be read ({reason})") from None
-    if len(raw) > limit:
+    if limit is not None and len(raw) > limit:
         raise _too_big(shown, limit)
     return raw
 

@@ -20,6 +20,7 @@ import logging
 import os
 import pickle
 import platform
+import posixpath
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -32,9 +33,10 @@ from ._layout import (
     TRACEBACK_NAME,
     YAML_NAME,
 )
+from ._scan import MAX_RECORD as RECORD_LIMIT
 from ._tracking import PREVIOUS_RUN_FILES, ActiveTrial, clear_files, function_name
 from ._values import to_plain
-from .exceptions import ResumeError
+from .exceptions import ResumeError, TrialLoadError
 
 if TYPE_CHECKING:
     from ._storage import Storage
@@ -372,19 +374,25 @@ def _url(storage: Storage, path: str) -> str:
     return to_url(path) if to_url else path
 
 
-def _read_bytes(storage: Storage, path: str) -> bytes | None:
+def _read_bytes(storage: Storage, path: str, limit: int | None = None) -> bytes | None:
+    """A file of the trial folder, by the bounded, regular-file-only reader of side files:
+    a snapshot or record that is a FIFO or a device stops the resume with an error
+    naming it, never hangs it."""
+    from ._scan import read_side_file
+    from ._storage import LocalStorage
+
+    split = os.path.split if isinstance(storage, LocalStorage) else posixpath.split
+    folder, name = split(path)
     try:
-        with storage.open(path, "rb") as f:
-            data: bytes = f.read()
-            return data
-    except FileNotFoundError:
-        return None
+        return read_side_file(_url(storage, folder), name, limit)
+    except TrialLoadError as exc:
+        raise ResumeError(f"{exc}; pass rerun=True to start this trial over") from None
 
 
 def _read_record(storage: Storage, folder: str, tid: str) -> dict[str, Any] | None:
     """The trial's ``votakvot.yaml``, or ``None`` if it has none yet."""
     path = storage.join(folder, YAML_NAME)
-    raw = _read_bytes(storage, path)
+    raw = _read_bytes(storage, path, RECORD_LIMIT)
     if raw is None:
         return None
     try:
