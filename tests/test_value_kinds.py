@@ -421,3 +421,24 @@ def test_a_meta_provider_returning_numpy_is_recorded(tmp_path: Path, caplog) -> 
     assert not caplog.records, [r.getMessage() for r in caplog.records]
     trials = _quiet_load(votakvot.load_trials, str(tmp_path))
     assert [t.data["meta"]["gpu"]["memory"] for t in trials.values()] == [[1, 2], [1, 2]]
+
+
+class _Hostile:
+    """Every attribute lookup raises something other than AttributeError."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"no {name}")
+
+
+def test_a_hostile_value_costs_only_its_own_field(root: Path) -> None:
+    """Its siblings in the same mapping are recorded as usual; it becomes its repr."""
+
+    @votakvot.track()
+    def fn(cfg: Any) -> int:
+        return 1
+
+    fn({"lr": np.float64(0.5), "odd": _Hostile()})
+    trial = next(iter(_quiet_load(votakvot.load_trials, str(root)).values()))
+    cfg = trial.data["params"]["cfg"]
+    assert cfg["lr"] == 0.5
+    assert cfg["odd"].startswith("<test_value_kinds._Hostile object at")

@@ -25,6 +25,7 @@ import enum
 import fractions
 import itertools
 import logging
+import os
 import pathlib
 import threading
 import types
@@ -93,6 +94,8 @@ class _Walk:
         except RecursionError:
             self.warn(where, "is nested too deeply to store; a summary is stored")
             return f"<{_type_name(value)} nested too deeply>"
+        except Exception:  # its own attributes raise: this value only, not its siblings
+            return self.fallback(value, where)
 
     def container(self, value: Any, where: str, depth: int) -> Any:
         key = id(value)
@@ -307,6 +310,15 @@ def to_plain(value: Any, where: str = "value", tid: str = "") -> Any:
 
 _warned: set[tuple[str, str]] = set()
 _warned_lock = threading.Lock()
+
+
+def _after_fork() -> None:
+    global _warned_lock
+    _warned_lock = threading.Lock()  # a thread of the parent may have held it
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def _warn_once(tid: str, where: str, what: str) -> None:
