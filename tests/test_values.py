@@ -6,13 +6,17 @@ import collections
 import dataclasses
 import datetime
 import decimal
+import enum
+import pathlib
+import warnings
 
+import numpy as np
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from votakvot import _yaml
+from votakvot import _records, _values, _yaml
 from votakvot.exceptions import UnsafeTagError
 
 Point = collections.namedtuple("Point", "x y")
@@ -92,3 +96,74 @@ def test_loading_never_runs_code(tmp_path, text: str) -> None:
 def test_unknown_tags_are_kept_inert() -> None:
     """A tag votakvot does not know is kept with its value, not resolved."""
     assert _yaml.load("x: !custom {a: 1}")["x"] == {"value": {"a": 1}}
+
+
+class Mode(enum.Enum):
+    FAST = 1
+
+
+odd_scalars = st.one_of(
+    scalars,
+    st.floats().map(np.float64),
+    st.floats(width=32).map(np.float32),
+    st.integers(-(2**63), 2**63 - 1).map(np.int64),
+    st.booleans().map(np.bool_),
+    st.decimals(allow_nan=False, places=3),
+    st.fractions(max_denominator=1000),
+    st.just(Mode.FAST),
+    st.uuids(),
+    st.text(max_size=5).map(pathlib.PurePosixPath),
+    st.timedeltas(),
+    st.lists(st.floats(allow_nan=False), max_size=4).map(np.array),
+)
+odd_values = st.recursive(
+    odd_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.lists(inner, max_size=4).map(collections.deque),
+        st.tuples(inner, inner),
+        st.frozensets(st.integers(), max_size=4),
+        st.dictionaries(st.text(max_size=10), inner, max_size=4).map(collections.OrderedDict),
+        st.dictionaries(st.integers(0, 5).map(np.int64), inner, max_size=3),
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(odd_values)
+def test_any_mix_of_odd_values_reads_back_plain(value: object) -> None:
+    """Whatever experiment code records, the record reads back with no placeholder and
+    no warning, and holds only plain values (nothing numpy, nothing tagged)."""
+    text = _values.dump_record({"tid": "t", "state": "done", "result": value}, "t")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data = _records.parse_record(text.encode(), "t/votakvot.yaml")
+    _assert_plain(data["result"])
+    assert _values.to_plain(data["result"]) == data["result"] or _has_nan(data["result"])
+
+
+_PLAIN = (type(None), bool, int, float, str, bytes, complex, datetime.datetime, datetime.date)
+
+
+def _assert_plain(value: object) -> None:
+    if isinstance(value, dict):
+        assert type(value) is dict, type(value)
+        for k, v in value.items():
+            _assert_plain(k)
+            _assert_plain(v)
+    elif isinstance(value, (list, tuple, set)):
+        for v in value:
+            _assert_plain(v)
+    else:
+        assert type(value) in _PLAIN, type(value)
+
+
+def _has_nan(value: object) -> bool:
+    if isinstance(value, float):
+        return value != value
+    if isinstance(value, dict):
+        return any(_has_nan(v) for v in value.values())
+    if isinstance(value, (list, tuple, set)):
+        return any(_has_nan(v) for v in value)
+    return False
