@@ -333,3 +333,32 @@ def test_resuming_from_a_fifo_is_refused(tmp_path: Path, name: str) -> None:
             votakvot.run("sweep/one", _count, n=3)
         if name == SNAPSHOT_NAME:  # starting over removes the FIFO with the old run's files
             assert votakvot.run("sweep/one", _count, n=3, rerun=True).result == 3
+
+
+@pytest.mark.timeout(60)
+def test_heartbeat_without_read_permission(tmp_path: Path) -> None:
+    """EACCES on the heartbeat (chmod 000) degrades the row. Run in a child without the
+    capabilities that let root read anything (tests/reliability/_limited.py)."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "results"
+    folder = _trial(root)
+    beat = folder / "votakvot.heartbeat"
+    beat.write_text("1.0 5\n")
+    beat.chmod(0)
+    limited = Path(__file__).parent / "reliability" / "_limited.py"
+    code = (
+        "import sys, warnings, votakvot\n"
+        "warnings.simplefilter('always')\n"
+        "print(list(votakvot.load_report(sys.argv[1])['state']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(limited), str(2 << 30), "60", "-c", code, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['stale']"
+    assert "votakvot.heartbeat: cannot be read (Permission denied)" in done.stderr
