@@ -499,6 +499,9 @@ class _AttachedFile:
     def __iter__(self) -> Any:
         return iter(self._file)
 
+    def __next__(self) -> Any:
+        return next(self._file)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._file, name)
 
