@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from votakvot import _records, _yaml
-from votakvot.exceptions import TrialLoadError, UnreadableValueWarning, UnsafeTagError
+from votakvot.exceptions import TrialLoadError, UnreadableValueWarning
 
 Point = collections.namedtuple("Point", "x y")
 
