@@ -32,7 +32,9 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -58,11 +60,12 @@ _THREAD_ATTR = "_votakvot_thread"
 
 _running: dict[_tracking.ActiveTrial, int] = {}
 """Trials of this process that have started and not ended -> the thread that runs them."""
-_previous: dict[int, Any] = {}
-"""Signal -> the handler ours chains to."""
+_CHAIN_ATTR = "__votakvot_chains_to__"
 _received: int | None = None
 """The last recorded signal that arrived (for trials still running at exit)."""
 _atexit_registered = False
+_stopping: _Stopping | None = None
+"""Set while the handler's records of a stop are being written."""
 
 
 def signal_name(signum: int) -> str:
@@ -88,10 +91,10 @@ def install() -> None:
         return
     for signum in SIGNALS:
         current = signal.getsignal(signum)
-        if current is _handle or current is None or current == signal.SIG_IGN:
+        if _is_ours(current) or current is None or current == signal.SIG_IGN:
             continue
         try:
-            signal.signal(signum, _handle)
+            signal.signal(signum, _chained_to(current))
         except (OSError, ValueError) as exc:  # an embedded interpreter, say
             logger.warning(
                 "votakvot: cannot handle %s (%s); trials stopped by it stay 'running' "
@@ -100,7 +103,6 @@ def install() -> None:
                 exc,
             )
             continue
-        _previous[signum] = current
     if not _atexit_registered:
         _atexit_registered = True
         atexit.register(_at_exit)
@@ -116,7 +118,7 @@ class _SignalHook:
         if ident == _main_ident:
             # Frameworks install their handlers late: wrap whatever is there now.
             for signum in SIGNALS:
-                if _signal.getsignal(signum) is not _handle:  # the C call: no enum lookup
+                if not _is_ours(_signal.getsignal(signum)):  # the C call: no enum lookup
                     install()
                     break
 
@@ -131,60 +133,149 @@ class _SignalHook:
 _main_ident = threading.main_thread().ident
 
 
-def _handle(signum: int, frame: FrameType | None) -> None:
-    """The handler: record the running trials, then do what the previous handler did."""
-    global _received
+def _is_ours(handler: Any) -> bool:
+    return hasattr(handler, _CHAIN_ATTR)
+
+
+def _chained_to(previous: Any) -> Callable[[int, FrameType | None], None]:
+    """Our handler in front of ``previous``.
+
+    Each installation is its own function holding its own ``previous``: code that saved
+    and later restores a handler (``votakvot-ab``, a framework) restores the right chain.
+    """
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        _handle(signum, frame, previous)
+
+    setattr(handler, _CHAIN_ATTR, previous)
+    return handler
+
+
+def _handle(signum: int, frame: FrameType | None, previous: Any) -> None:
+    """Record the running trials, then do what the previous handler did."""
+    global _received, _stopping
+    if _stopping is not None:
+        _stopping.resignalled()  # our own reminder (see _Stopping): the records are done
+        return
     _received = signum
-    trials = list(_running)
+    trials = _running_trials()
     for trial in trials:
         mark(trial, signum)
-    previous = _previous.get(signum, signal.SIG_DFL)
     if callable(previous):
         # The user's or a framework's: it decides. What it raises reaches the tracked
         # call on the main thread, whose failure path records it (on_end names the signal).
         previous(signum, frame)
         return
-    _record(trials, signum, frame)
+    if not trials:
+        _die(signum)
+    _stopping = _Stopping(signum, trials, frame)
+    _stopping.start()
+
+
+def _die(signum: int) -> None:
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)  # dies here, "killed by signal" as without votakvot
 
 
-def _record(trials: list[_tracking.ActiveTrial], signum: int, frame: FrameType | None) -> None:
-    """Record ``trials`` interrupted, from a helper thread.
+def _running_trials() -> list[_tracking.ActiveTrial]:
+    """Every trial of this process that has started and not ended, oldest first.
+
+    Besides those our hook saw start, the ones whose first record is written but whose
+    hooks have not run yet: the main thread's current trial (and its parents), and
+    those the background flusher already keeps fresh.
+    """
+    trials = list(_running)
+    newer: list[_tracking.ActiveTrial] = []
+    trial = _tracking.current()
+    while trial is not None:
+        if not hasattr(trial, _THREAD_ATTR):
+            setattr(trial, _THREAD_ATTR, threading.get_ident())
+        newer.insert(0, trial)
+        trial = trial.parent
+    flusher = getattr(_tracking, "_flusher", None)
+    try:
+        newer.extend(getattr(flusher, "_trials", ()))
+    except RuntimeError:  # another thread changed the set meanwhile: those are in _running
+        pass
+    seen = set(trials)
+    for trial in newer:
+        if trial not in seen and not trial.finished:
+            seen.add(trial)
+            trials.append(trial)
+    return trials
+
+
+class _Stopping:
+    """Records the running trials as interrupted from a helper thread, then dies.
 
     Not from the handler itself: the main thread may have been stopped while holding
-    one of votakvot's locks, and waiting on it here would hang the process for good.
-    A helper waits at most :data:`RECORD_TIMEOUT`, then the process dies anyway.
+    one of votakvot's locks (starting a trial, say), and the records need it. So the
+    handler waits a moment; if the helper is not done by then, the handler returns to
+    let the main thread go on (and release the lock), and the helper sends the signal
+    again once the records are written, which brings the main thread back to die. A
+    watchdog sends it after :data:`RECORD_TIMEOUT` whatever happens, so the process
+    never outlives a stop by more than that.
     """
-    if not trials:
-        return
-    frames = sys._current_frames()
-    if frame is not None:
-        frames[threading.get_ident()] = frame
-    where = {t: _where(frames.get(getattr(t, _THREAD_ATTR, 0))) for t in trials}
 
-    def work() -> None:
-        for trial in reversed(trials):  # inner trials first
-            try:
-                interrupt(trial, signum, where[trial])
-            except Exception:
-                logger.exception("votakvot: could not record trial %r as interrupted", trial.tid)
+    WAIT = 0.2
+    """Seconds the handler waits for the records before letting the main thread go on."""
 
-    try:
-        helper = threading.Thread(target=work, name="votakvot-signal", daemon=True)
-        helper.start()
-    except RuntimeError:  # no new threads at interpreter shutdown
-        work()
-        return
-    helper.join(RECORD_TIMEOUT)
-    if helper.is_alive():
-        logger.error(
-            "votakvot: recording %d running trial(s) as stopped by %s took over %g s; "
-            "the process ends now and they may stay 'running'",
-            len(trials),
-            signal_name(signum),
-            RECORD_TIMEOUT,
-        )
+    def __init__(self, signum: int, trials: list[_tracking.ActiveTrial], frame: Any) -> None:
+        self.signum = signum
+        self.trials = trials
+        frames = sys._current_frames()
+        if frame is not None:
+            frames[threading.get_ident()] = frame
+        self.where = {t: _where(frames.get(getattr(t, _THREAD_ATTR, 0))) for t in trials}
+        self.done = threading.Event()
+        self.waiting = False
+        self.deadline = time.monotonic() + RECORD_TIMEOUT
+
+    def start(self) -> None:
+        try:
+            helper = threading.Thread(target=self._work, name="votakvot-signal", daemon=True)
+            helper.start()
+        except RuntimeError:  # no new threads at interpreter shutdown: do it here
+            self._work()
+        if not self.done.wait(self.WAIT):
+            self.waiting = True
+            if not self.done.is_set():  # else the helper did not see `waiting`: die now
+                watchdog = threading.Timer(RECORD_TIMEOUT, self._remind)
+                watchdog.daemon = True
+                watchdog.start()
+                return
+        _die(self.signum)
+
+    def _work(self) -> None:
+        try:
+            for trial in reversed(self.trials):  # inner trials first
+                try:
+                    interrupt(trial, self.signum, self.where[trial])
+                except Exception:
+                    logger.exception("votakvot: could not record trial %r as stopped", trial.tid)
+        finally:
+            self.done.set()
+            if self.waiting:
+                self._remind()
+
+    def _remind(self) -> None:
+        os.kill(os.getpid(), self.signum)
+
+    def resignalled(self) -> None:
+        """The signal came again: ours once the records are done, the watchdog's, or
+        the sender's (twice in a row): die, unless the records are still being written
+        and have time left."""
+        if not self.done.is_set():
+            if time.monotonic() < self.deadline:
+                return  # the helper or the watchdog sends it again
+            logger.error(
+                "votakvot: recording %d running trial(s) as stopped by %s took over %g s; "
+                "the process ends now and they may stay 'running'",
+                len(self.trials),
+                signal_name(self.signum),
+                RECORD_TIMEOUT,
+            )
+        _die(self.signum)
 
 
 def _where(frame: FrameType | None) -> str:
@@ -229,7 +320,7 @@ def _at_exit() -> None:
     in other threads were stopped by that signal too: record them so."""
     if _received is None or not _running:
         return
-    for trial in reversed(list(_running)):
+    for trial in reversed(_running_trials()):
         try:
             frame = sys._current_frames().get(getattr(trial, _THREAD_ATTR, 0))
             interrupt(trial, _received, _where(frame))
@@ -239,7 +330,8 @@ def _at_exit() -> None:
 
 def _after_fork() -> None:
     # A forked child runs none of its parent's trials: a SIGTERM to it must not touch them.
-    global _received, _main_ident
+    global _received, _main_ident, _stopping
+    _stopping = None
     _running.clear()
     _received = None
     _main_ident = threading.main_thread().ident
