@@ -476,7 +476,8 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXE
 def read_side_file(folder: str, name: str, limit: int | None = SIDE_FILE_LIMIT) -> bytes | None:
     """The bytes of ``folder/name`` (a heartbeat, output, log, metrics or ab file).
 
-    The one reader of every file in a trial folder besides the record: it opens
+    The one reader of single files of a trial folder (bulk scans of records use
+    :func:`read_records`, which shares :func:`_read_local` with it): it opens
     regular files only (never blocks on a FIFO, never reads ``/dev/zero`` to the
     end) and refuses more than ``limit`` bytes, like the record reader (``None``:
     no cap, for snapshots whose size is the user's state).
