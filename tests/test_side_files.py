@@ -362,3 +362,28 @@ def test_heartbeat_without_read_permission(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['stale']"
     assert "votakvot.heartbeat: cannot be read (Permission denied)" in done.stderr
+
+
+@pytest.mark.timeout(60)
+def test_warnings_of_a_forked_report_child_reach_the_caller(tmp_path: Path, monkeypatch) -> None:
+    """Big local reports parse half the trials in a forked child; its unreadable
+    heartbeats are still warned about in the caller, one per trial."""
+    from votakvot import _fork, report
+
+    if not _fork.can_fork():
+        pytest.skip("no fork here: every trial is read in this process")
+    monkeypatch.setattr(report, "PARALLEL_MIN", 2)
+    root = tmp_path / "results"
+    for i in range(4):
+        folder = _trial(root, f"00000000-0000-4000-8000-00000000000{i}")
+        (folder / "votakvot.heartbeat").mkdir()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = votakvot.load_report(str(root))
+    assert list(frame["state"]) == ["stale"] * 4
+    named = sorted(
+        str(w.message).split("/votakvot.heartbeat")[0][-1]
+        for w in caught
+        if issubclass(w.category, UnreadableFileWarning)
+    )
+    assert named == ["0", "1", "2", "3"]

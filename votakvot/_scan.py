@@ -473,6 +473,13 @@ def _read_local(file: str, limit: int = MAX_RECORD) -> bytes | Exception:
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
+def side_file_name(folder: str, name: str) -> str:
+    """How messages name ``folder/name``: a local path, or the URL without its password."""
+    if is_local(folder):
+        return os.path.join(split_protocol(folder)[1], *name.split("/"))
+    return redact(f"{folder.rstrip('/')}/{name}")
+
+
 def read_side_file(folder: str, name: str, limit: int | None = SIDE_FILE_LIMIT) -> bytes | None:
     """The bytes of ``folder/name`` (a heartbeat, output, log, metrics or ab file).
 
@@ -493,7 +500,7 @@ def read_side_file(folder: str, name: str, limit: int | None = SIDE_FILE_LIMIT) 
     from .exceptions import TrialLoadError
 
     if is_local(folder):
-        file = os.path.join(split_protocol(folder)[1], *name.split("/"))
+        file = side_file_name(folder, name)
         try:
             content = _read_local(file, sys.maxsize if limit is None else limit)
         except (FileNotFoundError, NotADirectoryError):
@@ -503,7 +510,7 @@ def read_side_file(folder: str, name: str, limit: int | None = SIDE_FILE_LIMIT) 
         if isinstance(content, Exception):
             raise content
         return content
-    shown = redact(f"{folder.rstrip('/')}/{name}")
+    shown = side_file_name(folder, name)
     try:
         fs, root = get_filesystem(folder)
         path = posixpath.join(root, name)

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ._records import check_record, parse_record
 from ._scan import find_trial_dirs, read_records
 from ._storage import is_local, redact, split_protocol
 from .exceptions import TrialLoadError
-from .trial import Trial
+from .trial import Trial, UnreadableFileWarning
 
 if TYPE_CHECKING:
     import pandas
@@ -36,6 +36,7 @@ __all__ = [
     "FULL_COLUMNS",
     "RESERVED",
     "SkippedTrialWarning",
+    "UnreadableFileWarning",
     "find_trial_dirs",
     "load_report",
     "load_trials",
@@ -194,8 +195,12 @@ def _collect(folders: list[str], full: bool) -> _Part:
         for item in _loaded(folders, shared=True):
             if isinstance(item, TrialLoadError):
                 errors.append((type(item), item.path, item.reason))
-            else:
-                yield trial_row(item, full)
+                continue
+            # Warned about by the caller: a forked child's own warnings would be lost.
+            item._quiet = True
+            yield trial_row(item, full)
+            for name in item.unreadable:
+                errors.append((UnreadableFileWarning, item.unreadable_note(name), ""))
 
     columns, n = _columns(rows())
     return columns, n, errors
@@ -349,7 +354,10 @@ def load_report(path: str | None = None, full: bool = False, safe: bool = True) 
     parts = _collect_all(find_trial_dirs(path, strict=not safe), full)
     for _, _, errors in parts:
         for cls, name, reason in errors:
-            _skip(cls(name, reason), safe, stacklevel=3)
+            if issubclass(cls, Warning):  # the row is kept; something of it is unknown
+                warnings.warn(name, cls, stacklevel=2)
+            else:
+                _skip(cast("type[TrialLoadError]", cls)(name, reason), safe, stacklevel=3)
     import pandas
 
     columns, n = _merge(parts)

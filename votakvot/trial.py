@@ -215,11 +215,23 @@ class Trial:
         except TrialLoadError as exc:
             if name not in self.unreadable:
                 self.unreadable[name] = exc.reason
-                import warnings
+                if not self._quiet:
+                    import warnings
 
-                message = redact(f"{exc}; trial {self.tid or self.path!r} kept without it")
-                warnings.warn(message, UnreadableFileWarning, stacklevel=3)
+                    warnings.warn(self.unreadable_note(name), UnreadableFileWarning, stacklevel=3)
             return None
+
+    _quiet = False
+    """Set by readers that report :attr:`unreadable` themselves (a forked report child
+    cannot warn into its parent)."""
+
+    def unreadable_note(self, name: str) -> str:
+        """The warning text for an unreadable file ``name`` of this trial."""
+        from ._scan import side_file_name
+
+        file = side_file_name(self.path, name)
+        why = self.unreadable.get(name, "")
+        return redact(f"{file}: {why}; trial {self.tid or self.path!r} kept without it")
 
     # --- files -------------------------------------------------------------------
 
