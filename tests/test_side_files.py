@@ -387,3 +387,16 @@ def test_warnings_of_a_forked_report_child_reach_the_caller(tmp_path: Path, monk
         if issubclass(w.category, UnreadableFileWarning)
     )
     assert named == ["0", "1", "2", "3"]
+
+
+@pytest.mark.timeout(30)
+def test_dashboard_rerun_with_a_fifo_snapshot(tmp_path: Path, capsys) -> None:
+    """The dashboard's rerun reads the snapshot's params: a FIFO there is reported, never
+    waited on."""
+    from votakvot._layout import SNAPSHOT_NAME
+    from votakvot_tui.runs import _snapshot_params
+
+    folder = _trial(tmp_path)
+    os.mkfifo(folder / SNAPSHOT_NAME)
+    assert _snapshot_params(str(folder)) is None
+    assert "not a regular file" in capsys.readouterr().err

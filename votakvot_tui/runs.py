@@ -364,13 +364,14 @@ def _snapshot_params(folder: str) -> dict[str, Any] | None:
     """The params pickled in the snapshot's header: the very values the task was given
     (the YAML may have turned a tuple into a list). ``None`` without a local snapshot."""
     from votakvot._layout import SNAPSHOT_NAME
+    from votakvot._scan import read_side_file
     from votakvot.resumable import read_snapshot_header
 
     try:
-        with open(os.path.join(folder, SNAPSHOT_NAME), "rb") as f:
-            header, _ = read_snapshot_header(f.read())
-    except FileNotFoundError:
-        return None
+        raw = read_side_file(folder, SNAPSHOT_NAME, None)  # a FIFO raises, never blocks
+        if raw is None:
+            return None
+        header, _ = read_snapshot_header(raw)
     except Exception as exc:
         print(f"votakvot: the snapshot header in {folder} is unreadable ({exc})", file=sys.stderr)
         return None
