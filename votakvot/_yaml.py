@@ -175,13 +175,20 @@ def _scalar(value: Any) -> str:
 _INF = float("inf")
 
 
+_key_text: dict[str, str] = {}
+"""Keys as written: the same few dozen names fill every record."""
+
 _MAX_INDENT = 2 * 50  # deeper nesting (or a dict that contains itself) is not plain
 
 
 def _emit_entry(out: list[str], key: Any, value: Any, indent: str) -> None:
     if type(key) is not str or len(indent) > _MAX_INDENT:
         raise _NotPlain
-    k = _scalar(key)
+    k = _key_text.get(key)
+    if k is None:
+        k = _scalar(key)
+        if len(_key_text) < 4096:
+            _key_text[key] = k
     cls = type(value)
     if cls is dict:
         if not value:
