@@ -521,8 +521,30 @@ def _csv_rows(rows: list[tuple[Any, ...]]) -> str:
     import csv
 
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
+    csv.writer(buf, lineterminator="\n").writerows(
+        [tuple(map(_metric_value, row)) for row in rows]
+    )
     return buf.getvalue()
+
+
+def _metric_value(value: Any) -> Any:
+    """A metered value as a number where it is one: ``loss=tensor`` or ``np.float32`` is
+    written as its number (``.item()``), not as ``tensor(0.1000)``, which no reader parses."""
+    cls = type(value)
+    if cls in _NUMBERS or cls is str:
+        return value
+    item = getattr(value, "item", None)
+    if item is not None and cls.__module__.partition(".")[0] in _ARRAY_MODULES:
+        try:
+            value = item()
+        except Exception:  # not a single value (an array of several): written as it prints
+            return value
+        if type(value) is float:
+            return repr(value)
+    return value
+
+
+_ARRAY_MODULES = frozenset({"numpy", "torch", "jax", "jaxlib", "cupy", "tensorflow", "mlx"})
 
 
 def _user_frames(tb: TracebackType | None) -> TracebackType | None:
