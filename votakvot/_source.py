@@ -20,6 +20,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from . import _notebook
+
 __all__ = ["describe"]
 
 try:  # CPython's own sha256, not hashlib's: that loads OpenSSL, ~4 MB for one hash
@@ -147,12 +149,18 @@ def _section(
     digest.update(extra.encode("utf-8", "surrogatepass"))
     for code in codes:
         _hash_code(code, digest)
-    return {
+    section: dict[str, Any] = {
         "file": _relative(filename),
         "line": line,
         "hash": digest.hexdigest()[:16],
         "hash_of": "text-and-code" if text is not None else "code",
     }
+    if "IPython" in sys.modules:  # only a kernel or IPython shell compiles cells
+        cell = _notebook.cell_info(filename)
+        if "notebook" in cell and os.path.isabs(cell["notebook"]):
+            cell["notebook"] = _relative(cell["notebook"])
+        section.update(cell)
+    return section
 
 
 def _lines(filename: str, module_globals: dict[str, Any] | None) -> list[str]:

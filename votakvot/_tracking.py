@@ -276,7 +276,7 @@ class ActiveTrial:
 
     def fail(self, exc: BaseException) -> None:
         state = "interrupted" if _is_interruption(exc) else "failed"
-        tb = "".join(traceback.format_exception(type(exc), exc, _user_frames(exc.__traceback__)))
+        tb = _traceback_text(exc)
         self.data["error"] = {"type": _error_type(exc), "message": str(exc)}
         self.data["traceback"] = tb
         self._guard(
@@ -558,6 +558,16 @@ def _user_frames(tb: TracebackType | None) -> TracebackType | None:
     return tb
 
 
+def _traceback_text(exc: BaseException) -> str:
+    """The recorded traceback: from the user's frames on, notebook cells named ``Cell In[N]``."""
+    te = traceback.TracebackException(type(exc), exc, _user_frames(exc.__traceback__))
+    if "IPython" in sys.modules:  # only a kernel or IPython shell has cells to name
+        from ._notebook import label_cells
+
+        label_cells(te)
+    return "".join(te.format())
+
+
 def _is_interruption(exc: BaseException) -> bool:
     if isinstance(exc, INTERRUPTING):
         return True
@@ -655,9 +665,21 @@ def function_name(fn: Callable[..., Any]) -> str:
 
 
 def _default_prefix(fn: Callable[..., Any]) -> str:
+    """``{module}/{qualname}``; a notebook's functions go under the notebook's name.
+
+    ``analysis/train`` for ``train`` defined in ``analysis.ipynb``, when the kernel
+    knows its notebook (see :mod:`votakvot._notebook`); ``__main__/train`` when not.
+    """
     qualname = str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "call"))
     qualname = qualname.replace("<locals>.", "").replace("<", "").replace(">", "")
-    return f"{_module_name(fn)}/{qualname}"
+    module = _module_name(fn)
+    if module == "__main__":
+        from ._notebook import folder_name, main_notebook
+
+        notebook = main_notebook(getattr(fn, "__module__", None) or "__main__")
+        if notebook:
+            module = folder_name(notebook)
+    return f"{module}/{qualname}"
 
 
 def new_tid(prefix: str, trial_uuid: str | None = None) -> tuple[str, str]:

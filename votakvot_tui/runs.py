@@ -25,6 +25,7 @@ __all__ = [
     "ab_base_command",
     "check_command",
     "format_value",
+    "not_rerunnable",
     "rerun_command",
     "resume_command",
     "root_of",
@@ -305,6 +306,35 @@ def resume_command(folder: str, record: Mapping[str, Any]) -> list[str]:
     return [*_runner(), "resume", folder]
 
 
+def not_rerunnable(record: Mapping[str, Any]) -> str | None:
+    """Why the trial's function cannot be run from another process, or ``None``.
+
+    A function defined in a notebook cell (or typed into a REPL) lives in that
+    kernel's ``__main__``: a new process has no such function to import, so the
+    dashboard says so instead of failing to import ``__main__.train``.
+    """
+    function = str(record.get("function") or "")
+    if not function.startswith("__main__."):
+        return None
+    source = record.get("source")
+    source = source if isinstance(source, Mapping) else {}
+    name = function.removeprefix("__main__.")
+    notebook = source.get("notebook")
+    cell = source.get("cell")
+    where = f" (cell In[{cell}])" if cell is not None else ""
+    if notebook or cell is not None:
+        defined = f"in notebook {notebook}{where}" if notebook else f"in a notebook cell{where}"
+        return (
+            f"{name} was defined {defined}: a function defined in a notebook cannot be rerun "
+            "from outside its kernel. Rerun it in the notebook, or move it to a .py module "
+            "that the notebook imports"
+        )
+    return (
+        f"{name} was defined in __main__ of an interactive session or a 'python -c' command: "
+        "it cannot be imported by another process. Move it to a .py module to rerun it"
+    )
+
+
 def rerun_command(folder: str, function: str, items: Sequence[str]) -> list[str]:
     """The command that runs ``function(**params)`` as a new trial recording ``rerun_of``.
 
@@ -327,6 +357,9 @@ def _import(function: str) -> Any:
             f"{function} was defined inside another function: it cannot be imported again; "
             "move it to the top level of its module"
         )
+    problem = not_rerunnable({"function": function})
+    if problem is not None:  # importing "__main__" here would find this very program
+        raise LaunchError(problem)
     try:
         return resolve(function).obj
     except UsageError as exc:
@@ -406,6 +439,9 @@ def _rerun(folder: str, items: list[str]) -> int:
     tid = str(record.get("tid") or "")
     root = root_of(folder, tid)
     function = str(record.get("function") or "")
+    problem = not_rerunnable(record)
+    if problem is not None:
+        raise LaunchError(problem)
     obj = _import(function)
     try:
         params = parse_kwargs(items)

@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from ..jobs import Job, JobError
-from ..runs import LaunchError, format_value, rerun_command, trial_cwd
+from ..runs import LaunchError, format_value, not_rerunnable, rerun_command, trial_cwd
 
 if TYPE_CHECKING:
     from ..launch import LaunchActions
@@ -100,6 +100,10 @@ class RerunScreen(ModalScreen[Job | None]):
             return
         if record.get("kind") == "ab":
             self.app.call_from_thread(self._to_launch_form, record)
+            return
+        problem = not_rerunnable(record)  # a notebook's function: no process can import it
+        if problem is not None:
+            self.app.call_from_thread(self.show_error, problem)
             return
         cwd = trial_cwd(record)
         problem = check_importable(function, cwd)
