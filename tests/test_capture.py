@@ -233,9 +233,8 @@ def test_size_cap_truncates_the_file_but_not_the_terminal(tmp_path: Path, capsys
     assert len(data) <= 2000
     text = data.decode("utf-8")  # strict: a cut character would raise
     assert text.startswith("line 0000 ééé\nline 0001 ééé\n")
-    assert text.endswith(
-        "capture_limit=2000 bytes; the rest of this trial's output went to the terminal only]\n"
-    )
+    assert "\n[votakvot: output.log reached capture_limit=2000 bytes: " in text  # issue 17:
+    assert text.endswith("line 0499 ééé\n")  # head and tail are kept
     assert capsys.readouterr().out.count("\n") == 500
 
 
@@ -257,8 +256,9 @@ def test_size_cap_of_log_records_keeps_whole_lines(tmp_path: Path) -> None:
     assert (folder / "log.jsonl").stat().st_size <= 3000
     logs = read_logs(str(folder))
     assert list(logs.message[:3]) == ["record 0", "record 1", "record 2"]
-    assert "reached capture_limit=3000" in logs.message.iloc[-1]
-    assert logs.logger.iloc[-1] == "votakvot"
+    marker = logs[logs.logger == "votakvot"]  # issue 17: between head and tail
+    assert len(marker) == 1 and "reached capture_limit=3000" in marker.message.iloc[0]
+    assert logs.message.iloc[-1] == "record 199"
 
 
 # --- logging ---------------------------------------------------------------------------

@@ -5,7 +5,10 @@ While a trial runs with ``capture="all"`` (the default), text its call writes to
 ``output.log`` in the trial folder; with ``"all"`` or ``"logging"``, the
 ``logging`` records it emits go to ``log.jsonl``, one JSON object a line. Both
 files are flushed about once a second while the trial runs and are capped at
-``init(capture_limit=...)`` bytes each.
+``init(capture_limit=...)`` bytes each: past the cap a file keeps its start and
+its end, with a marker line saying what was left out in between. Progress bars
+that redraw their line (``\\r``) are kept as a terminal shows them: the last
+state of each line, plus at most about one redraw a second while it ran.
 
 Text is routed by context (the same context that makes ``votakvot.meter`` find
 its trial), so trials running at once in threads or asyncio tasks each get
@@ -26,8 +29,9 @@ import posixpath
 from typing import TYPE_CHECKING, Any
 
 from . import _capture_logging, _capture_streams, _tracking
-from ._capture_sink import Sink, drain_all, register, unregister
+from ._capture_sink import Sink, drain_all, marker_pattern, register, tail_name, unregister
 from ._layout import LOG_NAME, OUTPUT_NAME
+from ._redraw import render
 from ._storage import get_filesystem
 
 if TYPE_CHECKING:
@@ -35,7 +39,7 @@ if TYPE_CHECKING:
 
     from ._tracking import ActiveTrial
 
-__all__ = ["read_logs", "read_output"]
+__all__ = ["read_logs", "read_output", "render_output"]
 
 logger = logging.getLogger("votakvot")
 
@@ -124,6 +128,7 @@ atexit.register(drain_all)
 
 
 def _read(trial: Any, name: str) -> tuple[bytes | None, str]:
+    """The file's bytes, followed by the kept end of a running trial that passed the cap."""
     if isinstance(trial, str):
         path = trial
     elif isinstance(trial, _tracking.ActiveTrial):
@@ -135,18 +140,48 @@ def _read(trial: Any, name: str) -> tuple[bytes | None, str]:
     _, root = get_filesystem(path)
     file = posixpath.join(root, name)
     # Bounded and regular-file-only: an output.log that is a FIFO raises, never hangs.
-    return read_side_file(path, name), file
+    raw = read_side_file(path, name)
+    if raw is not None:
+        tail = read_side_file(path, tail_name(name))
+        if tail:
+            # Written while the trial runs (or until it was killed); at its end the
+            # tail is appended to the file itself and this one removed.
+            raw = (raw if raw.endswith(b"\n") or tail.startswith(b"\n") else raw + b"\n") + tail
+    return raw, file
+
+
+def render_output(raw: bytes) -> str:
+    """Captured output as a terminal shows it: each redrawn line (``\\r``, cursor-up)
+    in its last state, head and tail of a capped file rendered apart around the marker.
+
+    Args:
+        raw: the bytes of ``output.log`` (or its end: a start cut inside a character
+            is replaced, never raises).
+    """
+    parts = marker_pattern(OUTPUT_NAME).split(raw)
+    markers = marker_pattern(OUTPUT_NAME).findall(raw)
+    out = [render(parts[0].decode("utf-8", "replace"))]
+    for marker, part in zip(markers, parts[1:]):
+        if out[-1] and not out[-1].endswith("\n"):
+            out.append("\n")
+        out.append(marker.lstrip(b"\n").decode("utf-8", "replace"))
+        out.append(render(part.decode("utf-8", "replace")))
+    return "".join(out)
 
 
 def read_output(trial: Any) -> str:
     """What the trial printed (``output.log``), or ``""`` when it printed nothing.
+
+    Progress-bar redraws come back in their last state (see :func:`render_output`);
+    a file that reached ``capture_limit`` comes back as its start, the marker line and
+    its end, also while the trial still runs.
 
     Args:
         trial: a :class:`votakvot.Trial`, the path/URL of a trial folder, or the
             running trial (``votakvot._tracking.current()``).
     """
     raw, _ = _read(trial, OUTPUT_NAME)
-    return raw.decode("utf-8", "replace") if raw else ""
+    return render_output(raw) if raw else ""
 
 
 def read_logs(trial: Any) -> pandas.DataFrame:
