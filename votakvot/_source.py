@@ -182,7 +182,7 @@ def _last_line(codes: list[types.CodeType]) -> int:
     while stack:
         code = stack.pop()
         last = max(last, code.co_firstlineno)
-        for _, _, end, *_ in code.co_positions():
+        for _, end, *_ in code.co_positions():  # (line, end_line, column, end_column)
             if end is not None and end > last:
                 last = end
         stack.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
