@@ -15,7 +15,7 @@ import stat
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LIMIT", "FileStart", "read_start"]
+__all__ = ["LIMIT", "FileStart", "read_start", "tail_start"]
 
 LIMIT = 2 * 1024 * 1024
 """Bytes read of a file at most; a bigger file shows its start (or end) and says so."""
@@ -42,9 +42,9 @@ class FileStart:
 
     def text(self, *, tail: bool = False) -> str:
         """The bytes as text (undecodable bytes replaced), with a line saying it was cut."""
-        text = self.data.decode("utf-8", errors="replace")
         if not self.cut:
-            return text
+            return self.data.decode("utf-8", errors="replace")
+        text = (tail_start(self.data) if tail else self.data).decode("utf-8", errors="replace")
         size = f"{self.size:,}" if self.size is not None else "more"
         if tail:
             return f"… (only the last {len(self.data):,} of {size} bytes are shown)\n" + text
@@ -54,6 +54,18 @@ class FileStart:
     def binary(self) -> bool:
         """A NUL byte near the start: not text."""
         return b"\x00" in self.data[:8192]
+
+
+def tail_start(data: bytes, line: int = 4096) -> bytes:
+    """The end of a file read from its middle, from a whole character on (from the next
+    line when one starts within ``line`` bytes): never half a character or a line."""
+    newline = data.find(b"\n", 0, line)
+    if newline >= 0:
+        return data[newline + 1 :]
+    start = 0
+    while start < min(len(data), 4) and (data[start] & 0xC0) == 0x80:
+        start += 1  # UTF-8 continuation bytes of a character that began before
+    return data[start:]
 
 
 def read_start(folder: str, name: str, limit: int = LIMIT, *, tail: bool = False) -> FileStart:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
     from votakvot.trial import Trial
 
-__all__ = ["DetailScreen", "TrialDetails", "load_details"]
+__all__ = ["DetailScreen", "TrialDetails", "load_details", "read_output_end"]
 
 METRIC_ROWS = 1000
 """The metrics tab shows the last this many rows (the plot shows them all)."""
@@ -102,8 +103,7 @@ def load_details(path: str) -> TrialDetails:
             metrics = frame
     except Exception as exc:  # shown in the Metrics tab
         metrics_error = _reason(path, "the metrics cannot be read", exc)
-    out = read_start(path, "output.log", OUTPUT_LIMIT, tail=True)
-    output = out.error or out.text(tail=True)
+    output = read_output_end(path)
     return TrialDetails(
         path,
         yaml_text,
@@ -116,6 +116,43 @@ def load_details(path: str) -> TrialDetails:
         attached_error,
         metrics_error,
     )
+
+
+def read_output_end(path: str, limit: int = OUTPUT_LIMIT) -> str:
+    """The end of what the trial printed, as a terminal shows it: progress-bar redraws
+    collapsed, the kept tail of a running trial past its cap after the marker, and a
+    start never inside a character or a line; or why it cannot be read."""
+    from votakvot._capture_sink import tail_name
+    from votakvot.capture import render_output
+
+    from .._files import read_start, tail_start
+
+    out = read_start(path, "output.log", limit, tail=True)
+    if out.error or out.missing:
+        return out.error
+    data, size = out.data, out.size or len(out.data)
+    end = read_start(path, tail_name("output.log"), limit, tail=True)
+    if end.data and not end.error:  # the trial runs (or was killed) past capture_limit
+        joint = b"" if data.endswith(b"\n") or end.data.startswith(b"\n") else b"\n"
+        data += joint + end.data
+        size += len(joint) + (end.size or len(end.data))
+    cut = out.cut or end.cut or len(data) > limit
+    if not cut:
+        return render_output(data)
+    data = tail_start(data[-limit:])
+    return f"… (only the last {len(data):,} of {size:,} bytes are shown)\n" + render_output(data)
+
+
+_NOTE = re.compile(r"\A… \(only the last .* bytes are shown\)$", re.MULTILINE)
+_MARKER = re.compile(r"^\[votakvot: \S+ reached capture_limit=.*\]$", re.MULTILINE)
+
+
+def _output_text(output: str) -> Text:
+    """The Output tab's text: the cut note and the capture-limit marker stand out."""
+    text = Text(output)
+    text.highlight_regex(_NOTE, style="dim italic")
+    text.highlight_regex(_MARKER, style="bold black on yellow")
+    return text
 
 
 def _read_trial(path: str) -> tuple[Trial | None, str]:
@@ -215,7 +252,9 @@ class DetailScreen(BaseScreen[None]):
             files.highlighted = highlighted
         self._show_metrics(details.metrics, details.metrics_error)
         output = details.output
-        self.query_one("#output", Static).update(output or "no captured output")
+        self.query_one("#output", Static).update(
+            _output_text(output) if output else "no captured output"
+        )
         tabs = self.query_one(TabbedContent)
         if details.traceback and tabs.active == "tab-yaml" and not getattr(self, "_shown", False):
             tabs.active = "tab-traceback"
