@@ -74,12 +74,50 @@ def check_root(path: object) -> str:
 
 
 _config = Config()
+_inherit_pending = True
+"""Until ``init`` is called or this process is known not to be a child started from a
+trial's process, the settings a ``multiprocessing`` parent passed on may still apply."""
 
 
 def get_config() -> Config:
+    if _inherit_pending:
+        _inherit()
     return _config
 
 
+def _inherit() -> None:
+    """In a child process started by ``multiprocessing`` (spawn, forkserver, joblib's
+    loky) from a process that used votakvot: record with the parent's root and settings,
+    so its trials land next to the parent's rather than in the working directory."""
+    global _config, _inherit_pending
+    from ._children import inherited
+
+    info = inherited()
+    if info is None:
+        from . import _children
+
+        _inherit_pending = not _children._resolved  # still unpickling: ask again later
+        return
+    _inherit_pending = False
+    settings = info.get("settings")
+    if settings:
+        try:
+            _config = Config(**settings)
+        except TypeError as exc:  # a parent with another votakvot version
+            import logging
+
+            logging.getLogger("votakvot").warning(
+                "votakvot: the settings passed on by the parent process were not understood "
+                "(%s); call votakvot.init() in the child to choose its root",
+                exc,
+            )
+
+
 def set_config(config: Config) -> None:
-    global _config
+    """Make ``config`` this process's settings (``init``); children started later get them."""
+    global _config, _inherit_pending
     _config = config
+    _inherit_pending = False
+    from ._children import install
+
+    install()

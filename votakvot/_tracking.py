@@ -27,7 +27,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
 
-from . import _source, meta
+from . import _children, _source, meta
 from ._config import Capture, Config, get_config
 from ._layout import (
     HEARTBEAT_NAME,
@@ -117,6 +117,8 @@ class ActiveTrial:
         trial_id: str | None = None,
         source: dict[str, Any] | None = None,
     ) -> None:
+        if not _children._installed:
+            _children.install()  # once per process: follow trials into pools and children
         self.config = config or get_config()
         self.capture = capture or self.config.capture
         """What output of this trial is kept: ``all``, ``logging`` or ``none``."""
@@ -139,6 +141,10 @@ class ActiveTrial:
             self.data["source"] = source
         if parent is not None:
             self.data["parent"] = parent.tid
+        else:
+            outer = _children.outer()  # a trial of the process that started this one
+            if outer is not None:
+                self.data["parent"] = outer.tid
         self.data["at"] = {"created": _now()}
         self.data["params"] = params
         self.data["info"] = self.info
@@ -601,6 +607,9 @@ class _Flusher:
             os.register_at_fork(after_in_child=self._after_fork)
 
     def _after_fork(self) -> None:
+        # The parent's running trials are the parent's to record: in this child they
+        # become views that add rows and files but never rewrite the record.
+        _children.adopt_after_fork(list(self._trials))
         self._trials = weakref.WeakSet()
         self._lock = threading.Lock()
         self._thread = None
@@ -648,8 +657,8 @@ _flusher = _Flusher()
 
 def _module_name(fn: Callable[..., Any]) -> str:
     module = getattr(fn, "__module__", None) or "__main__"
-    if module == "__main__":
-        main = sys.modules.get("__main__")
+    if module in ("__main__", "__mp_main__"):  # __mp_main__: a spawned child's __main__
+        main = sys.modules.get(module)
         spec = getattr(main, "__spec__", None)
         if spec is not None and spec.name:
             return spec.name.removesuffix(".__main__")
@@ -1074,6 +1083,19 @@ def clear_previous_run(trial: ActiveTrial) -> None:
 
 
 def _outside(what: str) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        # The usual cause: a thread started inside a trial, which Python starts with an
+        # empty context. Say how to keep its rows rather than just dropping them.
+        logger.warning(
+            "votakvot.%s() called outside any tracked call (in thread %r); nothing is "
+            "recorded. A thread started inside a tracked call does not see its trial: start "
+            "it as threading.Thread(target=contextvars.copy_context().run, args=(work, ...)) "
+            "to record into that trial (ThreadPoolExecutor tasks submitted inside a trial "
+            "already do)",
+            what,
+            threading.current_thread().name,
+        )
+        return
     logger.warning("votakvot.%s() called outside any tracked call; nothing is recorded", what)
 
 
@@ -1081,6 +1103,10 @@ def inform(**fields: Any) -> None:
     """Record extra fields under ``info`` of the current trial (later calls update them)."""
     trial = _current.get()
     if trial is None:
+        outer = _children.outer()  # in a child process started by a trial
+        if outer is not None:
+            outer.inform(fields)
+            return
         _outside("inform")
         return
     trial.inform(fields)
@@ -1094,6 +1120,10 @@ def meter(**fields: Any) -> None:
     """
     trial = _current.get()
     if trial is None:
+        outer = _children.outer()  # in a child process started by a trial
+        if outer is not None:
+            outer.meter(fields)
+            return
         _outside("meter")
         return
     rows = trial._metric_rows.get(tuple(fields))
@@ -1111,12 +1141,22 @@ def attach(name: str, mode: str = "w") -> IO[Any]:
     _safe_relative(name)
     trial = _current.get()
     if trial is None:
+        outer = _children.outer()  # in a child process started by a trial
+        if outer is not None:
+            return outer.attach(name, mode)
         _outside("attach")
         return io.BytesIO() if "b" in mode else io.StringIO()
     return trial.attach(name, mode)
 
 
 def tid() -> str | None:
-    """The id of the current trial, or ``None`` outside any tracked call."""
+    """The id of the current trial, or ``None`` outside any tracked call.
+
+    In a child process started inside a trial, the id of that trial while it runs:
+    the child's ``meter`` rows and ``attach`` files go there.
+    """
     trial = _current.get()
-    return trial.tid if trial is not None else None
+    if trial is not None:
+        return trial.tid
+    outer = _children.outer()
+    return outer.tid if outer is not None else None
