@@ -15,6 +15,7 @@ import contextvars
 import json
 import logging
 import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -58,9 +59,61 @@ def record_line(record: logging.LogRecord) -> str:
     return _encode(fields) + "\n"
 
 
+def _warning_record(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int
+) -> logging.LogRecord:
+    """The record ``logging.captureWarnings`` would make, without going through logging."""
+    text = f"{filename}:{lineno}: {category.__name__}: {message}"
+    return logging.LogRecord("py.warnings", logging.WARNING, filename, lineno, text, None, None)
+
+
+def _show_and_keep(inner: Callable[..., Any]) -> Callable[..., Any]:
+    """``warnings.showwarning`` that also keeps the warning in the trial's ``log.jsonl``.
+
+    Only warnings that are shown reach it, so the filters (``-W``, ``simplefilter``,
+    "once per location") decide as before, and ``catch_warnings(record=True)`` or
+    ``pytest.warns`` (which replace the display while they run) see every warning.
+    """
+    get = records.get
+    # logging.captureWarnings(True) makes a py.warnings record: our factory keeps that one.
+    logs_itself = inner is getattr(logging, "_showwarning", None)
+
+    def showwarning(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: str | None = None,
+    ) -> None:
+        sink = get()
+        if sink is not None and not logs_itself:
+            sink.parts.append(record_line(_warning_record(message, category, filename, lineno)))
+            if len(sink.parts) > SPILL_PARTS:
+                sink.spill()
+        inner(message, category, filename, lineno, file, line)
+
+    showwarning.__votakvot_inner__ = inner  # type: ignore[attr-defined]
+    return showwarning
+
+
+def _install_warnings() -> None:
+    """Wrap the current ``warnings.showwarning`` (again, if the program replaced ours)."""
+    current = warnings.showwarning
+    if hasattr(current, "__votakvot_inner__"):
+        return
+    with _lock:
+        current = warnings.showwarning
+        if not hasattr(current, "__votakvot_inner__"):
+            warnings.showwarning = _show_and_keep(current)
+
+
 def install() -> None:
-    """Put the capturing record factory in place, over whatever factory is current."""
+    """Put the capturing record factory in place, over whatever factory is current,
+    and the capturing ``warnings.showwarning`` over whatever shows warnings now."""
     global _installed, _generation
+    if not hasattr(warnings.showwarning, "__votakvot_inner__"):
+        _install_warnings()
     if logging.getLogRecordFactory() is _installed:
         return
     with _lock:
