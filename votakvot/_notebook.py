@@ -19,6 +19,7 @@ script never pays for it.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -143,6 +144,17 @@ def label_cells(te: traceback.TracebackException) -> None:
     """
     if "IPython" not in sys.modules:
         return
+    try:
+        _label_cells(te)
+    except Exception as exc:  # a kernel we do not know: the file names stay, the record is kept
+        logging.getLogger("votakvot").warning(
+            "votakvot: could not name notebook cells in a traceback (%s: %s)",
+            type(exc).__name__,
+            exc,
+        )
+
+
+def _label_cells(te: traceback.TracebackException) -> None:
     seen: set[int] = set()
     stack: list[traceback.TracebackException | None] = [te]
     while stack:
