@@ -300,7 +300,7 @@ async def measure_datatable(root: str, n: int) -> dict[str, Any]:
     from textual.app import App, ComposeResult
     from textual.widgets import DataTable
 
-    from votakvot_tui.model import TrialStore, ViewSpec, display, find_trial_dirs, read_record
+    from votakvot_tui.core.model import TrialStore, ViewSpec, display, find_trial_dirs, read_record
 
     start = time.perf_counter()
     store = TrialStore()

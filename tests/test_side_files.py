@@ -136,7 +136,7 @@ def test_cli_show_keeps_going(hostile: tuple[Path, Path], capsys) -> None:
 @pytest.mark.timeout(30)
 def test_dashboard_model_keeps_the_row(hostile: tuple[Path, Path]) -> None:
     """The dashboard's row is the trial (stale), saying which file it could not read."""
-    from votakvot_tui.model import read_records
+    from votakvot_tui.core.model import read_records
 
     _, folder = hostile
     with warnings.catch_warnings(record=True):
@@ -193,7 +193,7 @@ def test_metrics_file_that_is_a_device_is_left_out(tmp_path: Path) -> None:
 @pytest.mark.timeout(30)
 def test_ab_reader_with_a_fifo_status(tmp_path: Path) -> None:
     """The dashboard's ab monitor shows a FIFO status file as an error, never blocks."""
-    from votakvot_tui.ab_data import STATUS_NAME, AbReader
+    from votakvot_tui.core.ab_data import STATUS_NAME, AbReader
 
     folder = _trial(tmp_path)
     os.mkfifo(folder / STATUS_NAME)
@@ -394,7 +394,7 @@ def test_dashboard_rerun_with_a_fifo_snapshot(tmp_path: Path, capsys) -> None:
     """The dashboard's rerun reads the snapshot's params: a FIFO there is reported, never
     waited on."""
     from votakvot._layout import SNAPSHOT_NAME
-    from votakvot_tui.runs import _snapshot_params
+    from votakvot_tui.core.runs import _snapshot_params
 
     folder = _trial(tmp_path)
     os.mkfifo(folder / SNAPSHOT_NAME)

@@ -39,7 +39,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``votakvot-tui`` script."""
     args = parse_args(argv)
-    from .model import Source
+    from .core.model import Source
 
     missing = [p for p in args.paths if not Source(p).exists()]
     if missing:

@@ -34,7 +34,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from .launch import LaunchActions
 from .messages import FilesChanged, MetricsChanged, TrialsUpdated
-from .model import (
+from .core.model import (
     Source,
     TrialRecord,
     TrialStore,
@@ -44,7 +44,7 @@ from .model import (
     newest_trial_dirs,
     read_records,
 )
-from .watch import Changes, Poller, Watcher
+from .core.watch import Changes, Poller, Watcher
 
 __all__ = ["VotakvotApp", "make_app"]
 
@@ -187,7 +187,7 @@ class VotakvotApp(LaunchActions, App[None]):
             try:
                 processes.append(
                     subprocess.Popen(
-                        [sys.executable, "-m", "votakvot_tui._reader"],
+                        [sys.executable, "-m", "votakvot_tui.core._reader"],
                         stdin=subprocess.PIPE,
                         stdout=subprocess.PIPE,
                         stderr=subprocess.DEVNULL,
@@ -204,7 +204,7 @@ class VotakvotApp(LaunchActions, App[None]):
         """Parse trial folders in helper processes while they are still being found.
 
         This thread walks the folder and queues chunks; one thread per helper hands
-        them over and applies the answers. See :mod:`votakvot_tui._reader` for why.
+        them over and applies the answers. See :mod:`votakvot_tui.core._reader` for why.
         A helper that fails leaves its share to this thread, so the scan never
         depends on the helpers. Returns the folders read, ``None`` if cancelled.
         """

@@ -1,7 +1,7 @@
 """Starting work from the dashboard: the app's keys, actions and palette commands for it.
 
 :class:`LaunchActions` is mixed into :class:`~votakvot_tui.app.VotakvotApp`; it owns
-the :class:`~votakvot_tui.jobs.JobManager` (everything the app starts goes through
+the :class:`~votakvot_tui.core.jobs.JobManager` (everything the app starts goes through
 it) and opens the launch, monitor, compare, resumable, rerun and jobs screens.
 It derives from ``App`` only so that Textual merges its ``BINDINGS`` and
 ``COMMANDS`` into the app's.
@@ -18,8 +18,8 @@ from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import ModalScreen
 
-from .jobs import Job, JobManager
-from .runs import AbRequest
+from .core.jobs import Job, JobManager
+from .core.runs import AbRequest
 
 if TYPE_CHECKING:
     from .app import VotakvotApp

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from .watch import Changes
+from .core.watch import Changes
 
 __all__ = ["FilesChanged", "MetricsChanged", "TrialsUpdated"]
 

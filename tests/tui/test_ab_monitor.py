@@ -10,7 +10,7 @@ from textual.widgets import Static
 from tui_helpers import loaded, wait_for, write_trial
 
 from votakvot_tui import make_app
-from votakvot_tui.ab_data import AbReader, display_bins, fmt_latency, percentile_of
+from votakvot_tui.core.ab_data import AbReader, display_bins, fmt_latency, percentile_of
 from votakvot_tui.screens.ab_compare import AbCompareScreen
 from votakvot_tui.screens.ab_monitor import AbMonitorScreen, histogram_text
 from votakvot_tui.widgets import TrialTable
@@ -248,7 +248,7 @@ async def test_run_again_fills_the_launch_form(tmp_path, monkeypatch):
 def test_request_from_recorded_params_round_trips():
     """Recorded arguments become form text that parses back to the same values."""
     from votakvot.ab.target import parse_kwargs
-    from votakvot_tui.runs import AbRequest
+    from votakvot_tui.core.runs import AbRequest
 
     args = {"url": "http://x y", "n": 3, "s": "3", "u": "http://z", "l": [1, "a"], "q": 'a"b'}
     params = {

@@ -15,8 +15,8 @@ from textual.widgets import DataTable, OptionList, TextArea
 from tui_helpers import loaded, wait_for, write_trial
 
 from votakvot_tui import make_app
-from votakvot_tui._files import read_start
-from votakvot_tui.model import Source, _scalar, display, iter_trial_dirs, read_records
+from votakvot_tui.core._files import read_start
+from votakvot_tui.core.model import Source, _scalar, display, iter_trial_dirs, read_records
 from votakvot_tui.screens import DetailScreen, ViewerScreen
 from votakvot_tui.screens.detail import TEXT_LIMIT, load_details
 from votakvot_tui.screens.plot import _seconds
@@ -49,7 +49,7 @@ def test_one_bad_record_is_one_unreadable_row(tmp_path: Path, monkeypatch, caplo
     (and a warning naming it); the other folders of the batch are still read."""
     good = write_trial(tmp_path, uid="00000000-0000-4000-8000-00000000000a")
     bad = write_trial(tmp_path, uid="00000000-0000-4000-8000-00000000000b")
-    import votakvot_tui.model as model
+    import votakvot_tui.core.model as model
 
     real = model._library_row()
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from votakvot_tui.jobs import Job, JobError, JobManager, jobs_dir
+from votakvot_tui.core.jobs import Job, JobError, JobManager, jobs_dir
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -286,7 +286,7 @@ def test_docs_example_runs(tmp_path):
 def test_supervisor_that_cannot_start_is_lost_with_its_reason(tmp_path):
     """A supervisor that dies before starting the command (here: a python that cannot
     import the supervisor) ends ``lost`` once the start grace passed, its error in the tail."""
-    from votakvot_tui import jobs as jobs_module
+    from votakvot_tui.core import jobs as jobs_module
 
     manager = JobManager(str(tmp_path / "jobs"))
     folder = tmp_path / "jobs" / "260101-000000000-command-abcdef"

@@ -11,7 +11,7 @@ from textual.widgets import Static
 from tui_helpers import wait_for
 
 from votakvot_tui import make_app
-from votakvot_tui.jobs import JobManager
+from votakvot_tui.core.jobs import JobManager
 from votakvot_tui.launch import running_jobs_message
 from votakvot_tui.screens.jobs import JobsScreen
 
@@ -81,7 +81,7 @@ async def test_quit_without_jobs_says_nothing(jobs_dir, tmp_path, capsys):
 
 def test_running_jobs_message_counts():
     """The notice names up to three jobs and the folder."""
-    from votakvot_tui.jobs import Job
+    from votakvot_tui.core.jobs import Job
 
     jobs = [Job(id=str(i), folder="/j", argv=["x"], cwd="/", title=f"t{i}") for i in range(4)]
     text = running_jobs_message(jobs, "/jobs")

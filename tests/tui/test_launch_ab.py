@@ -12,8 +12,8 @@ from textual.widgets import Input, Select, Static
 from tui_helpers import wait_for
 
 from votakvot_tui import make_app
-from votakvot_tui.jobs import JobManager
-from votakvot_tui.runs import AbRequest, LaunchError, ab_base_command
+from votakvot_tui.core.jobs import JobManager
+from votakvot_tui.core.runs import AbRequest, LaunchError, ab_base_command
 from votakvot_tui.screens.ab_monitor import AbMonitorScreen
 from votakvot_tui.screens.launch_ab import LaunchAbScreen
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from launch_helpers import user_module
 
-from votakvot_tui.jobs import JobManager
+from votakvot_tui.core.jobs import JobManager
 
 pytestmark = [
     pytest.mark.skipif(

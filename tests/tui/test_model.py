@@ -13,9 +13,9 @@ from tui_helpers import T0, loaded, rows, uid, wait_for, write_trial
 from votakvot import _yaml
 from votakvot_tui import make_app
 from votakvot_tui.__main__ import main
-from votakvot_tui.actions import delete_trial_folders, view_as_code
-from votakvot_tui.model import Source, TrialStore, ViewSpec, display, is_query, read_record
-from votakvot_tui.watch import Poller
+from votakvot_tui.core.actions import delete_trial_folders, view_as_code
+from votakvot_tui.core.model import Source, TrialStore, ViewSpec, display, is_query, read_record
+from votakvot_tui.core.watch import Poller
 
 
 def test_source_matches_folders_and_globs(tmp_path: Path):
@@ -194,7 +194,7 @@ def test_running_trial_with_old_heartbeat_is_stale(tmp_path: Path):
 
 def test_walk_finds_what_find_trial_dirs_finds(sample, tmp_path: Path):
     """The dashboard's own walk (newest first) finds the same folders as the library's."""
-    from votakvot_tui.model import find_trial_dirs, iter_trial_dirs
+    from votakvot_tui.core.model import find_trial_dirs, iter_trial_dirs
 
     root, trials = sample
     inner = write_trial(trials["train0"] / "nested", uid=uid(9))  # a trial inside a trial

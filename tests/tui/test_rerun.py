@@ -14,7 +14,7 @@ from tui_helpers import loaded, wait_for, write_trial
 
 from votakvot.trial import read_trial
 from votakvot_tui import make_app
-from votakvot_tui.runs import LaunchError, format_value, rerun_command
+from votakvot_tui.core.runs import LaunchError, format_value, rerun_command
 from votakvot_tui.screens.rerun import RerunScreen, param_items
 from votakvot_tui.widgets import TrialTable
 

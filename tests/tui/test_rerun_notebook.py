@@ -11,7 +11,7 @@ from tui_helpers import loaded, wait_for, write_trial
 
 from votakvot import _yaml
 from votakvot_tui import make_app
-from votakvot_tui.runs import LaunchError, _import, main, not_rerunnable
+from votakvot_tui.core.runs import LaunchError, _import, main, not_rerunnable
 from votakvot_tui.screens.rerun import RerunScreen
 from votakvot_tui.widgets import TrialTable
 
@@ -51,7 +51,7 @@ def test_the_reason_names_the_notebook_and_the_cell() -> None:
 
 
 def test_the_rerun_program_refuses_a_notebook_trial(tmp_path, capsys) -> None:
-    """``python -m votakvot_tui.runs rerun FOLDER`` exits 2 with the reason, runs nothing."""
+    """``python -m votakvot_tui.core.runs rerun FOLDER`` exits 2 with the reason, runs nothing."""
     folder = _notebook_trial(tmp_path / "results")
     assert main(["rerun", str(folder), "x=2"]) == 2
     err = capsys.readouterr().err

@@ -14,8 +14,8 @@ from tui_helpers import loaded, wait_for, write_trial
 
 from votakvot.trial import read_trial
 from votakvot_tui import make_app
-from votakvot_tui.jobs import JobManager
-from votakvot_tui.runs import LaunchError, resume_command, root_of
+from votakvot_tui.core.jobs import JobManager
+from votakvot_tui.core.runs import LaunchError, resume_command, root_of
 from votakvot_tui.screens.resumable import ResumableScreen
 
 pytestmark = pytest.mark.timeout(120)

@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 from textual_plotext import PlotextPlot
 
-from ..ab_data import AbReader, AbSnapshot, fmt_latency
+from ..core.ab_data import AbReader, AbSnapshot, fmt_latency
 
 __all__ = ["AbCompareScreen", "compare_table"]
 

@@ -2,7 +2,7 @@
 
 Progress, calls/s and p50/p99 over time, the latency histogram, percentiles,
 result counts and error kinds with their first traceback. The trial's files are
-read in a thread worker several times a second (see :mod:`votakvot_tui.ab_data`);
+read in a thread worker several times a second (see :mod:`votakvot_tui.core.ab_data`);
 a finished run is read once and shown as recorded.
 """
 
@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
-from ..ab_data import AbReader, AbSnapshot, display_bins, fmt_latency
+from ..core.ab_data import AbReader, AbSnapshot, display_bins, fmt_latency
 
 if TYPE_CHECKING:
     from ..launch import LaunchActions
@@ -212,7 +212,7 @@ class AbMonitorScreen(Screen[None]):
 
     def _check_job(self, snapshot: AbSnapshot) -> None:
         """A job that ended before writing its trial (a bad option, an import error)."""
-        from ..jobs import JobError
+        from ..core.jobs import JobError
 
         app: LaunchActions = self.app  # type: ignore[assignment]
         try:
@@ -363,7 +363,7 @@ class AbMonitorScreen(Screen[None]):
 
     def action_again(self) -> None:
         """Open the launch form filled with this run's options (edit, then start)."""
-        from ..runs import AbRequest, LaunchError, root_of
+        from ..core.runs import AbRequest, LaunchError, root_of
 
         snapshot = self.snapshot
         if snapshot is None or not snapshot.params:

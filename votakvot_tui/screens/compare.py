@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Label
 
-from ..model import display
+from ..core.model import display
 from .base import BaseScreen
 from .plot import trial_label
 

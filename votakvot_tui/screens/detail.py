@@ -73,7 +73,7 @@ def load_details(path: str) -> TrialDetails:
     from votakvot._scan import MAX_RECORD
     from votakvot.trial import Trial
 
-    from .._files import read_start
+    from ..core._files import read_start
 
     record = read_start(path, "votakvot.yaml", TEXT_LIMIT)
     yaml_text = record.text()
@@ -125,7 +125,7 @@ def read_output_end(path: str, limit: int = OUTPUT_LIMIT) -> str:
     from votakvot._capture_sink import tail_name
     from votakvot.capture import render_output
 
-    from .._files import read_start, tail_start
+    from ..core._files import read_start, tail_start
 
     out = read_start(path, "output.log", limit, tail=True)
     if out.error or out.missing:
@@ -270,7 +270,7 @@ class DetailScreen(BaseScreen[None]):
         table.add_column("#")
         for column in tail.columns:
             table.add_column(str(column))
-        from ..model import display
+        from ..core.model import display
 
         for index, row in zip(tail.index, tail.itertuples(index=False)):
             cells = [display(v, "started" if c == "at" else "") for c, v in zip(tail.columns, row)]

@@ -12,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
-from ..jobs import Job, JobError
+from ..core.jobs import Job, JobError
 
 if TYPE_CHECKING:
     from ..launch import LaunchActions

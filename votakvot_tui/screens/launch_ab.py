@@ -12,8 +12,8 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from ..jobs import Job
-from ..runs import ENGINES, AbRequest, LaunchError
+from ..core.jobs import Job
+from ..core.runs import ENGINES, AbRequest, LaunchError
 
 if TYPE_CHECKING:
     from ..launch import LaunchActions
@@ -60,7 +60,7 @@ def check_request(request: AbRequest) -> tuple[list[str], str, str]:
         root = os.path.abspath(os.path.expanduser(root.removeprefix("file://")))
         options["path"] = root
     tid, _ = new_tid(f"ab/{target.short}")
-    from ..runs import ab_argv
+    from ..core.runs import ab_argv
 
     argv = ab_argv(options, request.arguments(), tid)
     return argv, f"{root.rstrip('/')}/{tid}", tid
@@ -175,7 +175,7 @@ class LaunchAbScreen(ModalScreen[tuple[Job, str] | None]):
             self.app.call_from_thread(self.show_error, str(exc))
             return
         app: LaunchActions = self.app  # type: ignore[assignment]
-        from ..jobs import JobError
+        from ..core.jobs import JobError
 
         try:
             job = app.job_manager.start(

@@ -1,7 +1,7 @@
 """Rerun a trial's function with edited params, as a new trial that names where it came from.
 
 The new trial records ``info.rerun_of`` (the source trial's tid). It runs in a separate
-process through :mod:`votakvot_tui.jobs` (``python -m votakvot_tui.runs rerun``),
+process through :mod:`votakvot_tui.core.jobs` (``python -m votakvot_tui.core.runs rerun``),
 from the folder the source trial ran in.
 """
 
@@ -16,8 +16,8 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from ..jobs import Job, JobError
-from ..runs import LaunchError, format_value, not_rerunnable, rerun_command, trial_cwd
+from ..core.jobs import Job, JobError
+from ..core.runs import LaunchError, format_value, not_rerunnable, rerun_command, trial_cwd
 
 if TYPE_CHECKING:
     from ..launch import LaunchActions
@@ -134,7 +134,7 @@ class RerunScreen(ModalScreen[Job | None]):
 
     def _to_launch_form(self, record: dict[str, Any]) -> None:
         """An ab run is rerun through the launch form, filled with its options."""
-        from ..runs import AbRequest, root_of
+        from ..core.runs import AbRequest, root_of
 
         launcher: LaunchActions = self.app  # type: ignore[assignment]
         try:

@@ -1,7 +1,7 @@
 """Resumable trials: how far each got, whether its process lives; resume or stop with a key.
 
 Resuming runs ``votakvot.run(tid, cls, **params)`` again for the trial, in a separate
-process started through :mod:`votakvot_tui.jobs` (``python -m votakvot_tui.runs resume``),
+process started through :mod:`votakvot_tui.core.jobs` (``python -m votakvot_tui.core.runs resume``),
 from the folder the trial first ran in so its module imports the same way.
 """
 
@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
 from ..messages import TrialsUpdated
-from ..runs import LaunchError, check_command, resume_command, trial_cwd
+from ..core.runs import LaunchError, check_command, resume_command, trial_cwd
 
 if TYPE_CHECKING:
     from votakvot.trial import Trial
@@ -182,7 +182,7 @@ def start_resume(app: App[Any], path: str) -> None:
 def _resume(app: App[Any], path: str) -> str:
     from votakvot.trial import read_trial
 
-    from ..jobs import JobError
+    from ..core.jobs import JobError
 
     launcher: LaunchActions = app  # type: ignore[assignment]
     try:

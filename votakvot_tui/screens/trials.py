@@ -15,7 +15,7 @@ from textual.widgets import Footer, Input, Label
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..messages import TrialsUpdated
-from ..model import View, ViewSpec, is_query
+from ..core.model import View, ViewSpec, is_query
 from ..widgets import StatusBar, TrialTable
 from .base import BaseScreen
 
@@ -341,7 +341,7 @@ class TrialsScreen(BaseScreen[None]):
     @work(thread=True, group="delete", exit_on_error=False)
     def delete_trials(self, paths: list[str]) -> None:
         """Remove the folders (after the modal said yes)."""
-        from ..actions import delete_trial_folders
+        from ..core.actions import delete_trial_folders
 
         failed = delete_trial_folders(paths)
         deleted = [p for p in paths if p not in failed]
@@ -377,7 +377,7 @@ class TrialsScreen(BaseScreen[None]):
 
     def action_copy_code(self) -> None:
         """Copy the pandas line that reproduces this view in a notebook."""
-        from ..actions import view_as_code
+        from ..core.actions import view_as_code
 
         code = view_as_code([s.path for s in self.vapp.sources], self.spec)
         self._copy(code, "code")
@@ -399,7 +399,7 @@ class TrialsScreen(BaseScreen[None]):
     @work(thread=True, group="export", exit_on_error=False)
     def export_csv(self, view: View, target: str) -> None:
         """Write the CSV off the event loop."""
-        from ..actions import export_csv
+        from ..core.actions import export_csv
 
         count = export_csv(view, target)
         self.app.call_from_thread(self.notify, f"wrote {count} rows to {target}", title="Exported")

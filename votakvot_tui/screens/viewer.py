@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Label, TextArea
 
-from .._files import LIMIT, read_start
+from ..core._files import LIMIT, read_start
 from .base import BaseScreen
 
 __all__ = ["ViewerScreen", "read_text"]

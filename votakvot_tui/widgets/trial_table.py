@@ -21,7 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..model import TrialRecord, View, display
+from ..core.model import TrialRecord, View, display
 
 __all__ = ["TrialTable"]
 

@@ -15,7 +15,7 @@ A job is a folder under the jobs directory (``$VOTAKVOT_JOBS_DIR``, else
         exit.json     exit code and end time (written by the supervisor)
 
 The command does not run as a child of the app: a small supervisor process
-(``python -m votakvot_tui.jobs JOBDIR``) starts it in a new session, so it keeps
+(``python -m votakvot_tui.core.jobs JOBDIR``) starts it in a new session, so it keeps
 running when the app quits, records its exit code when it ends, and carries
 out a stop: SIGINT to the command's process group (what Ctrl-C in a terminal
 does), SIGTERM after a grace period, SIGKILL after another. A dashboard started
@@ -369,7 +369,7 @@ class JobManager:
                 open(os.path.join(folder, SUPERVISOR_LOG), "ab") as log,
             ):
                 popen = subprocess.Popen(
-                    [sys.executable, "-m", "votakvot_tui.jobs", folder],
+                    [sys.executable, "-m", "votakvot_tui.core.jobs", folder],
                     stdin=null_in,
                     stdout=log,
                     stderr=log,
@@ -622,6 +622,6 @@ def supervise(folder: str, grace: float | None = None) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        print("usage: python -m votakvot_tui.jobs JOB_FOLDER", file=sys.stderr)
+        print("usage: python -m votakvot_tui.core.jobs JOB_FOLDER", file=sys.stderr)
         sys.exit(2)
     sys.exit(supervise(sys.argv[1]))

@@ -1,8 +1,8 @@
 """The commands the dashboard launches, and the small program that resumes or reruns a trial.
 
 Free of Textual: the forms build an :class:`AbRequest` or call :func:`resume_command`
-/ :func:`rerun_command`, and :mod:`votakvot_tui.jobs` runs the result. Resuming and
-rerunning happen in a separate process (``python -m votakvot_tui.runs ...``), so
+/ :func:`rerun_command`, and :mod:`votakvot_tui.core.jobs` runs the result. Resuming and
+rerunning happen in a separate process (``python -m votakvot_tui.core.runs ...``), so
 the user's code never runs inside the dashboard and keeps going after it quits.
 """
 
@@ -288,7 +288,7 @@ def format_value(value: Any) -> str:
 
 
 def _runner() -> list[str]:
-    return [sys.executable, "-m", "votakvot_tui.runs"]
+    return [sys.executable, "-m", "votakvot_tui.core.runs"]
 
 
 def check_command(function: str) -> list[str]:
@@ -462,7 +462,7 @@ def _rerun(folder: str, items: list[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m votakvot_tui.runs check FUNCTION | resume FOLDER | rerun FOLDER K=V...``."""
+    """``python -m votakvot_tui.core.runs check FUNCTION | resume FOLDER | rerun FOLDER K=V...``."""
     args = list(sys.argv[1:] if argv is None else argv)
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
@@ -479,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"votakvot: {exc}", file=sys.stderr)
         return 2
     print(
-        "usage: python -m votakvot_tui.runs check FUNCTION | resume FOLDER | "
+        "usage: python -m votakvot_tui.core.runs check FUNCTION | resume FOLDER | "
         "rerun FOLDER [KEY=VALUE ...]",
         file=sys.stderr,
     )
