@@ -6,8 +6,10 @@ worker) and tells every screen what changed with :class:`TrialsUpdated` and
 :class:`MetricsChanged`. A screen that wants more (detail, plot, compare)
 reads in its own worker.
 
-Adding a screen: write ``screens/<name>.py`` with a ``Screen`` subclass, push it
-from an action (``self.app.push_screen(MyScreen(...))``), and give it bindings
+Adding a screen: write ``screens/<name>.py`` with a :class:`~.screens.base.BaseScreen`
+subclass, push it from an action (``self.app.push_screen(MyScreen(...))``); to open a
+screen of another kind, post a message from :mod:`votakvot_tui.messages` to the app
+(screens never import the app or :mod:`votakvot_tui.launch`). Give it bindings
 with descriptions: every described binding of the current screen and of the
 app shows up in the command palette (see :meth:`VotakvotApp.get_system_commands`).
 """
@@ -32,8 +34,6 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from .launch import LaunchActions
-from .messages import FilesChanged, MetricsChanged, TrialsUpdated
 from .core.model import (
     Source,
     TrialRecord,
@@ -45,6 +45,11 @@ from .core.model import (
     read_records,
 )
 from .core.watch import Changes, Poller, Watcher
+from .launch import LaunchActions
+from .messages import FilesChanged, MetricsChanged, TrialsUpdated, WorkerFailed
+from .screens.error import ErrorScreen
+from .screens.help import HelpScreen
+from .screens.trials import TrialsScreen
 
 __all__ = ["VotakvotApp", "make_app"]
 
@@ -110,9 +115,7 @@ class VotakvotApp(LaunchActions, App[None]):
     # --------------------------------------------------------------- startup
 
     def on_mount(self) -> None:
-        from .screens.trials import TrialsScreen
-
-        self.push_screen(TrialsScreen())
+        self.push_screen(TrialsScreen(self))
         if self.missing:
             self.notify(
                 "no such folder: " + ", ".join(self.missing) + " (give a folder holding trials, "
@@ -387,20 +390,19 @@ class VotakvotApp(LaunchActions, App[None]):
     # --------------------------------------------------------------- errors
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A failed worker becomes an error dialog instead of a crash or silence."""
+        """A failed worker of the app itself: the same dialog as a screen's."""
         if event.state == WorkerState.ERROR and event.worker.error is not None:
-            from .screens.error import ErrorScreen
+            self.on_worker_failed(WorkerFailed(event.worker.name, event.worker.error))
 
-            error = event.worker.error
-            log.error("%s failed", event.worker.name, exc_info=error)
-            self.push_screen(ErrorScreen(f"{event.worker.name} failed", error))
+    def on_worker_failed(self, message: WorkerFailed) -> None:
+        """A failed worker becomes an error dialog instead of a crash or silence."""
+        log.error("%s failed", message.name, exc_info=message.error)
+        self.push_screen(ErrorScreen(f"{message.name} failed", message.error))
 
     # -------------------------------------------------------------- actions
 
     def action_help(self) -> None:
         """Show every key of the current screen and of the app."""
-        from .screens.help import HelpScreen
-
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 

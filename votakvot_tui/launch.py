@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -19,10 +19,8 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import ModalScreen
 
 from .core.jobs import Job, JobManager
-from .core.runs import AbRequest
-
-if TYPE_CHECKING:
-    from .app import VotakvotApp
+from .core.runs import AbRequest, LaunchError, root_of, start_resume
+from .messages import LaunchAbAgain, OpenAbMonitor, ResumeTrial
 
 __all__ = ["JobsProvider", "LaunchActions", "running_jobs_message"]
 
@@ -113,10 +111,6 @@ class LaunchActions(App[None]):
     def job_manager(self, manager: JobManager) -> None:
         self._job_manager = manager
 
-    @property
-    def _vapp(self) -> VotakvotApp:
-        return self  # type: ignore[return-value]
-
     def default_results_folder(self) -> str:
         """Where new ab runs go: the first local folder the dashboard shows."""
         sources = getattr(self, "sources", [])
@@ -170,11 +164,40 @@ class LaunchActions(App[None]):
 
     def job_for_trial(self, path: str) -> str | None:
         """The newest job of this app writing the trial ``path``, if any."""
-        wanted = os.path.normpath(path)
-        for job in self.job_manager.list_jobs(limit=200):
-            if job.trial and os.path.normpath(job.trial) == wanted:
-                return job.id
-        return None
+        return self.job_manager.job_for_trial(path)
+
+    # --------------------------------------------------- requests from screens
+
+    def on_open_ab_monitor(self, message: OpenAbMonitor) -> None:
+        self.open_ab_monitor(message.path, message.job_id)
+
+    def on_launch_ab_again(self, message: LaunchAbAgain) -> None:
+        try:
+            root = root_of(message.path, message.tid)
+        except LaunchError:
+            root = self.default_results_folder()
+        self.launch_ab(AbRequest.from_params(message.params, root))
+
+    def on_resume_trial(self, message: ResumeTrial) -> None:
+        self.resume(message.path)
+
+    def resume(self, path: str) -> None:
+        """Check the trial ``path`` and resume it as a job (in a thread), notifying the outcome."""
+        jobs = self.job_manager
+
+        def work() -> None:
+            try:
+                text = start_resume(jobs, path)
+            except LaunchError as exc:
+                self.call_from_thread(
+                    self.notify, str(exc), title="Cannot resume", severity="error"
+                )
+                return
+            self.call_from_thread(self.notify, text, title="Resuming")
+
+        self.run_worker(work, thread=True, group="resume", exit_on_error=False)
+
+    # ---------------------------------------------------------------- actions
 
     def action_ab_monitor(self) -> None:
         """Open the ab monitor of the selected ab trial."""
@@ -229,15 +252,13 @@ class LaunchActions(App[None]):
 
     def action_resume_selected(self) -> None:
         """Resume the selected resumable trial in a separate process."""
-        from .screens.resumable import start_resume
-
         if self._in_modal():
             return
         paths = self.selected_paths()
         if not paths:
             self.notify("select a resumable trial first", severity="warning")
             return
-        start_resume(self, paths[0])
+        self.resume(paths[0])
 
     def action_rerun(self) -> None:
         """Open the selected trial's params in a form and run its function again."""

@@ -426,6 +426,14 @@ class JobManager:
         """Jobs whose command has not ended yet."""
         return [j for j in self.list_jobs() if j.state in ("starting", "running", "stopping")]
 
+    def job_for_trial(self, path: str) -> str | None:
+        """The newest job writing the trial folder ``path``, if any (among the last 200)."""
+        wanted = os.path.normpath(path)
+        for job in self.list_jobs(limit=200):
+            if job.trial and os.path.normpath(job.trial) == wanted:
+                return job.id
+        return None
+
     def stop(self, job: Job | str) -> Job:
         """Ask the job's command to stop: SIGINT now, SIGTERM and SIGKILL later if needed.
 

@@ -242,8 +242,9 @@ def read_records(paths: Sequence[str]) -> list[TrialRecord]:
     Uses the same reader as ``load_report``: sections repeated across trials (the
     ``meta`` of trials from one process) are parsed once and shared, never copied.
     """
-    from votakvot._records import check_record, parse_record
     from votakvot._scan import read_records as read_raw
+
+    from votakvot._records import check_record, parse_record
     from votakvot.trial import Trial
 
     row = _library_row()

@@ -14,24 +14,44 @@ import datetime
 import importlib.util
 import os
 import shlex
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from votakvot.ab.options import (
+    OptionError,
+    Options,
+    TextError,
+    form_name,
+    format_number,
+    parse_int,
+    parse_number,
+    parse_seconds,
+    parse_warmup,
+)
+from votakvot.ab.target import UsageError, parse_kwargs
+from votakvot.layout import YAML_NAME
+
+from .jobs import JobError, JobManager
+
 __all__ = [
     "AbRequest",
     "LaunchError",
-    "ab_argv",
     "ab_base_command",
     "check_command",
+    "check_importable",
     "format_value",
     "not_rerunnable",
     "rerun_command",
     "resume_command",
     "root_of",
+    "start_resume",
     "trial_cwd",
 ]
 
+CHECK_TIMEOUT = 60.0
+"""Seconds allowed for importing a task's module in the check before resuming."""
 ENGINES = ("threads", "gevent", "processes")
 """How an ab run's workers run: ``-c`` threads, ``--gevent`` greenlets, ``--processes``."""
 
@@ -49,9 +69,10 @@ def ab_base_command() -> list[str]:
 
 @dataclasses.dataclass
 class AbRequest:
-    """What the launch form asks for: one ``votakvot-ab`` run.
+    """What the launch form asks for: one ``votakvot-ab`` run, as the user typed it.
 
-    Text fields hold what the user typed; :meth:`validate` checks and converts them.
+    Text fields hold what the user typed; :meth:`validate` reads them into
+    :class:`votakvot.ab.Options` (the same readers and checks as the command line).
     """
 
     callable: str
@@ -78,27 +99,24 @@ class AbRequest:
     @classmethod
     def from_params(cls, params: Mapping[str, Any], path: str = ".") -> AbRequest:
         """The form of a recorded run (its trial's ``params``), to run it again."""
-        args = params.get("args") or {}
-        items = [_arg_item(k, v) for k, v in args.items()] if isinstance(args, dict) else []
-        processes = int(params.get("processes") or 1)
-        engine = "gevent" if params.get("engine") == "gevent" else "threads"
-        if processes > 1:
+        opts = Options.from_params(params, path)
+        engine = "gevent" if opts.gevent else "threads"
+        if opts.processes > 1:
             engine = "processes"
         warmup = ""
-        if params.get("warmup_calls"):
-            warmup = str(params["warmup_calls"])
-        elif params.get("warmup_seconds"):
-            warmup = f"{params['warmup_seconds']:g}s"
-        duration = params.get("duration")
+        if opts.warmup_calls:
+            warmup = str(opts.warmup_calls)
+        elif opts.warmup_seconds:
+            warmup = format_number(opts.warmup_seconds) + "s"
         return cls(
-            callable=str(params.get("callable") or ""),
-            args=" ".join(items),
-            number="" if duration else str(params.get("number") or 1),
-            duration=f"{duration:g}" if duration else "",
-            concurrency=str(params.get("concurrency") or 1),
+            callable=opts.spec,
+            args=" ".join(_shell_item(item) for item in opts.arguments()),
+            number="" if opts.duration else str(opts.number),
+            duration=format_number(opts.duration) if opts.duration else "",
+            concurrency=str(opts.concurrency),
             engine=engine,
-            processes=str(processes if processes > 1 else 2),
-            rate=f"{params['rate']:g}" if params.get("rate") else "",
+            processes=str(opts.processes if opts.processes > 1 else 2),
+            rate=format_number(opts.rate) if opts.rate else "",
             warmup=warmup,
             path=path,
         )
@@ -110,14 +128,12 @@ class AbRequest:
         except ValueError as exc:
             raise LaunchError(f"arguments {self.args!r}: {exc} (close the quote)") from None
 
-    def validate(self) -> dict[str, Any]:
-        """Check every field without importing anything; returns the typed options.
+    def validate(self) -> Options:
+        """Read and check every field without importing the callable.
 
         Raises:
             LaunchError: a field is wrong (the message names it and says what is expected).
         """
-        from votakvot.ab.target import UsageError, parse_kwargs
-
         spec = self.callable.strip()
         if not spec:
             raise LaunchError("callable: give module.attr (e.g. my_module.get) or file.py:attr")
@@ -125,124 +141,65 @@ class AbRequest:
             kwargs = parse_kwargs(self.arguments())
         except UsageError as exc:
             raise LaunchError(str(exc)) from None
-        out: dict[str, Any] = {"spec": spec, "kwargs": kwargs}
-        if self.duration.strip():
-            out["duration"] = _seconds("duration (-d)", self.duration)
-            out["number"] = None
-        else:
-            out["number"] = _whole("calls (-n)", self.number, minimum=1)
-            out["duration"] = None
-        out["concurrency"] = _whole("concurrency (-c)", self.concurrency, minimum=1)
         if self.engine not in ENGINES:
             raise LaunchError(f"engine must be one of {', '.join(ENGINES)} (got {self.engine!r})")
-        out["gevent"] = self.engine == "gevent"
-        out["processes"] = 1
-        if self.engine == "processes":
-            out["processes"] = _whole("processes", self.processes, minimum=1)
-            if out["processes"] > out["concurrency"]:
-                raise LaunchError(
-                    f"processes ({out['processes']}) needs at least as many workers: set "
-                    f"concurrency (-c) to {out['processes']} or more"
-                )
-        out["rate"] = None
-        if self.rate.strip():
-            rate = _number("rate (-q)", self.rate)
-            if not rate > 0:
-                raise LaunchError(f"rate (-q) must be > 0 calls per second (got {self.rate!r})")
-            out["rate"] = rate
-        out["warmup"] = None
-        warm = self.warmup.strip()
-        if warm:
-            if warm.isdigit():
-                out["warmup"] = warm
-            else:
-                _seconds("warmup (-w)", warm)
-                out["warmup"] = warm if warm[-1].isalpha() else f"{warm}s"
         if not self.path.strip():
             raise LaunchError("results folder (-p): give the folder the trials go to")
-        out["path"] = self.path.strip()
-        return out
+        field = ""
+
+        def read(name: str, parse: Any, text: str, *, optional: bool = False) -> Any:
+            nonlocal field
+            field = name
+            return None if optional and not text.strip() else parse(text.strip())
+
+        try:
+            duration = read("duration", parse_seconds, self.duration, optional=True)
+            number = None if duration is not None else read("number", parse_int, self.number)
+            concurrency = read("concurrency", parse_int, self.concurrency)
+            processes = 1
+            if self.engine == "processes":
+                processes = read("processes", parse_int, self.processes)
+            warmup = read("warmup", parse_warmup, self.warmup, optional=True) or (0, 0.0)
+            rate = read("rate", parse_number, self.rate, optional=True)
+        except TextError as exc:
+            what = _FORM_WHAT.get(field, exc.what)
+            raise LaunchError(f"{form_name(field)} must be {what} (got {exc.text!r})") from None
+        opts = Options(
+            spec=spec,
+            kwargs=kwargs,
+            number=number,
+            duration=duration,
+            concurrency=concurrency,
+            gevent=self.engine == "gevent",
+            processes=processes,
+            warmup_calls=warmup[0],
+            warmup_seconds=warmup[1],
+            rate=rate,
+            path=self.path.strip(),
+        )
+        try:
+            opts.validate()
+        except OptionError as exc:
+            raise LaunchError(exc.named(form=True)) from None
+        return opts
 
     def argv(self, tid: str | None = None) -> list[str]:
         """The full command line (validated first)."""
-        return ab_argv(self.validate(), self.arguments(), tid)
+        return [*ab_base_command(), *dataclasses.replace(self.validate(), tid=tid).to_argv()]
 
 
-def ab_argv(options: Mapping[str, Any], arguments: Sequence[str], tid: str | None) -> list[str]:
-    """``votakvot-ab`` options (from :meth:`AbRequest.validate`), then CALLABLE KEY=VALUE..."""
-    argv = ab_base_command()
-    if options["duration"] is not None:
-        argv += ["-d", f"{options['duration']:g}"]
-    else:
-        argv += ["-n", str(options["number"])]
-    argv += ["-c", str(options["concurrency"])]
-    if options["gevent"]:
-        argv.append("--gevent")
-    if options["processes"] > 1:
-        argv += ["--processes", str(options["processes"])]
-    if options["rate"] is not None:
-        argv += ["-q", f"{options['rate']:g}"]
-    if options["warmup"]:
-        argv += ["-w", str(options["warmup"])]
-    argv += ["-p", str(options["path"])]
-    if tid:
-        argv += ["-t", tid]
-    argv.append(str(options["spec"]))
-    argv += list(arguments)
-    return argv
+_FORM_WHAT = {"warmup": "seconds like 2s or a number of calls like 100"}
+"""What the form asks for where its words differ from the command line's."""
 
 
-def _arg_item(key: str, value: Any) -> str:
-    """``KEY=VALUE`` as typed in the form: plain text stays plain when it cannot be read as
-    a literal (``url=http://x``), else the literal (``code='200'``); quoted for the shell
-    split when it holds spaces or quotes."""
-    text = value if isinstance(value, str) else format_value(value)
-    if isinstance(value, str):
-        try:
-            ast.literal_eval(value)
-            text = repr(value)  # "3" must stay a string, not become 3
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            pass
-    item = f"{key}={text}"
+def _shell_item(item: str) -> str:
+    """A ``KEY=VALUE`` item quoted for the form's shell split when it holds spaces or
+    quotes (``"url=http://x y"`` reads better than :func:`shlex.quote`'s ``'"'"'``)."""
     if not any(c.isspace() or c in "'\"\\" for c in item):
         return item
     if '"' not in item and "\\" not in item:
-        return f'"{item}"'  # reads better than shlex.quote's '"'"' for a quoted literal
+        return f'"{item}"'
     return shlex.quote(item)
-
-
-def _whole(name: str, text: str, *, minimum: int) -> int:
-    try:
-        value = int(text.strip().replace("_", ""))
-    except ValueError:
-        raise LaunchError(f"{name} must be a whole number (got {text!r})") from None
-    if value < minimum:
-        raise LaunchError(f"{name} must be >= {minimum} (got {value})")
-    return value
-
-
-def _number(name: str, text: str) -> float:
-    try:
-        return float(text.strip())
-    except ValueError:
-        raise LaunchError(f"{name} must be a number (got {text!r})") from None
-
-
-def _seconds(name: str, text: str) -> float:
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    body = text.strip().lower()
-    scale = 1.0
-    for unit in ("ms", "s", "m", "h"):
-        if body.endswith(unit):
-            body, scale = body[: -len(unit)].strip(), units[unit]
-            break
-    try:
-        value = float(body) * scale
-    except ValueError:
-        raise LaunchError(f"{name} must be seconds like 10, 2.5s or 1m (got {text!r})") from None
-    if not value > 0:
-        raise LaunchError(f"{name} must be > 0 seconds (got {text!r})")
-    return value
 
 
 # --- resuming and rerunning trials ---------------------------------------------------------
@@ -294,6 +251,75 @@ def _runner() -> list[str]:
 def check_command(function: str) -> list[str]:
     """A command that exits 0 if ``function`` imports, else prints why and exits 2."""
     return [*_runner(), "check", function]
+
+
+def check_importable(function: str, cwd: str) -> str | None:
+    """Import ``function`` in a fresh interpreter in ``cwd``; ``None`` if it works, else why.
+
+    A subprocess: the user's module never runs inside the dashboard.
+    """
+    try:
+        done = subprocess.run(
+            check_command(function),
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=CHECK_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return f"importing {function} took more than {CHECK_TIMEOUT:g}s"
+    if done.returncode == 0:
+        return None
+    lines = (done.stderr or done.stdout).strip().splitlines()
+    return lines[-1].removeprefix("votakvot: ") if lines else f"exit status {done.returncode}"
+
+
+def start_resume(jobs: JobManager, path: str) -> str:
+    """Check the resumable trial ``path`` and resume it as a job of ``jobs``.
+
+    Blocking (reads the record, imports the task's module in a subprocess): call
+    from a thread. Returns what to tell the user; raises :class:`LaunchError` with
+    the reason it cannot resume.
+    """
+    from votakvot.trial import read_trial
+
+    try:
+        trial = read_trial(path)
+    except Exception as exc:
+        raise LaunchError(f"{path}: cannot read the trial ({exc})") from None
+    if trial is None:
+        raise LaunchError(f"{path} is not a trial folder (no {YAML_NAME})")
+    if trial.data.get("kind") != "resumable":
+        raise LaunchError(
+            f"{trial.tid} is not a resumable task (a subclass of votakvot.resumable_fn run "
+            "with votakvot.run); press E to rerun it with edited params instead"
+        )
+    state = trial.state
+    if state == "done":
+        raise LaunchError(f"{trial.tid} already finished; nothing to resume")
+    if state == "running":
+        raise LaunchError(
+            f"{trial.tid} is still running (its heartbeat is fresh); stop it first, or wait "
+            "for it to go stale if its process died"
+        )
+    job_id = jobs.job_for_trial(path)
+    if job_id is not None and jobs.get(job_id).state in ("starting", "running"):
+        raise LaunchError(f"{trial.tid} is being resumed already (job {job_id})")
+    function = str(trial.data.get("function") or "")
+    cwd = trial_cwd(trial.data)
+    problem = check_importable(function, cwd)
+    if problem is not None:
+        raise LaunchError(
+            f"the task's module is not importable from {cwd}: {problem}. Run the dashboard "
+            "from the folder the task ran in, or install its package"
+        )
+    argv = resume_command(path, trial.data)
+    try:
+        job = jobs.start(argv, cwd=cwd, kind="resume", title=f"resume {trial.tid}", trial=path)
+    except JobError as exc:
+        raise LaunchError(str(exc)) from None
+    return f"{trial.tid} resumes in job {job.id} (J shows its output)"
 
 
 def resume_command(folder: str, record: Mapping[str, Any]) -> list[str]:
@@ -371,7 +397,7 @@ def _read(folder: str) -> dict[str, Any]:
 
     trial = read_trial(folder)
     if trial is None:
-        raise LaunchError(f"no votakvot.yaml in {folder}: not a trial folder")
+        raise LaunchError(f"no {YAML_NAME} in {folder}: not a trial folder")
     return dict(trial.data)
 
 
@@ -396,8 +422,9 @@ class _RerunOf:
 def _snapshot_params(folder: str) -> dict[str, Any] | None:
     """The params pickled in the snapshot's header: the very values the task was given
     (the YAML may have turned a tuple into a list). ``None`` without a local snapshot."""
-    from votakvot._layout import SNAPSHOT_NAME
     from votakvot._scan import read_side_file
+
+    from votakvot._layout import SNAPSHOT_NAME
     from votakvot.resumable import read_snapshot_header
 
     try:

@@ -14,11 +14,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 from textual_plotext import PlotextPlot
 
 from ..core.ab_data import AbReader, AbSnapshot, fmt_latency
+from .base import BaseScreen
 
 __all__ = ["AbCompareScreen", "compare_table"]
 
@@ -93,7 +93,7 @@ def _share(snapshot: AbSnapshot, edges: list[float]) -> list[float]:
     return [100.0 * c / total for c in counts]
 
 
-class AbCompareScreen(Screen[None]):
+class AbCompareScreen(BaseScreen[None]):
     """Run ``b`` against run ``a``.
 
     Args:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import platform
 import signal
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -19,14 +19,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Label, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
 from ..core.ab_data import AbReader, AbSnapshot, display_bins, fmt_latency
-
-if TYPE_CHECKING:
-    from ..launch import LaunchActions
+from ..messages import LaunchAbAgain
+from .base import BaseScreen
 
 __all__ = ["AbMonitorScreen", "histogram_text", "percentile_table"]
 
@@ -134,7 +132,7 @@ class _HistogramPanel(Static):
             screen._draw_histogram(screen.snapshot)
 
 
-class AbMonitorScreen(Screen[None]):
+class AbMonitorScreen(BaseScreen[None]):
     """The monitor of the ab trial in ``path``.
 
     Args:
@@ -214,9 +212,8 @@ class AbMonitorScreen(Screen[None]):
         """A job that ended before writing its trial (a bad option, an import error)."""
         from ..core.jobs import JobError
 
-        app: LaunchActions = self.app  # type: ignore[assignment]
         try:
-            job = app.job_manager.get(self.job_id or "")
+            job = self.job_manager.get(self.job_id or "")
         except JobError as exc:
             snapshot.error = str(exc)
             return
@@ -327,9 +324,8 @@ class AbMonitorScreen(Screen[None]):
         if snapshot is not None and snapshot.state in FINAL_STATES:
             self.notify(f"the run already ended ({snapshot.state})")
             return
-        app: LaunchActions = self.app  # type: ignore[assignment]
         if self.job_id is not None:
-            job = app.job_manager.stop(self.job_id)
+            job = self.job_manager.stop(self.job_id)
             self.notify(f"stopping {job.title} (SIGINT; it keeps what it measured)")
             return
         pid = (snapshot.status or {}).get("pid") if snapshot else None
@@ -363,15 +359,9 @@ class AbMonitorScreen(Screen[None]):
 
     def action_again(self) -> None:
         """Open the launch form filled with this run's options (edit, then start)."""
-        from ..core.runs import AbRequest, LaunchError, root_of
-
         snapshot = self.snapshot
         if snapshot is None or not snapshot.params:
             self.notify("the run's options are not recorded yet", severity="warning")
             return
-        app: LaunchActions = self.app  # type: ignore[assignment]
-        try:
-            root = root_of(self.path, str((snapshot.record or {}).get("tid") or ""))
-        except LaunchError:
-            root = app.default_results_folder()
-        app.launch_ab(AbRequest.from_params(snapshot.params, root))
+        tid = str((snapshot.record or {}).get("tid") or "")
+        self.app.post_message(LaunchAbAgain(self.path, tid, dict(snapshot.params)))

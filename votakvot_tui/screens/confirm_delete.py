@@ -9,8 +9,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
+
+from .base import BaseModal
 
 __all__ = ["ConfirmDeleteScreen"]
 
@@ -18,7 +19,7 @@ SHOWN = 5
 """Folders listed by name; the rest are counted."""
 
 
-class ConfirmDeleteScreen(ModalScreen[bool]):
+class ConfirmDeleteScreen(BaseModal[bool]):
     """Asks before trial folders are removed; dismisses with ``True`` to delete.
 
     Args:

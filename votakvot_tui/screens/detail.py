@@ -71,6 +71,7 @@ def load_details(path: str) -> TrialDetails:
     place: a folder full of odd files still shows whatever can be shown.
     """
     from votakvot._scan import MAX_RECORD
+
     from votakvot.trial import Trial
 
     from ..core._files import read_start

@@ -8,13 +8,14 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
+
+from .base import BaseModal
 
 __all__ = ["ErrorScreen"]
 
 
-class ErrorScreen(ModalScreen[None]):
+class ErrorScreen(BaseModal[None]):
     """What went wrong, with the details folded below.
 
     Args:

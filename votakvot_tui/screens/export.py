@@ -10,13 +10,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
+
+from .base import BaseModal
 
 __all__ = ["ExportScreen"]
 
 
-class ExportScreen(ModalScreen[str | None]):
+class ExportScreen(BaseModal[str | None]):
     """Asks where to write the shown rows; dismisses with the path or ``None``."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

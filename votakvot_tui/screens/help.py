@@ -9,8 +9,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Label, Static
+
+from .base import BaseModal
 
 __all__ = ["HelpScreen"]
 
@@ -27,7 +29,7 @@ def _keys(keys: str) -> str:
     return " ".join(names.get(k, k) for k in keys.split(","))
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(BaseModal[None]):
     """Keys of ``screen`` and of the app, made from their bindings (never out of date).
 
     Args:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
 from ..core.jobs import Job, JobError
-
-if TYPE_CHECKING:
-    from ..launch import LaunchActions
+from ..messages import OpenAbMonitor
+from .base import BaseScreen
 
 __all__ = ["JobsScreen"]
 
@@ -48,7 +46,7 @@ def _elapsed(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes}:{sec:02d}"
 
 
-class JobsScreen(Screen[None]):
+class JobsScreen(BaseScreen[None]):
     """Jobs, newest first; the output tail of the highlighted one below.
 
     Args:
@@ -93,8 +91,7 @@ class JobsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="jobs", exit_on_error=False)
     def reload(self) -> None:
         """Read the jobs folder again (and the highlighted job's output)."""
-        app: LaunchActions = self.app  # type: ignore[assignment]
-        jobs = app.job_manager.list_jobs(limit=200)
+        jobs = self.job_manager.list_jobs(limit=200)
         self.app.call_from_thread(self._show, jobs)
 
     def _show(self, jobs: list[Job]) -> None:
@@ -161,13 +158,12 @@ class JobsScreen(Screen[None]):
         job = self.current()
         if job is None:
             return
-        app: LaunchActions = self.app  # type: ignore[assignment]
         if job.state not in ("starting", "running", "stopping"):
             self.notify(f"job {job.id} already ended ({job.state})")
             return
         try:
             again = job.stop_requested is not None
-            app.job_manager.stop(job.id)
+            self.job_manager.stop(job.id)
         except (JobError, OSError) as exc:
             self.notify(f"cannot stop job {job.id}: {exc}", severity="error")
             return
@@ -179,9 +175,8 @@ class JobsScreen(Screen[None]):
         job = self.current()
         if job is None:
             return
-        app: LaunchActions = self.app  # type: ignore[assignment]
         if job.kind == "ab" and job.trial:
-            app.open_ab_monitor(job.trial, job.id)
+            self.app.post_message(OpenAbMonitor(job.trial, job.id))
         elif job.trial:
             from .detail import DetailScreen
 
@@ -194,9 +189,8 @@ class JobsScreen(Screen[None]):
         job = self.current()
         if job is None:
             return
-        app: LaunchActions = self.app  # type: ignore[assignment]
         try:
-            app.job_manager.forget(job.id)
+            self.job_manager.forget(job.id)
         except (JobError, OSError) as exc:
             self.notify(str(exc), severity="warning")
             return

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from ..core.jobs import Job
-from ..core.runs import ENGINES, AbRequest, LaunchError
-
-if TYPE_CHECKING:
-    from ..launch import LaunchActions
+from ..core.runs import ENGINES, AbRequest, LaunchError, ab_base_command
+from .base import BaseModal
 
 __all__ = ["LaunchAbScreen", "check_request"]
 
@@ -32,41 +29,27 @@ def check_request(request: AbRequest) -> tuple[list[str], str, str]:
     Raises:
         LaunchError: what is wrong, in words the form shows as they are.
     """
-    from votakvot._storage import is_local
-    from votakvot._tracking import new_tid
-    from votakvot.ab.runner import Options, check
     from votakvot.ab.target import UsageError, resolve
+    from votakvot.layout import new_tid
+    from votakvot.storage import is_local
 
     options = request.validate()
     try:
-        check(
-            Options(
-                spec=options["spec"],
-                kwargs=options["kwargs"],
-                number=options["number"],
-                duration=options["duration"],
-                concurrency=options["concurrency"],
-                gevent=options["gevent"],
-                processes=options["processes"],
-                rate=options["rate"],
-            )
-        )
-        target = resolve(options["spec"])
-        target.check_arguments(options["kwargs"])
+        target = resolve(options.spec)
+        target.check_arguments(options.kwargs)
     except UsageError as exc:
         raise LaunchError(str(exc)) from None
-    root = options["path"]
+    root = options.path
     if is_local(root):
         root = os.path.abspath(os.path.expanduser(root.removeprefix("file://")))
-        options["path"] = root
+        options.path = root
     tid, _ = new_tid(f"ab/{target.short}")
-    from ..core.runs import ab_argv
-
-    argv = ab_argv(options, request.arguments(), tid)
+    options.tid = tid
+    argv = [*ab_base_command(), *options.to_argv()]
     return argv, f"{root.rstrip('/')}/{tid}", tid
 
 
-class LaunchAbScreen(ModalScreen[tuple[Job, str] | None]):
+class LaunchAbScreen(BaseModal[tuple[Job, str] | None]):
     """Callable, arguments and options of an ab run; dismisses with ``(job, trial folder)``.
 
     Args:
@@ -174,11 +157,10 @@ class LaunchAbScreen(ModalScreen[tuple[Job, str] | None]):
         except LaunchError as exc:
             self.app.call_from_thread(self.show_error, str(exc))
             return
-        app: LaunchActions = self.app  # type: ignore[assignment]
         from ..core.jobs import JobError
 
         try:
-            job = app.job_manager.start(
+            job = self.job_manager.start(
                 argv,
                 kind="ab",
                 title=f"ab {request.callable.strip()} {request.args.strip()}".strip(),

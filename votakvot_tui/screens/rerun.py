@@ -7,20 +7,25 @@ from the folder the source trial ran in.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from ..core.jobs import Job, JobError
-from ..core.runs import LaunchError, format_value, not_rerunnable, rerun_command, trial_cwd
-
-if TYPE_CHECKING:
-    from ..launch import LaunchActions
+from ..core.runs import (
+    LaunchError,
+    check_importable,
+    format_value,
+    not_rerunnable,
+    rerun_command,
+    trial_cwd,
+)
+from ..messages import LaunchAbAgain
+from .base import BaseModal
 
 __all__ = ["RerunScreen", "param_items"]
 
@@ -44,7 +49,7 @@ def param_items(values: dict[str, str], extra: str = "") -> list[str]:
     return items
 
 
-class RerunScreen(ModalScreen[Job | None]):
+class RerunScreen(BaseModal[Job | None]):
     """The params of the trial in ``path`` in a form; Run starts the new trial as a job.
 
     Args:
@@ -83,8 +88,6 @@ class RerunScreen(ModalScreen[Job | None]):
     def load(self) -> None:
         """Read the trial and check its function imports (in a subprocess)."""
         from votakvot.trial import read_trial
-
-        from .resumable import check_importable
 
         trial = read_trial(self.path)
         if trial is None:
@@ -134,15 +137,9 @@ class RerunScreen(ModalScreen[Job | None]):
 
     def _to_launch_form(self, record: dict[str, Any]) -> None:
         """An ab run is rerun through the launch form, filled with its options."""
-        from ..core.runs import AbRequest, root_of
-
-        launcher: LaunchActions = self.app  # type: ignore[assignment]
-        try:
-            root = root_of(self.path, str(record.get("tid") or ""))
-        except LaunchError:
-            root = launcher.default_results_folder()
         self.dismiss(None)
-        launcher.launch_ab(AbRequest.from_params(record.get("params") or {}, root))
+        tid = str(record.get("tid") or "")
+        self.app.post_message(LaunchAbAgain(self.path, tid, dict(record.get("params") or {})))
 
     def _ready(self) -> None:
         self.checked = True
@@ -176,9 +173,8 @@ class RerunScreen(ModalScreen[Job | None]):
         except LaunchError as exc:
             self.show_error(str(exc))
             return
-        launcher: LaunchActions = self.app  # type: ignore[assignment]
         try:
-            job = launcher.job_manager.start(
+            job = self.job_manager.start(
                 argv,
                 cwd=trial_cwd(self.record),
                 kind="rerun",

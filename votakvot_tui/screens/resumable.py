@@ -9,27 +9,23 @@ from __future__ import annotations
 
 import datetime
 import os
-import subprocess
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
-from ..messages import TrialsUpdated
-from ..core.runs import LaunchError, check_command, resume_command, trial_cwd
+from ..messages import ResumeTrial, TrialsUpdated
+from .base import BaseScreen
 
 if TYPE_CHECKING:
     from votakvot.trial import Trial
 
-    from ..launch import LaunchActions
-
-__all__ = ["ResumableRow", "ResumableScreen", "check_importable", "find_resumable", "start_resume"]
+__all__ = ["ResumableRow", "ResumableScreen", "find_resumable"]
 
 COLUMNS = ("tid", "state", "loops", "snapshot", "resumes", "alive", "job")
 _STATE_STYLE = {
@@ -41,8 +37,6 @@ _STATE_STYLE = {
 }
 RESUMABLE_STATES = ("interrupted", "stale", "failed")
 """States a trial can be resumed from (a failed task resumes from its last snapshot)."""
-CHECK_TIMEOUT = 60.0
-"""Seconds allowed for importing a task's module in the check before resuming."""
 
 
 @dataclass
@@ -106,6 +100,7 @@ def find_resumable(paths: list[str], cache: dict[str, Any] | None = None) -> lis
     (mtime, row or None)) skips folders whose record did not change.
     """
     from votakvot._scan import MAX_RECORD, read_side_file
+
     from votakvot.exceptions import TrialLoadError
     from votakvot.trial import read_trial
 
@@ -143,89 +138,7 @@ def find_resumable(paths: list[str], cache: dict[str, Any] | None = None) -> lis
     return rows
 
 
-def check_importable(function: str, cwd: str) -> str | None:
-    """Import ``function`` in a fresh interpreter in ``cwd``; ``None`` if it works, else why.
-
-    A subprocess: the user's module never runs inside the dashboard.
-    """
-    try:
-        done = subprocess.run(
-            check_command(function),
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=CHECK_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return f"importing {function} took more than {CHECK_TIMEOUT:g}s"
-    if done.returncode == 0:
-        return None
-    lines = (done.stderr or done.stdout).strip().splitlines()
-    return lines[-1].removeprefix("votakvot: ") if lines else f"exit status {done.returncode}"
-
-
-def start_resume(app: App[Any], path: str) -> None:
-    """Check the trial ``path`` and resume it as a job, notifying the outcome."""
-
-    def work() -> None:
-        try:
-            message = _resume(app, path)
-        except LaunchError as exc:
-            app.call_from_thread(app.notify, str(exc), title="Cannot resume", severity="error")
-            return
-        app.call_from_thread(app.notify, message, title="Resuming")
-
-    app.run_worker(work, thread=True, group="resume", exit_on_error=False)
-
-
-def _resume(app: App[Any], path: str) -> str:
-    from votakvot.trial import read_trial
-
-    from ..core.jobs import JobError
-
-    launcher: LaunchActions = app  # type: ignore[assignment]
-    try:
-        trial = read_trial(path)
-    except Exception as exc:
-        raise LaunchError(f"{path}: cannot read the trial ({exc})") from None
-    if trial is None:
-        raise LaunchError(f"{path} is not a trial folder (no votakvot.yaml)")
-    if trial.data.get("kind") != "resumable":
-        raise LaunchError(
-            f"{trial.tid} is not a resumable task (a subclass of votakvot.resumable_fn run "
-            "with votakvot.run); press E to rerun it with edited params instead"
-        )
-    state = trial.state
-    if state == "done":
-        raise LaunchError(f"{trial.tid} already finished; nothing to resume")
-    if state == "running":
-        raise LaunchError(
-            f"{trial.tid} is still running (its heartbeat is fresh); stop it first, or wait "
-            "for it to go stale if its process died"
-        )
-    job_id = launcher.job_for_trial(path)
-    if job_id is not None and launcher.job_manager.get(job_id).state in ("starting", "running"):
-        raise LaunchError(f"{trial.tid} is being resumed already (job {job_id})")
-    function = str(trial.data.get("function") or "")
-    cwd = trial_cwd(trial.data)
-    problem = check_importable(function, cwd)
-    if problem is not None:
-        raise LaunchError(
-            f"the task's module is not importable from {cwd}: {problem}. Run the dashboard "
-            "from the folder the task ran in, or install its package"
-        )
-    argv = resume_command(path, trial.data)
-    try:
-        job = launcher.job_manager.start(
-            argv, cwd=cwd, kind="resume", title=f"resume {trial.tid}", trial=path
-        )
-    except JobError as exc:
-        raise LaunchError(str(exc)) from None
-    return f"{trial.tid} resumes in job {job.id} (J shows its output)"
-
-
-class ResumableScreen(Screen[None]):
+class ResumableScreen(BaseScreen[None]):
     """Every resumable trial the dashboard knows, with its progress and liveness."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -274,9 +187,8 @@ class ResumableScreen(Screen[None]):
     def scan(self, paths: list[str]) -> None:
         """Find resumable trials among those the app knows (off the event loop)."""
         rows = find_resumable(sorted(paths), self._cache)
-        launcher: LaunchActions = self.app  # type: ignore[assignment]
         jobs = {}
-        for job in launcher.job_manager.list_jobs(limit=200):
+        for job in self.job_manager.list_jobs(limit=200):
             if job.trial and job.trial not in jobs:
                 jobs[os.path.normpath(job.trial)] = job.state
         self.app.call_from_thread(self._show, rows, jobs)
@@ -335,26 +247,25 @@ class ResumableScreen(Screen[None]):
                 severity="warning",
             )
             return
-        start_resume(self.app, row.path)
+        self.app.post_message(ResumeTrial(row.path))
 
     def action_stop(self) -> None:
         """Stop the job running the trial under the cursor (started from the dashboard)."""
         row = self.current()
         if row is None:
             return
-        launcher: LaunchActions = self.app  # type: ignore[assignment]
-        job_id = launcher.job_for_trial(row.path)
+        job_id = self.job_manager.job_for_trial(row.path)
         if job_id is None:
             self.notify(
                 f"{row.tid} was not started from the dashboard; stop it where it runs",
                 severity="warning",
             )
             return
-        job = launcher.job_manager.get(job_id)
+        job = self.job_manager.get(job_id)
         if job.state not in ("starting", "running", "stopping"):
             self.notify(f"its job already ended ({job.describe()})")
             return
-        launcher.job_manager.stop(job_id)
+        self.job_manager.stop(job_id)
         self.notify(
             f"stopping {row.tid}: it is recorded interrupted, and u resumes it from its "
             "last snapshot"

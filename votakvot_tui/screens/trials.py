@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar, Protocol
 
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
@@ -14,18 +14,32 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Input, Label
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from ..core.model import Source, TrialRecord, TrialStore, View, ViewSpec, is_query
 from ..messages import TrialsUpdated
-from ..core.model import View, ViewSpec, is_query
 from ..widgets import StatusBar, TrialTable
 from .base import BaseScreen
 
-if TYPE_CHECKING:
-    from ..app import VotakvotApp
-
-__all__ = ["TrialsScreen"]
+__all__ = ["TrialsHost", "TrialsScreen"]
 
 MIN_REBUILD_INTERVAL = 0.2
 """Live updates rebuild the view at most this often (seconds): bursts stay cheap."""
+
+
+class TrialsHost(Protocol):
+    """What the trials screen reads from the app (the app is one; tests may pass another)."""
+
+    sources: list[Source]
+    store: TrialStore
+    missing: list[str]
+    scanning: bool
+
+    def apply(
+        self,
+        records: Sequence[TrialRecord],
+        paths: Iterable[str],
+        removed: Iterable[str],
+        widths: dict[str, int] | None = None,
+    ) -> None: ...
 
 
 class TrialsScreen(BaseScreen[None]):
@@ -65,18 +79,16 @@ class TrialsScreen(BaseScreen[None]):
     spec: reactive[ViewSpec] = reactive(ViewSpec, always_update=True, init=False)
     """Filter, sort and hidden columns currently asked for."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: TrialsHost) -> None:
         super().__init__(id="trials")
+        self.host = host
+        """Where the trials come from: the store, the sources, whether the scan runs."""
         self._dirty = False
         self._worker: Worker[None] | None = None
         self._build_cost = 0.0
         self._shown_at = 0.0
         self.view: View | None = None
         """The view on screen."""
-
-    @property
-    def vapp(self) -> VotakvotApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="filter-row"):
@@ -132,10 +144,10 @@ class TrialsScreen(BaseScreen[None]):
         """Filter and sort off the event loop; the newest request wins."""
         worker = get_current_worker()
         started = time.monotonic()
-        view = self.vapp.store.build_view(spec, lambda: worker.is_cancelled)
+        view = self.host.store.build_view(spec, lambda: worker.is_cancelled)
         if view is None or worker.is_cancelled:
             return
-        counts = self.vapp.store.counts()
+        counts = self.host.store.counts()
         self._build_cost = time.monotonic() - started
         self.app.call_from_thread(self._show_view, view, counts)
 
@@ -145,7 +157,7 @@ class TrialsScreen(BaseScreen[None]):
         table = self.table
         table.sort_column = self.spec.sort
         table.sort_reverse = self.spec.reverse
-        app = self.vapp
+        app = self.host
         if app.missing and not app.store.records:
             table.empty_text = "No such folder: " + ", ".join(app.missing)
         elif app.scanning and not view.rows:
@@ -172,7 +184,7 @@ class TrialsScreen(BaseScreen[None]):
             selected=len(self.table.selected),
             sort=sort,
             note=view.error or self._row_error(),
-            loading=self.vapp.scanning,
+            loading=self.host.scanning,
         )
 
     def _row_error(self) -> str:
@@ -348,7 +360,7 @@ class TrialsScreen(BaseScreen[None]):
         self.app.call_from_thread(self._deleted, deleted, failed)
 
     def _deleted(self, deleted: list[str], failed: dict[str, str]) -> None:
-        self.vapp.apply([], [], deleted)
+        self.host.apply([], [], deleted)
         self.table.selected -= set(deleted)
         if failed:
             self.notify(
@@ -379,7 +391,7 @@ class TrialsScreen(BaseScreen[None]):
         """Copy the pandas line that reproduces this view in a notebook."""
         from ..core.actions import view_as_code
 
-        code = view_as_code([s.path for s in self.vapp.sources], self.spec)
+        code = view_as_code([s.path for s in self.host.sources], self.spec)
         self._copy(code, "code")
 
     def action_export(self) -> None:
