@@ -11,14 +11,14 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import sys
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
+from .options import Options, add_arguments, expand_short_concurrency
 from .target import UsageError
 
-__all__ = ["main"]
+__all__ = ["main", "make_parser", "parse"]
 
 PROG = "votakvot-ab"
 
@@ -75,45 +75,8 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def _positive_float(text: str) -> float:
-    return _seconds(text, what="a number of seconds")
-
-
-def _seconds(text: str, what: str = "seconds") -> float:
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*(ms|s|m|h)?\s*", text, re.I)
-    if not m:
-        raise argparse.ArgumentTypeError(f"expected {what} like 10, 2.5s, 1m (got {text!r})")
-    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2) and m.group(2).lower()]
-    return float(m.group(1)) * scale
-
-
-def _warmup(text: str) -> tuple[int, float]:
-    """``100`` -> 100 calls; ``2s``/``0.5s``/``1m`` -> seconds."""
-    if re.fullmatch(r"\s*\d+\s*", text):
-        return int(text), 0.0
-    try:
-        return 0, _seconds(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number of calls (100) or seconds (2s) (got {text!r})"
-        ) from None
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number (got {text!r})") from None
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number (got {text!r})") from None
-
-
 def make_parser() -> argparse.ArgumentParser:
+    """The ``votakvot-ab`` parser: the options of :mod:`votakvot.ab.options`, with help."""
     p = _Parser(
         prog=PROG,
         usage=f"{PROG} [options] CALLABLE [KEY=VALUE ...]\n       {PROG} compare A B [options]",
@@ -121,114 +84,18 @@ def make_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    amount = p.add_mutually_exclusive_group()
-    amount.add_argument(
-        "-n", "--number", type=_int, metavar="N", help="number of calls to measure (default: 1)"
-    )
-    amount.add_argument(
-        "-d",
-        "--duration",
-        type=_positive_float,
-        metavar="SECONDS",
-        help="measure for this long instead (10, 2.5s, 1m)",
-    )
-    p.add_argument(
-        "-c",
-        "--concurrency",
-        type=_int,
-        default=1,
-        metavar="C",
-        help="concurrent workers (default: 1)",
-    )
-    p.add_argument(
-        "-g",
-        "--gevent",
-        action="store_true",
-        help="workers are greenlets; the standard library is monkey-patched "
-        "before CALLABLE's module is imported, so requests etc. cooperate",
-    )
-    p.add_argument(
-        "--processes",
-        type=_int,
-        default=1,
-        metavar="P",
-        help="spread the workers over P processes (CPU-bound callables)",
-    )
-    p.add_argument(
-        "-w",
-        "--warmup",
-        type=_warmup,
-        default=(0, 0.0),
-        metavar="N|Ts",
-        help="calls (100) or seconds (2s) made first and not counted",
-    )
-    p.add_argument(
-        "-q",
-        "--rate",
-        type=_float,
-        metavar="R",
-        help="open model: start R calls per second in total, on schedule whether "
-        "or not earlier calls returned; latency is reported from the "
-        "scheduled start (free of coordinated omission) and from the actual "
-        "start, and late/dropped starts are counted",
-    )
-    p.add_argument(
-        "-s", "--strict", action="store_true", help="stop at the first error and show it"
-    )
-    p.add_argument("--max-errors", type=_int, metavar="N", help="stop once N calls have failed")
-    p.add_argument(
-        "-p",
-        "--path",
-        default=".",
-        metavar="PATH",
-        help="results root, a folder or fsspec URL (default: .)",
-    )
-    p.add_argument(
-        "-t", "--tid", metavar="TID", help="trial id (default: ab/CALLABLE/yy-mm-dd/HH:MM:SS/UUID)"
-    )
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument(
-        "--quiet", action="store_true", help="no progress line and no banner, only the results"
-    )
-    p.add_argument("callable", metavar="CALLABLE", help="module.attr or path/to/file.py:attr")
-    p.add_argument(
-        "arguments",
-        metavar="KEY=VALUE",
-        nargs="*",
-        help="arguments of the callable (of the class's constructor)",
-    )
+    add_arguments(p)
     return p
 
 
-def _expand_short_concurrency(argv: list[str]) -> list[str]:
-    """``-100`` -> ``-c 100``, like ``head -5`` (unless it is the value of an option)."""
-    out: list[str] = []
-    for arg in argv:
-        if re.fullmatch(r"-\d+", arg) and not (out and out[-1] in _VALUE_OPTIONS):
-            out += ["-c", arg[1:]]
-        else:
-            out.append(arg)
-    return out
+def parse(argv: list[str], *, progress: bool = False) -> Options:
+    """The options ``argv`` gives (``-N`` is ``-c N``); usage errors exit with status 2.
 
-
-_VALUE_OPTIONS = {
-    "-n",
-    "--number",
-    "-d",
-    "--duration",
-    "-c",
-    "--concurrency",
-    "--processes",
-    "-w",
-    "--warmup",
-    "-q",
-    "--rate",
-    "--max-errors",
-    "-p",
-    "--path",
-    "-t",
-    "--tid",
-}
+    Raises:
+        UsageError: a ``KEY=VALUE`` argument is malformed.
+    """
+    args = make_parser().parse_intermixed_args(expand_short_concurrency(argv))
+    return Options.from_namespace(args, progress=progress)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,47 +120,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    args = make_parser().parse_intermixed_args(_expand_short_concurrency(argv))
-    if args.gevent:
+    opts = parse(argv, progress=sys.stderr.isatty())
+    if opts.gevent:
         from .gevent_support import patch
 
         patch()  # before anything below imports the user's module or starts a thread
 
-    from .target import parse_kwargs, resolve
+    from .target import resolve
 
-    kwargs = parse_kwargs(args.arguments)
-    from .runner import Options, check
-
-    warm_calls, warm_seconds = args.warmup
-    opts = Options(
-        spec=args.callable,
-        kwargs=kwargs,
-        number=None if args.duration is not None else (args.number or 1),
-        duration=args.duration,
-        concurrency=args.concurrency,
-        gevent=args.gevent,
-        processes=args.processes,
-        warmup_calls=warm_calls,
-        warmup_seconds=warm_seconds,
-        rate=args.rate,
-        strict=args.strict,
-        max_errors=args.max_errors,
-        path=args.path,
-        tid=args.tid,
-        json=args.json,
-        quiet=args.quiet,
-        progress=not args.quiet and not args.json and sys.stderr.isatty(),
-    )
-    if args.number is not None and args.number < 1:
-        raise UsageError(f"-n/--number must be >= 1 (got {args.number})")
-    check(opts)
+    kwargs = opts.kwargs
+    opts.validate()
     if opts.number is not None and opts.rate is None and opts.concurrency > opts.number:
         opts.concurrency = max(opts.number, opts.processes)  # idle workers measure nothing
     if opts.tid is not None:
-        from .._tracking import _check_tid
+        from ..layout import check_tid
 
         try:
-            opts.tid = _check_tid(opts.tid)
+            opts.tid = check_tid(opts.tid)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     target = resolve(opts.spec)

@@ -19,7 +19,6 @@ latency is measured both from its scheduled and from its actual start.
 from __future__ import annotations
 
 import array
-import dataclasses
 import itertools
 import logging
 import math
@@ -33,9 +32,10 @@ from itertools import repeat
 from time import perf_counter_ns
 from typing import Any
 
+from .options import Options
 from .stats import Recorder, result_key
 
-__all__ = ["STOP_GRACE", "LocalRun", "Pacer", "Plan", "ProcessRun", "measure_overhead"]
+__all__ = ["STOP_GRACE", "LocalRun", "Pacer", "ProcessRun", "measure_overhead", "split"]
 
 logger = logging.getLogger("votakvot.ab")
 
@@ -50,38 +50,6 @@ _PROCESS_GRACE = STOP_GRACE + 2.0
 """The parent of ``--processes`` children waits this long: they give up on their own
 calls after ``STOP_GRACE`` and report; only a child that cannot report is killed."""
 _NOTHING = object()
-
-
-@dataclasses.dataclass
-class Plan:
-    """What one process runs; picklable, so it crosses to ``--processes`` children."""
-
-    spec: str
-    """The callable as named on the command line."""
-    kwargs: dict[str, Any]
-    """Its ``KEY=VALUE`` arguments."""
-    concurrency: int
-    """Workers in this process."""
-    number: int | None
-    """Calls this process makes, or ``None`` in duration mode."""
-    duration: float | None
-    """Seconds to run, or ``None`` in number mode."""
-    rate: float | None = None
-    """Calls per second of the whole run (open model), or ``None`` (closed model)."""
-    slot_offset: int = 0
-    """Rate mode: this process takes schedule slots ``offset, offset + stride, ...``."""
-    slot_stride: int = 1
-    """Rate mode: the number of processes."""
-    warmup_calls: int = 0
-    """Calls per process made before measuring, not counted."""
-    warmup_seconds: float = 0.0
-    """Seconds of calls before measuring, not counted."""
-    gevent: bool = False
-    """Workers are greenlets instead of threads."""
-    strict: bool = False
-    """Stop at the first error."""
-    max_errors: int | None = None
-    """Stop once this many calls failed."""
 
 
 class SetupError(Exception):
@@ -121,21 +89,30 @@ class LocalRun(_RunState):
     """Workers (threads or greenlets) in this process calling one target.
 
     Args:
-        plan: what to run.
+        plan: what this process runs (its share of the run's options: its workers,
+            calls and warmup calls).
         factory: ``factory(worker_index) -> (call, close)`` builds one worker's callable.
         on_ready: called once every worker is built and warmed up; returns the
             ``perf_counter_ns`` at which measuring starts (the process runner waits
             there for its siblings).
+        slot_offset, slot_stride: rate mode, this process's slots of the schedule.
     """
 
     def __init__(
         self,
-        plan: Plan,
+        plan: Options,
         factory: Callable[[int], tuple[Callable[[], Any], Callable[[], Any] | None]],
         on_ready: Callable[[], int] | None = None,
+        *,
+        slot_offset: int = 0,
+        slot_stride: int = 1,
     ) -> None:
         super().__init__()
         self.plan = plan
+        self.slot_offset = slot_offset
+        """Rate mode: this process takes schedule slots ``offset, offset + stride, ...``."""
+        self.slot_stride = slot_stride
+        """Rate mode: the number of processes."""
         self.factory = factory
         self.on_ready = on_ready
         self._pending: list[tuple[Any, ...]] = []
@@ -497,14 +474,14 @@ class LocalRun(_RunState):
 
     def _slot_time(self, slot: int) -> int:
         assert self.t_start is not None and self.plan.rate
-        global_slot = slot * self.plan.slot_stride + self.plan.slot_offset
+        global_slot = slot * self.slot_stride + self.slot_offset
         return self.t_start + int(global_slot * 1e9 / self.plan.rate)
 
     def _due(self, end: int) -> int:
         """Slots of this process scheduled before ``end``."""
         assert self.t_start is not None and self.plan.rate
         slots = (end - self.t_start) * self.plan.rate / 1e9  # global slots due
-        due = max(0, math.ceil((slots - self.plan.slot_offset) / self.plan.slot_stride))
+        due = max(0, math.ceil((slots - self.slot_offset) / self.slot_stride))
         if self.plan.number is not None:
             due = min(due, self.plan.number)
         return due
@@ -591,7 +568,7 @@ def measure_overhead(calls: int = 20_000) -> tuple[float, float]:
     def noop() -> None:
         return None
 
-    plan = Plan("noop", {}, 1, calls, None)
+    plan = Options("noop", number=calls)
     run = LocalRun(plan, lambda _i: (noop, None))
     run.t_start = perf_counter_ns()
     t0 = perf_counter_ns()
@@ -670,7 +647,7 @@ class ProcessRun(_RunState):
     them to stop, so a Ctrl-C still gets every child's results.
     """
 
-    def __init__(self, plans: list[Plan], tick: float = 0.2) -> None:
+    def __init__(self, plans: list[Options], tick: float = 0.2) -> None:
         import multiprocessing
 
         super().__init__()
@@ -694,7 +671,7 @@ class ProcessRun(_RunState):
                 os.set_blocking(end.fileno(), True)
             proc = self._ctx.Process(
                 target=child_main,
-                args=(plan, index, child, self.tick),
+                args=(plan, index, child, self.tick, len(self.plans)),
                 name=f"votakvot-ab-{index}",
                 daemon=True,
             )
@@ -826,8 +803,9 @@ class ProcessRun(_RunState):
                 proc.terminate()
 
 
-def child_main(plan: Plan, index: int, conn: Any, tick: float) -> None:
-    """Entry point of a ``--processes`` child: run the plan, report to the parent."""
+def child_main(plan: Options, index: int, conn: Any, tick: float, processes: int) -> None:
+    """Entry point of a ``--processes`` child: run its share ``plan`` (child ``index`` of
+    ``processes``), report to the parent."""
     import signal
 
     # The parent decides when to stop: a Ctrl-C, or a SIGTERM sent to the whole group
@@ -859,7 +837,13 @@ def child_main(plan: Plan, index: int, conn: Any, tick: float) -> None:
                     local.stop(message[1])
                     return perf_counter_ns()
 
-        local = LocalRun(plan, lambda _i: target.make(plan.kwargs), on_ready=on_ready)
+        local = LocalRun(
+            plan,
+            lambda _i: target.make(plan.kwargs),
+            on_ready=on_ready,
+            slot_offset=index,
+            slot_stride=processes,
+        )
         local.start()
         pacer = Pacer(local, tick)
         while not local.done:

@@ -13,14 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from .engines import STOP_GRACE, LocalRun, Pacer, Plan, ProcessRun, measure_overhead, split
+from .engines import STOP_GRACE, LocalRun, Pacer, ProcessRun, measure_overhead, split
 from .histogram import LOWER, UPPER, Histogram
+from .options import Options
 from .progress import Progress
 from .record import SCHEDULED_HISTOGRAM_NAME, AbTrial
 from .stats import Recorder
-from .target import Target, UsageError
+from .target import Target
 
-__all__ = ["AbStopped", "Options", "Outcome", "run"]
+__all__ = ["AbStopped", "Outcome", "run"]
 
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
@@ -34,47 +35,6 @@ OVERHEAD_FACTOR = 10
 
 class AbStopped(Exception):
     """Why a run ended early (``--strict``, ``--max-errors``, a worker that could not start)."""
-
-
-@dataclasses.dataclass
-class Options:
-    """Everything the command line says about a run."""
-
-    spec: str
-    kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
-    number: int | None = 1
-    duration: float | None = None
-    concurrency: int = 1
-    gevent: bool = False
-    processes: int = 1
-    warmup_calls: int = 0
-    warmup_seconds: float = 0.0
-    rate: float | None = None
-    strict: bool = False
-    max_errors: int | None = None
-    path: str = "."
-    tid: str | None = None
-    json: bool = False
-    quiet: bool = False
-    progress: bool = False
-    """Show the live line (the CLI sets it when stderr is a terminal and not ``--quiet``)."""
-
-    def params(self) -> dict[str, Any]:
-        """What the trial records under ``params``."""
-        return {
-            "callable": self.spec,
-            "args": dict(self.kwargs),
-            "number": self.number,
-            "duration": self.duration,
-            "concurrency": self.concurrency,
-            "engine": "gevent" if self.gevent else "threads",
-            "processes": self.processes,
-            "warmup_calls": self.warmup_calls,
-            "warmup_seconds": self.warmup_seconds,
-            "rate": self.rate,
-            "strict": self.strict,
-            "max_errors": self.max_errors,
-        }
 
 
 @dataclasses.dataclass
@@ -95,24 +55,12 @@ class Outcome:
     """The signal that stopped the run (SIGINT, SIGTERM, SIGHUP), if one did."""
 
 
-def _plans(opts: Options) -> list[Plan]:
-    common = dict(
-        spec=opts.spec,
-        kwargs=opts.kwargs,
-        duration=opts.duration,
-        rate=opts.rate,
-        warmup_seconds=opts.warmup_seconds,
-        gevent=opts.gevent,
-        strict=opts.strict,
-        max_errors=opts.max_errors,
-    )
+def _plans(opts: Options) -> list[Options]:
+    """Each process's share of the run: its workers, calls and warmup calls."""
     if opts.processes <= 1:
         return [
-            Plan(
-                concurrency=_clamp_workers(opts.concurrency, opts.number, opts.rate),
-                number=opts.number,
-                warmup_calls=opts.warmup_calls,
-                **common,  # type: ignore[arg-type]
+            dataclasses.replace(
+                opts, concurrency=_clamp_workers(opts.concurrency, opts.number, opts.rate)
             )
         ]
     p = opts.processes if opts.number is None else min(opts.processes, opts.number)
@@ -122,13 +70,12 @@ def _plans(opts: Options) -> list[Plan]:
     )
     warm = split(opts.warmup_calls, p)
     return [
-        Plan(
+        dataclasses.replace(
+            opts,
             concurrency=_clamp_workers(workers[i], numbers[i], opts.rate),
             number=numbers[i],
             warmup_calls=warm[i],
-            slot_offset=i,
-            slot_stride=p,
-            **common,  # type: ignore[arg-type]
+            processes=1,
         )
         for i in range(p)
     ]
@@ -388,26 +335,3 @@ def _warnings(rec: Recorder, overhead_ns: float | None, close_errors: list[str])
         )
     out.extend(f"close() failed in {line}" for line in close_errors[:10])
     return out
-
-
-def check(opts: Options) -> None:
-    """Raise :class:`UsageError` for option values that cannot work together."""
-    if opts.number is not None and opts.number < 1:
-        raise UsageError(f"-n/--number must be >= 1 (got {opts.number})")
-    if opts.duration is not None and not opts.duration > 0:
-        raise UsageError(f"-d/--duration must be > 0 seconds (got {opts.duration:g})")
-    if opts.concurrency < 1:
-        raise UsageError(f"-c/--concurrency must be >= 1 (got {opts.concurrency})")
-    if opts.processes < 1:
-        raise UsageError(f"--processes must be >= 1 (got {opts.processes})")
-    if opts.processes > opts.concurrency:
-        raise UsageError(
-            f"--processes {opts.processes} needs at least as many workers "
-            f"(got -c {opts.concurrency}); pass -c {opts.processes} or more"
-        )
-    if opts.rate is not None and not opts.rate > 0:
-        raise UsageError(f"-q/--rate must be > 0 calls per second (got {opts.rate:g})")
-    if opts.max_errors is not None and opts.max_errors < 1:
-        raise UsageError(f"--max-errors must be >= 1 (got {opts.max_errors})")
-    if opts.warmup_calls < 0 or opts.warmup_seconds < 0:
-        raise UsageError("-w/--warmup must be >= 0")
