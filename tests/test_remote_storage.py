@@ -140,7 +140,7 @@ def test_refused_remote_record_is_named(ftp_server: Server) -> None:
         votakvot.run("refused", lambda: 2)
     folders = report_module.find_trial_dirs(root)
     Path(ftp_server.root, name, "refused", "votakvot.yaml").unlink()  # RETR now gets 550
-    items = list(report_module._loaded(folders, shared=True))
+    items = list(report_module.read_records(folders, shared=True))
     assert [t.tid for t in items if not isinstance(t, Exception)] == ["kept"]
     errors = [str(e) for e in items if isinstance(e, Exception)]
     assert len(errors) == 1 and "refused/votakvot.yaml" in errors[0], errors
@@ -166,7 +166,7 @@ def test_local_folder_deleted_after_the_scan_is_left_out_quietly(tmp_path: Path)
     Path(tmp_path, "goes").rmdir()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        loaded = list(report_module._loaded(folders, shared=True))
+        loaded = list(report_module.read_records(folders, shared=True))
     assert [t.tid for t in loaded] == ["stays"]  # type: ignore[union-attr]
     assert not caught
 
@@ -236,7 +236,7 @@ class _FlakyListings:
 def test_folder_that_cannot_be_listed_is_named_and_skipped() -> None:
     """A remote folder whose listing fails (connection lost) is skipped with a warning
     naming it; the trials in the other folders are still found."""
-    from votakvot import _scan
+    from votakvot import storage as _scan
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -266,7 +266,7 @@ class _Unanswering:
 def test_connections_that_time_out_are_not_retried_per_file() -> None:
     """When connecting times out, the remaining files fail at once with that reason
     instead of each waiting out the timeout again (a server that stopped answering)."""
-    from votakvot import _scan
+    from votakvot import storage as _scan
 
     def cat(connect: object, path: str) -> object:
         try:

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 import votakvot
-from votakvot import _scan, cli
+from votakvot import cli
+from votakvot import reading as _scan
 from votakvot.exceptions import TrialLoadError
 from votakvot.report import SkippedTrialWarning
 from votakvot.trial import UnreadableFileWarning, read_trial

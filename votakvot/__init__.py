@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import (
@@ -25,9 +25,13 @@ from ._version import __version__
 from .exceptions import (
     MissingDependencyError,
     ResumeError,
+    SkippedMetricsWarning,
+    SkippedTrialWarning,
     StorageError,
     TrialFailedError,
     TrialLoadError,
+    UnreadableFileWarning,
+    UnreadableValueWarning,
     UnsafeTagError,
     VotakvotError,
 )
@@ -40,10 +44,14 @@ metadata_providers = meta.providers
 __all__ = [
     "MissingDependencyError",
     "ResumeError",
+    "SkippedMetricsWarning",
+    "SkippedTrialWarning",
     "StorageError",
     "Trial",
     "TrialFailedError",
     "TrialLoadError",
+    "UnreadableFileWarning",
+    "UnreadableValueWarning",
     "UnsafeTagError",
     "VotakvotError",
     "__version__",
@@ -76,6 +84,7 @@ def init(
     runner: str = "inplace",
     flush_interval: float = 1.0,
     heartbeat_interval: float = 5.0,
+    storage_options: Mapping[str, Any] | None = None,
     **runner_options: Any,
 ) -> None:
     """Set where trials go and how they are recorded; call again to switch.
@@ -96,6 +105,9 @@ def init(
             ``"process"`` (a local process pool) or ``"dask"`` (a Dask cluster).
         flush_interval: seconds between background flushes of metrics.
         heartbeat_interval: seconds between heartbeats of a running trial.
+        storage_options: options of the fsspec filesystem of ``path``
+            (credentials, endpoints: ``{"key": ..., "secret": ...,
+            "endpoint_url": ...}`` for ``s3://``); see docs/reading.md.
         **runner_options: options of the runner: ``workers``, ``mp_context`` and
             ``max_tasks_per_child`` (process); ``address``, ``client`` and
             ``threads_per_worker`` (dask). See docs/parallel.md.
@@ -120,6 +132,7 @@ def init(
         runner_options=runner_options,
         flush_interval=flush_interval,
         heartbeat_interval=heartbeat_interval,
+        storage_options=dict(storage_options or {}),
     )
     config.storage  # noqa: B018 - fail now on a bad path or a missing fsspec backend
     set_config(config)
@@ -140,7 +153,7 @@ def __getattr__(name: str) -> Any:
         from .metrics import load_metrics
 
         return load_metrics
-    if name in ("metrics", "runners", "report", "testing"):
+    if name in ("metrics", "runners", "report", "testing", "reading"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

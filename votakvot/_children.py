@@ -80,6 +80,7 @@ def settings_for_child(config: Config) -> dict[str, Any] | None:
         "capture_limit": config.capture_limit,
         "flush_interval": config.flush_interval,
         "heartbeat_interval": config.heartbeat_interval,
+        "storage_options": config.storage_options,
     }
 
 

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from typing import Any, Literal
 
-from ._storage import Storage, open_storage
+from .storage import Storage, open_storage
 
 __all__ = ["Config", "check_root", "get_config", "set_config"]
 
@@ -36,12 +36,14 @@ class Config:
     """How ``submit``/``map`` run trials: ``inplace``, ``process`` or ``dask``."""
     runner_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Extra options of the runner (``address``, ``workers``, ...)."""
+    storage_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Options of the fsspec filesystem of ``path`` (credentials, endpoints)."""
     _storage: Storage | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def storage(self) -> Storage:
         if self._storage is None:
-            self._storage = open_storage(self.path)
+            self._storage = open_storage(self.path, self.storage_options)
         return self._storage
 
 

@@ -18,8 +18,9 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._storage import redact
 from .exceptions import MissingDependencyError, TrialLoadError
+from .layout import YAML_NAME
+from .storage import redact
 
 if TYPE_CHECKING:
     import pandas
@@ -51,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         "with * and **, or an fsspec URL such as sftp://host/dir).",
     )
     report.add_argument("path", nargs="?", default=".", metavar="PATH")
+    _add_storage_option(report)
     report.add_argument("--full", action="store_true", help="add ids, timestamps, meta.*")
     _add_format(report)
     report.add_argument(
@@ -81,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     show.add_argument("trial", metavar="TID_OR_PATH")
     _add_root(show)
+    _add_storage_option(show)
     what = show.add_mutually_exclusive_group()
     what.add_argument("--output", action="store_true", help="print what the call printed")
     what.add_argument("--logs", action="store_true", help="print the logging records it emitted")
@@ -92,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     metrics.add_argument("trial", metavar="TID_OR_PATH")
     _add_root(metrics)
+    _add_storage_option(metrics)
     _add_format(metrics)
     return parser
 
@@ -113,6 +117,39 @@ def _add_root(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="where a tid is looked up (default: the current folder)",
     )
+
+
+def _add_storage_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage-option",
+        "-o",
+        action="append",
+        default=[],
+        type=_storage_option,
+        metavar="KEY=VALUE",
+        dest="storage_options",
+        help="an option of the fsspec filesystem (credentials, endpoints), e.g. "
+        "-o anon=True -o endpoint_url=http://localhost:9000; repeatable; a value "
+        "that is a Python literal (True, 3, {...}) is read as one, else as text",
+    )
+
+
+def _storage_option(text: str) -> tuple[str, Any]:
+    """``"key=value"`` -> ``(key, value)``, the value a Python literal when it is one."""
+    import ast
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        parsed: Any = ast.literal_eval(value)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        parsed = value
+    return key.strip(), parsed
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any] | None:
+    return dict(args.storage_options) or None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -277,7 +314,9 @@ def _emit(frame: pandas.DataFrame, fmt: str) -> None:
 def _report(args: argparse.Namespace) -> int:
     from .report import load_report, query
 
-    frame = load_report(args.path, full=args.full, safe=not args.strict)
+    frame = load_report(
+        args.path, full=args.full, safe=not args.strict, storage_options=_options(args)
+    )
     if args.query:
         try:
             frame = query(frame, args.query)
@@ -302,13 +341,13 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _trial(args: argparse.Namespace) -> Any:
-    from .metrics import resolve_trial_path
-    from .trial import read_trial
+    from .reading import read_trial, resolve_trial_path
 
-    folder = resolve_trial_path(args.trial, root=args.root)
-    trial = read_trial(folder)
+    options = _options(args)
+    folder = resolve_trial_path(args.trial, root=args.root, storage_options=options)
+    trial = read_trial(folder, options)
     if trial is None:
-        raise FileNotFoundError(f"no trial at {folder!r}: it has no votakvot.yaml")
+        raise FileNotFoundError(f"no trial at {redact(folder)!r}: it has no {YAML_NAME}")
     return trial
 
 
@@ -331,7 +370,7 @@ def _show(args: argparse.Namespace) -> int:
         except NotImplementedError as exc:
             raise _Exit(EMPTY, f"captured output cannot be read by this version: {exc}") from None
         return OK
-    raw = trial._read_own("votakvot.yaml") or b""
+    raw = trial._read_own(YAML_NAME) or b""
     state = trial.state
     if state != trial.recorded_state:
         beat = trial.heartbeat

@@ -9,6 +9,12 @@
     ├── TrialFailedError      ``Trial.result`` of a trial whose function raised
     ├── ResumeError           a resumable trial cannot be resumed as asked
     └── MissingDependencyError  an fsspec protocol whose package is not installed
+
+Warnings (a reader went on without something; each names the file), all of them
+``UserWarning`` and ``VotakvotError`` (so ``-W error`` turns them into the latter):
+``SkippedTrialWarning`` (a trial left out), ``UnreadableFileWarning`` (a side file
+of a kept trial), ``SkippedMetricsWarning`` (metric rows or files),
+``UnreadableValueWarning`` (a value with a tag that is not resolved).
 """
 
 from __future__ import annotations
@@ -16,9 +22,12 @@ from __future__ import annotations
 __all__ = [
     "MissingDependencyError",
     "ResumeError",
+    "SkippedMetricsWarning",
+    "SkippedTrialWarning",
     "StorageError",
     "TrialFailedError",
     "TrialLoadError",
+    "UnreadableFileWarning",
     "UnreadableValueWarning",
     "UnsafeTagError",
     "VotakvotError",
@@ -76,7 +85,20 @@ class MissingDependencyError(VotakvotError, ImportError):
     """A path's protocol needs a package that is not installed; the message names it."""
 
 
-class UnreadableValueWarning(UserWarning):
+class UnreadableValueWarning(VotakvotError, UserWarning):
     """A value in a trial record has a tag votakvot will not resolve (it would run code,
     or is unknown); it is read as a ``votakvot._yaml.Placeholder`` and the trial is kept.
     The message names the file and the field."""
+
+
+class SkippedTrialWarning(VotakvotError, UserWarning):
+    """A trial folder could not be read and was left out; the message names the file and why."""
+
+
+class UnreadableFileWarning(VotakvotError, UserWarning):
+    """A file of a trial folder besides its record (heartbeat, output, logs) could not be
+    read; the trial is kept, and what depends on the file is unknown. Names the file."""
+
+
+class SkippedMetricsWarning(VotakvotError, UserWarning):
+    """Rows or files of a trial's metrics could not be read and were left out; names the file."""

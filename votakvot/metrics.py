@@ -8,13 +8,14 @@ them into one frame in the order the rows were metered.
 from __future__ import annotations
 
 import io
-import os
-import posixpath
 import warnings
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._layout import METRICS_PREFIX, YAML_NAME
-from ._storage import get_filesystem, is_local, redact, split_protocol
+from .exceptions import SkippedMetricsWarning
+from .layout import METRICS_PREFIX
+from .reading import read_metrics_files, resolve_trial_path
+from .storage import redact
 
 if TYPE_CHECKING:
     import pandas
@@ -22,112 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["METRICS_PREFIX", "SkippedMetricsWarning", "load_metrics", "resolve_trial_path"]
 
 
-def resolve_trial_path(trial: Any, root: str | None = None) -> str:
-    """The folder of ``trial``: a ``Trial``, a folder path or URL, or a tid.
-
-    A tid is looked up under ``root``, by default the one given to ``votakvot.init``.
-
-    Raises:
-        FileNotFoundError: ``trial`` is neither a trial folder nor a tid under the root.
-    """
-    from .trial import Trial
-
-    if isinstance(trial, Trial):
-        return trial.path
-    text = str(trial)
-    if not is_local(text):
-        return text.rstrip("/")
-    local = os.path.expanduser(split_protocol(text)[1])
-    if os.path.isfile(os.path.join(local, YAML_NAME)):
-        return local
-    if root is None:
-        from ._config import get_config
-
-        root = get_config().path
-    tid = text.strip("/")
-    if is_local(root):
-        folder = os.path.join(os.path.expanduser(split_protocol(root)[1]), *tid.split("/"))
-        if os.path.isdir(folder):
-            return folder
-        raise FileNotFoundError(
-            f"no trial {text!r}: it is neither a trial folder nor a tid under the root "
-            f"{root!r} given to votakvot.init(); pass the trial's path or init(path=...)"
-        )
-    return f"{root.rstrip('/')}/{tid}"
-
-
-class SkippedMetricsWarning(UserWarning):
-    """Rows or files of a trial's metrics could not be read and were left out; names the file."""
-
-
 def _warn(file: str, what: str) -> None:
     warnings.warn(redact(f"{file}: {what}"), SkippedMetricsWarning, stacklevel=4)
-
-
-def _complete_lines(raw: bytes, file: str) -> bytes:
-    """Drop a last line without its newline: a row cut short by a killed writer."""
-    if raw and not raw.endswith(b"\n"):
-        raw = raw[: raw.rfind(b"\n") + 1]
-        if raw:
-            _warn(file, "the last row is cut short (its writer was stopped?); it is left out")
-        else:
-            _warn(file, "the header is cut short; the file is left out")
-    return raw
-
-
-def _metric_files(folder: str) -> list[tuple[str, bytes]]:
-    """``(name, content)`` of each metric file, in name order; unreadable ones warned about."""
-    if is_local(folder):
-        local = split_protocol(folder)[1]
-        try:
-            entries = sorted(
-                (e.name, e.path)
-                for e in os.scandir(local)
-                if e.name.startswith(METRICS_PREFIX) and e.name.endswith(".csv")
-            )
-        except (FileNotFoundError, NotADirectoryError):
-            raise FileNotFoundError(f"no trial folder {redact(folder)!r}") from None
-        files = []
-        for name, path in entries:
-            raw = _side_file(local, name, path)
-            if raw is not None:
-                files.append((path, raw))
-        return files
-    fs, root = get_filesystem(folder)
-    fs.invalidate_cache(root)  # listings are cached per instance; a trial may have grown
-    try:
-        # detail=True: some backends (FTP) give bare names for detail=False
-        listed = [
-            entry["name"]
-            for entry in fs.ls(root, detail=True)
-            if entry.get("type") != "directory"
-        ]
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no trial folder {redact(folder)!r}") from None
-    paths = sorted(
-        p
-        for p in listed
-        if posixpath.basename(p).startswith(METRICS_PREFIX) and p.endswith(".csv")
-    )
-    files = []
-    for path in paths:
-        name = f"{folder}/{posixpath.basename(path)}"
-        raw = _side_file(folder, posixpath.basename(path), name)
-        if raw is not None:
-            files.append((name, raw))
-    return files
-
-
-def _side_file(folder: str, name: str, shown: str) -> bytes | None:
-    """One metrics file by the bounded, regular-file-only reader; trouble is warned about."""
-    from ._scan import read_side_file
-    from .exceptions import TrialLoadError
-
-    try:
-        return read_side_file(folder, name)
-    except TrialLoadError as exc:
-        _warn(shown, f"{exc.reason}; left out")
-        return None
 
 
 def _read_csv(name: str, raw: bytes) -> pandas.DataFrame | None:
@@ -158,12 +55,16 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def load_metrics(trial: Any) -> pandas.DataFrame:
+def load_metrics(
+    trial: Any, *, storage_options: Mapping[str, Any] | None = None
+) -> pandas.DataFrame:
     """All metric rows of one trial, in the order they were metered.
 
     Args:
         trial: a ``Trial``, a trial folder (path or URL), or a tid under the
             root given to ``votakvot.init`` (``rep.loc[0]["tid"]``).
+        storage_options: options of the fsspec filesystem (credentials,
+            endpoints); by default those a ``Trial`` was read with.
 
     Returns:
         One row per ``votakvot.meter`` call: ``at`` (unix time, seconds) and a
@@ -177,10 +78,11 @@ def load_metrics(trial: Any) -> pandas.DataFrame:
     """
     import pandas
 
-    folder = resolve_trial_path(trial)
+    if storage_options is None:
+        storage_options = getattr(trial, "storage_options", None)
+    folder = resolve_trial_path(trial, storage_options=storage_options)
     frames = []
-    for name, raw in _metric_files(folder):
-        raw = _complete_lines(raw, name)
+    for name, raw in read_metrics_files(folder, storage_options):
         if not raw.strip():
             continue
         frame = _read_csv(name, raw)

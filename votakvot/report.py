@@ -18,15 +18,15 @@ Column rule of reports (one row per trial, default integer index):
 
 from __future__ import annotations
 
+import os
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from ._records import check_record, parse_record
-from ._scan import find_trial_dirs, read_records
-from ._storage import is_local, redact, split_protocol
-from .exceptions import TrialLoadError
-from .trial import Trial, UnreadableFileWarning
+from .exceptions import SkippedTrialWarning, TrialLoadError, UnreadableFileWarning
+from .reading import find_trial_dirs, read_records
+from .storage import open_storage, redact
+from .trial import Trial
 
 if TYPE_CHECKING:
     import pandas
@@ -65,10 +65,6 @@ _KNOWN_KEYS = frozenset(
     | {"result", "error", "traceback"}
 )
 _TIMESTAMPS = ("created", "started", "finished")
-
-
-class SkippedTrialWarning(UserWarning):
-    """A trial folder could not be read and was left out; the message names the file and why."""
 
 
 def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
@@ -153,46 +149,29 @@ def _skip(error: TrialLoadError, safe: bool, stacklevel: int = 4) -> None:
     warnings.warn(message, SkippedTrialWarning, stacklevel=stacklevel)
 
 
-def _loaded(folders: list[str], shared: bool) -> Iterator[Trial | TrialLoadError]:
-    """Each folder's Trial, or the TrialLoadError saying why it cannot be read."""
-    for folder, raw in read_records(folders):
-        name = redact(_yaml_name(folder))
-        if isinstance(raw, FileNotFoundError) and _removed(folder):
-            continue  # deleted since the scan listed it: no longer a trial, nothing lost
-        try:
-            if isinstance(raw, TrialLoadError):
-                raise raw
-            if isinstance(raw, Exception):
-                reason = getattr(raw, "strerror", None) or str(raw) or type(raw).__name__
-                if isinstance(raw, FileNotFoundError) and not is_local(folder):
-                    # FTP answers 550 for "not found", "permission denied" and
-                    # "unavailable" alike, and fsspec makes each a FileNotFoundError
-                    reason = f"not found or refused by the server ({reason})"
-                raise TrialLoadError(name, f"cannot be read: {redact(reason)}") from raw
-            data = check_record(parse_record(raw, name, shared=shared), name)
-        except TrialLoadError as exc:
-            yield exc
-            continue
-        yield Trial(folder, data)
-
-
-def _trials(path: str | None, safe: bool, shared: bool) -> Iterator[Trial]:
-    for item in _loaded(find_trial_dirs(path, strict=not safe), shared):
+def _trials(path: str | None, safe: bool, shared: bool, options: _Options) -> Iterator[Trial]:
+    folders = find_trial_dirs(path, options, strict=not safe)
+    for item in read_records(folders, options, shared=shared):
         if isinstance(item, TrialLoadError):
             _skip(item, safe)
             continue
         yield item
 
 
+def _path(path: str | os.PathLike[str] | None) -> str | None:
+    return None if path is None else os.fspath(path)
+
+
+_Options = Mapping[str, Any] | None
 _Part = tuple[dict[str, list[Any]], int, list[tuple[type, str, str]]]
 
 
-def _collect(folders: list[str], full: bool) -> _Part:
+def _collect(folders: list[str], full: bool, options: _Options = None) -> _Part:
     """Report columns of some folders, and their errors as plain (picklable) tuples."""
     errors: list[tuple[type, str, str]] = []
 
     def rows() -> Iterator[dict[str, Any]]:
-        for item in _loaded(folders, shared=True):
+        for item in read_records(folders, options, shared=True):
             if isinstance(item, TrialLoadError):
                 errors.append((type(item), item.path, item.reason))
                 continue
@@ -210,19 +189,19 @@ PARALLEL_MIN = 3000
 """Local trials from which ``load_report`` reads half of them in a forked helper process."""
 
 
-def _collect_all(folders: list[str], full: bool) -> list[_Part]:
+def _collect_all(folders: list[str], full: bool, options: _Options) -> list[_Part]:
     """Columns of all folders: half in a forked child when that pays off, pandas imported."""
     from ._fork import ForkedCall, can_fork
 
-    if len(folders) >= PARALLEL_MIN and all(map(is_local, folders)) and can_fork():
+    if len(folders) >= PARALLEL_MIN and open_storage(folders[0], options).forkable and can_fork():
         half = len(folders) // 2
-        child = ForkedCall(_collect, folders[:half], full)
+        child = ForkedCall(_collect, folders[:half], full, options)
         import pandas  # imported while the child parses
 
         del pandas
-        mine = _collect(folders[half:], full)
+        mine = _collect(folders[half:], full, options)
         return [child.result(), mine]
-    return [_collect(folders, full)]
+    return [_collect(folders, full, options)]
 
 
 def _merge(parts: list[_Part]) -> tuple[dict[str, list[Any]], int]:
@@ -243,26 +222,12 @@ def _merge(parts: list[_Part]) -> tuple[dict[str, list[Any]], int]:
     return columns, total
 
 
-def _removed(folder: str) -> bool:
-    """Whether a local trial folder was deleted after the scan found it.
-
-    Deleting trials while a report runs is ordinary (cleaning up a results
-    folder), so such a folder is left out without a warning. A record missing
-    from a folder that is still there, or from a remote store (where "not found"
-    may mean "refused"), is warned about instead.
-    """
-    import os
-
-    return is_local(folder) and not os.path.isdir(split_protocol(folder)[1])
-
-
-def _yaml_name(folder: str) -> str:
-    import os
-
-    return os.path.join(folder, "votakvot.yaml") if is_local(folder) else f"{folder}/votakvot.yaml"
-
-
-def load_trials(path: str | None = None, safe: bool = True) -> dict[str, Trial]:
+def load_trials(
+    path: str | os.PathLike[str] | None = None,
+    safe: bool = True,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+) -> dict[str, Trial]:
     """Every trial at or below ``path``, as ``{tid: Trial}``.
 
     Args:
@@ -272,9 +237,11 @@ def load_trials(path: str | None = None, safe: bool = True) -> dict[str, Trial]:
             :class:`SkippedTrialWarning` naming the file; ``False`` raises
             :class:`~votakvot.TrialLoadError` instead, for anything skipped
             (also a folder that cannot be listed, a record that is no file).
+        storage_options: options of the fsspec filesystem (credentials,
+            endpoints), e.g. ``{"key": ..., "secret": ...}`` for ``s3://``.
     """
     trials: dict[str, Trial] = {}
-    for trial in _trials(path, safe, shared=False):
+    for trial in _trials(_path(path), safe, False, storage_options):
         other = trials.get(trial.tid)
         if other is not None:
             warnings.warn(
@@ -331,7 +298,13 @@ def _to_datetime(values: list[Any]) -> Any:
             return values  # naive and aware mixed: left as they are
 
 
-def load_report(path: str | None = None, full: bool = False, safe: bool = True) -> pandas.DataFrame:
+def load_report(
+    path: str | os.PathLike[str] | None = None,
+    full: bool = False,
+    safe: bool = True,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+) -> pandas.DataFrame:
     """One row per trial at or below ``path``, oldest first (see the module for columns).
 
     Args:
@@ -346,12 +319,15 @@ def load_report(path: str | None = None, full: bool = False, safe: bool = True) 
             remote store does not send (FTP answers "550" for missing and
             refused alike) is warned about. Messages show URLs without their
             password.
+        storage_options: options of the fsspec filesystem (credentials,
+            endpoints), e.g. ``{"key": ..., "secret": ...}`` for ``s3://``.
 
     Returns:
         A DataFrame with a default integer index; with no trials, an empty one
         that still has the base columns, so ``pandas.concat`` always works.
     """
-    parts = _collect_all(find_trial_dirs(path, strict=not safe), full)
+    folders = find_trial_dirs(_path(path), storage_options, strict=not safe)
+    parts = _collect_all(folders, full, storage_options)
     for _, _, errors in parts:
         for cls, name, reason in errors:
             if issubclass(cls, Warning):  # the row is kept; something of it is unknown

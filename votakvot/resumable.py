@@ -20,26 +20,25 @@ import logging
 import os
 import pickle
 import platform
-import posixpath
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from . import _source, _yaml
 from ._config import get_config
-from ._layout import (
+from ._tracking import PREVIOUS_RUN_FILES, ActiveTrial, clear_files, function_name
+from ._values import to_plain
+from .exceptions import ResumeError, TrialLoadError
+from .layout import (
     METRICS_PREFIX,
     SNAPSHOT_NAME,
     TRACEBACK_NAME,
     YAML_NAME,
 )
-from ._scan import MAX_RECORD as RECORD_LIMIT
-from ._tracking import PREVIOUS_RUN_FILES, ActiveTrial, clear_files, function_name
-from ._values import to_plain
-from .exceptions import ResumeError, TrialLoadError
+from .reading import MAX_RECORD as RECORD_LIMIT
 
 if TYPE_CHECKING:
-    from ._storage import Storage
+    from .storage import Storage
     from .trial import Trial
 
 __all__ = ["resumable_fn", "run_resumable"]
@@ -370,21 +369,15 @@ class _Run:
 
 
 def _url(storage: Storage, path: str) -> str:
-    to_url = getattr(storage, "to_url", None)
-    return to_url(path) if to_url else path
+    return storage.to_url(path)
 
 
 def _read_bytes(storage: Storage, path: str, limit: int | None = None) -> bytes | None:
     """A file of the trial folder, by the bounded, regular-file-only reader of side files:
     a snapshot or record that is a FIFO or a device stops the resume with an error
     naming it, never hangs it."""
-    from ._scan import read_side_file
-    from ._storage import LocalStorage
-
-    split = os.path.split if isinstance(storage, LocalStorage) else posixpath.split
-    folder, name = split(path)
     try:
-        return read_side_file(_url(storage, folder), name, limit)
+        return storage.read(path, limit)
     except TrialLoadError as exc:
         raise ResumeError(f"{exc}; pass rerun=True to start this trial over") from None
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import datetime
-import os
-import posixpath
-import stat
 import time
+from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
-from ._layout import HEARTBEAT_NAME, YAML_NAME
-from ._records import check_record, parse_record
-from ._storage import get_filesystem, is_local, redact, split_protocol
-from .exceptions import TrialFailedError, TrialLoadError
+from .exceptions import TrialFailedError, TrialLoadError, UnreadableFileWarning
+from .layout import HEARTBEAT_NAME, is_own_file, safe_relative
+from .storage import Storage, open_storage, redact
 
 if TYPE_CHECKING:
+    import os
+
     import pandas
 
 __all__ = ["STALE_AFTER", "AttrDict", "Trial", "UnreadableFileWarning", "read_trial"]
@@ -24,11 +23,6 @@ STALE_AFTER = 15.0
 _DEFAULT_INTERVAL = 5.0
 _HEARTBEAT_LIMIT = 64 * 1024
 """A heartbeat is one short line; more than this is not one votakvot wrote."""
-
-
-class UnreadableFileWarning(UserWarning):
-    """A file of a trial folder besides its record (heartbeat, output, logs) could not be
-    read; the trial is kept, and what depends on the file is unknown. Names the file."""
 
 
 class AttrDict(dict):
@@ -62,21 +56,31 @@ class Trial:
     Args:
         path: the trial folder, a local path or an fsspec URL.
         data: the parsed ``votakvot.yaml``.
+        storage_options: options of the fsspec filesystem (credentials, endpoints)
+            for reading the trial's other files; what it was read with.
     """
 
-    def __init__(self, path: str, data: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        path: str,
+        data: dict[str, Any],
+        *,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> None:
         self.path = path
         """The trial folder: a local path or a URL that ``read_trial`` accepts."""
         self.data = data
         """The whole parsed ``votakvot.yaml``."""
         self.unreadable: dict[str, str] = {}
         """Files of the folder that could not be read so far: ``{name: why}``."""
+        self.storage_options: dict[str, Any] = dict(storage_options or {})
+        """Options of the fsspec filesystem the trial's files are read with."""
 
     def __repr__(self) -> str:
         return f"<Trial {self.tid!r} {self.state}>"
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("data", "unreadable"):
+        if name.startswith("__") or name in ("data", "unreadable", "storage_options"):
             raise AttributeError(name)
         try:
             value = self.data[name]
@@ -208,10 +212,12 @@ class Trial:
         aborts a report. Such a file is noted in :attr:`unreadable` and warned
         about once (:class:`UnreadableFileWarning`); the trial itself stays.
         """
-        from ._scan import SIDE_FILE_LIMIT, read_side_file
+        from .reading import SIDE_FILE_LIMIT
 
+        storage = self.storage
         try:
-            return read_side_file(self.path, name, SIDE_FILE_LIMIT if limit is None else limit)
+            path = storage.join(storage.root, *name.split("/"))
+            return storage.read(path, SIDE_FILE_LIMIT if limit is None else limit)
         except TrialLoadError as exc:
             if name not in self.unreadable:
                 self.unreadable[name] = exc.reason
@@ -227,7 +233,7 @@ class Trial:
 
     def unreadable_note(self, name: str) -> str:
         """The warning text for an unreadable file ``name`` of this trial."""
-        from ._scan import side_file_name
+        from .reading import side_file_name
 
         file = side_file_name(self.path, name)
         why = self.unreadable.get(name, "")
@@ -235,29 +241,24 @@ class Trial:
 
     # --- files -------------------------------------------------------------------
 
-    def _fs(self) -> tuple[Any, str]:
-        return get_filesystem(self.path)
+    @property
+    def storage(self) -> Storage:
+        """The storage of the trial's folder (rooted at it), opened on first use."""
+        storage = self.__dict__.get("_storage")
+        if storage is None:
+            storage = self.__dict__["_storage"] = open_storage(self.path, self.storage_options)
+        return storage
 
     @property
     def attached(self) -> list[str]:
         """Names of files attached to the trial (votakvot's own files left out)."""
-        from ._layout import is_own_file
-
-        fs, root = self._fs()
-        fs.invalidate_cache(root)  # remote listings are cached per instance; files may be new
-        names = []
-        for path in fs.find(root):
-            rel = posixpath.relpath(path, root)
-            if not is_own_file(rel):
-                names.append(rel)
-        return sorted(names)
+        storage = self.storage
+        return sorted(n for n in storage.find_files(storage.root) if not is_own_file(n))
 
     def attach(self, name: str, mode: str = "rb") -> IO[Any]:
         """Open an attached file for reading."""
-        from ._tracking import _safe_relative
-
-        fs, root = self._fs()
-        return fs.open(posixpath.join(root, _safe_relative(name)), mode)
+        storage = self.storage
+        return storage.open(storage.join(storage.root, *safe_relative(name).split("/")), mode)
 
     @property
     def output(self) -> str:
@@ -280,35 +281,17 @@ class Trial:
         return load_metrics(self)
 
 
-def read_trial(path: str) -> Trial | None:
+def read_trial(
+    path: str | os.PathLike[str], storage_options: Mapping[str, Any] | None = None
+) -> Trial | None:
     """Read the trial in folder ``path``; ``None`` if there is no ``votakvot.yaml``.
+
+    See :func:`votakvot.reading.read_trial`, which this is.
 
     Raises:
         TrialLoadError: the file is there but cannot be read safely; the
             message names the file and what is wrong with it.
     """
-    from ._scan import MAX_RECORD, _read_local, read_side_file
+    from .reading import read_trial as read
 
-    path = str(path).rstrip("/") or "/"
-    if is_local(path):
-        folder = split_protocol(path)[1]
-        file = os.path.join(folder, YAML_NAME)
-        try:
-            if not stat.S_ISREG(os.stat(file).st_mode):
-                # A FIFO would block the reader, /dev/zero never end: neither is a record.
-                raise TrialLoadError(file, "not a regular file")
-            content = _read_local(file)  # bounded: a huge file is refused, not loaded
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as exc:
-            raise TrialLoadError(file, f"cannot be read: {exc.strerror or exc}") from None
-        if isinstance(content, Exception):
-            raise content
-        raw = content
-    else:
-        remote = read_side_file(path, YAML_NAME, MAX_RECORD)  # bounded, like local ones
-        if remote is None:
-            return None
-        raw = remote
-        file = redact(f"{path}/{YAML_NAME}")  # names it in errors, without the password
-    return Trial(path, check_record(parse_record(raw, file), file))
+    return read(path, storage_options)

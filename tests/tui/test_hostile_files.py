@@ -168,7 +168,7 @@ def test_details_of_huge_files_are_cut(tmp_path: Path, monkeypatch):
     """A record over the reader's limit is refused without being read whole; a long
     traceback shows its start and says how big the file is."""
     folder = write_trial(tmp_path)
-    monkeypatch.setattr("votakvot._scan.MAX_RECORD", 100)
+    monkeypatch.setattr("votakvot.reading.MAX_RECORD", 100)
     details = load_details(str(folder))
     assert "larger than" in details.error
     monkeypatch.undo()

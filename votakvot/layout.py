@@ -1,0 +1,107 @@
+"""What a trial folder looks like: the names of votakvot's own files and the folder scheme.
+
+A trial folder sits at ``<root>/<tid>``, where the trial id is
+``<module>/<function>/<yy-mm-dd>/<HH:MM:SS>/<uuid>`` unless the caller chose one
+(``votakvot.run(tid="sweep/n=10")``). Its record is :data:`YAML_NAME`; the other
+files are listed below. Readers of trial folders (the dashboard, scripts) use these
+names instead of spelling them out, so a rename happens in one place.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import posixpath
+import uuid
+
+__all__ = [
+    "HEARTBEAT_NAME",
+    "LOG_NAME",
+    "METRICS_PREFIX",
+    "METRICS_SUFFIX",
+    "OUTPUT_NAME",
+    "OWN_FILES",
+    "OWN_PREFIXES",
+    "SNAPSHOT_NAME",
+    "TRACEBACK_NAME",
+    "YAML_NAME",
+    "check_tid",
+    "is_metrics_file",
+    "is_own_file",
+    "new_tid",
+    "safe_relative",
+    "tail_name",
+]
+
+YAML_NAME = "votakvot.yaml"
+"""The trial's record, always replaced atomically."""
+TRACEBACK_NAME = "traceback.txt"
+"""The traceback of a failed trial, also in the YAML."""
+HEARTBEAT_NAME = "votakvot.heartbeat"
+"""``"<unix time> <interval seconds>"``, refreshed while the trial runs."""
+METRICS_PREFIX = "votakvot.metrics."
+"""Metric files are ``votakvot.metrics.NNNNN.csv``: each has a header row and an ``at`` column."""
+METRICS_SUFFIX = ".csv"
+"""The ending of every metric file."""
+OUTPUT_NAME = "output.log"
+"""What a trial printed (stdout and stderr), when output is captured."""
+LOG_NAME = "log.jsonl"
+"""The logging records a trial emitted, one JSON object a line."""
+SNAPSHOT_NAME = "votakvot.snapshot.pkl"
+"""The pickled state of a resumable task."""
+
+OWN_FILES = frozenset({YAML_NAME, HEARTBEAT_NAME, TRACEBACK_NAME, OUTPUT_NAME, LOG_NAME})
+"""Files votakvot writes itself (besides those starting with :data:`OWN_PREFIXES`)."""
+OWN_PREFIXES = ("votakvot.",)
+"""Names starting with these are votakvot's own: metrics, heartbeat, snapshot."""
+
+
+def is_own_file(relpath: str) -> bool:
+    """Whether a path inside a trial folder is votakvot's own rather than an attachment."""
+    if "/" in relpath:
+        return False
+    return relpath in OWN_FILES or relpath.startswith(OWN_PREFIXES) or relpath.endswith(".tmp")
+
+
+def is_metrics_file(name: str) -> bool:
+    """Whether a file name (no folder) is one of a trial's metric files."""
+    return name.startswith(METRICS_PREFIX) and name.endswith(METRICS_SUFFIX)
+
+
+def tail_name(name: str) -> str:
+    """Where the kept end of a captured file ``name`` waits while its trial runs past the cap."""
+    return f"votakvot.{name}.tail"
+
+
+def new_tid(prefix: str, trial_uuid: str | None = None) -> tuple[str, str]:
+    """A fresh ``prefix/yy-mm-dd/HH:MM:SS/uuid`` and its uuid."""
+    trial_uuid = trial_uuid or str(uuid.uuid4())
+    now = datetime.datetime.now()
+    return f"{prefix}/{now:%y-%m-%d}/{now:%H:%M:%S}/{trial_uuid}", trial_uuid
+
+
+def check_tid(tid: str) -> str:
+    """A trial id given by the caller, normalized; a ValueError if it leaves the root."""
+    if not isinstance(tid, str) or not tid.strip("/"):
+        raise ValueError(
+            f"a trial id must be a non-empty relative path like 'sweep/n=10' (got {tid!r})"
+        )
+    norm = posixpath.normpath(tid.strip("/"))
+    if norm.startswith("..") or "://" in tid:
+        raise ValueError(f"trial id {tid!r} must stay below the root given to votakvot.init()")
+    return norm
+
+
+def safe_relative(name: str) -> str:
+    """A file name inside the trial folder, or a ValueError saying why it is not."""
+    if not name or name.startswith(("/", "\\")) or "://" in name or os.path.isabs(name):
+        raise ValueError(
+            f"attach({name!r}): the name must be relative to the trial folder, "
+            "e.g. 'plots/loss.png'"
+        )
+    norm = posixpath.normpath(name.replace("\\", "/"))
+    if norm == ".." or norm.startswith("../") or norm == ".":
+        raise ValueError(
+            f"attach({name!r}) would write outside the trial folder; use a name below it"
+        )
+    return norm

@@ -1,0 +1,409 @@
+"""Reading trial folders back: the one walker, the one file reader, the one record parser.
+
+Everything that reads trials (``load_report``, ``load_trials``, ``read_trial``,
+``load_metrics``, the CLI, the dashboard) goes through these functions, so a
+fix to reading is made once::
+
+    from votakvot import reading
+
+    for folder in reading.iter_trial_dirs("results/**/24-05-*"):   # newest first
+        ...
+    for item in reading.iter_trials("s3://bucket/results", {"anon": True}):
+        print(item)            # a Trial, or a TrialLoadError naming the file
+
+Paths are local folders, globs (``*`` within a path segment, ``**`` across
+segments) or fsspec URLs of either; ``storage_options`` (credentials,
+endpoints) go to the fsspec filesystem. Every file is read bounded and only if
+it is a regular file: a FIFO, a device or a huge file is refused with a
+:class:`~votakvot.TrialLoadError` that names it, never hangs a reader.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import warnings
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._records import check_record, parse_record
+from .exceptions import (
+    SkippedMetricsWarning,
+    SkippedTrialWarning,
+    TrialLoadError,
+)
+from .layout import YAML_NAME, is_metrics_file
+from .storage import Storage, open_storage, redact, split_protocol
+
+if TYPE_CHECKING:
+    from .trial import Trial
+
+__all__ = [
+    "MAX_RECORD",
+    "SIDE_FILE_LIMIT",
+    "check_record",
+    "find_trial_dirs",
+    "iter_trial_dirs",
+    "iter_trials",
+    "parse_record",
+    "read_metrics_files",
+    "read_record",
+    "read_records",
+    "read_side_file",
+    "read_trial",
+    "resolve_trial_path",
+    "side_file_name",
+    "split_glob",
+]
+
+Options = Mapping[str, Any] | None
+
+MAX_RECORD = 32 * 1024 * 1024
+"""Bytes of a ``votakvot.yaml`` beyond which it is refused rather than parsed."""
+SIDE_FILE_LIMIT = 512 * 1024 * 1024
+"""Bytes of another file of a trial folder (output, logs, metrics) read at most:
+long runs meter a lot, but a file past this would exhaust a reader's memory."""
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+# --- paths and globs ------------------------------------------------------------------
+
+
+def split_glob(path: str) -> tuple[str, re.Pattern[str] | None]:
+    """``"root/**/21-05-20/15:*"`` -> ``("root", regex over paths relative to it)``.
+
+    The regex matches a trial folder when the folder or one of its parents
+    matches the pattern: ``*`` is any text within one path segment, ``**`` any
+    number of segments, ``?`` one character, ``[...]`` a character class.
+    """
+    protocol, rest = split_protocol(path)
+    head = f"{protocol}://" if protocol else ""
+    parts = rest.split("/")
+    i = next((n for n, part in enumerate(parts) if _GLOB_CHARS.search(part)), None)
+    if i is None:
+        return path, None
+    if parts[-1] == YAML_NAME:
+        parts = parts[:-1]
+    static = "/".join(parts[:i]) or ("/" if rest.startswith("/") else ".")
+    return head + static, re.compile(_translate(parts[i:]) + r"(?:/.*)?\Z", re.DOTALL)
+
+
+def _translate(segments: list[str]) -> str:
+    out = ""
+    for n, segment in enumerate(segments):
+        last = n == len(segments) - 1
+        if segment == "**":
+            out += ".*" if last else "(?:[^/]+/)*"
+            continue
+        i = 0
+        while i < len(segment):
+            c = segment[i]
+            if c == "*":
+                out += "[^/]*"
+            elif c == "?":
+                out += "[^/]"
+            elif c == "[":
+                end = segment.find("]", i + 2)
+                if end < 0:
+                    out += re.escape(c)
+                else:
+                    body = segment[i + 1 : end]
+                    if body.startswith("!"):
+                        body = "^" + body[1:]
+                    out += f"[{body.replace(chr(92), chr(92) * 2)}]"
+                    i = end
+            else:
+                out += re.escape(c)
+            i += 1
+        if not last:
+            out += "/"
+    return out
+
+
+def _default_root(path: str | os.PathLike[str] | None) -> str:
+    if path is None:
+        from ._config import get_config
+
+        return get_config().path
+    return str(path)
+
+
+def side_file_name(folder: str, name: str) -> str:
+    """How messages name ``folder/name``: a local path, or the URL without its password."""
+    protocol, rest = split_protocol(folder)
+    if protocol in (None, "file", "local"):
+        return os.path.join(rest, *name.split("/"))
+    return redact(f"{folder.rstrip('/')}/{name}")
+
+
+# --- the walker -----------------------------------------------------------------------
+
+
+def _skipper(strict: bool) -> Any:
+    def on_skip(path: str, reason: str, lead: str) -> None:
+        """Warn that ``path`` was skipped, or raise with ``strict``: strict readers
+        (``load_report(safe=False)``) must not return with trials silently missing."""
+        if strict:
+            raise TrialLoadError(redact(path), redact(reason))
+        warnings.warn(redact(f"{lead}{path}: {reason}"), SkippedTrialWarning, stacklevel=5)
+
+    return on_skip
+
+
+def _walk(
+    path: str | os.PathLike[str] | None, storage_options: Options, strict: bool
+) -> tuple[Storage, list[str]]:
+    text = _default_root(path)
+    if text.endswith("/" + YAML_NAME) or text == YAML_NAME:
+        text = posixpath.dirname(text) or "."
+    base, pattern = split_glob(text)
+    storage = open_storage(base, storage_options)
+    root = storage.root
+    found = storage.find_folders(root, YAML_NAME, _skipper(strict))
+    if pattern is not None:
+        found = [f for f in found if _matches(pattern, root, f, storage.sep)]
+    return storage, found
+
+
+def _matches(pattern: re.Pattern[str], root: str, folder: str, sep: str) -> bool:
+    rel = folder[len(root) :].lstrip(sep)
+    if sep != "/":
+        rel = rel.replace(sep, "/")
+    return bool(pattern.match(rel))
+
+
+def find_trial_dirs(
+    path: str | os.PathLike[str] | None = None,
+    storage_options: Options = None,
+    *,
+    strict: bool = False,
+) -> list[str]:
+    """Trial folders (those holding ``votakvot.yaml``) at or below ``path``, sorted.
+
+    Args:
+        path: a folder, a glob (``*`` within a segment, ``**`` across), or
+            either with an fsspec protocol; default: the root given to ``init``.
+        storage_options: options of the fsspec filesystem (credentials, endpoints).
+        strict: raise :class:`~votakvot.TrialLoadError` for a folder that cannot
+            be listed or a record that is not a regular file, instead of warning
+            (:class:`~votakvot.SkippedTrialWarning`) and going on.
+
+    Returns:
+        Absolute local paths, or full URLs (protocol, host and all) for remote
+        stores; each can be given to :func:`read_trial`. Trials inside trials
+        (``run("a/b")`` within ``a``) are found too.
+
+    Raises:
+        MissingDependencyError: the protocol's package is not installed.
+        TrialLoadError: with ``strict``, the first folder or record skipped.
+    """
+    storage, found = _walk(path, storage_options, strict)
+    return sorted(map(storage.to_url, found))
+
+
+def iter_trial_dirs(
+    path: str | os.PathLike[str] | None = None,
+    storage_options: Options = None,
+    *,
+    strict: bool = False,
+) -> Iterator[str]:
+    """:func:`find_trial_dirs`, newest first: trial ids end in date, time and uuid, so
+    the folders sorted by name backwards are the most recent ones first."""
+    return iter(sorted(find_trial_dirs(path, storage_options, strict=strict), reverse=True))
+
+
+# --- files ----------------------------------------------------------------------------
+
+
+def read_side_file(
+    folder: str,
+    name: str,
+    limit: int | None = SIDE_FILE_LIMIT,
+    storage_options: Options = None,
+) -> bytes | None:
+    """The bytes of ``folder/name`` (a heartbeat, output, log, metrics or ab file).
+
+    The one reader of single files of a trial folder: it opens regular files only
+    (never blocks on a FIFO, never reads ``/dev/zero`` to the end) and refuses
+    more than ``limit`` bytes (``None``: no cap, for snapshots whose size is the
+    user's state).
+
+    Returns:
+        The content, or ``None`` if the file is not there.
+
+    Raises:
+        TrialLoadError: the file is there but is no regular file, is too big, or
+            cannot be read; the message names the file (without a URL's password).
+    """
+    storage = open_storage(folder, storage_options)
+    return storage.read(storage.join(storage.root, *name.split("/")), limit)
+
+
+def read_record(folder: str, storage_options: Options = None) -> dict[str, Any] | None:
+    """The parsed and checked ``votakvot.yaml`` of ``folder``; ``None`` if it has none.
+
+    Raises:
+        TrialLoadError: the record is there but cannot be read or is not a
+            record votakvot wrote (bad YAML, unsafe tag, no tid or state, ...).
+    """
+    storage = open_storage(str(folder).rstrip("/") or "/", storage_options)
+    file = storage.join(storage.root, YAML_NAME)
+    raw = storage.read(file, MAX_RECORD)
+    if raw is None:
+        return None
+    shown = storage.shown(file)
+    return check_record(parse_record(raw, shown), shown)
+
+
+def read_trial(path: str | os.PathLike[str], storage_options: Options = None) -> Trial | None:
+    """Read the trial in folder ``path``; ``None`` if there is no ``votakvot.yaml``.
+
+    Raises:
+        TrialLoadError: the file is there but cannot be read safely; the
+            message names the file and what is wrong with it.
+    """
+    from .trial import Trial
+
+    folder = str(path).rstrip("/") or "/"
+    data = read_record(folder, storage_options)
+    if data is None:
+        return None
+    return Trial(folder, data, storage_options=storage_options)
+
+
+def read_records(
+    folders: list[str], storage_options: Options = None, *, shared: bool = False
+) -> Iterator[Trial | TrialLoadError]:
+    """Each folder's :class:`~votakvot.trial.Trial`, or the error saying why it cannot be read.
+
+    Folders are what :func:`find_trial_dirs` returns; remote ones are read
+    concurrently and must share one filesystem (they do when they come from one
+    walk). A local folder deleted since it was found is left out without a word.
+
+    Args:
+        shared: sections repeated across trials (``meta``) are parsed once and the
+            same object is shared: for readers that never change ``Trial.data``.
+    """
+    from .trial import Trial
+
+    if not folders:
+        return
+    storage = open_storage(folders[0], storage_options)
+    paths = [storage.path_of(f) for f in folders]
+    files = [storage.join(p, YAML_NAME) for p in paths]
+    for folder, path, file, raw in zip(folders, paths, files, storage.read_many(files, MAX_RECORD)):
+        name = storage.shown(file)
+        if isinstance(raw, FileNotFoundError) and storage.gone(path):
+            continue  # deleted since the walk listed it: no longer a trial, nothing lost
+        try:
+            if isinstance(raw, TrialLoadError):
+                raise raw
+            if isinstance(raw, Exception):
+                reason = redact(storage.describe(raw))
+                raise TrialLoadError(name, f"cannot be read: {reason}") from raw
+            data = check_record(parse_record(raw, name, shared=shared), name)
+        except TrialLoadError as exc:
+            yield exc
+            continue
+        yield Trial(folder, data, storage_options=storage_options)
+
+
+def iter_trials(
+    path: str | os.PathLike[str] | None = None,
+    storage_options: Options = None,
+    *,
+    strict: bool = False,
+    shared: bool = False,
+) -> Iterator[Trial | TrialLoadError]:
+    """Every trial at or below ``path`` (see :func:`find_trial_dirs`), or its load error."""
+    folders = find_trial_dirs(path, storage_options, strict=strict)
+    return read_records(folders, storage_options, shared=shared)
+
+
+def resolve_trial_path(trial: Any, root: str | None = None, storage_options: Options = None) -> str:
+    """The folder of ``trial``: a ``Trial``, a folder path or URL, or a tid.
+
+    A tid is looked up under ``root``, by default the one given to ``votakvot.init``.
+
+    Raises:
+        FileNotFoundError: ``trial`` is neither a trial folder nor a tid under the root.
+    """
+    from .trial import Trial
+
+    if isinstance(trial, Trial):
+        return trial.path
+    text = str(trial)
+    if split_protocol(text)[0] not in (None, "file", "local"):
+        return text.rstrip("/")  # a URL names its folder; a tid is no URL
+    local = os.path.expanduser(split_protocol(text)[1])
+    if os.path.isfile(os.path.join(local, YAML_NAME)):
+        return local
+    if root is None:
+        from ._config import get_config
+
+        root = get_config().path
+    tid = text.strip("/")
+    storage = open_storage(root, storage_options)
+    folder = storage.join(storage.root, *tid.split("/"))
+    if not storage.forkable:  # not looked up: "not found" may mean "refused" there
+        return storage.to_url(folder)
+    if storage.isdir(folder):
+        return folder
+    raise FileNotFoundError(
+        f"no trial {text!r}: it is neither a trial folder nor a tid under the root "
+        f"{root!r} given to votakvot.init(); pass the trial's path or init(path=...)"
+    )
+
+
+# --- metrics ----------------------------------------------------------------------------
+
+
+def _warn_metrics(file: str, what: str) -> None:
+    warnings.warn(redact(f"{file}: {what}"), SkippedMetricsWarning, stacklevel=4)
+
+
+def _complete_lines(raw: bytes, file: str) -> bytes:
+    """Drop a last line without its newline: a row cut short by a killed writer."""
+    if raw and not raw.endswith(b"\n"):
+        raw = raw[: raw.rfind(b"\n") + 1]
+        if raw:
+            _warn_metrics(
+                file, "the last row is cut short (its writer was stopped?); it is left out"
+            )
+        else:
+            _warn_metrics(file, "the header is cut short; the file is left out")
+    return raw
+
+
+def read_metrics_files(folder: str, storage_options: Options = None) -> list[tuple[str, bytes]]:
+    """``(file name for messages, complete lines)`` of each metric file of a trial, in order.
+
+    Each file is CSV with a header row and an ``at`` column. A file that cannot
+    be read, and a last row cut short by a killed writer, are left out with a
+    :class:`~votakvot.SkippedMetricsWarning` naming the file.
+
+    Raises:
+        FileNotFoundError: there is no such folder.
+    """
+    storage = open_storage(folder, storage_options)
+    try:
+        # folders too: one named like a metric file is warned about, not passed over
+        names = sorted(name for name, _ in storage.listdir(storage.root))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no trial folder {redact(folder)!r}") from None
+    files = []
+    for name in names:
+        if not is_metrics_file(name):
+            continue
+        path = storage.join(storage.root, name)
+        shown = storage.shown(path)
+        try:
+            raw = storage.read(path, SIDE_FILE_LIMIT)
+        except TrialLoadError as exc:
+            _warn_metrics(shown, f"{exc.reason}; left out")
+            continue
+        if raw is not None:
+            files.append((shown, _complete_lines(raw, shown)))
+    return files

@@ -1,0 +1,914 @@
+"""Where trial files live: one protocol over a local folder or any fsspec URL.
+
+:func:`open_storage` gives a :class:`Storage` rooted at a path or URL; everything
+votakvot writes or reads goes through it, so nothing else tells local folders
+from remote stores. Local folders use plain ``os`` calls (the fast path: no
+fsspec, no ``stat`` per entry when walking); remote stores use fsspec, with
+``storage_options`` (credentials, endpoints) passed to the filesystem::
+
+    storage = open_storage("s3://bucket/results", {"anon": True})
+    storage.read(storage.join(storage.root, "votakvot.yaml"), limit=1 << 20)
+
+Guarantees: whole-file writes are atomic (no reader sees half a file); reads are
+bounded and take regular files only (a FIFO, device or huge file is refused with
+a :class:`~votakvot.TrialLoadError` naming it, never hangs or exhausts memory);
+messages name URLs without their password (:func:`redact`).
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import posixpath
+import re
+import stat
+import sys
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import IO, Any, TypeVar
+
+from .exceptions import MissingDependencyError, TrialLoadError
+
+__all__ = [
+    "FsspecStorage",
+    "LocalStorage",
+    "OnSkip",
+    "Storage",
+    "open_storage",
+    "redact",
+    "split_protocol",
+]
+
+# Packages that provide fsspec protocols, for an error that says what to install.
+_PROTOCOL_PACKAGES = {
+    "s3": "s3fs",
+    "s3a": "s3fs",
+    "gs": "gcsfs",
+    "gcs": "gcsfs",
+    "az": "adlfs",
+    "abfs": "adlfs",
+    "abfss": "adlfs",
+    "adl": "adlfs",
+    "sftp": "paramiko",
+    "ssh": "paramiko",
+    "hdfs": "pyarrow",
+    "webdav": "webdav4",
+    "dropbox": "dropboxdrivefs",
+    "oci": "ocifs",
+    "http": "aiohttp",
+    "https": "aiohttp",
+}
+_OBJECT_STORES = frozenset({"memory", "s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"})
+"""Stores that publish an object only once it is whole, and list a prefix in one request."""
+_SHAREABLE = frozenset({"memory"})
+"""Blocking filesystems whose instances may be shared between threads; the others
+(FTP, paramiko's SFTP) talk over one connection that serves one request at a time."""
+_REMOTE_THREADS = 8
+_SKIP_DIRS = frozenset({"__pycache__", "node_modules"})
+"""Folders never holding trials that a walk from "." would otherwise crawl through."""
+_CHUNK = 1 << 16
+
+OnSkip = Callable[[str, str, str], None]
+"""``on_skip(path, reason, lead)``: what a walk does with a folder or record it skips."""
+
+
+def split_protocol(url: str) -> tuple[str | None, str]:
+    """``"s3://bucket/x"`` -> ``("s3", "bucket/x")``; a plain path -> ``(None, path)``."""
+    if "://" in url:
+        protocol, _, rest = url.partition("://")
+        return protocol, rest
+    return None, url
+
+
+# "scheme://user:password@": the password runs to the last "@" before the path.
+_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*):[^/\s]*@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every URL in it left out (``ftp://user@host/...``).
+
+    Every path or URL a warning or error shows goes through this: messages end up
+    in logs, terminals and bug reports, credentials must not.
+    """
+    if "@" not in text:
+        return text
+    return _PASSWORD.sub(r"\1@", text)
+
+
+def is_local(url: str) -> bool:
+    """Whether ``url`` is a local path (no protocol, ``file://`` or ``local://``)."""
+    protocol, _ = split_protocol(url)
+    return protocol in (None, "file", "local")
+
+
+def get_filesystem(url: str, storage_options: Mapping[str, Any] | None = None) -> tuple[Any, str]:
+    """fsspec's ``url_to_fs`` with an error that names the package to install."""
+    import fsspec
+
+    try:
+        return fsspec.core.url_to_fs(url, **dict(storage_options or {}))
+    except ImportError as exc:
+        protocol = split_protocol(url)[0] or "file"
+        package = _PROTOCOL_PACKAGES.get(protocol, f"the fsspec backend for {protocol!r}")
+        raise MissingDependencyError(
+            f"reading or writing {redact(url)!r} needs {package}: pip install {package} ({exc})"
+        ) from exc
+    except ValueError as exc:
+        unknown = split_protocol(url)[0]
+        raise MissingDependencyError(
+            f"fsspec knows no protocol {unknown!r} in {redact(url)!r}: check the URL, or "
+            "install the package that provides it"
+        ) from exc
+
+
+def _too_big(file: str, limit: int) -> TrialLoadError:
+    size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
+    return TrialLoadError(file, f"larger than {size}: not a file votakvot wrote")
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "of an unknown kind"
+
+
+class Storage:
+    """The operations on trial files, on paths below one root.
+
+    Paths are this storage's own (``storage.join(storage.root, tid, name)``);
+    :meth:`to_url` turns one into what ``read_trial`` and ``open_storage`` accept.
+    """
+
+    url: str
+    """The root as given, a path or a URL."""
+    root: str
+    """The root as this storage's own path (no protocol)."""
+    storage_options: dict[str, Any]
+    """The filesystem options (credentials, endpoints) this storage was opened with."""
+    forkable = False
+    """Whether a forked process may read through this storage (no connections to share)."""
+    sep = "/"
+    """What separates folders in this storage's paths."""
+
+    # --- writing -------------------------------------------------------------------
+
+    def join(self, *parts: str) -> str:
+        raise NotImplementedError
+
+    def makedirs(self, path: str) -> None:
+        raise NotImplementedError
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        """Replace ``path`` with ``data`` in one step: readers see the old or the new file."""
+        raise NotImplementedError
+
+    def append(self, path: str, data: bytes) -> None:
+        """Add to the end of a file; remote stores without append raise ``UnsupportedOperation``."""
+        raise NotImplementedError
+
+    @property
+    def can_append(self) -> bool:
+        return True
+
+    def open(self, path: str, mode: str) -> IO[Any]:
+        raise NotImplementedError
+
+    def remove(self, path: str) -> None:
+        """Delete a file; one that is not there is fine."""
+        raise NotImplementedError
+
+    # --- reading -------------------------------------------------------------------
+
+    def to_url(self, path: str) -> str:
+        """``path`` as a full URL (a plain path for local storage), credentials kept."""
+        raise NotImplementedError
+
+    def shown(self, path: str) -> str:
+        """How messages name ``path``: a local path, or the URL without its password."""
+        return redact(self.to_url(path))
+
+    def read(self, path: str, limit: int | None = None) -> bytes | None:
+        """The bytes of the regular file ``path``, at most ``limit`` (``None``: no cap).
+
+        Returns ``None`` when the file is not there. Raises
+        :class:`~votakvot.TrialLoadError` naming the file when it is no regular
+        file, is larger than ``limit``, or cannot be read.
+        """
+        raise NotImplementedError
+
+    def read_many(self, paths: list[str], limit: int | None = None) -> list[bytes | Exception]:
+        """:meth:`read` of each path, many at once where the store allows; errors returned.
+
+        A missing file comes back as ``FileNotFoundError``, an unreadable one as
+        the exception (``TrialLoadError`` for one refused by the bounds).
+        """
+        raise NotImplementedError
+
+    def listdir(self, path: str) -> list[tuple[str, bool]]:
+        """``(name, is_folder)`` of each entry of a folder; ``FileNotFoundError`` if none."""
+        raise NotImplementedError
+
+    def find_files(self, path: str) -> list[str]:
+        """Paths of all files below ``path``, relative to it, ``/``-separated."""
+        raise NotImplementedError
+
+    def isdir(self, path: str) -> bool:
+        raise NotImplementedError
+
+    def path_of(self, url: str) -> str:
+        """This storage's own path for ``url`` (a path or URL on the same store)."""
+        raise NotImplementedError
+
+    def gone(self, path: str) -> bool:
+        """Whether the folder ``path`` surely no longer exists (deleted since a walk).
+
+        Remote stores say no: "not found" may mean "refused" there (FTP's 550).
+        """
+        return False
+
+    def describe(self, exc: BaseException) -> str:
+        """Why reading failed, in words a user can act on."""
+        return str(getattr(exc, "strerror", None) or exc or type(exc).__name__)
+
+    def find_folders(self, path: str, name: str, on_skip: OnSkip) -> list[str]:
+        """Folders at or below ``path`` holding a file ``name`` (unsorted).
+
+        Hidden folders, ``__pycache__`` and ``node_modules`` are not entered;
+        symlinks are not followed. A folder that cannot be listed, or a ``name``
+        that is no regular file, is passed to ``on_skip`` and the walk goes on.
+        """
+        raise NotImplementedError
+
+
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_temp_counter = itertools.count()
+_temp_token = ""
+
+
+def temp_name(path: str) -> str:
+    """A name next to ``path`` for an atomic write, unique across threads and processes.
+
+    A random token per process (new after a fork) and a counter: cheaper than a
+    uuid per write, and two writers of the same file never share a temp file.
+    """
+    global _temp_token
+    pid = os.getpid()
+    if not _temp_token.startswith(f"{pid}-"):
+        _temp_token = f"{pid}-{os.urandom(3).hex()}"
+    return f"{path}.{_temp_token}-{next(_temp_counter)}.tmp"
+
+
+def read_local(file: str, limit: int | None = None) -> bytes | TrialLoadError:
+    """The file's bytes with plain ``os`` calls: no buffered-IO objects per file.
+
+    Only a regular file is read, and at most ``limit`` bytes of it: anything else
+    comes back as a :class:`~votakvot.TrialLoadError` naming the file. Opening
+    with ``O_NONBLOCK`` makes a FIFO return at once instead of waiting for a
+    writer (the ``fstat`` then refuses it); regular files ignore the flag.
+    Raises ``OSError`` when the file cannot be opened at all.
+    """
+    cap = sys.maxsize if limit is None else limit
+    fd = os.open(file, _OPEN_FLAGS)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            return TrialLoadError(file, f"not a regular file ({_kind(mode)}): not read")
+        chunk = os.read(fd, _CHUNK)
+        if len(chunk) < _CHUNK and len(chunk) <= cap:
+            return chunk
+        parts = [chunk]
+        size = len(chunk)
+        while chunk:
+            if size > cap:
+                return _too_big(file, cap)
+            chunk = os.read(fd, _CHUNK)
+            parts.append(chunk)
+            size += len(chunk)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+class LocalStorage(Storage):
+    """A local folder, by plain ``os`` calls."""
+
+    forkable = True
+    sep = os.sep
+
+    def __init__(self, url: str, storage_options: Mapping[str, Any] | None = None) -> None:
+        _, path = split_protocol(url)
+        self.root = os.path.abspath(os.path.expanduser(path))
+        self.url = self.root
+        self.storage_options = dict(storage_options or {})
+
+    def join(self, *parts: str) -> str:
+        return os.path.join(*parts)
+
+    def makedirs(self, path: str) -> None:
+        os.makedirs(path, exist_ok=True)
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        # Raw os calls: open() would also probe for a terminal and set up buffering,
+        # which is a third of a small write's cost.
+        tmp = temp_name(path)
+        try:
+            fd = os.open(tmp, _NEW_FILE, 0o666)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def append(self, path: str, data: bytes) -> None:
+        """Append all of ``data`` or nothing: a failed write (disk full) is cut off again,
+        so a later append never lands after half a row."""
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            start = os.fstat(fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            except BaseException:
+                try:
+                    os.ftruncate(fd, start)
+                except OSError:
+                    pass  # the write's own error says more; readers drop a torn last line
+                raise
+        finally:
+            os.close(fd)
+
+    def open(self, path: str, mode: str) -> IO[Any]:
+        parent = os.path.dirname(path)
+        if any(c in mode for c in "wax"):
+            os.makedirs(parent, exist_ok=True)
+        return open(path, mode)
+
+    def remove(self, path: str) -> None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+    def to_url(self, path: str) -> str:
+        return path
+
+    def shown(self, path: str) -> str:
+        return path
+
+    def read(self, path: str, limit: int | None = None) -> bytes | None:
+        try:
+            content = read_local(path, limit)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise TrialLoadError(path, f"cannot be read ({exc.strerror or exc})") from None
+        if isinstance(content, Exception):
+            raise content
+        return content
+
+    def read_many(self, paths: list[str], limit: int | None = None) -> list[bytes | Exception]:
+        out: list[bytes | Exception] = []
+        for path in paths:
+            try:
+                out.append(read_local(path, limit))
+            except OSError as exc:
+                out.append(exc)
+        return out
+
+    def listdir(self, path: str) -> list[tuple[str, bool]]:
+        try:
+            with os.scandir(path) as entries:
+                return [(e.name, e.is_dir(follow_symlinks=False)) for e in entries]
+        except NotADirectoryError:
+            raise FileNotFoundError(path) from None
+
+    def find_files(self, path: str) -> list[str]:
+        out = []
+        for folder, _, files in os.walk(path):
+            rel = os.path.relpath(folder, path)
+            for name in files:
+                out.append(name if rel == "." else posixpath.join(rel.replace(os.sep, "/"), name))
+        return out
+
+    def isdir(self, path: str) -> bool:
+        return os.path.isdir(path)
+
+    def path_of(self, url: str) -> str:
+        return os.path.abspath(os.path.expanduser(split_protocol(url)[1]))
+
+    def gone(self, path: str) -> bool:
+        return not os.path.isdir(path)
+
+    def find_folders(self, path: str, name: str, on_skip: OnSkip) -> list[str]:
+        return _walk_local(path, name, on_skip)
+
+
+class _Connections:
+    """One filesystem instance (one connection) per thread, for stores that need it.
+
+    A blocking filesystem such as FTP has one connection per instance, and two
+    threads talking over it mix their replies up, so each thread gets its own.
+    A connection that timed out is not tried again for each later file: against
+    a server that stopped answering, every try would wait out the whole timeout.
+    """
+
+    def __init__(self, fs: Any, closing: bool = True) -> None:
+        self.fs = fs
+        self.local = threading.local()
+        self.closing = closing
+        """Keep what was made for :meth:`close`; else a connection goes with its thread."""
+        self.made: list[Any] = []
+        self.lock = threading.Lock()
+        self.timed_out: str | None = None
+
+    def get(self) -> Any:
+        """This thread's connection; made on first use, and raising if it cannot be."""
+        fs = getattr(self.local, "fs", None)
+        if fs is None:
+            if self.timed_out is not None:
+                raise TimeoutError(f"connecting timed out before ({self.timed_out})")
+            options = dict(self.fs.storage_options, skip_instance_cache=True)
+            try:
+                fs = type(self.fs)(*self.fs.storage_args, **options)
+            except TimeoutError as exc:
+                self.timed_out = str(exc) or "no answer"
+                raise
+            self.local.fs = fs
+            if self.closing:
+                with self.lock:
+                    self.made.append(fs)
+        return fs
+
+    def drop(self) -> None:
+        """Forget this thread's connection (the server closed it); the next get() reconnects."""
+        fs = getattr(self.local, "fs", None)
+        self.local.fs = None
+        if fs is not None:
+            with self.lock:
+                if fs in self.made:
+                    self.made.remove(fs)
+
+    def close(self) -> None:
+        with self.lock:
+            made, self.made = self.made, []
+        for fs in made:
+            for name in ("ftp", "client"):
+                conn = getattr(fs, name, None)
+                if conn is not None and hasattr(conn, "close"):
+                    try:
+                        conn.close()
+                    except (OSError, EOFError):
+                        pass  # the connection is gone already; nothing left to release
+
+
+_T = TypeVar("_T")
+
+
+def _protocol(fs: Any) -> str:
+    protocol = fs.protocol
+    return protocol if isinstance(protocol, str) else protocol[0]
+
+
+def _is_async(fs: Any) -> bool:
+    return bool(getattr(fs, "async_impl", False))
+
+
+class FsspecStorage(Storage):
+    """Files on an fsspec store.
+
+    The writer uses a storage from several threads at once: the trial's own, the
+    background flusher and heartbeat, runner threads. A blocking filesystem such
+    as FTP has one connection per instance, and two threads talking over it mix
+    their replies up (``error_reply: 200 Type set to: Binary``) and lose writes,
+    so each thread gets its own instance (its own connection) of such a store.
+    Async filesystems (``ssh://``, ``s3://``) and ``memory://`` are shared.
+    """
+
+    def __init__(self, url: str, storage_options: Mapping[str, Any] | None = None) -> None:
+        self.storage_options = dict(storage_options or {})
+        fs, root = get_filesystem(url, self.storage_options)
+        self.root = root.rstrip("/") or "/"
+        self.protocol = _protocol(fs)
+        self.url = url.rstrip("/")
+        self._shared = fs
+        self._per_thread = not _is_async(fs) and self.protocol not in _SHAREABLE
+        self._connections = _Connections(fs, closing=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_connections"]  # connections stay with the process that made them
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._connections = _Connections(self._shared, closing=False)
+
+    @property
+    def fs(self) -> Any:
+        """The filesystem for the calling thread (its own one for blocking stores)."""
+        if not self._per_thread:
+            return self._shared
+        return self._connections.get()
+
+    def join(self, *parts: str) -> str:
+        return posixpath.join(*parts)
+
+    def _reconnecting(self, op: Callable[[Any], _T]) -> _T:
+        """``op(fs)``; once more on a new connection if the server dropped this thread's.
+
+        FTP servers close idle connections (after 5 minutes, typically), and a
+        thread of a runner's pool may sit idle longer than that between trials.
+        """
+        fs = self.fs
+        try:
+            return op(fs)
+        except Exception as exc:
+            if not self._per_thread or not _lost_connection(exc):
+                raise
+        self._connections.drop()
+        return op(self.fs)
+
+    def makedirs(self, path: str) -> None:
+        """Make ``path`` and its parents; a folder another worker made meanwhile is fine.
+
+        FTP's ``makedirs`` decides what exists from a cached listing; when another
+        process made the folder since, ``MKD`` fails with ``550 File exists``.
+        """
+        self._reconnecting(lambda fs: _makedirs(fs, path))
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        self._reconnecting(lambda fs: self._write_atomic(fs, path, data))
+
+    def _write_atomic(self, fs: Any, path: str, data: bytes) -> None:
+        if self.protocol in _OBJECT_STORES:
+            fs.pipe_file(path, data)  # published only once fully uploaded
+            return
+        tmp = temp_name(path)
+        fs.pipe_file(tmp, data)
+        try:
+            # Most servers (FTP, local, SFTP with posix-rename) replace in one step;
+            # only then is there never a moment without the file.
+            fs.mv(tmp, path)
+            return
+        except OSError:
+            pass
+        try:
+            if fs.exists(path):
+                fs.rm_file(path)
+        except OSError:
+            pass
+        fs.mv(tmp, path)
+
+    @property
+    def can_append(self) -> bool:
+        return False
+
+    def append(self, path: str, data: bytes) -> None:
+        raise io.UnsupportedOperation(f"{self.protocol}:// does not append")
+
+    def open(self, path: str, mode: str) -> IO[Any]:
+        if any(c in mode for c in "wax"):
+            self.makedirs(posixpath.dirname(path))
+        return self._reconnecting(lambda fs: fs.open(path, mode))
+
+    def remove(self, path: str) -> None:
+        try:
+            self._reconnecting(lambda fs: fs.rm_file(path))
+        except FileNotFoundError:
+            pass
+
+    def to_url(self, path: str) -> str:
+        """A URL for ``path`` that keeps the root's host and credentials (ssh://user@host/...)."""
+        rel = posixpath.relpath(path, self.root)
+        if rel.startswith(".."):
+            return str(self.fs.unstrip_protocol(path))
+        return self.url if rel == "." else f"{self.url}/{rel}"
+
+    def describe(self, exc: BaseException) -> str:
+        reason = super().describe(exc)
+        if isinstance(exc, FileNotFoundError):
+            # FTP answers 550 for "not found", "permission denied" and "unavailable"
+            # alike, and fsspec makes each a FileNotFoundError
+            return f"not found or refused by the server ({reason})"
+        return reason
+
+    def read(self, path: str, limit: int | None = None) -> bytes | None:
+        shown = self.shown(path)
+        try:
+            end = None if limit is None else limit + 1
+            raw = bytes(self._reconnecting(lambda fs: fs.cat_file(path, start=0, end=end)))
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # remote stores raise all sorts; named, never dropped
+            reason = redact(str(exc)) or type(exc).__name__
+            raise TrialLoadError(shown, f"cannot be read ({reason})") from None
+        if limit is not None and len(raw) > limit:
+            raise _too_big(shown, limit)
+        return raw
+
+    def read_many(self, paths: list[str], limit: int | None = None) -> list[bytes | Exception]:
+        fs = self._shared
+        if _is_async(fs):
+            contents = fs.cat(paths, on_error="return")
+            out = [contents.get(p, FileNotFoundError(p)) for p in paths]
+            return [self._bounded(p, v, limit) for p, v in zip(paths, out)]
+
+        def cat(connect: Callable[[], Any], path: str) -> bytes | Exception:
+            try:
+                end = None if limit is None else limit + 1
+                return self._bounded(path, bytes(connect().cat_file(path, 0, end)), limit)
+            except Exception as exc:  # reported per file by the caller, never dropped
+                return exc
+
+        if self.protocol in _SHAREABLE:
+            return [cat(lambda: fs, p) for p in paths]
+        return _pool_map(fs, cat, paths)
+
+    def _bounded(self, path: str, value: Any, limit: int | None) -> bytes | Exception:
+        if isinstance(value, Exception):
+            return value
+        if limit is not None and len(value) > limit:
+            return _too_big(self.shown(path), limit)
+        return bytes(value)
+
+    def listdir(self, path: str) -> list[tuple[str, bool]]:
+        fs = self.fs
+        fs.invalidate_cache(path)  # listings are cached per instance; files may be new
+        # detail=True: some backends (FTP) give bare names for detail=False
+        entries = self._reconnecting(lambda fs: fs.ls(path, detail=True))
+        return [
+            (posixpath.basename(e["name"].rstrip("/")), e.get("type") == "directory")
+            for e in entries
+        ]
+
+    def find_files(self, path: str) -> list[str]:
+        fs = self.fs
+        fs.invalidate_cache(path)
+        return [posixpath.relpath(p, path) for p in fs.find(path)]
+
+    def isdir(self, path: str) -> bool:
+        return bool(self.fs.isdir(path))
+
+    def path_of(self, url: str) -> str:
+        return str(self._shared._strip_protocol(url))
+
+    def find_folders(self, path: str, name: str, on_skip: OnSkip) -> list[str]:
+        fs = self._shared
+        fs.invalidate_cache()  # listings are cached per instance; new trials must show up
+        if self.protocol in _OBJECT_STORES:
+            files = fs.find(path, withdirs=False)
+            return [posixpath.dirname(f) for f in files if posixpath.basename(f) == name]
+        if _is_async(fs):
+            from fsspec.asyn import sync
+
+            return list(sync(fs.loop, _walk_async, fs, path, name, on_skip))
+        return _walk_threaded(fs, path, name, on_skip)
+
+
+def _makedirs(fs: Any, path: str) -> None:
+    # Each clash means another worker made one of the folders: retry with fresh
+    # listings, at most once per level of the path.
+    for attempt in range(path.count("/") + 1, -1, -1):
+        try:
+            fs.makedirs(path, exist_ok=True)
+            return
+        except Exception as exc:  # ftplib's error_perm is no OSError
+            if _lost_connection(exc):
+                raise
+            fs.invalidate_cache()
+            if fs.isdir(path):
+                return
+            if not attempt:
+                raise
+
+
+def _lost_connection(exc: BaseException) -> bool:
+    """Whether ``exc`` says the server closed the connection (idle timeout, restart)."""
+    if isinstance(exc, (EOFError, ConnectionError, TimeoutError)):
+        return True
+    import ftplib
+
+    return isinstance(exc, ftplib.error_temp) and str(exc).startswith("421")
+
+
+def open_storage(url: str, storage_options: Mapping[str, Any] | None = None) -> Storage:
+    """A :class:`Storage` rooted at ``url`` (a local path or any fsspec URL).
+
+    Args:
+        url: a local folder, or a URL such as ``s3://bucket/prefix``.
+        storage_options: passed to the fsspec filesystem (``key``, ``secret``,
+            ``endpoint_url``, ``client_kwargs``, ...); ignored for local folders.
+
+    Raises:
+        MissingDependencyError: the protocol's package is not installed.
+    """
+    if is_local(url):
+        return LocalStorage(url, storage_options)
+    return FsspecStorage(url, storage_options)
+
+
+# --- walking ------------------------------------------------------------------------
+
+
+def _walk_local(root: str, name: str, on_skip: OnSkip) -> list[str]:
+    """Folders holding ``name``, walking without following symlinks into loops.
+
+    A folder whose link count is 2 has no subfolders (POSIX filesystems count
+    each subfolder's ``..``; those that do not report 1): for such a leaf, one
+    ``stat`` of its record replaces listing it, which is most of the cost of a
+    walk over many trials. GNU ``find`` relies on the same rule. Any ``OSError``
+    (EACCES, EIO, ENAMETOOLONG, ESTALE) skips the one folder it came from.
+    """
+    found: list[str] = []
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = os.scandir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:
+            on_skip(folder, _unlistable(exc), "")
+            continue
+        try:
+            with entries:
+                for entry in entries:
+                    _visit(entry, folder, name, found, stack, on_skip)
+        except OSError as exc:  # the listing broke off half-way (EIO, ESTALE)
+            on_skip(folder, _unlistable(exc), "")
+    return found
+
+
+def _unlistable(exc: BaseException) -> str:
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return f"cannot list this folder ({reason}); trials below it skipped"
+
+
+def _visit(
+    entry: os.DirEntry[str],
+    folder: str,
+    record: str,
+    found: list[str],
+    stack: list[str],
+    on_skip: OnSkip,
+) -> None:
+    name = entry.name
+    if name == record:
+        if _regular(entry.path, entry.is_file, on_skip):
+            found.append(folder)
+        return
+    if name[0] == "." or name in _SKIP_DIRS:
+        return
+    try:
+        if not entry.is_dir(follow_symlinks=False):
+            return
+    except OSError as exc:
+        on_skip(entry.path, _unlistable(exc), "")
+        return
+    try:
+        leaf = entry.stat(follow_symlinks=False).st_nlink == 2
+    except OSError:
+        leaf = False
+    if not leaf:
+        stack.append(entry.path)
+        return
+    path = os.path.join(entry.path, record)
+    if _regular(path, lambda: _is_file(path), on_skip):
+        found.append(entry.path)
+
+
+def _is_file(path: str) -> bool:
+    """Like ``DirEntry.is_file``: False for a missing file, an OSError for other trouble."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+def _regular(path: str, is_file: Callable[[], bool], on_skip: OnSkip) -> bool:
+    """Whether a record is a file; a FIFO or device would block or never end."""
+    try:
+        if is_file():
+            return True
+        if not os.path.lexists(path):
+            return False  # a leaf folder without a record: not a trial
+        reason = "it is not a regular file"
+    except OSError as exc:
+        reason = f"it cannot be opened ({exc.strerror or exc})"
+    on_skip(path, reason, "skipped trial: ")
+    return False
+
+
+async def _walk_async(fs: Any, root: str, name: str, on_skip: OnSkip) -> list[str]:
+    """Breadth-first listing with every folder of a level listed at once (``ssh://``)."""
+    import asyncio
+
+    async def listing(folder: str) -> list[dict[str, Any]] | Exception:
+        try:
+            return list(await fs._ls(folder, detail=True))
+        except FileNotFoundError:
+            return []
+        except Exception as exc:  # passed to on_skip by _sort_entries, naming the folder
+            return exc
+
+    found: list[str] = []
+    level = [root]
+    while level:
+        nxt: list[str] = []
+        results = await asyncio.gather(*(listing(folder) for folder in level))
+        for folder, entries in zip(level, results):
+            _sort_entries(folder, entries, name, found, nxt, on_skip)
+        level = nxt
+    return found
+
+
+def _sort_entries(
+    folder: str,
+    entries: list[dict[str, Any]] | Exception,
+    record: str,
+    found: list[str],
+    nxt: list[str],
+    on_skip: OnSkip,
+) -> None:
+    """Note ``folder`` as a trial if it holds a record; queue its subfolders."""
+    if isinstance(entries, Exception):
+        on_skip(folder, _unlistable(entries), "")
+        return
+    for entry in entries:
+        name = posixpath.basename(entry["name"].rstrip("/"))
+        if entry.get("type") == "directory":
+            if name[:1] != "." and name not in _SKIP_DIRS:
+                nxt.append(entry["name"].rstrip("/"))
+        elif name == record:
+            found.append(folder)
+
+
+def _pool_map(
+    fs: Any, fn: Callable[[Callable[[], Any], str], Any], items: Iterable[str]
+) -> list[Any]:
+    """``fn(connect, item)`` for each item, over a few threads with a connection each.
+
+    ``fn`` calls ``connect()`` inside its own error handling: connecting is part of
+    reading each item, so a server that dies or refuses logins fails only the
+    items it was asked for (a later item tries to connect again).
+    """
+    items = list(items)
+    if len(items) <= 1:
+        return [fn(lambda: fs, item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    connections = _Connections(fs)
+    try:
+        with ThreadPoolExecutor(min(_REMOTE_THREADS, len(items))) as pool:
+            return list(pool.map(lambda item: fn(connections.get, item), items))
+    finally:
+        connections.close()
+
+
+def _walk_threaded(
+    fs: Any, root: str, name: str = "votakvot.yaml", on_skip: OnSkip | None = None
+) -> list[str]:
+    """Breadth-first listing, one level at a time, folders of a level listed in parallel."""
+    skip = on_skip or _warn_skip
+
+    def listing(connect: Callable[[], Any], folder: str) -> list[dict[str, Any]] | Exception:
+        try:
+            return list(connect().ls(folder, detail=True))
+        except FileNotFoundError:
+            return []
+        except Exception as exc:  # passed to on_skip by _sort_entries, naming the folder
+            return exc
+
+    found: list[str] = []
+    level = [root]
+    while level:
+        nxt: list[str] = []
+        for folder, entries in zip(level, _pool_map(fs, listing, level)):
+            _sort_entries(folder, entries, name, found, nxt, skip)
+        level = nxt
+    return found
+
+
+def _warn_skip(path: str, reason: str, lead: str) -> None:
+    import warnings
+
+    from .exceptions import SkippedTrialWarning
+
+    warnings.warn(redact(f"{lead}{path}: {reason}"), SkippedTrialWarning, stacklevel=4)
