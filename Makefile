@@ -1,4 +1,6 @@
 # Everything goes through .venv, made here from nothing but the system Python.
+# `make demo` installs votakvot with every extra ([all]: the dashboard and ab),
+# `make test` that and the test tools ([test]).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,7 +12,7 @@ TEST_STAMP := $(VENV)/.installed-test
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q -e '.[all]'
 	touch $@
 
 $(TEST_STAMP): pyproject.toml

@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from votakvot.extras import MissingDependencyError, require
+
 __all__ = ["main", "parse_args"]
 
 
@@ -39,6 +41,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``votakvot-tui`` script."""
     args = parse_args(argv)
+    try:
+        require("tui", "votakvot-tui")
+    except MissingDependencyError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     from .core.model import Source
 
     missing = [p for p in args.paths if not Source(p).exists()]

@@ -15,6 +15,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
+from ..exceptions import MissingDependencyError
+from ..extras import require
 from .options import Options, add_arguments, expand_short_concurrency
 from .target import UsageError
 
@@ -106,7 +108,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return compare_main(argv[1:])
     try:
+        require("ab", PROG, ("numpy",))
         return _main(argv)
+    except MissingDependencyError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     except UsageError as exc:
         fail(str(exc))
     except KeyboardInterrupt:

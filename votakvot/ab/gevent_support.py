@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import threading
 
+from ..extras import require
 from .target import UsageError
 
 __all__ = ["patch"]
 
 
 def patch() -> None:
-    """Patch the standard library for gevent, or raise :class:`UsageError` saying why not."""
-    try:
-        from gevent import monkey
-    except ImportError:
-        raise UsageError("--gevent needs the gevent package: pip install gevent") from None
+    """Patch the standard library for gevent, or raise :class:`UsageError` saying why not
+    (:class:`~votakvot.exceptions.MissingDependencyError` without gevent)."""
+    require("ab", "votakvot-ab --gevent", ("gevent",))
+    from gevent import monkey
+
     if monkey.is_module_patched("socket"):
         return
     others = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
