@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["NBUCKETS", "Histogram", "bucket_bounds", "bucket_of"]
+__all__ = ["NBUCKETS", "Histogram", "bucket_bounds", "bucket_of", "read_csv_rows"]
 
 SUB_BITS = 8
 SUB = 1 << SUB_BITS
@@ -29,6 +29,25 @@ MAX_BITS = 44
 NBUCKETS = (MAX_BITS - SUB_BITS - 1) * SUB + 2 * SUB
 """Number of buckets: 9472."""
 _MAX_VALUE = (1 << MAX_BITS) - 1
+
+
+def read_csv_rows(text: str) -> list[tuple[int, int, int]]:
+    """The ``(lower_ns, upper_ns, count)`` rows of a histogram file (:meth:`Histogram.to_csv`),
+    sorted; a line that is not three integers (torn, or foreign) is left out.
+
+    The one parser of the file: :meth:`Histogram.from_csv` and the dashboard's live
+    monitor (which shows the rows as written) both read through it.
+    """
+    rows = []
+    for line in text.strip().splitlines()[1:]:
+        parts = line.split(",")
+        if len(parts) == 3:
+            try:
+                rows.append((int(parts[0]), int(parts[1]), int(parts[2])))
+            except ValueError:
+                continue
+    rows.sort()
+    return rows
 
 
 def bucket_of(value: int) -> int:
@@ -200,7 +219,7 @@ class Histogram:
     def from_csv(cls, text: str) -> Histogram:
         """Read :meth:`to_csv` back (count, min and max from the buckets; mean from mids)."""
         h = cls()
-        rows = [line.split(",") for line in text.strip().splitlines()[1:] if line.strip()]
+        rows = read_csv_rows(text)
         if not rows:
             return h
         for lower, _upper, count in rows:

@@ -75,7 +75,7 @@ def read_start(folder: str, name: str, limit: int = LIMIT, *, tail: bool = False
     anything else (not a regular file, no permission, a symlink loop, a remote
     store failing) sets ``error``.
     """
-    from votakvot._storage import get_filesystem, is_local, split_protocol
+    from votakvot.storage import get_filesystem, is_local, split_protocol
 
     if is_local(folder):
         file = os.path.join(split_protocol(folder)[1], *name.split("/"))

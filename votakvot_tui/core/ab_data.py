@@ -20,6 +20,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from votakvot.ab.record import HISTOGRAM_NAME, STATUS_NAME
+from votakvot.layout import METRICS_PREFIX, YAML_NAME
+
 __all__ = [
     "AbReader",
     "AbSnapshot",
@@ -29,10 +32,6 @@ __all__ = [
     "percentile_of",
 ]
 
-STATUS_NAME = "ab.status.json"
-HISTOGRAM_NAME = "ab.histogram.csv"
-YAML_NAME = "votakvot.yaml"
-METRICS_PREFIX = "votakvot.metrics."
 PERCENTILE_ROWS = ("p50", "p75", "p90", "p95", "p99", "p99.9", "p99.99")
 """Percentiles the monitor lists (what ``votakvot-ab`` summarises)."""
 
@@ -273,7 +272,7 @@ class AbReader:
     def _read(self, name: str) -> bytes | None:
         """A file of the run, ``None`` if missing; a FIFO, a device or a huge file
         raises TrialLoadError naming it (shown as the snapshot's error), never hangs."""
-        from votakvot._scan import read_side_file
+        from votakvot.reading import read_side_file
 
         folder = self.path.removeprefix("file://") if self.local else self.path
         return read_side_file(folder, name)
@@ -362,7 +361,9 @@ class AbReader:
             return
         if changed or not snap.buckets_final:
             raw = self._read(HISTOGRAM_NAME) or b""
-            snap.buckets = _parse_histogram(raw.decode("utf-8", "replace"))
+            from votakvot.ab.histogram import read_csv_rows
+
+            snap.buckets = read_csv_rows(raw.decode("utf-8", "replace"))
         snap.buckets_final = True
 
 
@@ -371,19 +372,6 @@ def _buckets(rows: list[Any]) -> list[Bucket]:
     for row in rows:
         if isinstance(row, (list, tuple)) and len(row) == 3:
             out.append((int(row[0]), int(row[1]), int(row[2])))
-    out.sort()
-    return out
-
-
-def _parse_histogram(text: str) -> list[Bucket]:
-    out = []
-    for line in text.strip().splitlines()[1:]:
-        parts = line.split(",")
-        if len(parts) == 3:
-            try:
-                out.append((int(parts[0]), int(parts[1]), int(parts[2])))
-            except ValueError:
-                continue
     out.sort()
     return out
 

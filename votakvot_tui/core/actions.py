@@ -9,6 +9,8 @@ import os
 import shutil
 from collections.abc import Sequence
 
+from votakvot.layout import YAML_NAME
+
 from .model import View, ViewSpec, display, is_query
 
 __all__ = ["delete_trial_folders", "export_csv", "view_as_code"]
@@ -24,17 +26,17 @@ def delete_trial_folders(paths: Sequence[str]) -> dict[str, str]:
     for path in paths:
         try:
             if "://" in path and not path.startswith("file://"):
-                from votakvot._storage import get_filesystem
+                from votakvot.storage import get_filesystem
 
                 fs, root = get_filesystem(path)
-                if not fs.exists(f"{root}/votakvot.yaml"):
-                    failed[path] = "not a trial folder (no votakvot.yaml)"
+                if not fs.exists(f"{root}/{YAML_NAME}"):
+                    failed[path] = f"not a trial folder (no {YAML_NAME})"
                     continue
                 fs.rm(root, recursive=True)
             else:
                 local = path.removeprefix("file://")
-                if not os.path.isfile(os.path.join(local, "votakvot.yaml")):
-                    failed[path] = "not a trial folder (no votakvot.yaml)"
+                if not os.path.isfile(os.path.join(local, YAML_NAME)):
+                    failed[path] = f"not a trial folder (no {YAML_NAME})"
                     continue
                 shutil.rmtree(local)
         except OSError as exc:

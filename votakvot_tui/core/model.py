@@ -73,8 +73,8 @@ class Source:
     """The glob as a regex over paths relative to ``base``; ``None`` for a plain folder."""
 
     def __post_init__(self) -> None:
-        from votakvot._scan import split_glob
-        from votakvot._storage import is_local, split_protocol
+        from votakvot.reading import split_glob
+        from votakvot.storage import is_local, split_protocol
 
         base, pattern = split_glob(self.path)
         local = is_local(base)
@@ -102,9 +102,9 @@ class Source:
 
 def find_trial_dirs(path: str) -> list[str]:
     """Folders holding a ``votakvot.yaml`` under ``path`` (folder, glob or URL)."""
-    from votakvot.report import find_trial_dirs as library_find
+    from votakvot.reading import find_trial_dirs as library_find
 
-    return list(library_find(path))
+    return library_find(path)
 
 
 def _timestamp(value: Any) -> float | None:
@@ -242,30 +242,28 @@ def read_records(paths: Sequence[str]) -> list[TrialRecord]:
     Uses the same reader as ``load_report``: sections repeated across trials (the
     ``meta`` of trials from one process) are parsed once and shared, never copied.
     """
-    from votakvot._scan import read_records as read_raw
-
-    from votakvot._records import check_record, parse_record
-    from votakvot.trial import Trial
+    from votakvot.layout import YAML_NAME
+    from votakvot.reading import read_records as read_trials
+    from votakvot.reading import side_file_name
 
     row = _library_row()
+    folders = list(paths)
+    # A load error names the file as messages do; map it back to the folder (the row's key).
+    by_name = {side_file_name(f, YAML_NAME): f for f in folders}
     out = []
-    for folder, raw in read_raw(list(paths)):
-        name = f"{folder}/votakvot.yaml"
-        if isinstance(raw, FileNotFoundError | NotADirectoryError):
-            continue  # removed since it was listed: no longer a trial
-        try:
-            if isinstance(raw, Exception):
-                raise TrialLoadError(name, f"cannot be read: {raw}")
-            data = check_record(parse_record(raw, name, shared=True), name)
-        except TrialLoadError as exc:
-            out.append(_unreadable(folder, exc.reason))
+    for item in read_trials(folders, shared=True):
+        if isinstance(item, TrialLoadError):
+            if isinstance(item.__cause__, FileNotFoundError | NotADirectoryError):
+                continue  # its record was removed since it was listed: no longer a trial
+            folder = by_name.get(item.path, item.path.rpartition("/")[0])
+            out.append(_unreadable(folder, item.reason))
             continue
         try:
-            out.append(_record(Trial(folder, data), row))
+            out.append(_record(item, row))
         except Exception as exc:  # one odd record is one row, never a dead scan worker
             reason = f"cannot be shown: {type(exc).__name__}: {exc}"
-            log.warning("%s %s", name, reason)
-            out.append(_unreadable(folder, reason))
+            log.warning("%s %s", side_file_name(item.path, YAML_NAME), reason)
+            out.append(_unreadable(item.path, reason))
     return out
 
 

@@ -422,9 +422,8 @@ class _RerunOf:
 def _snapshot_params(folder: str) -> dict[str, Any] | None:
     """The params pickled in the snapshot's header: the very values the task was given
     (the YAML may have turned a tuple into a list). ``None`` without a local snapshot."""
-    from votakvot._scan import read_side_file
-
-    from votakvot._layout import SNAPSHOT_NAME
+    from votakvot.layout import SNAPSHOT_NAME
+    from votakvot.reading import read_side_file
     from votakvot.resumable import read_snapshot_header
 
     try:

@@ -18,15 +18,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from votakvot.layout import HEARTBEAT_NAME, YAML_NAME, is_metrics_file
+
 from .model import Source
 
 __all__ = ["Changes", "Poller", "Watcher"]
 
 log = logging.getLogger(__name__)
-
-YAML = "votakvot.yaml"
-METRICS_PREFIX = "votakvot.metrics."
-HEARTBEAT = "votakvot.heartbeat"
 
 
 @dataclass
@@ -93,11 +91,11 @@ def _classify(path: str) -> tuple[str, str] | None:
     """``(kind, trial folder)`` for a file event inside a trial folder, else ``None``."""
     name = os.path.basename(path)
     folder = os.path.dirname(path)
-    if name == YAML:
+    if name == YAML_NAME:
         return "trials", folder
-    if name.startswith(METRICS_PREFIX) and name.endswith(".csv"):
+    if is_metrics_file(name):
         return "metrics", folder
-    if name == HEARTBEAT:
+    if name == HEARTBEAT_NAME:
         return "trials", folder
     return None
 
@@ -167,7 +165,7 @@ class Watcher:
                 if kind == "moved":
                     hit = _classify(os.fsdecode(event.dest_path))
                 elif kind == "deleted":
-                    if os.path.basename(src) == YAML:
+                    if os.path.basename(src) == YAML_NAME:
                         batcher.add("removed", os.path.dirname(src))
                     return
                 else:
@@ -247,7 +245,7 @@ class Poller:
 
     def _listing(self, source: Source) -> dict[str, tuple[Any, Any]]:
         """File -> (size, mtime) of the trial files under one source."""
-        from votakvot._storage import get_filesystem
+        from votakvot.storage import get_filesystem
 
         fs, root = get_filesystem(source.base)
         root = root.rstrip("/") or "/"
@@ -255,7 +253,7 @@ class Poller:
         out = {}
         for path, info in fs.find(root, detail=True).items():
             name = posixpath.basename(path)
-            if name == YAML or (name.startswith(METRICS_PREFIX) and name.endswith(".csv")):
+            if name == YAML_NAME or is_metrics_file(name):
                 # Name files the way find_trial_dirs names folders: the base URL + the rest.
                 rel = path[len(root) :].lstrip("/")
                 full = path if local else f"{source.base}/{rel}"
@@ -281,10 +279,10 @@ class Poller:
         if not self._first:
             for path, stamp in listing.items():
                 if self._seen.get(path) != stamp:
-                    kind = "trials" if posixpath.basename(path) == YAML else "metrics"
+                    kind = "trials" if posixpath.basename(path) == YAML_NAME else "metrics"
                     getattr(changes, kind).add(posixpath.dirname(path))
             for path in self._seen.keys() - listing.keys():
-                if posixpath.basename(path) == YAML:
+                if posixpath.basename(path) == YAML_NAME:
                     changes.removed.add(posixpath.dirname(path))
         self._seen = listing
         self._first = False

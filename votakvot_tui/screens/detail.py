@@ -70,17 +70,17 @@ def load_details(path: str) -> TrialDetails:
     Each part is read on its own and a part that cannot be read says why in its
     place: a folder full of odd files still shows whatever can be shown.
     """
-    from votakvot._scan import MAX_RECORD
-
+    from votakvot.layout import YAML_NAME
+    from votakvot.reading import MAX_RECORD
     from votakvot.trial import Trial
 
     from ..core._files import read_start
 
-    record = read_start(path, "votakvot.yaml", TEXT_LIMIT)
+    record = read_start(path, YAML_NAME, TEXT_LIMIT)
     yaml_text = record.text()
     trial, error = None, record.error
     if record.missing:
-        error = "no votakvot.yaml here (deleted?)"
+        error = f"no {YAML_NAME} here (deleted?)"
     elif not error and record.size is not None and record.size > MAX_RECORD:
         error = f"larger than {MAX_RECORD // 2**20} MB: not a record votakvot wrote"
     elif not error:
@@ -123,8 +123,8 @@ def read_output_end(path: str, limit: int = OUTPUT_LIMIT) -> str:
     """The end of what the trial printed, as a terminal shows it: progress-bar redraws
     collapsed, the kept tail of a running trial past its cap after the marker, and a
     start never inside a character or a line; or why it cannot be read."""
-    from votakvot._capture_sink import tail_name
     from votakvot.capture import render_output
+    from votakvot.layout import tail_name
 
     from ..core._files import read_start, tail_start
 
@@ -158,6 +158,7 @@ def _output_text(output: str) -> Text:
 
 def _read_trial(path: str) -> tuple[Trial | None, str]:
     from votakvot.exceptions import TrialLoadError
+    from votakvot.layout import YAML_NAME
     from votakvot.trial import read_trial
 
     try:
@@ -166,7 +167,7 @@ def _read_trial(path: str) -> tuple[Trial | None, str]:
         return None, exc.reason
     except OSError as exc:  # went away or changed since it was looked at
         return None, f"cannot be read: {exc.strerror or exc}"
-    return trial, "" if trial is not None else "no votakvot.yaml here (deleted?)"
+    return trial, "" if trial is not None else f"no {YAML_NAME} here (deleted?)"
 
 
 def _reason(path: str, what: str, exc: Exception) -> str:

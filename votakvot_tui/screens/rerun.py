@@ -15,6 +15,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Static
 
+from votakvot.layout import YAML_NAME
+
 from ..core.jobs import Job, JobError
 from ..core.runs import (
     LaunchError,
@@ -91,7 +93,7 @@ class RerunScreen(BaseModal[Job | None]):
 
         trial = read_trial(self.path)
         if trial is None:
-            self.app.call_from_thread(self.show_error, f"{self.path} has no votakvot.yaml")
+            self.app.call_from_thread(self.show_error, f"{self.path} has no {YAML_NAME}")
             return
         record = dict(trial.data)
         function = str(record.get("function") or "")

@@ -99,9 +99,9 @@ def find_resumable(paths: list[str], cache: dict[str, Any] | None = None) -> lis
     Only records mentioning ``kind: resumable`` are parsed; ``cache`` (path ->
     (mtime, row or None)) skips folders whose record did not change.
     """
-    from votakvot._scan import MAX_RECORD, read_side_file
-
     from votakvot.exceptions import TrialLoadError
+    from votakvot.layout import YAML_NAME
+    from votakvot.reading import MAX_RECORD, read_side_file
     from votakvot.trial import read_trial
 
     cache = {} if cache is None else cache
@@ -111,14 +111,14 @@ def find_resumable(paths: list[str], cache: dict[str, Any] | None = None) -> lis
         stamp: float | None = None
         if local:
             try:
-                stamp = os.stat(os.path.join(path, "votakvot.yaml")).st_mtime
+                stamp = os.stat(os.path.join(path, YAML_NAME)).st_mtime
             except OSError:
                 continue  # gone, or unreadable: the trials table says which
             hit = cache.get(path)
             if hit is not None and hit[0] == stamp and hit[1] is None:
                 continue  # not resumable, unchanged
             try:
-                raw = read_side_file(path, "votakvot.yaml", MAX_RECORD)
+                raw = read_side_file(path, YAML_NAME, MAX_RECORD)
             except TrialLoadError:
                 continue  # the trials table shows why the folder is unreadable
             if raw is None or b"kind: resumable" not in raw:

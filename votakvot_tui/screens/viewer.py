@@ -21,10 +21,10 @@ def read_text(path: str, name: str, limit: int = LIMIT) -> str:
     Only regular files are opened (a FIFO would block, a device never end) and at
     most ``limit`` bytes are read; JSON, CSV and logs show as they are.
     """
-    from votakvot._tracking import _safe_relative
+    from votakvot.layout import safe_relative
 
     try:
-        name = _safe_relative(name)
+        name = safe_relative(name)
     except ValueError as exc:
         return str(exc)
     start = read_start(path, name, limit)
