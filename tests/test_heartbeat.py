@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 import votakvot
-from votakvot import _layout, _tracking
+from votakvot import _tracking
+from votakvot import layout as _layout
 from votakvot._config import get_config, set_config
 from votakvot.trial import read_trial
 

@@ -11,8 +11,8 @@ from servers import PASSWORD
 
 import votakvot
 from votakvot import _tracking
-from votakvot._storage import redact
 from votakvot.report import SkippedTrialWarning, find_trial_dirs, load_report, load_trials
+from votakvot.storage import redact
 from votakvot.testing import isolated
 from votakvot.trial import read_trial
 

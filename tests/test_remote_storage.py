@@ -14,8 +14,8 @@ import pytest
 from servers import PASSWORD, Server
 
 import votakvot
-from votakvot._storage import FsspecStorage, redact
 from votakvot.report import load_report
+from votakvot.storage import FsspecStorage, redact
 from votakvot.testing import isolated
 
 ROWS = 60

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import votakvot
-from votakvot import _layout
+from votakvot import layout as _layout
 from votakvot._config import get_config, set_config
 from votakvot.resumable import read_snapshot_header
 

@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 import votakvot
-from votakvot import _layout, runners
+from votakvot import layout as _layout
+from votakvot import runners
 from votakvot._config import get_config, set_config
 
 

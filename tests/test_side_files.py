@@ -317,8 +317,8 @@ class _count(votakvot.resumable_fn):
 def test_resuming_from_a_fifo_is_refused(tmp_path: Path, name: str) -> None:
     """A record or snapshot that is a FIFO stops the resume with an error naming it;
     rerun=True starts over."""
-    from votakvot._layout import SNAPSHOT_NAME
     from votakvot.exceptions import ResumeError
+    from votakvot.layout import SNAPSHOT_NAME
     from votakvot.testing import isolated
 
     assert name in ("votakvot.yaml", SNAPSHOT_NAME)
@@ -394,7 +394,7 @@ def test_warnings_of_a_forked_report_child_reach_the_caller(tmp_path: Path, monk
 def test_dashboard_rerun_with_a_fifo_snapshot(tmp_path: Path, capsys) -> None:
     """The dashboard's rerun reads the snapshot's params: a FIFO there is reported, never
     waited on."""
-    from votakvot._layout import SNAPSHOT_NAME
+    from votakvot.layout import SNAPSHOT_NAME
     from votakvot_tui.core.runs import _snapshot_params
 
     folder = _trial(tmp_path)

@@ -211,7 +211,7 @@ class ParentView:
         if now - self._checked < _ALIVE_CHECK_SECONDS:
             return self._alive
         self._checked = now
-        from ._layout import YAML_NAME
+        from .layout import YAML_NAME
 
         try:
             with self.storage.open(self.file(YAML_NAME), "rb") as f:
@@ -255,7 +255,7 @@ class ParentView:
             name = self._names.get(key)
             text = _csv_rows([row[1:] if user_at else row])
             if name is None:
-                from ._layout import METRICS_PREFIX
+                from .layout import METRICS_PREFIX
 
                 name = self._names[key] = (
                     f"{METRICS_PREFIX}{self._tag}-{len(self._names):02d}.csv"

@@ -2,9 +2,17 @@
 
 from collections.abc import Iterator
 
-from .reading import *  # noqa: F403
-from .reading import MAX_RECORD, __all__  # noqa: F401
+from .reading import (  # noqa: F401
+    MAX_RECORD,
+    SIDE_FILE_LIMIT,
+    find_trial_dirs,
+    read_side_file,
+    side_file_name,
+    split_glob,
+)
 from .storage import _REMOTE_THREADS, _pool_map, _walk_threaded, open_storage  # noqa: F401
+
+__all__ = ["SIDE_FILE_LIMIT", "find_trial_dirs", "read_records", "read_side_file", "split_glob"]
 
 
 def read_records(folders: list[str]) -> Iterator[tuple[str, bytes | Exception]]:

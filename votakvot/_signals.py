@@ -39,7 +39,7 @@ from types import FrameType
 from typing import Any
 
 from . import _tracking
-from ._layout import TRACEBACK_NAME
+from .layout import TRACEBACK_NAME
 
 __all__ = ["SIGNALS", "install", "interrupt", "mark", "signal_name"]
 

@@ -29,7 +29,10 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
 
 from . import _children, _source, meta
 from ._config import Capture, Config, get_config
-from ._layout import (
+from ._values import dump_record
+from ._version import __version__
+from .exceptions import StorageError
+from .layout import (
     HEARTBEAT_NAME,
     LOG_NAME,
     METRICS_PREFIX,
@@ -37,10 +40,7 @@ from ._layout import (
     TRACEBACK_NAME,
     YAML_NAME,
 )
-from ._storage import redact
-from ._values import dump_record
-from ._version import __version__
-from .exceptions import StorageError
+from .storage import redact
 
 if TYPE_CHECKING:
     from .trial import Trial

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import _capture_logging, _capture_streams, _tracking
 from ._capture_sink import Sink, drain_all, marker_pattern, register, tail_name, unregister
-from ._layout import LOG_NAME, OUTPUT_NAME
 from ._redraw import render
-from ._storage import get_filesystem
+from .layout import LOG_NAME, OUTPUT_NAME
+from .storage import get_filesystem
 
 if TYPE_CHECKING:
     import pandas
@@ -135,7 +135,7 @@ def _read(trial: Any, name: str) -> tuple[bytes | None, str]:
         path = trial.url  # a running trial, read from inside its own call
     else:
         path = trial.path
-    from ._scan import read_side_file
+    from .reading import read_side_file
 
     _, root = get_filesystem(path)
     file = posixpath.join(root, name)

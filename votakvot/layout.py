@@ -17,6 +17,7 @@ import uuid
 __all__ = [
     "HEARTBEAT_NAME",
     "LOG_NAME",
+    "MAX_RECORD",
     "METRICS_PREFIX",
     "METRICS_SUFFIX",
     "OUTPUT_NAME",
@@ -49,6 +50,8 @@ LOG_NAME = "log.jsonl"
 """The logging records a trial emitted, one JSON object a line."""
 SNAPSHOT_NAME = "votakvot.snapshot.pkl"
 """The pickled state of a resumable task."""
+MAX_RECORD = 32 * 1024 * 1024
+"""Bytes of a ``votakvot.yaml`` beyond which readers refuse it (and writers keep below)."""
 
 OWN_FILES = frozenset({YAML_NAME, HEARTBEAT_NAME, TRACEBACK_NAME, OUTPUT_NAME, LOG_NAME})
 """Files votakvot writes itself (besides those starting with :data:`OWN_PREFIXES`)."""

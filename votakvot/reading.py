@@ -33,7 +33,7 @@ from .exceptions import (
     SkippedTrialWarning,
     TrialLoadError,
 )
-from .layout import YAML_NAME, is_metrics_file
+from .layout import MAX_RECORD, YAML_NAME, is_metrics_file
 from .storage import Storage, open_storage, redact, split_protocol
 
 if TYPE_CHECKING:
@@ -59,8 +59,6 @@ __all__ = [
 
 Options = Mapping[str, Any] | None
 
-MAX_RECORD = 32 * 1024 * 1024
-"""Bytes of a ``votakvot.yaml`` beyond which it is refused rather than parsed."""
 SIDE_FILE_LIMIT = 512 * 1024 * 1024
 """Bytes of another file of a trial folder (output, logs, metrics) read at most:
 long runs meter a lot, but a file past this would exhaust a reader's memory."""

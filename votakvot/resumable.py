@@ -29,13 +29,13 @@ from ._config import get_config
 from ._tracking import PREVIOUS_RUN_FILES, ActiveTrial, clear_files, function_name
 from ._values import to_plain
 from .exceptions import ResumeError, TrialLoadError
+from .layout import MAX_RECORD as RECORD_LIMIT
 from .layout import (
     METRICS_PREFIX,
     SNAPSHOT_NAME,
     TRACEBACK_NAME,
     YAML_NAME,
 )
-from .reading import MAX_RECORD as RECORD_LIMIT
 
 if TYPE_CHECKING:
     from .storage import Storage
@@ -388,19 +388,15 @@ def _read_record(storage: Storage, folder: str, tid: str) -> dict[str, Any] | No
     raw = _read_bytes(storage, path, RECORD_LIMIT)
     if raw is None:
         return None
+    from .reading import parse_record  # the one record parser, as reports read it
+
     try:
-        data = _yaml.load(raw)
-    except Exception as exc:
+        return parse_record(raw, _url(storage, path))
+    except TrialLoadError as exc:
         raise ResumeError(
-            f"trial {tid!r}: its record {_url(storage, path)} cannot be read ({exc}); "
+            f"trial {tid!r}: its record {_url(storage, path)} cannot be read ({exc.reason}); "
             f"pass rerun=True to start this trial over"
         ) from exc
-    if not isinstance(data, dict):
-        raise ResumeError(
-            f"trial {tid!r}: its record {_url(storage, path)} is not a mapping; "
-            "pass rerun=True to start this trial over"
-        )
-    return data
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -674,12 +674,22 @@ class FsspecStorage(Storage):
         fs.invalidate_cache()  # listings are cached per instance; new trials must show up
         if self.protocol in _OBJECT_STORES:
             files = fs.find(path, withdirs=False)
-            return [posixpath.dirname(f) for f in files if posixpath.basename(f) == name]
+            return [
+                posixpath.dirname(f)
+                for f in files
+                if posixpath.basename(f) == name and not _skipped_below(path, f)
+            ]
         if _is_async(fs):
             from fsspec.asyn import sync
 
             return list(sync(fs.loop, _walk_async, fs, path, name, on_skip))
         return _walk_threaded(fs, path, name, on_skip)
+
+
+def _skipped_below(root: str, file: str) -> bool:
+    """Whether a walk from ``root`` would not enter a folder on the way to ``file``."""
+    folders = posixpath.relpath(file, root).split("/")[:-1]
+    return any(f[:1] == "." or f in _SKIP_DIRS for f in folders)
 
 
 def _makedirs(fs: Any, path: str) -> None:

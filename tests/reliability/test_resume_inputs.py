@@ -12,8 +12,8 @@ from _support import SUMMARY
 from _workload import Counter, expected_total
 
 import votakvot
-from votakvot._layout import SNAPSHOT_NAME
 from votakvot._tracking import ActiveTrial, function_name
+from votakvot.layout import SNAPSHOT_NAME
 
 
 class _Evil:

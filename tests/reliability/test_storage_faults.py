@@ -26,7 +26,8 @@ from _workload import payload, work
 from fsspec.implementations.memory import MemoryFileSystem
 
 import votakvot
-from votakvot import _storage, _tracking, _yaml
+from votakvot import _tracking, _yaml
+from votakvot import storage as _storage
 
 
 @votakvot.track("reliability/fails")

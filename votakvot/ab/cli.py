@@ -148,7 +148,7 @@ def _main(argv: list[str]) -> int:
     target = resolve(opts.spec)
     target.check_arguments(kwargs)
     try:
-        from .._storage import open_storage
+        from ..storage import open_storage
 
         open_storage(opts.path)
     except Exception as exc:
