@@ -5,10 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from votakvot.extras import MissingDependencyError, require
 
 __all__ = ["main", "parse_args"]
+
+
+def _storage_option(text: str) -> tuple[str, Any]:
+    from votakvot.storage import parse_option
+
+    try:
+        return parse_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -32,6 +42,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="seconds between polls of remote URLs (default: 2)",
     )
     parser.add_argument("--no-watch", action="store_true", help="read once; do not follow changes")
+    parser.add_argument(
+        "--storage-option",
+        "-o",
+        action="append",
+        default=[],
+        type=_storage_option,
+        metavar="KEY=VALUE",
+        dest="storage_options",
+        help="an option of the fsspec filesystem of URL paths (credentials, endpoints), "
+        "e.g. -o anon=True; repeatable; a Python literal value is read as one, else as text",
+    )
     args = parser.parse_args(argv)
     if args.poll_interval <= 0:
         parser.error(f"--poll-interval must be > 0 (got {args.poll_interval})")
@@ -59,7 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from .app import make_app
 
-    make_app(args.paths, watch=not args.no_watch, poll_interval=args.poll_interval).run()
+    make_app(
+        args.paths,
+        watch=not args.no_watch,
+        poll_interval=args.poll_interval,
+        storage_options=dict(args.storage_options) or None,
+    ).run()
     return 0
 
 

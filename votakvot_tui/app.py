@@ -24,7 +24,7 @@ import pickle
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -72,6 +72,7 @@ class VotakvotApp(LaunchActions, App[None]):
         paths: folders, globs or fsspec URLs holding trials.
         watch: follow changes live (watchdog for local paths, polling for URLs).
         poll_interval: seconds between polls of URLs.
+        storage_options: options of the fsspec filesystem of URLs (credentials, endpoints).
     """
 
     CSS_PATH = ["app.tcss", "launch.tcss"]
@@ -90,6 +91,7 @@ class VotakvotApp(LaunchActions, App[None]):
         *,
         watch: bool = True,
         poll_interval: float = 2.0,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.sources = [Source(p) for p in (paths or (".",))]
@@ -99,6 +101,8 @@ class VotakvotApp(LaunchActions, App[None]):
         self.watch_enabled = watch
         """Follow file changes (off in some tests and benchmarks)."""
         self.poll_interval = poll_interval
+        self.storage_options = dict(storage_options) if storage_options else None
+        """Options of the fsspec filesystem of URL paths (``--storage-option``)."""
         """Seconds between polls of remote sources."""
         self.scanning = True
         """The first scan is still running."""
@@ -144,7 +148,7 @@ class VotakvotApp(LaunchActions, App[None]):
             for d in newest_trial_dirs(source, FIRST_CHUNK)
         ]
         if first:
-            records = _read_many(first)
+            records = self._read_many(first)
             self.call_from_thread(self.apply, records, first, (), measure(records))
         watching = None
         if self.watch_enabled:
@@ -171,7 +175,7 @@ class VotakvotApp(LaunchActions, App[None]):
                 if worker.is_cancelled:
                     return
                 chunk = dirs[start : start + CHUNK]
-                records = _read_many(chunk)
+                records = self._read_many(chunk)
                 self.call_from_thread(self.apply, records, chunk, (), measure(records))
         self.expected = len(dirs) + len(done)
         if watching is not None:
@@ -179,7 +183,7 @@ class VotakvotApp(LaunchActions, App[None]):
             known = set(dirs) | done
             late = [d for d in self._list_dirs() if d not in known]
             if late:
-                self.call_from_thread(self.apply, _read_many(late), late, ())
+                self.call_from_thread(self.apply, self._read_many(late), late, ())
         self.scanning = False
         self.call_from_thread(self.apply, [], [], ())
 
@@ -269,7 +273,7 @@ class VotakvotApp(LaunchActions, App[None]):
         for thread in helpers:
             thread.join()
         while (left := take()) is not None:  # whatever failed helpers left
-            records = _read_many(left)
+            records = self._read_many(left)
             self.call_from_thread(self.apply, records, left, (), measure(records))
         return None if worker.is_cancelled else dirs
 
@@ -277,7 +281,7 @@ class VotakvotApp(LaunchActions, App[None]):
         dirs: list[str] = []
         for source in self.sources:
             if source.path not in self.missing:
-                dirs.extend(find_trial_dirs(source.path))
+                dirs.extend(find_trial_dirs(source.path, self.storage_options))
         return sorted(set(dirs), reverse=True)
 
     def _start_watching(self) -> None:
@@ -299,7 +303,7 @@ class VotakvotApp(LaunchActions, App[None]):
                 )
                 remote.extend(local)
         if remote:
-            poller = Poller(remote, self._deliver, self.poll_interval)
+            poller = Poller(remote, self._deliver, self.poll_interval, self.storage_options)
             poller.start()
             self._watchers.append(poller)
 
@@ -339,14 +343,16 @@ class VotakvotApp(LaunchActions, App[None]):
                         self._reader_busy = False
                         return
                 for folder in scans:
-                    found = [d for d in find_trial_dirs(folder) if self._wanted(d)]
+                    found = [
+                        d for d in find_trial_dirs(folder, self.storage_options) if self._wanted(d)
+                    ]
                     with self._lock:
                         self._pending_reads.update(found)
                 with self._lock:
                     batch: set[str] = set()
                     while self._pending_reads and len(batch) < CHUNK:
                         batch.add(self._pending_reads.pop())
-                records = _read_many(sorted(batch))
+                records = self._read_many(sorted(batch))
                 found_paths = {r.path for r in records}
                 gone = [p for p in batch if p not in found_paths]
                 self.call_from_thread(self.apply, records, batch, gone, measure(records))
@@ -354,6 +360,10 @@ class VotakvotApp(LaunchActions, App[None]):
             with self._lock:
                 self._reader_busy = False
             raise
+
+    def _read_many(self, paths: Sequence[str]) -> list[TrialRecord]:
+        """Read trial folders; a folder without ``votakvot.yaml`` (deleted) is left out."""
+        return read_records(paths, self.storage_options)
 
     def _wanted(self, folder: str) -> bool:
         return any(s.matches(folder) for s in self.sources)
@@ -451,11 +461,6 @@ def _close(process: subprocess.Popen[bytes]) -> None:
         process.wait()
     if process.stdout is not None:
         process.stdout.close()
-
-
-def _read_many(paths: Sequence[str]) -> list[TrialRecord]:
-    """Read trial folders; a folder without ``votakvot.yaml`` (deleted) is left out."""
-    return read_records(paths)
 
 
 def make_app(paths: Sequence[str] = (".",), **options: Any) -> VotakvotApp:

@@ -18,7 +18,7 @@ import math
 import os
 import re
 import reprlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,11 +100,11 @@ class Source:
         return not self.local or os.path.isdir(self.base)
 
 
-def find_trial_dirs(path: str) -> list[str]:
+def find_trial_dirs(path: str, storage_options: Mapping[str, Any] | None = None) -> list[str]:
     """Folders holding a ``votakvot.yaml`` under ``path`` (folder, glob or URL)."""
     from votakvot.reading import find_trial_dirs as library_find
 
-    return library_find(path)
+    return library_find(path, storage_options)
 
 
 def _timestamp(value: Any) -> float | None:
@@ -116,49 +116,24 @@ def _timestamp(value: Any) -> float | None:
 
 
 def iter_trial_dirs(source: Source) -> Iterator[str]:
-    """Trial folders of a local source as they are found, newest names first.
+    """Trial folders of a local source, newest names first (URLs are polled instead).
 
-    Trial folders are named by date and time, so walking each folder's entries in
-    reverse order finds recent trials first; yielding them as found lets reading
-    start before a big folder has been walked to the end.
+    The library's walk (:meth:`votakvot.storage.Storage.find_folders`): trials inside
+    trials are found, and a record that is no regular file (a FIFO would block
+    the reader) or a folder that cannot be listed is logged and skipped.
     """
     if not source.local:
-        return
-    stack = [source.base]
-    while stack:
-        folder = stack.pop()
-        record = False
-        try:
-            with os.scandir(folder) as entries:
-                names = []
-                for e in entries:
-                    names.append((e.name, e.is_dir(follow_symlinks=False)))
-                    if e.name == "votakvot.yaml":
-                        record = _regular_record(e)
-                names.sort()
-        except OSError as exc:  # EACCES, EIO, ENAMETOOLONG: this folder only
-            log.warning("%s cannot be listed (%s): skipped", folder, exc.strerror or exc)
-            continue
-        if record and source.matches(folder):
-            yield folder  # and walk on: a trial may hold others (``run("a/b")`` in ``a``)
-        # The stack pops the last pushed: push oldest first so the newest is walked next.
-        stack.extend(
-            os.path.join(folder, name)
-            for name, is_dir in names
-            if is_dir and name[0] != "." and name not in ("__pycache__", "node_modules")
-        )
+        return iter(())
+    from votakvot.layout import YAML_NAME
+    from votakvot.storage import open_storage
 
+    def skipped(path: str, reason: str, lead: str) -> None:
+        log.warning("%s%s: %s", lead, path, reason)
 
-def _regular_record(entry: os.DirEntry[str]) -> bool:
-    """Whether a ``votakvot.yaml`` is a file: reading a FIFO blocks, a device never ends."""
-    try:
-        if entry.is_file():  # follows symlinks; False for a dangling link
-            return True
-        why = "is not a regular file (a folder, FIFO, device or broken link)"
-    except OSError as exc:  # a symlink loop, no permission
-        why = f"cannot be looked at ({exc.strerror or exc})"
-    log.warning("%s %s: skipped", entry.path, why)
-    return False
+    storage = open_storage(source.base)
+    found = storage.find_folders(storage.root, YAML_NAME, skipped)
+    # Trial folders are named by date and time: the names backwards are newest first.
+    return iter(sorted((f for f in found if source.matches(f)), reverse=True))
 
 
 def newest_trial_dirs(source: Source, limit: int) -> list[str]:
@@ -236,7 +211,9 @@ def read_record(path: str) -> TrialRecord | None:
     return records[0] if records else None
 
 
-def read_records(paths: Sequence[str]) -> list[TrialRecord]:
+def read_records(
+    paths: Sequence[str], storage_options: Mapping[str, Any] | None = None
+) -> list[TrialRecord]:
     """Read trial folders in bulk (remote ones concurrently); folders gone are left out.
 
     Uses the same reader as ``load_report``: sections repeated across trials (the
@@ -251,7 +228,7 @@ def read_records(paths: Sequence[str]) -> list[TrialRecord]:
     # A load error names the file as messages do; map it back to the folder (the row's key).
     by_name = {side_file_name(f, YAML_NAME): f for f in folders}
     out = []
-    for item in read_trials(folders, shared=True):
+    for item in read_trials(folders, storage_options, shared=True):
         if isinstance(item, TrialLoadError):
             if isinstance(item.__cause__, FileNotFoundError | NotADirectoryError):
                 continue  # its record was removed since it was listed: no longer a trial

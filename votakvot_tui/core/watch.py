@@ -14,7 +14,7 @@ import posixpath
 import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,6 +219,7 @@ class Poller:
         sources: the sources to poll.
         deliver: called from the polling thread with each non-empty batch.
         interval: seconds between rounds.
+        storage_options: options of the fsspec filesystem (credentials, endpoints).
     """
 
     def __init__(
@@ -226,8 +227,10 @@ class Poller:
         sources: Sequence[Source],
         deliver: Callable[[Changes], None],
         interval: float = 2.0,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.sources = list(sources)
+        self.storage_options = storage_options
         self.deliver = deliver
         self.interval = interval
         self._seen: dict[str, tuple[Any, Any]] = {}
@@ -247,7 +250,7 @@ class Poller:
         """File -> (size, mtime) of the trial files under one source."""
         from votakvot.storage import get_filesystem
 
-        fs, root = get_filesystem(source.base)
+        fs, root = get_filesystem(source.base, self.storage_options)
         root = root.rstrip("/") or "/"
         local = "://" not in source.base
         out = {}
