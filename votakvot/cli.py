@@ -135,17 +135,13 @@ def _add_storage_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _storage_option(text: str) -> tuple[str, Any]:
-    """``"key=value"`` -> ``(key, value)``, the value a Python literal when it is one."""
-    import ast
+    """``"key=value"`` -> ``(key, value)`` (see :func:`votakvot.storage.parse_option`)."""
+    from .storage import parse_option
 
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     try:
-        parsed: Any = ast.literal_eval(value)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        parsed = value
-    return key.strip(), parsed
+        return parse_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any] | None:

@@ -35,7 +35,9 @@ __all__ = [
     "LocalStorage",
     "OnSkip",
     "Storage",
+    "is_local",
     "open_storage",
+    "parse_option",
     "redact",
     "split_protocol",
 ]
@@ -94,6 +96,22 @@ def redact(text: str) -> str:
     if "@" not in text:
         return text
     return _PASSWORD.sub(r"\1@", text)
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """``"key=value"`` (a ``--storage-option``) -> ``(key, value)``, the value a Python
+    literal when it is one (``True``, ``3``, ``{...}``), else the text; ValueError if
+    there is no ``=`` or no key. The CLI and the dashboard parse options the same way."""
+    import ast
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        parsed: Any = ast.literal_eval(value)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        parsed = value
+    return key.strip(), parsed
 
 
 def is_local(url: str) -> bool:
