@@ -25,7 +25,7 @@ from .storage import redact
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["main"]
+__all__ = ["add_storage_option", "main"]
 
 OK, EMPTY, USAGE, UNREADABLE = 0, 1, 2, 3
 
@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         "with * and **, or an fsspec URL such as sftp://host/dir).",
     )
     report.add_argument("path", nargs="?", default=".", metavar="PATH")
-    _add_storage_option(report)
+    add_storage_option(report)
     report.add_argument("--full", action="store_true", help="add ids, timestamps, meta.*")
     _add_format(report)
     report.add_argument(
@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     show.add_argument("trial", metavar="TID_OR_PATH")
     _add_root(show)
-    _add_storage_option(show)
+    add_storage_option(show)
     what = show.add_mutually_exclusive_group()
     what.add_argument("--output", action="store_true", help="print what the call printed")
     what.add_argument("--logs", action="store_true", help="print the logging records it emitted")
@@ -95,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     metrics.add_argument("trial", metavar="TID_OR_PATH")
     _add_root(metrics)
-    _add_storage_option(metrics)
+    add_storage_option(metrics)
     _add_format(metrics)
     return parser
 
@@ -119,7 +119,9 @@ def _add_root(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_storage_option(parser: argparse.ArgumentParser) -> None:
+def add_storage_option(parser: argparse.ArgumentParser) -> None:
+    """``--storage-option/-o KEY=VALUE`` (repeatable) into ``args.storage_options``,
+    a list of ``(key, value)``: the one spelling of the option (CLI, dashboard)."""
     parser.add_argument(
         "--storage-option",
         "-o",

@@ -5,20 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
 
+from votakvot.cli import add_storage_option
 from votakvot.extras import MissingDependencyError, require
 
 __all__ = ["main", "parse_args"]
-
-
-def _storage_option(text: str) -> tuple[str, Any]:
-    from votakvot.storage import parse_option
-
-    try:
-        return parse_option(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -42,17 +33,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="seconds between polls of remote URLs (default: 2)",
     )
     parser.add_argument("--no-watch", action="store_true", help="read once; do not follow changes")
-    parser.add_argument(
-        "--storage-option",
-        "-o",
-        action="append",
-        default=[],
-        type=_storage_option,
-        metavar="KEY=VALUE",
-        dest="storage_options",
-        help="an option of the fsspec filesystem of URL paths (credentials, endpoints), "
-        "e.g. -o anon=True; repeatable; a Python literal value is read as one, else as text",
-    )
+    add_storage_option(parser)
     args = parser.parse_args(argv)
     if args.poll_interval <= 0:
         parser.error(f"--poll-interval must be > 0 (got {args.poll_interval})")
