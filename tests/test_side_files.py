@@ -17,7 +17,7 @@ import pytest
 
 import votakvot
 from votakvot import cli
-from votakvot import reading as _scan
+from votakvot import layout as _scan
 from votakvot.exceptions import TrialLoadError
 from votakvot.report import SkippedTrialWarning
 from votakvot.trial import UnreadableFileWarning, read_trial

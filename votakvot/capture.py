@@ -135,7 +135,7 @@ def _read(trial: Any, name: str) -> tuple[bytes | None, str]:
         path = trial.url  # a running trial, read from inside its own call
     else:
         path = trial.path
-    from .reading import read_side_file
+    from .trial import read_side_file
 
     _, root = get_filesystem(path)
     file = posixpath.join(root, name)

@@ -23,6 +23,7 @@ __all__ = [
     "OUTPUT_NAME",
     "OWN_FILES",
     "OWN_PREFIXES",
+    "SIDE_FILE_LIMIT",
     "SNAPSHOT_NAME",
     "TRACEBACK_NAME",
     "YAML_NAME",
@@ -52,6 +53,9 @@ SNAPSHOT_NAME = "votakvot.snapshot.pkl"
 """The pickled state of a resumable task."""
 MAX_RECORD = 32 * 1024 * 1024
 """Bytes of a ``votakvot.yaml`` beyond which readers refuse it (and writers keep below)."""
+SIDE_FILE_LIMIT = 512 * 1024 * 1024
+"""Bytes of another file of a trial folder (output, logs, metrics) read at most:
+long runs meter a lot, but a file past this would exhaust a reader's memory."""
 
 OWN_FILES = frozenset({YAML_NAME, HEARTBEAT_NAME, TRACEBACK_NAME, OUTPUT_NAME, LOG_NAME})
 """Files votakvot writes itself (besides those starting with :data:`OWN_PREFIXES`)."""

@@ -7,52 +7,61 @@ them into one frame in the order the rows were metered.
 
 from __future__ import annotations
 
-import io
-import warnings
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._metrics_read import metrics_frame, read_metrics_files
 from .exceptions import SkippedMetricsWarning
-from .layout import METRICS_PREFIX
-from .reading import read_metrics_files, resolve_trial_path
-from .storage import redact
+from .layout import METRICS_PREFIX, YAML_NAME
+from .storage import open_storage, split_protocol
 
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["METRICS_PREFIX", "SkippedMetricsWarning", "load_metrics", "resolve_trial_path"]
+__all__ = [
+    "METRICS_PREFIX",
+    "SkippedMetricsWarning",
+    "load_metrics",
+    "read_metrics_files",
+    "resolve_trial_path",
+]
+
+Options = Mapping[str, Any] | None
 
 
-def _warn(file: str, what: str) -> None:
-    warnings.warn(redact(f"{file}: {what}"), SkippedMetricsWarning, stacklevel=4)
+def resolve_trial_path(trial: Any, root: str | None = None, storage_options: Options = None) -> str:
+    """The folder of ``trial``: a ``Trial``, a folder path or URL, or a tid.
 
+    A tid is looked up under ``root``, by default the one given to ``votakvot.init``.
 
-def _read_csv(name: str, raw: bytes) -> pandas.DataFrame | None:
-    """One metric file as a frame; rows with extra fields dropped, a non-CSV file skipped."""
-    import pandas
+    Raises:
+        FileNotFoundError: ``trial`` is neither a trial folder nor a tid under the root.
+    """
+    path = getattr(trial, "path", None)  # a Trial (or a Trial-like record of one)
+    if isinstance(path, str) and hasattr(trial, "data"):
+        return path
+    text = str(trial)
+    if split_protocol(text)[0] not in (None, "file", "local"):
+        return text.rstrip("/")  # a URL names its folder; a tid is no URL
+    local = os.path.expanduser(split_protocol(text)[1])
+    if os.path.isfile(os.path.join(local, YAML_NAME)):
+        return local
+    if root is None:
+        from ._config import get_config
 
-    try:
-        return pandas.read_csv(io.BytesIO(raw))
-    except (ValueError, pandas.errors.ParserError) as first:
-        bad: list[list[str]] = []
-        try:
-            frame = pandas.read_csv(
-                io.BytesIO(raw), engine="python", on_bad_lines=lambda line: bad.append(line)
-            )
-        except (ValueError, pandas.errors.ParserError) as exc:
-            _warn(name, f"not a metrics CSV file ({_short(exc)}); left out")
-            return None
-        if bad:
-            _warn(name, f"{len(bad)} row(s) with extra fields left out ({_short(first)})")
-        lost = raw.count(b"\n") - 1 - len(frame) - len(bad)
-        if lost > 0:
-            _warn(name, f"{lost} line(s) could not be read ({_short(first)})")
-        return frame
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= 200 else text[:197] + "..."
+        root = get_config().path
+    tid = text.strip("/")
+    storage = open_storage(root, storage_options)
+    folder = storage.join(storage.root, *tid.split("/"))
+    if not storage.forkable:  # not looked up: "not found" may mean "refused" there
+        return storage.to_url(folder)
+    if storage.isdir(folder):
+        return folder
+    raise FileNotFoundError(
+        f"no trial {text!r}: it is neither a trial folder nor a tid under the root "
+        f"{root!r} given to votakvot.init(); pass the trial's path or init(path=...)"
+    )
 
 
 def load_metrics(
@@ -76,28 +85,7 @@ def load_metrics(
     Raises:
         FileNotFoundError: there is no such trial.
     """
-    import pandas
-
     if storage_options is None:
         storage_options = getattr(trial, "storage_options", None)
     folder = resolve_trial_path(trial, storage_options=storage_options)
-    frames = []
-    for name, raw in read_metrics_files(folder, storage_options):
-        if not raw.strip():
-            continue
-        frame = _read_csv(name, raw)
-        if frame is None:
-            continue
-        if "at" in frame.columns and frame["at"].dtype.kind not in "if":
-            at = pandas.to_numeric(frame["at"], errors="coerce")
-            odd = int(at.isna().sum() - frame["at"].isna().sum())
-            if odd:
-                _warn(name, f"{odd} row(s) whose 'at' is not a number; they are sorted last")
-            frame["at"] = at
-        frames.append(frame)
-    if not frames:
-        return pandas.DataFrame({"at": pandas.Series([], dtype="float64")})
-    frame = frames[0] if len(frames) == 1 else pandas.concat(frames, ignore_index=True)
-    if "at" in frame.columns:
-        frame = frame.sort_values("at", kind="stable", na_position="last")
-    return frame.reset_index(drop=True)
+    return metrics_frame(folder, storage_options)

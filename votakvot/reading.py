@@ -25,19 +25,16 @@ import posixpath
 import re
 import warnings
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from . import layout
+from ._metrics_read import read_metrics_files
 from ._records import check_record, parse_record
-from .exceptions import (
-    SkippedMetricsWarning,
-    SkippedTrialWarning,
-    TrialLoadError,
-)
-from .layout import MAX_RECORD, YAML_NAME, is_metrics_file
+from .exceptions import SkippedTrialWarning, TrialLoadError
+from .layout import MAX_RECORD, SIDE_FILE_LIMIT, YAML_NAME
+from .metrics import resolve_trial_path
 from .storage import Storage, open_storage, redact, split_protocol
-
-if TYPE_CHECKING:
-    from .trial import Trial
+from .trial import Trial, read_record, read_side_file, read_trial
 
 __all__ = [
     "MAX_RECORD",
@@ -59,9 +56,6 @@ __all__ = [
 
 Options = Mapping[str, Any] | None
 
-SIDE_FILE_LIMIT = 512 * 1024 * 1024
-"""Bytes of another file of a trial folder (output, logs, metrics) read at most:
-long runs meter a lot, but a file past this would exhaust a reader's memory."""
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
@@ -215,62 +209,6 @@ def iter_trial_dirs(
 # --- files ----------------------------------------------------------------------------
 
 
-def read_side_file(
-    folder: str,
-    name: str,
-    limit: int | None = SIDE_FILE_LIMIT,
-    storage_options: Options = None,
-) -> bytes | None:
-    """The bytes of ``folder/name`` (a heartbeat, output, log, metrics or ab file).
-
-    The one reader of single files of a trial folder: it opens regular files only
-    (never blocks on a FIFO, never reads ``/dev/zero`` to the end) and refuses
-    more than ``limit`` bytes (``None``: no cap, for snapshots whose size is the
-    user's state).
-
-    Returns:
-        The content, or ``None`` if the file is not there.
-
-    Raises:
-        TrialLoadError: the file is there but is no regular file, is too big, or
-            cannot be read; the message names the file (without a URL's password).
-    """
-    storage = open_storage(folder, storage_options)
-    return storage.read(storage.join(storage.root, *name.split("/")), limit)
-
-
-def read_record(folder: str, storage_options: Options = None) -> dict[str, Any] | None:
-    """The parsed and checked ``votakvot.yaml`` of ``folder``; ``None`` if it has none.
-
-    Raises:
-        TrialLoadError: the record is there but cannot be read or is not a
-            record votakvot wrote (bad YAML, unsafe tag, no tid or state, ...).
-    """
-    storage = open_storage(str(folder).rstrip("/") or "/", storage_options)
-    file = storage.join(storage.root, YAML_NAME)
-    raw = storage.read(file, MAX_RECORD)
-    if raw is None:
-        return None
-    shown = storage.shown(file)
-    return check_record(parse_record(raw, shown), shown)
-
-
-def read_trial(path: str | os.PathLike[str], storage_options: Options = None) -> Trial | None:
-    """Read the trial in folder ``path``; ``None`` if there is no ``votakvot.yaml``.
-
-    Raises:
-        TrialLoadError: the file is there but cannot be read safely; the
-            message names the file and what is wrong with it.
-    """
-    from .trial import Trial
-
-    folder = str(path).rstrip("/") or "/"
-    data = read_record(folder, storage_options)
-    if data is None:
-        return None
-    return Trial(folder, data, storage_options=storage_options)
-
-
 def read_records(
     folders: list[str], storage_options: Options = None, *, shared: bool = False
 ) -> Iterator[Trial | TrialLoadError]:
@@ -284,14 +222,14 @@ def read_records(
         shared: sections repeated across trials (``meta``) are parsed once and the
             same object is shared: for readers that never change ``Trial.data``.
     """
-    from .trial import Trial
-
     if not folders:
         return
     storage = open_storage(folders[0], storage_options)
     paths = [storage.path_of(f) for f in folders]
     files = [storage.join(p, YAML_NAME) for p in paths]
-    for folder, path, file, raw in zip(folders, paths, files, storage.read_many(files, MAX_RECORD)):
+    for folder, path, file, raw in zip(
+        folders, paths, files, storage.read_many(files, layout.MAX_RECORD)
+    ):
         name = storage.shown(file)
         if isinstance(raw, FileNotFoundError) and storage.gone(path):
             continue  # deleted since the walk listed it: no longer a trial, nothing lost
@@ -318,90 +256,3 @@ def iter_trials(
     """Every trial at or below ``path`` (see :func:`find_trial_dirs`), or its load error."""
     folders = find_trial_dirs(path, storage_options, strict=strict)
     return read_records(folders, storage_options, shared=shared)
-
-
-def resolve_trial_path(trial: Any, root: str | None = None, storage_options: Options = None) -> str:
-    """The folder of ``trial``: a ``Trial``, a folder path or URL, or a tid.
-
-    A tid is looked up under ``root``, by default the one given to ``votakvot.init``.
-
-    Raises:
-        FileNotFoundError: ``trial`` is neither a trial folder nor a tid under the root.
-    """
-    from .trial import Trial
-
-    if isinstance(trial, Trial):
-        return trial.path
-    text = str(trial)
-    if split_protocol(text)[0] not in (None, "file", "local"):
-        return text.rstrip("/")  # a URL names its folder; a tid is no URL
-    local = os.path.expanduser(split_protocol(text)[1])
-    if os.path.isfile(os.path.join(local, YAML_NAME)):
-        return local
-    if root is None:
-        from ._config import get_config
-
-        root = get_config().path
-    tid = text.strip("/")
-    storage = open_storage(root, storage_options)
-    folder = storage.join(storage.root, *tid.split("/"))
-    if not storage.forkable:  # not looked up: "not found" may mean "refused" there
-        return storage.to_url(folder)
-    if storage.isdir(folder):
-        return folder
-    raise FileNotFoundError(
-        f"no trial {text!r}: it is neither a trial folder nor a tid under the root "
-        f"{root!r} given to votakvot.init(); pass the trial's path or init(path=...)"
-    )
-
-
-# --- metrics ----------------------------------------------------------------------------
-
-
-def _warn_metrics(file: str, what: str) -> None:
-    warnings.warn(redact(f"{file}: {what}"), SkippedMetricsWarning, stacklevel=4)
-
-
-def _complete_lines(raw: bytes, file: str) -> bytes:
-    """Drop a last line without its newline: a row cut short by a killed writer."""
-    if raw and not raw.endswith(b"\n"):
-        raw = raw[: raw.rfind(b"\n") + 1]
-        if raw:
-            _warn_metrics(
-                file, "the last row is cut short (its writer was stopped?); it is left out"
-            )
-        else:
-            _warn_metrics(file, "the header is cut short; the file is left out")
-    return raw
-
-
-def read_metrics_files(folder: str, storage_options: Options = None) -> list[tuple[str, bytes]]:
-    """``(file name for messages, complete lines)`` of each metric file of a trial, in order.
-
-    Each file is CSV with a header row and an ``at`` column. A file that cannot
-    be read, and a last row cut short by a killed writer, are left out with a
-    :class:`~votakvot.SkippedMetricsWarning` naming the file.
-
-    Raises:
-        FileNotFoundError: there is no such folder.
-    """
-    storage = open_storage(folder, storage_options)
-    try:
-        # folders too: one named like a metric file is warned about, not passed over
-        names = sorted(name for name, _ in storage.listdir(storage.root))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no trial folder {redact(folder)!r}") from None
-    files = []
-    for name in names:
-        if not is_metrics_file(name):
-            continue
-        path = storage.join(storage.root, name)
-        shown = storage.shown(path)
-        try:
-            raw = storage.read(path, SIDE_FILE_LIMIT)
-        except TrialLoadError as exc:
-            _warn_metrics(shown, f"{exc.reason}; left out")
-            continue
-        if raw is not None:
-            files.append((shown, _complete_lines(raw, shown)))
-    return files

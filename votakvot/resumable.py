@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _source, _yaml
 from ._config import get_config
+from ._records import parse_record
 from ._tracking import PREVIOUS_RUN_FILES, ActiveTrial, clear_files, function_name
 from ._values import to_plain
 from .exceptions import ResumeError, TrialLoadError
@@ -388,8 +389,6 @@ def _read_record(storage: Storage, folder: str, tid: str) -> dict[str, Any] | No
     raw = _read_bytes(storage, path, RECORD_LIMIT)
     if raw is None:
         return None
-    from .reading import parse_record  # the one record parser, as reports read it
-
     try:
         return parse_record(raw, _url(storage, path))
     except TrialLoadError as exc:

@@ -7,8 +7,16 @@ import time
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
+from . import layout
+from ._records import check_record, parse_record
 from .exceptions import TrialFailedError, TrialLoadError, UnreadableFileWarning
-from .layout import HEARTBEAT_NAME, is_own_file, safe_relative
+from .layout import (
+    HEARTBEAT_NAME,
+    SIDE_FILE_LIMIT,
+    YAML_NAME,
+    is_own_file,
+    safe_relative,
+)
 from .storage import Storage, open_storage, redact
 
 if TYPE_CHECKING:
@@ -16,7 +24,15 @@ if TYPE_CHECKING:
 
     import pandas
 
-__all__ = ["STALE_AFTER", "AttrDict", "Trial", "UnreadableFileWarning", "read_trial"]
+__all__ = [
+    "STALE_AFTER",
+    "AttrDict",
+    "Trial",
+    "UnreadableFileWarning",
+    "read_record",
+    "read_side_file",
+    "read_trial",
+]
 
 STALE_AFTER = 15.0
 """A running trial is ``stale`` when silent for max(3 heartbeat intervals, this many seconds)."""
@@ -212,8 +228,6 @@ class Trial:
         aborts a report. Such a file is noted in :attr:`unreadable` and warned
         about once (:class:`UnreadableFileWarning`); the trial itself stays.
         """
-        from .reading import SIDE_FILE_LIMIT
-
         storage = self.storage
         try:
             path = storage.join(storage.root, *name.split("/"))
@@ -233,9 +247,8 @@ class Trial:
 
     def unreadable_note(self, name: str) -> str:
         """The warning text for an unreadable file ``name`` of this trial."""
-        from .reading import side_file_name
-
-        file = side_file_name(self.path, name)
+        storage = self.storage
+        file = storage.shown(storage.join(storage.root, *name.split("/")))
         why = self.unreadable.get(name, "")
         return redact(f"{file}: {why}; trial {self.tid or self.path!r} kept without it")
 
@@ -276,9 +289,53 @@ class Trial:
 
     def load_metrics(self) -> pandas.DataFrame:
         """All metric rows of this trial; see :func:`votakvot.metrics.load_metrics`."""
-        from .metrics import load_metrics
+        from ._metrics_read import metrics_frame
 
-        return load_metrics(self)
+        return metrics_frame(self.path, self.storage_options)
+
+
+def read_side_file(
+    folder: str,
+    name: str,
+    limit: int | None = SIDE_FILE_LIMIT,
+    storage_options: Mapping[str, Any] | None = None,
+) -> bytes | None:
+    """The bytes of ``folder/name`` (a heartbeat, output, log, metrics or ab file).
+
+    The one reader of single files of a trial folder: it opens regular files only
+    (never blocks on a FIFO, never reads ``/dev/zero`` to the end) and refuses
+    more than ``limit`` bytes (``None``: no cap, for snapshots whose size is the
+    user's state).
+
+    Returns:
+        The content, or ``None`` if the file is not there.
+
+    Raises:
+        TrialLoadError: the file is there but is no regular file, is too big, or
+            cannot be read; the message names the file (without a URL's password).
+    """
+    storage = open_storage(folder, storage_options)
+    return storage.read(storage.join(storage.root, *name.split("/")), limit)
+
+
+def read_record(
+    folder: str | os.PathLike[str], storage_options: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The parsed and checked ``votakvot.yaml`` of ``folder``; ``None`` if it has none.
+
+    Read bounded (:data:`~votakvot.layout.MAX_RECORD`) and only if it is a regular file.
+
+    Raises:
+        TrialLoadError: the record is there but cannot be read or is not a
+            record votakvot wrote (bad YAML, unsafe tag, no tid or state, ...).
+    """
+    storage = open_storage(str(folder).rstrip("/") or "/", storage_options)
+    file = storage.join(storage.root, YAML_NAME)
+    raw = storage.read(file, layout.MAX_RECORD)  # looked up now: tests lower it
+    if raw is None:
+        return None
+    shown = storage.shown(file)
+    return check_record(parse_record(raw, shown), shown)
 
 
 def read_trial(
@@ -286,12 +343,12 @@ def read_trial(
 ) -> Trial | None:
     """Read the trial in folder ``path``; ``None`` if there is no ``votakvot.yaml``.
 
-    See :func:`votakvot.reading.read_trial`, which this is.
-
     Raises:
         TrialLoadError: the file is there but cannot be read safely; the
             message names the file and what is wrong with it.
     """
-    from .reading import read_trial as read
-
-    return read(path, storage_options)
+    folder = str(path).rstrip("/") or "/"
+    data = read_record(folder, storage_options)
+    if data is None:
+        return None
+    return Trial(folder, data, storage_options=storage_options)
