@@ -39,7 +39,10 @@ from .layout import (
     OUTPUT_NAME,
     TRACEBACK_NAME,
     YAML_NAME,
+    new_tid,
 )
+from .layout import check_tid as _check_tid
+from .layout import safe_relative as _safe_relative
 from .storage import redact
 
 if TYPE_CHECKING:
@@ -580,21 +583,6 @@ def _is_interruption(exc: BaseException) -> bool:
     return type(exc).__name__ == "CancelledError"
 
 
-def _safe_relative(name: str) -> str:
-    """A file name inside the trial folder, or a ValueError saying why it is not."""
-    if not name or name.startswith(("/", "\\")) or "://" in name or os.path.isabs(name):
-        raise ValueError(
-            f"attach({name!r}): the name must be relative to the trial folder, "
-            "e.g. 'plots/loss.png'"
-        )
-    norm = posixpath.normpath(name.replace("\\", "/"))
-    if norm == ".." or norm.startswith("../") or norm == ".":
-        raise ValueError(
-            f"attach({name!r}) would write outside the trial folder; use a name below it"
-        )
-    return norm
-
-
 class _Flusher:
     """One daemon thread per process that keeps running trials' files fresh."""
 
@@ -689,13 +677,6 @@ def _default_prefix(fn: Callable[..., Any]) -> str:
         if notebook:
             module = folder_name(notebook)
     return f"{module}/{qualname}"
-
-
-def new_tid(prefix: str, trial_uuid: str | None = None) -> tuple[str, str]:
-    """A fresh ``prefix/yy-mm-dd/HH:MM:SS/uuid`` and its uuid."""
-    trial_uuid = trial_uuid or str(uuid.uuid4())
-    now = datetime.datetime.now()
-    return f"{prefix}/{now:%y-%m-%d}/{now:%H:%M:%S}/{trial_uuid}", trial_uuid
 
 
 # --- the public API -----------------------------------------------------------------
@@ -1004,17 +985,6 @@ def run(tid: str, fn: Callable[..., Any], /, *, rerun: bool = False, **params: A
         raise
     trial.succeed(result)
     return Trial(trial.url, trial.data)
-
-
-def _check_tid(tid: str) -> str:
-    if not isinstance(tid, str) or not tid.strip("/"):
-        raise ValueError(
-            f"a trial id must be a non-empty relative path like 'sweep/n=10' (got {tid!r})"
-        )
-    norm = posixpath.normpath(tid.strip("/"))
-    if norm.startswith("..") or "://" in tid:
-        raise ValueError(f"trial id {tid!r} must stay below the root given to votakvot.init()")
-    return norm
 
 
 def _finished_trial(config: Config, tid: str) -> Trial | None:

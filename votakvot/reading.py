@@ -33,7 +33,7 @@ from ._records import check_record, parse_record
 from .exceptions import SkippedTrialWarning, TrialLoadError
 from .layout import MAX_RECORD, SIDE_FILE_LIMIT, YAML_NAME
 from .metrics import resolve_trial_path
-from .storage import Storage, open_storage, redact, split_protocol
+from .storage import Storage, open_storage, redact, shown_name, split_protocol
 from .trial import Trial, read_record, read_side_file, read_trial
 
 __all__ = [
@@ -122,12 +122,8 @@ def _default_root(path: str | os.PathLike[str] | None) -> str:
     return str(path)
 
 
-def side_file_name(folder: str, name: str) -> str:
-    """How messages name ``folder/name``: a local path, or the URL without its password."""
-    protocol, rest = split_protocol(folder)
-    if protocol in (None, "file", "local"):
-        return os.path.join(rest, *name.split("/"))
-    return redact(f"{folder.rstrip('/')}/{name}")
+side_file_name = shown_name
+"""How messages name ``folder/name`` (:func:`votakvot.storage.shown_name`)."""
 
 
 # --- the walker -----------------------------------------------------------------------

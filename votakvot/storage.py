@@ -39,6 +39,7 @@ __all__ = [
     "open_storage",
     "parse_option",
     "redact",
+    "shown_name",
     "split_protocol",
 ]
 
@@ -118,6 +119,16 @@ def is_local(url: str) -> bool:
     """Whether ``url`` is a local path (no protocol, ``file://`` or ``local://``)."""
     protocol, _ = split_protocol(url)
     return protocol in (None, "file", "local")
+
+
+def shown_name(folder: str, name: str) -> str:
+    """How messages name ``folder/name``: a local path, or the URL without its password.
+
+    Pure text, no filesystem opened: for messages about files that may not exist.
+    """
+    if is_local(folder):
+        return os.path.join(split_protocol(folder)[1], *name.split("/"))
+    return redact(f"{folder.rstrip('/')}/{name}")
 
 
 def get_filesystem(url: str, storage_options: Mapping[str, Any] | None = None) -> tuple[Any, str]:
