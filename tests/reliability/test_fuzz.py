@@ -264,6 +264,8 @@ def mutated_metrics(draw: st.DrawFn) -> bytes:
     return data
 
 
+# Each bad file is named in a SkippedMetricsWarning: expected here, once per example.
+@pytest.mark.filterwarnings("ignore::votakvot.exceptions.SkippedMetricsWarning")
 @QUICK
 @given(mutated_metrics())
 @example(b"at,loss\nyesterday,0.5\n1.0,0.25\n")

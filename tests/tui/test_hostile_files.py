@@ -110,6 +110,7 @@ def test_scan_skips_records_that_are_not_files(tmp_path: Path, caplog):
         assert str(odd / "votakvot.yaml") in caplog.text
 
 
+@pytest.mark.filterwarnings("ignore::votakvot.exceptions.SkippedTrialWarning")  # the FIFO's
 async def test_app_scan_finishes_beside_a_fifo_record(tmp_path: Path):
     """The dashboard lists the good trial and finishes its scan beside a FIFO record."""
     write_trial(tmp_path)
@@ -196,6 +197,7 @@ def test_details_of_metrics_without_at(tmp_path: Path):
     assert _seconds(timed, timed) == [0.0, 1.5]
 
 
+@pytest.mark.filterwarnings("ignore::votakvot.exceptions.SkippedMetricsWarning")  # "soon"
 async def test_detail_screen_of_metrics_with_nan_at(tmp_path: Path):
     """A metrics row whose ``at`` is not a number shows as ``nan`` in the metrics tab."""
     root = tmp_path / "r"

@@ -11,6 +11,7 @@ import pytest
 from tui_helpers import T0, loaded, rows, uid, wait_for, write_trial
 
 from votakvot import _yaml
+from votakvot.exceptions import UnreadableValueWarning
 from votakvot_tui import make_app
 from votakvot_tui.__main__ import main
 from votakvot_tui.core.actions import delete_trial_folders, view_as_code
@@ -58,7 +59,8 @@ def test_unreadable_and_missing_records(tmp_path: Path):
     """A folder without YAML is no record; a broken YAML is an `unreadable` record with why."""
     assert read_record(str(tmp_path)) is None
     (tmp_path / "votakvot.yaml").write_text("!!python/object/apply:os.system ['true']\n")
-    record = read_record(str(tmp_path))
+    with pytest.warns(UnreadableValueWarning, match="os.system"):
+        record = read_record(str(tmp_path))
     assert record is not None and record.state == "unreadable"
     assert record.values["error"]
 

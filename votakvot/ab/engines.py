@@ -79,6 +79,17 @@ class _RunState:
         self.stop_signal: int | None = None
         """The signal (SIGINT, SIGTERM, SIGHUP) that stopped the run, if one did."""
 
+    @property
+    def measuring(self) -> bool:
+        """Whether warmup is over and calls are being measured."""
+        return self.t_start is not None
+
+    def elapsed_ns(self) -> int:
+        """Nanoseconds measured so far (up to the end, once the run ended)."""
+        if self.t_start is None:
+            return 0
+        return (self.t_end or perf_counter_ns()) - self.t_start
+
     def _overdue(self, deadline_ns: int | None, grace: float) -> bool:
         """Whether the run should have ended more than ``grace`` seconds ago."""
         ends = [t for t in (self.stopped_ns, deadline_ns) if t is not None]
@@ -230,15 +241,6 @@ class LocalRun(_RunState):
                 counted += count
             if len(buf) > counted:
                 rec.add_results(result_key(last), len(buf) - counted)
-
-    @property
-    def measuring(self) -> bool:
-        return self.t_start is not None
-
-    def elapsed_ns(self) -> int:
-        if self.t_start is None:
-            return 0
-        return (self.t_end or perf_counter_ns()) - self.t_start
 
     # --- ticks without a GIL convoy ------------------------------------------------------
 
@@ -717,15 +719,6 @@ class ProcessRun(_RunState):
                     proc.kill()  # children ignore SIGINT and SIGTERM
         if self.t_end is None:
             self.t_end = perf_counter_ns()
-
-    @property
-    def measuring(self) -> bool:
-        return self.t_start is not None
-
-    def elapsed_ns(self) -> int:
-        if self.t_start is None:
-            return 0
-        return (self.t_end or perf_counter_ns()) - self.t_start
 
     def _receive(self) -> None:
         from multiprocessing.connection import wait
