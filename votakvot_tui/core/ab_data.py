@@ -20,8 +20,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from votakvot.ab.histogram import read_csv_rows
 from votakvot.ab.record import HISTOGRAM_NAME, STATUS_NAME
 from votakvot.layout import METRICS_PREFIX, YAML_NAME
+from votakvot.reading import read_side_file
+from votakvot.trial import Trial, read_trial
 
 __all__ = [
     "AbReader",
@@ -272,8 +275,6 @@ class AbReader:
     def _read(self, name: str) -> bytes | None:
         """A file of the run, ``None`` if missing; a FIFO, a device or a huge file
         raises TrialLoadError naming it (shown as the snapshot's error), never hangs."""
-        from votakvot.reading import read_side_file
-
         folder = self.path.removeprefix("file://") if self.local else self.path
         return read_side_file(folder, name)
 
@@ -308,8 +309,6 @@ class AbReader:
             snap.record = None
             snap.state = "starting" if snap.status is None else "running"
             return
-        from votakvot.trial import Trial, read_trial
-
         if changed:
             trial = read_trial(self.path)
             snap.record = dict(trial.data) if trial is not None else None
@@ -361,8 +360,6 @@ class AbReader:
             return
         if changed or not snap.buckets_final:
             raw = self._read(HISTOGRAM_NAME) or b""
-            from votakvot.ab.histogram import read_csv_rows
-
             snap.buckets = read_csv_rows(raw.decode("utf-8", "replace"))
         snap.buckets_final = True
 

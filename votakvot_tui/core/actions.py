@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Sequence
 
 from votakvot.layout import YAML_NAME
+from votakvot.storage import get_filesystem
 
 from .model import View, ViewSpec, display, is_query
 
@@ -26,8 +27,6 @@ def delete_trial_folders(paths: Sequence[str]) -> dict[str, str]:
     for path in paths:
         try:
             if "://" in path and not path.startswith("file://"):
-                from votakvot.storage import get_filesystem
-
                 fs, root = get_filesystem(path)
                 if not fs.exists(f"{root}/{YAML_NAME}"):
                     failed[path] = f"not a trial folder (no {YAML_NAME})"

@@ -24,6 +24,10 @@ from typing import Any
 
 from votakvot.exceptions import TrialLoadError
 from votakvot.layout import YAML_NAME
+from votakvot.reading import find_trial_dirs as library_find
+from votakvot.reading import read_records as read_trials
+from votakvot.reading import side_file_name, split_glob
+from votakvot.storage import is_local, split_protocol
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +78,6 @@ class Source:
     """The glob as a regex over paths relative to ``base``; ``None`` for a plain folder."""
 
     def __post_init__(self) -> None:
-        from votakvot.reading import split_glob
-        from votakvot.storage import is_local, split_protocol
-
         base, pattern = split_glob(self.path)
         local = is_local(base)
         if local:
@@ -103,8 +104,6 @@ class Source:
 
 def find_trial_dirs(path: str, storage_options: Mapping[str, Any] | None = None) -> list[str]:
     """Folders holding a ``votakvot.yaml`` under ``path`` (folder, glob or URL)."""
-    from votakvot.reading import find_trial_dirs as library_find
-
     return library_find(path, storage_options)
 
 
@@ -248,9 +247,6 @@ def read_records(
     Uses the same reader as ``load_report``: sections repeated across trials (the
     ``meta`` of trials from one process) are parsed once and shared, never copied.
     """
-    from votakvot.reading import read_records as read_trials
-    from votakvot.reading import side_file_name
-
     row = _library_row()
     folders = list(paths)
     # A load error names the file as messages do; map it back to the folder (the row's key).

@@ -31,7 +31,10 @@ from votakvot.ab.options import (
     parse_warmup,
 )
 from votakvot.ab.target import UsageError, parse_kwargs
-from votakvot.layout import YAML_NAME
+from votakvot.layout import SNAPSHOT_NAME, YAML_NAME
+from votakvot.reading import read_side_file
+from votakvot.resumable import read_snapshot_header
+from votakvot.trial import read_trial
 
 from .jobs import JobError, JobManager
 
@@ -282,8 +285,6 @@ def start_resume(jobs: JobManager, path: str) -> str:
     from a thread. Returns what to tell the user; raises :class:`LaunchError` with
     the reason it cannot resume.
     """
-    from votakvot.trial import read_trial
-
     try:
         trial = read_trial(path)
     except Exception as exc:
@@ -393,8 +394,6 @@ def _import(function: str) -> Any:
 
 
 def _read(folder: str) -> dict[str, Any]:
-    from votakvot.trial import read_trial
-
     trial = read_trial(folder)
     if trial is None:
         raise LaunchError(f"no {YAML_NAME} in {folder}: not a trial folder")
@@ -422,10 +421,6 @@ class _RerunOf:
 def _snapshot_params(folder: str) -> dict[str, Any] | None:
     """The params pickled in the snapshot's header: the very values the task was given
     (the YAML may have turned a tuple into a list). ``None`` without a local snapshot."""
-    from votakvot.layout import SNAPSHOT_NAME
-    from votakvot.reading import read_side_file
-    from votakvot.resumable import read_snapshot_header
-
     try:
         raw = read_side_file(folder, SNAPSHOT_NAME, None)  # a FIFO raises, never blocks
         if raw is None:

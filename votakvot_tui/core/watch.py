@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from votakvot.layout import HEARTBEAT_NAME, YAML_NAME, is_metrics_file
+from votakvot.storage import get_filesystem
 
 from .model import Source
 
@@ -248,8 +249,6 @@ class Poller:
 
     def _listing(self, source: Source) -> dict[str, tuple[Any, Any]]:
         """File -> (size, mtime) of the trial files under one source."""
-        from votakvot.storage import get_filesystem
-
         fs, root = get_filesystem(source.base, self.storage_options)
         root = root.rstrip("/") or "/"
         local = "://" not in source.base
