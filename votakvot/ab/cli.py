@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from ..exceptions import MissingDependencyError
 from ..extras import require
+from ..layout import check_tid
 from .options import Options, add_arguments, expand_short_concurrency
 from .target import UsageError
 
@@ -139,8 +140,6 @@ def _main(argv: list[str]) -> int:
     if opts.number is not None and opts.rate is None and opts.concurrency > opts.number:
         opts.concurrency = max(opts.number, opts.processes)  # idle workers measure nothing
     if opts.tid is not None:
-        from ..layout import check_tid
-
         try:
             opts.tid = check_tid(opts.tid)
         except ValueError as exc:

@@ -19,7 +19,8 @@ import time
 from typing import Any
 
 from .._config import Config
-from .._tracking import ActiveTrial, clear_previous_run, new_tid
+from .._tracking import ActiveTrial, clear_previous_run
+from ..layout import new_tid
 from .histogram import Histogram
 
 __all__ = ["HISTOGRAM_NAME", "SCHEDULED_HISTOGRAM_NAME", "STATUS_NAME", "AbTrial"]
