@@ -69,8 +69,7 @@ def settings_for_child(config: Config) -> dict[str, Any] | None:
     """What a spawned child needs to record like this process, or ``None`` (a
     ``memory://`` root lives in one process: a child cannot write into it)."""
     storage = config.storage
-    url = getattr(storage, "to_url", None)
-    root = url(storage.root) if url is not None else storage.root
+    root = storage.to_url(storage.root)
     if root.startswith("memory://"):
         return None
     return {

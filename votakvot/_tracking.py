@@ -171,8 +171,7 @@ class ActiveTrial:
     @property
     def url(self) -> str:
         """The trial folder as a path or URL a reader can be given."""
-        to_url = getattr(self.storage, "to_url", None)
-        return to_url(self.path) if to_url else self.path
+        return self.storage.to_url(self.path)
 
     def file(self, name: str) -> str:
         return self.storage.join(self.path, name)
@@ -993,9 +992,8 @@ def _finished_trial(config: Config, tid: str) -> Trial | None:
 
     storage = config.storage
     folder = storage.join(storage.root, *tid.split("/"))
-    to_url = getattr(storage, "to_url", None)
     try:
-        trial = read_trial(to_url(folder) if to_url else folder)
+        trial = read_trial(storage.to_url(folder), storage.storage_options)
     except Exception:
         return None
     if trial is not None and trial.data.get("state") == "done":

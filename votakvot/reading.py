@@ -223,10 +223,9 @@ def read_records(
     storage = open_storage(folders[0], storage_options)
     paths = [storage.path_of(f) for f in folders]
     files = [storage.join(p, YAML_NAME) for p in paths]
-    for folder, path, file, raw in zip(
-        folders, paths, files, storage.read_many(files, layout.MAX_RECORD)
-    ):
-        name = storage.shown(file)
+    contents = storage.read_many(files, layout.MAX_RECORD)  # looked up now: tests lower it
+    for folder, path, raw in zip(folders, paths, contents):
+        name = shown_name(folder, YAML_NAME)  # text only: no connection to name a file
         if isinstance(raw, FileNotFoundError) and storage.gone(path):
             continue  # deleted since the walk listed it: no longer a trial, nothing lost
         try:

@@ -440,7 +440,10 @@ class LocalStorage(Storage):
         return os.path.isdir(path)
 
     def path_of(self, url: str) -> str:
-        return os.path.abspath(os.path.expanduser(split_protocol(url)[1]))
+        path = split_protocol(url)[1]
+        if os.path.isabs(path):
+            return path  # what walks give: normalizing 100,000 of them would show in reports
+        return os.path.abspath(os.path.expanduser(path))
 
     def gone(self, path: str) -> bool:
         return not os.path.isdir(path)
@@ -626,9 +629,15 @@ class FsspecStorage(Storage):
     def to_url(self, path: str) -> str:
         """A URL for ``path`` that keeps the root's host and credentials (ssh://user@host/...)."""
         rel = posixpath.relpath(path, self.root)
-        if rel.startswith(".."):
-            return str(self.fs.unstrip_protocol(path))
-        return self.url if rel == "." else f"{self.url}/{rel}"
+        if not rel.startswith(".."):
+            return self.url if rel == "." else f"{self.url}/{rel}"
+        # Another folder of the same store: the root's URL with its path swapped.
+        # Text only: naming a file must never open a connection (the server may be gone).
+        if self.root == "/":
+            return self.url + path
+        if self.url.endswith(self.root):
+            return self.url[: len(self.url) - len(self.root)] + path
+        return str(self._shared.unstrip_protocol(path))
 
     def describe(self, exc: BaseException) -> str:
         reason = super().describe(exc)
