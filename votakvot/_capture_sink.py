@@ -285,6 +285,9 @@ class Sink:
         for i, row in enumerate(rows):
             if i:
                 out.append("\n")
+            # Without the blanks a bar cleared the line with (a terminal shows none), but
+            # covering what the file has on that line from the last redraw.
+            row = row.rstrip(" ")
             old = len(shown[i]) if i < len(shown) else 0
             out.append(row + " " * (old - len(row)) if old > len(row) else row)
         if frame:
