@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from ._config import Config
     from ._tracking import ActiveTrial
 
-__all__ = ["ParentView", "install", "outer", "settings_for_child"]
+__all__ = ["ParentView", "ended_elsewhere", "install", "outer", "settings_for_child"]
 
 logger = logging.getLogger("votakvot")
 
@@ -135,6 +135,13 @@ def outer() -> ParentView | None:
         tid = str(info["tid"])
         view = _outer = ParentView(tid, storage, storage.join(storage.root, *tid.split("/")))
     return view if view.alive() else None
+
+
+def ended_elsewhere(trial: ActiveTrial) -> bool:
+    """Whether ``trial`` is a parent's trial seen from a forked child, and has ended there
+    (a pool worker kept after it): then this process must not name it."""
+    view: ParentView | None = getattr(trial, "_view", None)
+    return view is not None and not view.alive()
 
 
 def _forget_outer_after_fork() -> None:
@@ -330,6 +337,8 @@ def adopt_after_fork(trials: list[ActiveTrial]) -> None:
 def _adopt(trial: ActiveTrial) -> None:
     view = ParentView(trial.tid, trial.storage, trial.path)
     trial._metric_rows = _ViewRows(view)
+    t_: Any = trial
+    t_._view = view
     trial._info_dirty = False
     # Finished as far as this process goes: nothing here (a SIGTERM from Pool.terminate,
     # an exit) may end it, write its traceback or rewrite its record.

@@ -140,7 +140,8 @@ class ActiveTrial:
         if source:
             self.data["source"] = source
         if parent is not None:
-            self.data["parent"] = parent.tid
+            if not _children.ended_elsewhere(parent):
+                self.data["parent"] = parent.tid
         else:
             outer = _children.outer()  # a trial of the process that started this one
             if outer is not None:
@@ -1157,6 +1158,8 @@ def tid() -> str | None:
     """
     trial = _current.get()
     if trial is not None:
+        if trial.finished and _children.ended_elsewhere(trial):
+            return None  # a forked pool worker kept after its trial ended
         return trial.tid
     outer = _children.outer()
     return outer.tid if outer is not None else None
