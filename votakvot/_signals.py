@@ -316,16 +316,45 @@ def interrupt(trial: _tracking.ActiveTrial, signum: int, where: str = "") -> Non
 
 
 def _at_exit() -> None:
-    """After a chained handler ended the process (``sys.exit``), trials still running
-    in other threads were stopped by that signal too: record them so."""
-    if _received is None or not _running:
+    """Trials still running when the interpreter exits are ended with it.
+
+    After a chained handler ended the process (``sys.exit``), trials in other threads
+    were stopped by that signal too. Without a signal, what is left at exit runs in
+    daemon threads (Python has joined the others) or in generators never finished:
+    the interpreter is about to drop them, so they are recorded ``interrupted`` by the
+    process exit rather than left ``running`` to turn ``stale`` later.
+    """
+    if not _running:
         return
     for trial in reversed(_running_trials()):
         try:
             frame = sys._current_frames().get(getattr(trial, _THREAD_ATTR, 0))
-            interrupt(trial, _received, _where(frame))
+            if _received is not None:
+                interrupt(trial, _received, _where(frame))
+            else:
+                exited(trial, _where(frame))
         except Exception:
             logger.exception("votakvot: could not record trial %r as interrupted", trial.tid)
+
+
+def exited(trial: _tracking.ActiveTrial, where: str = "") -> None:
+    """End ``trial`` as ``interrupted`` because its process exited while it ran."""
+    if trial.finished:
+        return
+    thread = getattr(trial, _THREAD_ATTR, None)
+    message = (
+        f"process {os.getpid()} exited while this trial ran"
+        + (f" in thread {thread}" if thread is not None else "")
+        + " (a daemon thread or an unfinished generator)"
+    )
+    trial.data["error"] = {"type": "ProcessExit", "message": message}
+    text = f"{where}ProcessExit: {message}\n"
+    trial.data["traceback"] = text
+    trial._guard(
+        f"write {TRACEBACK_NAME}",
+        lambda: trial.storage.write_atomic(trial.file(TRACEBACK_NAME), text.encode("utf-8")),
+    )
+    trial._end("interrupted")
 
 
 def _after_fork() -> None:
