@@ -37,14 +37,17 @@ SCRIPT = textwrap.dedent(
 def test_daemon_thread_trial_is_interrupted_at_exit(tmp_path):
     """The daemon thread's trial ends ``interrupted`` (error ProcessExit, its metrics kept);
     the process's exit status and its finished trial are untouched."""
+    script = tmp_path / "daemon_trial.py"
+    script.write_text(SCRIPT)
+    root = tmp_path / "results"
     out = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(tmp_path)],
+        [sys.executable, str(script), str(root)],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
-    loaded = votakvot.load_trials(str(tmp_path)).values()
+    loaded = votakvot.load_trials(str(root)).values()
     trials = {t.data["function"].rsplit(".", 1)[1]: t for t in loaded}
     assert trials["quick"].state == "done"
     forever = trials["forever"]
