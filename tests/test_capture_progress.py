@@ -235,9 +235,13 @@ def test_a_running_trial_past_the_cap_shows_its_latest_lines(capped: Path) -> No
         wait_for(lambda: read_output(folder).endswith("LATEST so far\n"))
         text = read_output(folder)
         assert text.startswith("epoch 0000\n") and MARKER.search(text)
+        assert Path(folder, "votakvot.output.log.tail").exists()
     finally:
         release.set()
         thread.join()
+    # Nothing printed after the tail was written: the end still moves it into the file.
+    assert not Path(folder, "votakvot.output.log.tail").exists()
+    assert Path(folder, "output.log").read_text() == text
 
 
 def test_capped_log_records_keep_head_and_tail_as_whole_records(tmp_path: Path) -> None:
@@ -368,3 +372,25 @@ def test_a_killed_runs_tail_is_added_on_resume_and_dropped_on_a_fresh_start(
             _hook.on_end(fresh)
         assert read_output(fresh.url) == "new\n"
         assert not Path(fresh.file("votakvot.output.log.tail")).exists()
+
+
+def test_a_resumed_run_of_a_full_file_keeps_its_own_tail(tmp_path: Path) -> None:
+    """An earlier run filled the head and died mid-line: the new run's end is kept after
+    a marker that starts a line of its own."""
+    from votakvot.capture import _hook
+    from votakvot.testing import isolated
+
+    with isolated(str(tmp_path), capture_limit=1000):
+        trial = _tracking.ActiveTrial("resumed", {})
+        trial.storage.makedirs(trial.path)
+        trial.storage.write_atomic(trial.file("output.log"), b"x" * 900)  # torn by a kill
+        _hook.on_start(trial)
+        try:
+            for i in range(100):
+                print(f"run 2 line {i}")
+        finally:
+            _hook.on_end(trial)
+        text = read_output(trial.url)
+        assert text.startswith("x" * 900 + "\n[votakvot: output.log reached capture_limit=1000")
+        assert MARKER.search(text)
+        assert text.endswith("run 2 line 98\nrun 2 line 99\n")

@@ -172,7 +172,7 @@ class Sink:
         """Move pending text to the file; ``final`` also closes the sink."""
         if final:
             self.parts.sink = None  # no reference cycle left for the GC to find
-        if not self.parts and not self.dirty:
+        if not self.parts and not self.dirty and not (final and self.tail is not None):
             if final and self.state != Sink.FAILED:
                 self.state = Sink.CLOSED
             return
@@ -252,7 +252,9 @@ class Sink:
                 storage.append(self.trial.file(self.name), data)
             if self.tail is not None and final:
                 self.unsaved = False
-                storage.append(self.trial.file(self.name), self._tail_block())
+                block = self._tail_block()
+                if block:
+                    storage.append(self.trial.file(self.name), block)
                 self.tail = None
                 if self.tail_file:
                     self.tail_file = False
@@ -347,6 +349,8 @@ class Sink:
         if self.written >= self.head_limit:
             self.state = Sink.FULL  # a resumed run's file is full: it keeps its own tail
             self.tail = bytearray()
+            self.ends_line = not self.torn  # the marker (or the tail) starts a line of its own
+            self.torn = False
 
     def _adopt_tail_file(self, path: str) -> None:
         """The tail an earlier, killed run of this trial left: added to its file (a
@@ -411,8 +415,9 @@ class Sink:
                     start += 1
             keep = keep[start:] if start or self.jsonl else keep
         left_bytes = self.over_bytes - len(keep)
+        head_end = b"" if self.ends_line or not keep else b"\n"
         if not left_bytes:
-            return keep
+            return head_end + keep
         left_lines = self.over_lines - keep.count(b"\n")
         head_end = b"" if self.ends_line else b"\n"
         return head_end + self._marker(left_bytes, left_lines, len(keep)) + keep
