@@ -984,6 +984,7 @@ def run(tid: str, fn: Callable[..., Any], /, *, rerun: bool = False, **params: A
     if isinstance(fn, type) and issubclass(fn, resumable_fn):
         return run_resumable(tid, fn, params, rerun=rerun)
     fn = getattr(fn, "__wrapped__", fn) if hasattr(fn, "__votakvot_prefix__") else fn
+    call = _run_to_end(fn)
     config = get_config()
     if not rerun:
         done = _finished_trial(config, tid)
@@ -999,12 +1000,61 @@ def run(tid: str, fn: Callable[..., Any], /, *, rerun: bool = False, **params: A
     clear_previous_run(trial)
     trial.start()
     try:
-        result = fn(**params)
+        result = call(trial, params)
     except BaseException as exc:
         trial.fail(exc)
         raise
     trial.succeed(result)
     return Trial(trial.url, trial.data)
+
+
+def _run_to_end(fn: Callable[..., Any]) -> Callable[[ActiveTrial, dict[str, Any]], Any]:
+    """How ``run`` calls ``fn`` so the trial spans all of its work.
+
+    ``run`` returns a finished ``Trial``, so a generator is iterated to its end
+    (``result`` is its return value, ``yielded`` counts its items) and an ``async
+    def`` is run in an event loop of its own; the generator object or coroutine
+    itself is never recorded as the result.
+    """
+    if inspect.isgeneratorfunction(fn):
+
+        def drain(trial: ActiveTrial, params: dict[str, Any]) -> Any:
+            gen = fn(**params)
+            yielded = 0
+            try:
+                while True:
+                    next(gen)
+                    yielded += 1
+                    trial.data["yielded"] = yielded
+            except StopIteration as stop:
+                trial.data["yielded"] = yielded
+                return stop.value
+
+        return drain
+    if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+        import asyncio
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise TypeError(
+                f"votakvot.run() cannot run the async function {function_name(fn)} inside a "
+                "running event loop; decorate it with @votakvot.track() and await it instead"
+            )
+        if inspect.isasyncgenfunction(fn):
+
+            async def consume(trial: ActiveTrial, params: dict[str, Any]) -> None:
+                yielded = 0
+                async for _ in fn(**params):
+                    yielded += 1
+                    trial.data["yielded"] = yielded
+                trial.data["yielded"] = yielded
+
+            return lambda trial, params: asyncio.run(consume(trial, params))
+        return lambda trial, params: asyncio.run(fn(**params))
+    return lambda trial, params: fn(**params)
 
 
 def _check_tid(tid: str) -> str:
