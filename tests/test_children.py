@@ -22,12 +22,12 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="fork and /proc 
 
 
 def run_script(
-    tmp_path: Path, body: str, *, cwd: Path | None = None
+    tmp_path: Path, body: str, *, cwd: Path | None = None, args: list[str] | None = None
 ) -> subprocess.CompletedProcess:
     script = tmp_path / "experiment.py"
     script.write_text(textwrap.dedent(body))
     out = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "results")],
+        [sys.executable, str(script), str(tmp_path / "results"), *(args or [])],
         capture_output=True,
         text=True,
         timeout=60,
@@ -170,7 +170,8 @@ except SystemExit:
     assert list(load_metrics(parent)["who"]) == [1]
 
 
-def test_spawned_children_inherit_root_settings_and_parent(tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_spawned_children_inherit_root_settings_and_parent(tmp_path: Path, method: str) -> None:
     """With spawn, tracked calls in children land under the root given to init (not the
     working directory), named after the real module (not __mp_main__), linked to the
     trial that started them; their untracked meter() rows reach that trial."""
@@ -182,7 +183,7 @@ def test_spawned_children_inherit_root_settings_and_parent(tmp_path: Path) -> No
         + """
 @votakvot.track()
 def outer():
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
+    with multiprocessing.get_context(sys.argv[2]).Pool(2) as pool:
         tids = pool.map(work, range(6), chunksize=1)
         pool.map(tracked_in_child, range(2))
     return sorted(set(tids))
@@ -191,12 +192,13 @@ if __name__ == "__main__":
     outer()
 """,
         cwd=cwd,
+        args=[method],
     )
     assert list(cwd.iterdir()) == [], "nothing is written into the working directory"
     found = trials(tmp_path / "results")
     (parent,) = found["experiment.outer"]
     assert parent.data["result"] == [parent.tid]
-    assert parent.data["children"] == {"processes": 2, "start": ["spawn"], "output": "not captured"}
+    assert parent.data["children"] == {"processes": 2, "start": [method], "output": "not captured"}
     assert sorted(load_metrics(parent)["i"]) == list(range(6))
     inner = found["experiment.inner"]
     assert len(inner) == 2
@@ -305,3 +307,27 @@ if __name__ == "__main__":
     assert parent.data["children"]["output"] == "not captured"
     assert parent.data["children"]["start"] == ["loky"]
     assert "worker says" not in parent.output
+
+
+def test_a_memory_root_is_not_passed_on_to_spawned_children(tmp_path: Path) -> None:
+    """memory:// lives in the parent only: a spawned child must not turn the trial's id
+    into a folder of its working directory."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    out = run_script(
+        tmp_path,
+        HEADER.replace("votakvot.init(path=sys.argv[1])", "")
+        + """
+@votakvot.track()
+def outer():
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.map(work, [1])
+
+if __name__ == "__main__":
+    votakvot.init(path="memory://kept-here")
+    print(json.dumps(outer()))
+""",
+        cwd=cwd,
+    )
+    assert json.loads(out.stdout.splitlines()[-1]) == [None]
+    assert list(cwd.iterdir()) == []

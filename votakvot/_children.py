@@ -129,9 +129,11 @@ def outer() -> ParentView | None:
 
         config = get_config()
         storage = config.storage
-        settings = info.get("settings") or {}
-        if settings.get("path") not in (None, storage.url, getattr(storage, "root", None)):
-            return None  # this process chose another root: the tid means nothing there
+        settings = info.get("settings")
+        if not settings or settings.get("path") not in (storage.url, storage.root):
+            # A memory:// parent (nothing to share), or this process chose another root:
+            # the tid means nothing here.
+            return None
         tid = str(info["tid"])
         view = _outer = ParentView(tid, storage, storage.join(storage.root, *tid.split("/")))
     return view if view.alive() else None
