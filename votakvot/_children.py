@@ -147,8 +147,10 @@ def ended_elsewhere(trial: ActiveTrial) -> bool:
 
 
 def _forget_outer_after_fork() -> None:
-    global _outer
+    global _outer, _resolved, _inherited
     _outer = None  # its files are named after the pid
+    # A multiprocessing child reads its own Process (set up after this hook) when asked.
+    _resolved, _inherited = False, None
 
 
 # --- the parent trial, seen from a child process --------------------------------
@@ -341,6 +343,9 @@ def _adopt(trial: ActiveTrial) -> None:
     trial._metric_rows = _ViewRows(view)
     t_: Any = trial
     t_._view = view
+    # A lock another thread of the parent held at the fork stays held in this copy.
+    trial._lock = threading.RLock()
+    trial._yaml_lock = threading.RLock()
     trial._info_dirty = False
     # Finished as far as this process goes: nothing here (a SIGTERM from Pool.terminate,
     # an exit) may end it, write its traceback or rewrite its record.
