@@ -64,6 +64,9 @@ _REMOTE_BYTES_PER_SECOND = 1024 * 1024
 TAIL_BYTES = 1024 * 1024
 """Past the cap, the last this many bytes are kept (at most half the cap)."""
 
+_LINE_KEPT = 64 * 1024
+"""Characters of an unfinished line remembered for a redraw that may come."""
+
 REDRAW_SECONDS = 1.0
 """Lines a progress bar keeps redrawing are written at most this often."""
 
@@ -220,7 +223,10 @@ class Sink:
             text = self._redraw(text, final or (upload and now - self.last_frame >= REDRAW_SECONDS))
         elif text and not self.jsonl:
             cut = text.rfind("\n")
-            self.line = text[cut + 1 :] if cut >= 0 else self.line + text
+            line = text[cut + 1 :] if cut >= 0 else self.line + text
+            # A line that never ends (dots for hours) is followed only as far as a
+            # redraw of it could matter: its start (a later ``\r`` returns there).
+            self.line = line if len(line) <= _LINE_KEPT else line[:_LINE_KEPT]
         data = b""
         if text:
             data = text.encode("utf-8", "backslashreplace")
