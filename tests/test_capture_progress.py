@@ -134,6 +134,7 @@ def test_multi_line_bars_are_not_stored_per_redraw(root: Path) -> None:
         (["loss 0.9\r", "\n", "next\n"], "loss 0.9\nnext\n"),  # \r at the end of a write
         (["50%\r", "100%\r", "\n"], "100%\n"),
         (["abc\b\bX\n"], "aXc\n"),
+        (["xyz\rabc   ", "def\n"], "abc   def\n"),  # blanks before more text stay
         (["epoch 1: ", "\r10%", "\r100%\n"], "100%h 1:\n"),  # a terminal overwrites
         (["\x1b[?25lwork\r\x1b[2Kdone\n\x1b[?25h"], "done\n"),  # rich-style erase line
         (["plain \x1b[31mred\x1b[0m text\n"], "plain \x1b[31mred\x1b[0m text\n"),  # colours kept

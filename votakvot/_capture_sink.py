@@ -312,6 +312,7 @@ class Sink:
             not screen.moved_up
             and len(rows) == 1
             and screen.col == len(rows[0])
+            and not rows[0].endswith(" ")  # written without its blanks: the cursor differs
             and self.shown == rows
             and (not self.at_start or not rows[0])
         ):
