@@ -153,11 +153,11 @@ PER_CALL = textwrap.dedent(
     result = {name: statistics.median(v) * 1e6 for name, v in times.items()}
     if ours:
         # The capture's own share of a trial that prints nothing, without the trial's I/O.
-        from votakvot import _tracking
+        from votakvot import _active
         from votakvot.capture import _hook
 
-        trial = _tracking.ActiveTrial("hook/only", {}, capture="all")
-        none = _tracking.ActiveTrial("hook/none", {}, capture="none")
+        trial = _active.ActiveTrial("hook/only", {}, capture="all")
+        none = _active.ActiveTrial("hook/none", {}, capture="none")
         for name, t in (("hook, capture=all", trial), ("hook, capture=none", none)):
             best = float("inf")
             for _ in range(5):

@@ -17,7 +17,7 @@ import pytest
 from tqdm import tqdm
 
 import votakvot
-from votakvot import _capture_sink, _tracking
+from votakvot import _active, _capture_sink
 from votakvot._config import get_config, set_config
 from votakvot._redraw import render
 from votakvot.capture import read_logs, read_output
@@ -350,7 +350,7 @@ def test_a_killed_runs_tail_is_added_on_resume_and_dropped_on_a_fresh_start(
         b"here; the last 5 bytes follow]\n"
     )
     with isolated(str(tmp_path)):
-        trial = _tracking.ActiveTrial("resumed", {})
+        trial = _active.ActiveTrial("resumed", {})
         trial.storage.makedirs(trial.path)
         trial.storage.write_atomic(trial.file("output.log"), b"head\n")
         trial.storage.write_atomic(trial.file("votakvot.output.log.tail"), marker + b"tail\n")
@@ -363,7 +363,7 @@ def test_a_killed_runs_tail_is_added_on_resume_and_dropped_on_a_fresh_start(
         assert read_output(trial.url) == "head\n" + marker.decode() + "tail\nrun 2\n"
         assert not Path(trial.file("votakvot.output.log.tail")).exists()
 
-        fresh = _tracking.ActiveTrial("fresh", {})
+        fresh = _active.ActiveTrial("fresh", {})
         fresh.storage.makedirs(fresh.path)
         fresh.storage.write_atomic(fresh.file("votakvot.output.log.tail"), marker + b"old\n")
         _hook.on_start(fresh)
@@ -382,7 +382,7 @@ def test_a_resumed_run_of_a_full_file_keeps_its_own_tail(tmp_path: Path) -> None
     from votakvot.testing import isolated
 
     with isolated(str(tmp_path), capture_limit=1000):
-        trial = _tracking.ActiveTrial("resumed", {})
+        trial = _active.ActiveTrial("resumed", {})
         trial.storage.makedirs(trial.path)
         trial.storage.write_atomic(trial.file("output.log"), b"x" * 900)  # torn by a kill
         _hook.on_start(trial)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import votakvot
-from votakvot import _layout, _tracking
+from votakvot import _active, _layout
 from votakvot._config import get_config, set_config
 from votakvot.trial import read_trial
 
@@ -56,7 +56,7 @@ def wait_for_beats(folder: Path, count: int) -> list[float]:
 
 @votakvot.track()
 def waits_for_beats(count: int) -> list[float]:
-    return wait_for_beats(Path(_tracking.current().path), count)
+    return wait_for_beats(Path(_active.current().path), count)
 
 
 def test_running_tracked_trial_refreshes_its_heartbeat(root: Path) -> None:
@@ -73,7 +73,7 @@ class beating(votakvot.resumable_fn):
         self.beats: list[float] = []
 
     def loop(self):
-        self.beats = wait_for_beats(Path(_tracking.current().path), 2)
+        self.beats = wait_for_beats(Path(_active.current().path), 2)
         return self.beats
 
 
@@ -114,7 +114,7 @@ class crash_once(votakvot.resumable_fn):
             crash_once.crashed = True
             raise RuntimeError("crash")
         if self.i >= 3:
-            return read_beat(Path(_tracking.current().path))
+            return read_beat(Path(_active.current().path))
         return None
 
 

@@ -35,7 +35,7 @@ from ._config import get_config
 from ._redraw import Screen, has_redraws
 
 if TYPE_CHECKING:
-    from ._tracking import ActiveTrial
+    from ._active import ActiveTrial
 
 __all__ = [
     "SPILL_PARTS",

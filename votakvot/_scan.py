@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ._layout import YAML_NAME
+from ._layout import MAX_RECORD, YAML_NAME
 from ._storage import get_filesystem, is_local, redact, split_protocol
 
 __all__ = ["SIDE_FILE_LIMIT", "find_trial_dirs", "read_records", "read_side_file", "split_glob"]
@@ -30,8 +30,6 @@ _GLOB_CHARS = re.compile(r"[*?\[]")
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules"})
 _REMOTE_THREADS = 8
 _CHUNK = 1 << 16
-MAX_RECORD = 32 * 1024 * 1024
-"""Bytes of a ``votakvot.yaml`` beyond which it is refused rather than parsed."""
 SIDE_FILE_LIMIT = 512 * 1024 * 1024
 """Bytes of another file of a trial folder (output, logs, metrics) read at most:
 long runs meter a lot, but a file past this would exhaust a reader's memory."""

@@ -20,6 +20,7 @@ __all__ = [
     "FsspecStorage",
     "LocalStorage",
     "Storage",
+    "list_folder",
     "open_storage",
     "redact",
     "split_protocol",
@@ -348,3 +349,14 @@ def _lost_connection(exc: BaseException) -> bool:
 def open_storage(url: str) -> Storage:
     """A :class:`Storage` rooted at ``url`` (a local path or any fsspec URL)."""
     return LocalStorage(url) if is_local(url) else FsspecStorage(url)
+
+
+def list_folder(storage: Any, folder: str) -> list[str]:
+    """Names of the files in a trial folder; empty if it does not exist yet."""
+    fs = getattr(storage, "fs", None)
+    try:
+        if fs is None:
+            return os.listdir(folder)
+        return [posixpath.basename(p.rstrip("/")) for p in fs.ls(folder, detail=False)]
+    except FileNotFoundError:
+        return []

@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import _yaml
-from ._scan import MAX_RECORD
+from ._layout import MAX_RECORD
 
 __all__ = ["MAX_DEPTH", "MAX_ITEMS", "dump_record", "to_plain"]
 

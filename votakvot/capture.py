@@ -28,7 +28,8 @@ import logging
 import posixpath
 from typing import TYPE_CHECKING, Any
 
-from . import _capture_logging, _capture_streams, _tracking
+from . import _active, _capture_logging, _capture_streams
+from ._active import ActiveTrial
 from ._capture_sink import Sink, drain_all, marker_pattern, register, tail_name, unregister
 from ._layout import LOG_NAME, OUTPUT_NAME
 from ._redraw import render
@@ -37,7 +38,6 @@ from ._storage import get_filesystem
 if TYPE_CHECKING:
     import pandas
 
-    from ._tracking import ActiveTrial
 
 __all__ = ["read_logs", "read_output", "render_output"]
 
@@ -64,7 +64,7 @@ class _TrialCapture:
 
 
 class _CaptureHook:
-    """Starts and ends the capture of each trial (see ``votakvot._tracking.hooks``)."""
+    """Starts and ends the capture of each trial (see ``votakvot._active.hooks``)."""
 
     def on_start(self, trial: ActiveTrial) -> None:
         mode = trial.capture
@@ -119,8 +119,8 @@ def _reset(var: Any, token: Any, before: Any) -> None:
 
 
 _hook = _CaptureHook()
-if not any(isinstance(h, _CaptureHook) for h in _tracking.hooks):
-    _tracking.hooks.append(_hook)
+if not any(isinstance(h, _CaptureHook) for h in _active.hooks):
+    _active.hooks.append(_hook)
 atexit.register(drain_all)
 
 
@@ -131,7 +131,7 @@ def _read(trial: Any, name: str) -> tuple[bytes | None, str]:
     """The file's bytes, followed by the kept end of a running trial that passed the cap."""
     if isinstance(trial, str):
         path = trial
-    elif isinstance(trial, _tracking.ActiveTrial):
+    elif isinstance(trial, ActiveTrial):
         path = trial.url  # a running trial, read from inside its own call
     else:
         path = trial.path
@@ -178,7 +178,7 @@ def read_output(trial: Any) -> str:
 
     Args:
         trial: a :class:`votakvot.Trial`, the path/URL of a trial folder, or the
-            running trial (``votakvot._tracking.current()``).
+            running trial (``votakvot._active.current()``).
     """
     raw, _ = _read(trial, OUTPUT_NAME)
     return render_output(raw) if raw else ""

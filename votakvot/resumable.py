@@ -26,6 +26,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from . import _source, _yaml
+from ._active import ActiveTrial
 from ._config import get_config
 from ._layout import (
     METRICS_PREFIX,
@@ -33,8 +34,9 @@ from ._layout import (
     TRACEBACK_NAME,
     YAML_NAME,
 )
+from ._naming import function_name
+from ._previous_run import PREVIOUS_RUN_FILES, clear_files
 from ._scan import MAX_RECORD as RECORD_LIMIT
-from ._tracking import PREVIOUS_RUN_FILES, ActiveTrial, clear_files, function_name
 from ._values import to_plain
 from .exceptions import ResumeError, TrialLoadError
 

@@ -254,7 +254,7 @@ class Trial:
 
     def attach(self, name: str, mode: str = "rb") -> IO[Any]:
         """Open an attached file for reading."""
-        from ._tracking import _safe_relative
+        from ._layout import safe_relative as _safe_relative
 
         fs, root = self._fs()
         return fs.open(posixpath.join(root, _safe_relative(name)), mode)

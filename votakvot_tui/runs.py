@@ -431,7 +431,7 @@ def _resume(folder: str) -> int:
 
 def _rerun(folder: str, items: list[str]) -> int:
     import votakvot
-    from votakvot import _tracking
+    from votakvot import _active
     from votakvot.ab.target import UsageError, parse_kwargs
     from votakvot.resumable import resumable_fn
 
@@ -448,7 +448,7 @@ def _rerun(folder: str, items: list[str]) -> int:
     except UsageError as exc:
         raise LaunchError(str(exc)) from None
     votakvot.init(path=root)
-    _tracking.hooks.append(_RerunOf(record))
+    _active.hooks.append(_RerunOf(record))
     print(f"rerunning {function} (from {tid}) with {params}", flush=True)
     if isinstance(obj, type) and issubclass(obj, resumable_fn):
         stamp = datetime.datetime.now().strftime("%y%m%d-%H%M%S")

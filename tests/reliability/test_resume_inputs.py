@@ -12,8 +12,9 @@ from _support import SUMMARY
 from _workload import Counter, expected_total
 
 import votakvot
+from votakvot._active import ActiveTrial
 from votakvot._layout import SNAPSHOT_NAME
-from votakvot._tracking import ActiveTrial, function_name
+from votakvot._naming import function_name
 
 
 class _Evil:

@@ -290,7 +290,7 @@ def _main(argv: list[str]) -> int:
     if opts.number is not None and opts.rate is None and opts.concurrency > opts.number:
         opts.concurrency = max(opts.number, opts.processes)  # idle workers measure nothing
     if opts.tid is not None:
-        from .._tracking import _check_tid
+        from .._layout import check_tid as _check_tid
 
         try:
             opts.tid = _check_tid(opts.tid)

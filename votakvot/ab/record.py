@@ -18,8 +18,10 @@ import os
 import time
 from typing import Any
 
+from .._active import ActiveTrial
 from .._config import Config
-from .._tracking import ActiveTrial, clear_previous_run, new_tid
+from .._layout import new_tid
+from .._previous_run import clear_previous_run
 from .histogram import Histogram
 
 __all__ = ["HISTOGRAM_NAME", "SCHEDULED_HISTOGRAM_NAME", "STATUS_NAME", "AbTrial"]

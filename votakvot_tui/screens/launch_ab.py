@@ -32,8 +32,8 @@ def check_request(request: AbRequest) -> tuple[list[str], str, str]:
     Raises:
         LaunchError: what is wrong, in words the form shows as they are.
     """
+    from votakvot._layout import new_tid
     from votakvot._storage import is_local
-    from votakvot._tracking import new_tid
     from votakvot.ab.runner import Options, check
     from votakvot.ab.target import UsageError, resolve
 

@@ -21,7 +21,7 @@ def read_text(path: str, name: str, limit: int = LIMIT) -> str:
     Only regular files are opened (a FIFO would block, a device never end) and at
     most ``limit`` bytes are read; JSON, CSV and logs show as they are.
     """
-    from votakvot._tracking import _safe_relative
+    from votakvot._layout import safe_relative as _safe_relative
 
     try:
         name = _safe_relative(name)
