@@ -91,7 +91,7 @@ PRINTING = textwrap.dedent(
             if ours:
                 # What the flusher does a tick after a capturing trial ended: measure the
                 # steady state, not the second after an "all" run.
-                from votakvot._capture_streams import switch_off_if_idle
+                from votakvot.capture._streams import switch_off_if_idle
 
                 switch_off_if_idle()
             if name == "plain":

@@ -19,8 +19,10 @@ from pathlib import Path
 import pytest
 
 import votakvot
-from votakvot import _active, _capture_sink, _capture_streams
+from votakvot import _active
 from votakvot._config import get_config, set_config
+from votakvot.capture import _sink as _capture_sink
+from votakvot.capture import _streams as _capture_streams
 from votakvot.capture import read_logs, read_output
 from votakvot.trial import read_trial
 

@@ -17,10 +17,11 @@ import pytest
 from tqdm import tqdm
 
 import votakvot
-from votakvot import _active, _capture_sink
+from votakvot import _active
 from votakvot._config import get_config, set_config
-from votakvot._redraw import render
+from votakvot.capture import _sink as _capture_sink
 from votakvot.capture import read_logs, read_output
+from votakvot.capture._redraw import render
 from votakvot.trial import read_trial
 
 MARKER = re.compile(

@@ -122,8 +122,8 @@ def read_output_end(path: str, limit: int = OUTPUT_LIMIT) -> str:
     """The end of what the trial printed, as a terminal shows it: progress-bar redraws
     collapsed, the kept tail of a running trial past its cap after the marker, and a
     start never inside a character or a line; or why it cannot be read."""
-    from votakvot._capture_sink import tail_name
     from votakvot.capture import render_output
+    from votakvot.capture._sink import tail_name
 
     from .._files import read_start, tail_start
 

@@ -28,12 +28,13 @@ import logging
 import posixpath
 from typing import TYPE_CHECKING, Any
 
-from . import _active, _capture_logging, _capture_streams
-from ._active import ActiveTrial
-from ._capture_sink import Sink, drain_all, marker_pattern, register, tail_name, unregister
-from ._layout import LOG_NAME, OUTPUT_NAME
+from .. import _active
+from .._active import ActiveTrial
+from .._layout import LOG_NAME, OUTPUT_NAME
+from .._storage import get_filesystem
+from . import _logging, _streams
 from ._redraw import render
-from ._storage import get_filesystem
+from ._sink import Sink, drain_all, marker_pattern, register, tail_name, unregister
 
 if TYPE_CHECKING:
     import pandas
@@ -77,12 +78,12 @@ class _CaptureHook:
         # Recorded first, so that on_end undoes whatever part of this was done.
         setattr(trial, _STATE_ATTR, state)
         if state.out is not None:
-            state.out_before = _capture_streams.output.get()
-            state.out_token = _capture_streams.output.set(state.out.parts)
-            _capture_streams.start()
-        state.log_before = _capture_logging.records.get()
-        state.log_token = _capture_logging.records.set(state.log)
-        _capture_logging.install()
+            state.out_before = _streams.output.get()
+            state.out_token = _streams.output.set(state.out.parts)
+            _streams.start()
+        state.log_before = _logging.records.get()
+        state.log_token = _logging.records.set(state.log)
+        _logging.install()
         if state.out is None:
             register(state.log)
         else:
@@ -94,10 +95,10 @@ class _CaptureHook:
             return
         delattr(trial, _STATE_ATTR)
         if state.log_token is not None:
-            _reset(_capture_logging.records, state.log_token, state.log_before)
+            _reset(_logging.records, state.log_token, state.log_before)
         if state.out_token is not None:
-            _reset(_capture_streams.output, state.out_token, state.out_before)
-            _capture_streams.stop()
+            _reset(_streams.output, state.out_token, state.out_before)
+            _streams.stop()
         log = state.log
         out = state.out
         if log is None:
@@ -135,7 +136,7 @@ def _read(trial: Any, name: str) -> tuple[bytes | None, str]:
         path = trial.url  # a running trial, read from inside its own call
     else:
         path = trial.path
-    from ._scan import read_side_file
+    from .._scan import read_side_file
 
     _, root = get_filesystem(path)
     file = posixpath.join(root, name)

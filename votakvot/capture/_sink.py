@@ -31,11 +31,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._config import get_config
+from .._config import get_config
 from ._redraw import Screen, has_redraws
 
 if TYPE_CHECKING:
-    from ._active import ActiveTrial
+    from .._active import ActiveTrial
 
 __all__ = [
     "SPILL_PARTS",
