@@ -7,6 +7,7 @@ running trial progress and can tell a dead one from a live one.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import threading
@@ -38,6 +39,8 @@ class _Flusher:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
+        self.tick_handlers: list[Callable[[], None]] = []
+        """Called on every tick after the trials (captured output is drained so)."""
         self.fork_handlers: list[Callable[[list[Any]], None]] = []
         """Called in a forked child with the trials that ran in the parent at the fork."""
         if hasattr(os, "register_at_fork"):
@@ -57,11 +60,22 @@ class _Flusher:
     def register(self, trial: Flushed) -> None:
         with self._lock:
             self._trials.add(trial)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="votakvot-flusher", daemon=True
-                )
-                self._thread.start()
+            self._start()
+
+    def ensure_running(self) -> None:
+        """Start the thread if it is not running (tick handlers have work for it)."""
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                self._start()
+
+    def _start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            # An empty context: the flusher must never look like part of a trial.
+            ctx = contextvars.Context()
+            self._thread = threading.Thread(
+                target=ctx.run, args=(self._run,), name="votakvot-flusher", daemon=True
+            )
+            self._thread.start()
 
     def unregister(self, trial: Flushed) -> None:
         with self._lock:
@@ -80,6 +94,11 @@ class _Flusher:
                 trial.background_flush(now)
             except Exception:
                 logger.exception("votakvot: background flush of trial %r failed", trial.tid)
+        for handler in self.tick_handlers:
+            try:
+                handler()
+            except Exception:
+                logger.exception("votakvot: flusher handler %r failed", handler)
 
     def _run(self) -> None:
         while True:

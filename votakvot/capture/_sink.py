@@ -21,7 +21,6 @@ and appended after a marker line when it ends (readers join the two meanwhile).
 from __future__ import annotations
 
 import _thread
-import contextvars
 import json
 import logging
 import os
@@ -32,6 +31,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._config import get_config
+from .._flusher import flusher
 from ._redraw import Screen, has_redraws
 
 if TYPE_CHECKING:
@@ -470,8 +470,9 @@ def _iso(ts: float) -> str:
 # --- the capture flusher ---------------------------------------------------------------
 
 
-class _Flusher:
-    """A daemon thread that drains open sinks about once a second.
+class _OpenSinks:
+    """The open sinks, drained about once a second by the process's flusher thread
+    (:mod:`votakvot._flusher`), which also keeps the trials' metrics fresh.
 
     Registering never wakes it (a wake-up per trial would cost a GIL hand-off);
     it simply looks at the open sinks on every tick. Set operations and
@@ -480,20 +481,10 @@ class _Flusher:
 
     def __init__(self) -> None:
         self.sinks: set[Sink] = set()
-        self.lock = threading.Lock()
-        self.thread: threading.Thread | None = None
 
     def register(self, *sinks: Sink) -> None:
         self.sinks.update(sinks)
-        if self.thread is None:
-            with self.lock:
-                if self.thread is None:
-                    # An empty context: the flusher must never look like part of a trial.
-                    ctx = contextvars.Context()
-                    self.thread = threading.Thread(
-                        target=ctx.run, args=(self._run,), name="votakvot-capture", daemon=True
-                    )
-                    self.thread.start()
+        flusher.ensure_running()
 
     def unregister(self, *sinks: Sink) -> None:
         self.sinks.difference_update(sinks)
@@ -506,16 +497,13 @@ class _Flusher:
                 except Exception:
                     logger.exception("votakvot: draining %r failed", sink)
 
-    def _run(self) -> None:
-        while True:
-            busy = bool(self.sinks)
-            time.sleep(max(0.005, min(1.0, get_config().flush_interval)) if busy else 1.0)
-            self.drain_all()
-            for fn in on_tick:
-                try:
-                    fn()
-                except Exception:
-                    logger.exception("votakvot: capture housekeeping %r failed", fn)
+    def tick(self) -> None:
+        self.drain_all()
+        for fn in on_tick:
+            try:
+                fn()
+            except Exception:
+                logger.exception("votakvot: capture housekeeping %r failed", fn)
 
     def after_fork_in_child(self) -> None:
         # Sinks of the parent's trials are not this process's to write.
@@ -524,14 +512,13 @@ class _Flusher:
             sink.lock = threading.RLock()
             sink.draining = False
         self.sinks = set()
-        self.lock = threading.Lock()
-        self.thread = None
 
 
 on_tick: list[Callable[[], None]] = []
 """Called by the flusher thread after each round of draining."""
 
-_flusher = _Flusher()
+_flusher = _OpenSinks()
+flusher.tick_handlers.append(_flusher.tick)
 register = _flusher.register
 unregister = _flusher.unregister
 drain_all = _flusher.drain_all
