@@ -123,6 +123,8 @@ class ActiveTrial:
         link = parent_tid(parent)
         if link is not None:
             self.data["parent"] = link
+        elif self.config.info:
+            self.info.update(self.config.info)  # init(info=...): for top-level trials
         self.data["at"] = {"created": _now()}
         self.data["params"] = params
         self.data["info"] = self.info

@@ -45,6 +45,8 @@ class Config:
     """How ``submit``/``map`` run trials: ``inplace``, ``process`` or ``dask``."""
     runner_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Extra options of the runner (``address``, ``workers``, ...)."""
+    info: dict[str, Any] | None = None
+    """Fields put under ``info`` of every top-level trial this process starts."""
     _storage: Storage | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property

@@ -22,6 +22,7 @@ def init(
     runner: str = "inplace",
     flush_interval: float = 1.0,
     heartbeat_interval: float = 5.0,
+    info: dict[str, Any] | None = None,
     **runner_options: Any,
 ) -> None:
     """Set where trials go and how they are recorded; call again to switch.
@@ -42,6 +43,9 @@ def init(
             ``"process"`` (a local process pool) or ``"dask"`` (a Dask cluster).
         flush_interval: seconds between background flushes of metrics.
         heartbeat_interval: seconds between heartbeats of a running trial.
+        info: fields recorded under ``info`` of every top-level trial this process
+            starts (a tag for a batch of runs, what launched them); a trial's own
+            ``inform`` calls add to them.
         **runner_options: options of the runner: ``workers``, ``mp_context`` and
             ``max_tasks_per_child`` (process); ``address``, ``client`` and
             ``threads_per_worker`` (dask). See docs/parallel.md.
@@ -66,6 +70,7 @@ def init(
         runner_options=runner_options,
         flush_interval=flush_interval,
         heartbeat_interval=heartbeat_interval,
+        info=dict(info) if info else None,
     )
     config.storage  # noqa: B018 - fail now on a bad path or a missing fsspec backend
     set_config(config)
