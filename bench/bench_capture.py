@@ -26,6 +26,11 @@ the capture's own start and end of a trial alone.
 Part 3 times 10,000 ``logging`` records (to a handler writing to /dev/null) inside
 a tracked call with ``capture="all"`` and ``capture="none"``.
 
+Part 4 times tqdm progress bars redrawn with ``mininterval=0`` (stdout to /dev/null):
+one bar of 20,000 steps, and an outer bar of 40 steps with an inner bar of 250 at
+``position=1`` (cursor-up redraws), and reports the size of ``output.log`` they leave
+(redraws are collapsed: issue 17). ``--only-bars`` runs this part alone.
+
     .venv/bin/python bench/bench_capture.py [--lines 100000] [--reps 5] [--calls 2000]
 """
 
@@ -86,7 +91,7 @@ PRINTING = textwrap.dedent(
             if ours:
                 # What the flusher does a tick after a capturing trial ended: measure the
                 # steady state, not the second after an "all" run.
-                from votakvot._capture_streams import switch_off_if_idle
+                from votakvot.capture._streams import switch_off_if_idle
 
                 switch_off_if_idle()
             if name == "plain":
@@ -148,11 +153,11 @@ PER_CALL = textwrap.dedent(
     result = {name: statistics.median(v) * 1e6 for name, v in times.items()}
     if ours:
         # The capture's own share of a trial that prints nothing, without the trial's I/O.
-        from votakvot import _tracking
+        from votakvot import _active
         from votakvot.capture import _hook
 
-        trial = _tracking.ActiveTrial("hook/only", {}, capture="all")
-        none = _tracking.ActiveTrial("hook/none", {}, capture="none")
+        trial = _active.ActiveTrial("hook/only", {}, capture="all")
+        none = _active.ActiveTrial("hook/none", {}, capture="none")
         for name, t in (("hook, capture=all", trial), ("hook, capture=none", none)):
             best = float("inf")
             for _ in range(5):
@@ -197,6 +202,46 @@ LOGGING = textwrap.dedent(
             times[name].append(time.process_time() - c)
     with open(report, "w") as f:
         json.dump({name: min(v) for name, v in times.items()}, f)
+    """
+)
+
+
+BARS = textwrap.dedent(
+    """
+    import glob, json, os, sys, time
+    import votakvot
+    from tqdm import tqdm
+
+    root, reps, report = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    votakvot.init(path=root)
+
+    def single():
+        for _ in tqdm(range(20_000), mininterval=0, file=sys.stdout):
+            pass
+
+    def nested():
+        for _ in tqdm(range(40), position=0, mininterval=0, file=sys.stdout):
+            for _ in tqdm(range(250), position=1, mininterval=0, leave=False, file=sys.stdout):
+                pass
+
+    out = {}
+    for name, loop in (("single", single), ("nested", nested)):
+        variants = {
+            "plain": loop,
+            "none": votakvot.track(capture="none", name=f"{name}_none")(loop),
+            "all": votakvot.track(capture="all", name=f"{name}_all")(loop),
+        }
+        times = {v: [] for v in variants}
+        for _ in range(reps):
+            for v, fn in variants.items():
+                c = time.process_time()
+                fn()
+                times[v].append(time.process_time() - c)
+        sizes = [os.path.getsize(f) for f in glob.glob(f"{root}/**/output.log", recursive=True)
+                 if f"{name}_all" in f]
+        out[name] = {**{v: min(t) for v, t in times.items()}, "size": max(sizes)}
+    with open(report, "w") as f:
+        json.dump(out, f)
     """
 )
 
@@ -306,12 +351,35 @@ def logging_records(records: int, reps: int) -> list[str]:
     return rows
 
 
+def progress_bars(reps: int) -> list[str]:
+    ours = _child(sys.executable, BARS, [str(reps)], "devnull", True)
+    rows = [
+        "| tqdm, `mininterval=0` (CPU ms) | plain | capture=none | capture=all | all / plain "
+        "| output.log |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    labels = {"single": "one bar, 20,000 steps", "nested": "40 x 250 steps, `position=1`"}
+    for name, label in labels.items():
+        r = ours[name]
+        rows.append(
+            f"| {label} | {r['plain'] * 1e3:.1f} | {r['none'] * 1e3:.1f} | {r['all'] * 1e3:.1f} "
+            f"| {r['all'] / r['plain']:.2f}x | {r['size']:,} bytes |"
+        )
+    for row in rows:
+        print(row, flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--only-bars", action="store_true", help="only part 4: progress bars")
     args = parser.parse_args()
+    if args.only_bars:
+        progress_bars(args.reps)
+        return
     orig = orig_python()
     print(f"printing {args.lines} lines, CPU ms, best of {args.reps}:")
     printing(args.lines, args.reps, orig)
@@ -319,6 +387,8 @@ def main() -> None:
     per_call(args.calls, orig)
     print("\nlogging, best of", args.reps)
     logging_records(10_000, args.reps)
+    print("\nprogress bars, best of", args.reps)
+    progress_bars(args.reps)
 
 
 if __name__ == "__main__":

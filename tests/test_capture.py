@@ -19,8 +19,10 @@ from pathlib import Path
 import pytest
 
 import votakvot
-from votakvot import _capture_sink, _capture_streams, _tracking
+from votakvot import _active
 from votakvot._config import get_config, set_config
+from votakvot.capture import _sink as _capture_sink
+from votakvot.capture import _streams as _capture_streams
 from votakvot.capture import read_logs, read_output
 from votakvot.trial import read_trial
 
@@ -517,7 +519,7 @@ def test_write_failure_is_reported_and_the_call_goes_on(root: Path, caplog) -> N
 
     @votakvot.track()
     def f():
-        os.mkdir(os.path.join(_tracking.current().path, "output.log"))  # not a file any more
+        os.mkdir(os.path.join(_active.current().path, "output.log"))  # not a file any more
         print("cannot be kept")
         return 7
 
@@ -670,7 +672,7 @@ def test_a_resumed_trial_adds_to_the_output_of_its_earlier_runs(tmp_path: Path, 
 
     path = str(tmp_path) if where == "local" else None
     with isolated(path):
-        trial = _tracking.ActiveTrial("resumed", {})
+        trial = _active.ActiveTrial("resumed", {})
         trial.storage.makedirs(trial.path)
         trial.storage.write_atomic(trial.file("output.log"), b"run 1\n")
         record = b'{"time": "2026-01-02T03:04:05.000001+00:00", "level": "INFO", "logger": "a"'

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import votakvot
-from votakvot import _tracking
+from votakvot import _active
 from votakvot import layout as _layout
 from votakvot._config import get_config, set_config
 from votakvot.trial import read_trial
@@ -57,7 +57,7 @@ def wait_for_beats(folder: Path, count: int) -> list[float]:
 
 @votakvot.track()
 def waits_for_beats(count: int) -> list[float]:
-    return wait_for_beats(Path(_tracking.current().path), count)
+    return wait_for_beats(Path(_active.current().path), count)
 
 
 def test_running_tracked_trial_refreshes_its_heartbeat(root: Path) -> None:
@@ -74,7 +74,7 @@ class beating(votakvot.resumable_fn):
         self.beats: list[float] = []
 
     def loop(self):
-        self.beats = wait_for_beats(Path(_tracking.current().path), 2)
+        self.beats = wait_for_beats(Path(_active.current().path), 2)
         return self.beats
 
 
@@ -115,7 +115,7 @@ class crash_once(votakvot.resumable_fn):
             crash_once.crashed = True
             raise RuntimeError("crash")
         if self.i >= 3:
-            return read_beat(Path(_tracking.current().path))
+            return read_beat(Path(_active.current().path))
         return None
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import votakvot
-from votakvot import _notebook, _source, _tracking
+from votakvot import _naming, _notebook, _source
 from votakvot._config import get_config, set_config
 
 
@@ -190,7 +190,7 @@ def test_describe_outside_a_kernel_adds_nothing(monkeypatch) -> None:
     monkeypatch.delitem(sys.modules, "IPython", raising=False)
     section = _source.describe(test_describe_outside_a_kernel_adds_nothing)
     assert section is not None and not {"notebook", "cell"} & set(section)
-    assert _tracking._default_prefix(_run_cell) == f"{_run_cell.__module__}/_run_cell"
+    assert _naming.default_prefix(_run_cell) == f"{_run_cell.__module__}/_run_cell"
 
 
 # --- a real kernel ------------------------------------------------------------------------

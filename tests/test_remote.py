@@ -10,7 +10,7 @@ import pytest
 from servers import PASSWORD
 
 import votakvot
-from votakvot import _tracking
+from votakvot import _flusher
 from votakvot.report import SkippedTrialWarning, find_trial_dirs, load_report, load_trials
 from votakvot.storage import redact
 from votakvot.testing import isolated
@@ -36,7 +36,7 @@ def write_trials(root: str) -> None:
         @votakvot.track("mod/fit")
         def fit(n):
             votakvot.meter(step=0, loss=1.0)
-            _tracking._flusher.flush_now()  # a second metric file on remote stores
+            _flusher.flusher.flush_now()  # a second metric file on remote stores
             votakvot.meter(step=1, loss=0.5)
             with votakvot.attach("model.txt") as f:
                 f.write(f"model {n}")

@@ -234,7 +234,7 @@ class peek(votakvot.resumable_fn):
     def loop(self):
         self.i += 1
         if self.i == 5:
-            folder = Path(votakvot._tracking.current().path)
+            folder = Path(votakvot._active.current().path)
             peek.seen = record(folder)
             peek.seen["snapshot_on_disk"] = (folder / _layout.SNAPSHOT_NAME).exists()
             return "ok"

@@ -251,12 +251,12 @@ def test_signal_while_the_main_thread_holds_a_votakvot_lock(tmp_path: Path) -> N
     recorded and the process killed by the signal. It never hangs, nor loses the record."""
     code = """
 import os, signal, time, votakvot
-from votakvot import _tracking
+from votakvot import _flusher
 votakvot.init(path="res")
 
 @votakvot.track()
 def work():
-    with _tracking._flusher._lock:
+    with _flusher.flusher._lock:
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(0.5)  # the handler ran and returned; the records wait for the lock
     time.sleep(60)

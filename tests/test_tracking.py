@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 import votakvot
-from votakvot import _tracking
+from votakvot import _active, _flusher
 from votakvot._config import get_config, set_config
 
 TID_RE = re.compile(
@@ -135,7 +135,7 @@ def test_metrics_are_flushed_while_the_trial_runs(root: Path) -> None:
     @votakvot.track()
     def train():
         votakvot.meter(loss=0.5)
-        _tracking._flusher.flush_now()
+        _flusher.flusher.flush_now()
         folder = root / votakvot.tid()
         seen.extend(p.read_text() for p in folder.glob("votakvot.metrics.*.csv"))
 
@@ -162,7 +162,7 @@ def test_heartbeat_is_refreshed_while_running(root: Path) -> None:
 
     @votakvot.track()
     def beating():
-        _tracking.current().heartbeat()
+        _active.current().heartbeat()
         return (root / votakvot.tid() / "votakvot.heartbeat").read_text()
 
     text = beating()

@@ -176,7 +176,7 @@ def test_record_holds_only_tags_the_reader_resolves(recorded) -> None:
 
 def test_unrepresentable_value_warns_once_per_trial_and_field(root: Path, caplog) -> None:
     """The record is written at start, on flushes and at the end; the warning is one."""
-    from votakvot._tracking import _flusher
+    from votakvot._flusher import flusher as _flusher
 
     @votakvot.track()
     def fn(x: Any) -> str:

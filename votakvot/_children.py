@@ -34,21 +34,21 @@ import io
 import logging
 import os
 import re
-import sys
 import threading
 import time
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-if TYPE_CHECKING:
-    from ._config import Config
-    from ._tracking import ActiveTrial
+from . import _active
+from ._active import ActiveTrial, _csv_rows, _current, current
+from ._config import PROCESS_ATTR, Config, forget_inherited, get_config, inherited
+from ._flusher import flusher
+from .layout import YAML_NAME
+from .layout import safe_relative as _safe_relative
 
-__all__ = ["ParentView", "install", "outer", "settings_for_child"]
+__all__ = ["ParentView", "ended_elsewhere", "install", "outer", "settings_for_child"]
 
 logger = logging.getLogger("votakvot")
 
-PROCESS_ATTR = "_votakvot_parent"
-"""Attribute of a ``multiprocessing`` Process: ``{"settings": {...}, "tid": ... | None}``."""
 
 CHILD_OUTPUT = "not captured"
 """What the record says about children's output: it reaches the terminal only."""
@@ -83,32 +83,7 @@ def settings_for_child(config: Config) -> dict[str, Any] | None:
     }
 
 
-_resolved = False
-_inherited: dict[str, Any] | None = None
 _outer: ParentView | None = None
-
-
-def inherited() -> dict[str, Any] | None:
-    """What the ``Process`` this process runs was started with, once it is known.
-
-    ``None`` in a process not started by ``multiprocessing`` (or started outside
-    votakvot). While a spawned child is still unpickling its ``Process`` (its
-    ``_inheriting`` phase) nothing is known yet and nothing is cached.
-    """
-    global _resolved, _inherited
-    if _resolved:
-        return _inherited
-    mp_process = sys.modules.get("multiprocessing.process")
-    if mp_process is None:
-        _resolved = True  # every multiprocessing child imports it before our code runs
-        return None
-    process = mp_process.current_process()
-    if getattr(process, "_inheriting", False):
-        return None  # too early: ask again later
-    info = getattr(process, PROCESS_ATTR, None)
-    _inherited = info if isinstance(info, dict) else None
-    _resolved = True
-    return _inherited
 
 
 def outer() -> ParentView | None:
@@ -120,26 +95,33 @@ def outer() -> ParentView | None:
     global _outer
     view = _outer
     if view is None:
-        if _resolved and _inherited is None:
-            return None  # the usual case, on every top-level trial: keep it cheap
-        info = inherited()
+        info = inherited()  # cached: cheap on every top-level trial
         if info is None or not info.get("tid"):
             return None
-        from ._config import get_config
 
         config = get_config()
         storage = config.storage
-        settings = info.get("settings") or {}
-        if settings.get("path") not in (None, storage.url, getattr(storage, "root", None)):
-            return None  # this process chose another root: the tid means nothing there
+        settings = info.get("settings")
+        if not settings or settings.get("path") not in (storage.url, storage.root):
+            # A memory:// parent (nothing to share), or this process chose another root:
+            # the tid means nothing here.
+            return None
         tid = str(info["tid"])
         view = _outer = ParentView(tid, storage, storage.join(storage.root, *tid.split("/")))
     return view if view.alive() else None
 
 
+def ended_elsewhere(trial: ActiveTrial) -> bool:
+    """Whether ``trial`` is a parent's trial seen from a forked child, and has ended there
+    (a pool worker kept after it): then this process must not name it."""
+    view: ParentView | None = getattr(trial, "_view", None)
+    return view is not None and not view.alive()
+
+
 def _forget_outer_after_fork() -> None:
     global _outer
     _outer = None  # its files are named after the pid
+    forget_inherited()
 
 
 # --- the parent trial, seen from a child process --------------------------------
@@ -210,7 +192,6 @@ class ParentView:
         if now - self._checked < _ALIVE_CHECK_SECONDS:
             return self._alive
         self._checked = now
-        from .layout import YAML_NAME
 
         try:
             with self.storage.open(self.file(YAML_NAME), "rb") as f:
@@ -247,7 +228,6 @@ class ParentView:
                 self.tid,
             )
             return
-        from ._tracking import _csv_rows
 
         user_at = "at" in key
         with self._lock:
@@ -300,7 +280,6 @@ class ParentView:
         )
 
     def attach(self, name: str, mode: str = "w") -> IO[Any]:
-        from ._tracking import _safe_relative
 
         rel = _safe_relative(name)
         if self._memory and any(c in mode for c in "wax+"):
@@ -330,6 +309,11 @@ def adopt_after_fork(trials: list[ActiveTrial]) -> None:
 def _adopt(trial: ActiveTrial) -> None:
     view = ParentView(trial.tid, trial.storage, trial.path)
     trial._metric_rows = _ViewRows(view)
+    t_: Any = trial
+    t_._view = view
+    # A lock another thread of the parent held at the fork stays held in this copy.
+    trial._lock = threading.RLock()
+    trial._yaml_lock = threading.RLock()
     trial._info_dirty = False
     # Finished as far as this process goes: nothing here (a SIGTERM from Pool.terminate,
     # an exit) may end it, write its traceback or rewrite its record.
@@ -375,7 +359,6 @@ def _note_child(trial: ActiveTrial, method: str) -> None:
 def _before_fork() -> None:
     if getattr(_starting, "depth", 0):
         return  # multiprocessing's own fork: counted by the Process.start wrapper
-    from ._tracking import current
 
     trial = current()
     if trial is not None and not trial.finished:
@@ -400,8 +383,6 @@ def _start_method(process: Any) -> str:
 def _wrap_start(start: Any) -> Any:
     @functools.wraps(start)
     def start_with_trial(self: Any) -> Any:
-        from ._config import get_config
-        from ._tracking import current
 
         trial = current()
         try:
@@ -431,7 +412,6 @@ def _wrap_start(start: Any) -> Any:
 def _wrap_submit(submit: Any) -> Any:
     @functools.wraps(submit)
     def submit_in_context(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-        from ._tracking import _current
 
         if _current.get() is None:
             return submit(self, fn, *args, **kwargs)
@@ -465,5 +445,16 @@ def install() -> None:
         _installed = True
 
 
+def _parent_tid(parent: ActiveTrial | None) -> str | None:
+    """The ``parent`` of a new trial, across processes: in a forked copy, not a trial that
+    ended in the parent meanwhile; at the top of a child, the trial that started it."""
+    if parent is not None:
+        return None if ended_elsewhere(parent) else parent.tid
+    view = outer()
+    return view.tid if view is not None else None
+
+
+_active.parent_tid = _parent_tid
+flusher.fork_handlers.append(adopt_after_fork)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_before_fork)

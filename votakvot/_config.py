@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections.abc import Callable
 from typing import Any, Literal
 
 from .storage import Storage, open_storage
 
-__all__ = ["Config", "check_root", "get_config", "set_config"]
+__all__ = [
+    "PROCESS_ATTR",
+    "Config",
+    "check_root",
+    "forget_inherited",
+    "get_config",
+    "inherited",
+    "set_config",
+]
 
 Capture = Literal["all", "logging", "none"]
 
@@ -38,6 +47,8 @@ class Config:
     """Extra options of the runner (``address``, ``workers``, ...)."""
     storage_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Options of the fsspec filesystem of ``path`` (credentials, endpoints)."""
+    info: dict[str, Any] | None = None
+    """Fields put under ``info`` of every top-level trial this process starts."""
     _storage: Storage | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
@@ -87,18 +98,51 @@ def get_config() -> Config:
     return _config
 
 
+PROCESS_ATTR = "_votakvot_parent"
+"""Attribute of a ``multiprocessing`` Process: ``{"settings": {...}, "tid": ... | None}``,
+set by :mod:`votakvot._children` when a trial's process starts it."""
+
+_resolved = False
+_inherited: dict[str, Any] | None = None
+
+
+def inherited() -> dict[str, Any] | None:
+    """What the ``Process`` this process runs was started with, once it is known.
+
+    ``None`` in a process not started by ``multiprocessing`` (or started outside
+    votakvot). While a spawned child is still unpickling its ``Process`` (its
+    ``_inheriting`` phase) nothing is known yet and nothing is cached.
+    """
+    global _resolved, _inherited
+    if _resolved:
+        return _inherited
+    mp_process = sys.modules.get("multiprocessing.process")
+    if mp_process is None:
+        _resolved = True  # every multiprocessing child imports it before our code runs
+        return None
+    process = mp_process.current_process()
+    if getattr(process, "_inheriting", False):
+        return None  # too early: ask again later
+    info = getattr(process, PROCESS_ATTR, None)
+    _inherited = info if isinstance(info, dict) else None
+    _resolved = True
+    return _inherited
+
+
+def forget_inherited() -> None:
+    """A forked child reads its own ``Process`` (set up after the fork) when asked."""
+    global _resolved, _inherited
+    _resolved, _inherited = False, None
+
+
 def _inherit() -> None:
     """In a child process started by ``multiprocessing`` (spawn, forkserver, joblib's
     loky) from a process that used votakvot: record with the parent's root and settings,
     so its trials land next to the parent's rather than in the working directory."""
     global _config, _inherit_pending
-    from ._children import inherited
-
     info = inherited()
     if info is None:
-        from . import _children
-
-        _inherit_pending = not _children._resolved  # still unpickling: ask again later
+        _inherit_pending = not _resolved  # still unpickling: ask again later
         return
     _inherit_pending = False
     settings = info.get("settings")
@@ -120,6 +164,3 @@ def set_config(config: Config) -> None:
     global _config, _inherit_pending
     _config = config
     _inherit_pending = False
-    from ._children import install
-
-    install()

@@ -38,7 +38,9 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from . import _tracking
+from . import _active
+from ._active import ActiveTrial
+from ._flusher import flusher as _flusher
 from .layout import TRACEBACK_NAME
 
 __all__ = ["SIGNALS", "install", "interrupt", "mark", "signal_name"]
@@ -58,7 +60,7 @@ Docker and Kubernetes send SIGKILL 10 and 30 seconds after SIGTERM."""
 _SIGNAL_ATTR = "_votakvot_signal"
 _THREAD_ATTR = "_votakvot_thread"
 
-_running: dict[_tracking.ActiveTrial, int] = {}
+_running: dict[ActiveTrial, int] = {}
 """Trials of this process that have started and not ended -> the thread that runs them."""
 _CHAIN_ATTR = "__votakvot_chains_to__"
 _received: int | None = None
@@ -111,7 +113,7 @@ def install() -> None:
 class _SignalHook:
     """Keeps :data:`_running` and names a received signal in a trial's error."""
 
-    def on_start(self, trial: _tracking.ActiveTrial) -> None:
+    def on_start(self, trial: ActiveTrial) -> None:
         ident = threading.get_ident()
         setattr(trial, _THREAD_ATTR, ident)
         _running[trial] = ident
@@ -122,7 +124,7 @@ class _SignalHook:
                     install()
                     break
 
-    def on_end(self, trial: _tracking.ActiveTrial) -> None:
+    def on_end(self, trial: ActiveTrial) -> None:
         _running.pop(trial, None)
         name = getattr(trial, _SIGNAL_ATTR, None)
         error = trial.data.get("error")
@@ -177,7 +179,7 @@ def _die(signum: int) -> None:
     os.kill(os.getpid(), signum)  # dies here, "killed by signal" as without votakvot
 
 
-def _running_trials() -> list[_tracking.ActiveTrial]:
+def _running_trials() -> list[ActiveTrial]:
     """Every trial of this process that has started and not ended, oldest first.
 
     Besides those our hook saw start, the ones whose first record is written but whose
@@ -185,14 +187,14 @@ def _running_trials() -> list[_tracking.ActiveTrial]:
     those the background flusher already keeps fresh.
     """
     trials = list(_running)
-    newer: list[_tracking.ActiveTrial] = []
-    trial = _tracking.current()
+    newer: list[ActiveTrial] = []
+    trial = _active.current()
     while trial is not None:
         if not hasattr(trial, _THREAD_ATTR):
             setattr(trial, _THREAD_ATTR, threading.get_ident())
         newer.insert(0, trial)
         trial = trial.parent
-    flusher = getattr(_tracking, "_flusher", None)
+    flusher = _flusher
     try:
         newer.extend(getattr(flusher, "_trials", ()))
     except RuntimeError:  # another thread changed the set meanwhile: those are in _running
@@ -220,7 +222,7 @@ class _Stopping:
     WAIT = 0.2
     """Seconds the handler waits for the records before letting the main thread go on."""
 
-    def __init__(self, signum: int, trials: list[_tracking.ActiveTrial], frame: Any) -> None:
+    def __init__(self, signum: int, trials: list[ActiveTrial], frame: Any) -> None:
         self.signum = signum
         self.trials = trials
         frames = sys._current_frames()
@@ -289,12 +291,12 @@ def _where(frame: FrameType | None) -> str:
     return "Traceback (most recent call last):\n" + "".join(stack.format())
 
 
-def mark(trial: _tracking.ActiveTrial, signum: int) -> None:
+def mark(trial: ActiveTrial, signum: int) -> None:
     """Name ``signum`` as ``error.signal`` if ``trial`` ends with an error."""
     setattr(trial, _SIGNAL_ATTR, signal_name(signum))
 
 
-def interrupt(trial: _tracking.ActiveTrial, signum: int, where: str = "") -> None:
+def interrupt(trial: ActiveTrial, signum: int, where: str = "") -> None:
     """End ``trial`` as ``interrupted`` by ``signum``: metrics and output flushed,
     ``error: {type: SIGTERM, message, signal: SIGTERM}``, finish time and duration set.
 
@@ -316,16 +318,45 @@ def interrupt(trial: _tracking.ActiveTrial, signum: int, where: str = "") -> Non
 
 
 def _at_exit() -> None:
-    """After a chained handler ended the process (``sys.exit``), trials still running
-    in other threads were stopped by that signal too: record them so."""
-    if _received is None or not _running:
+    """Trials still running when the interpreter exits are ended with it.
+
+    After a chained handler ended the process (``sys.exit``), trials in other threads
+    were stopped by that signal too. Without a signal, what is left at exit runs in
+    daemon threads (Python has joined the others) or in generators never finished:
+    the interpreter is about to drop them, so they are recorded ``interrupted`` by the
+    process exit rather than left ``running`` to turn ``stale`` later.
+    """
+    if not _running:
         return
     for trial in reversed(_running_trials()):
         try:
             frame = sys._current_frames().get(getattr(trial, _THREAD_ATTR, 0))
-            interrupt(trial, _received, _where(frame))
+            if _received is not None:
+                interrupt(trial, _received, _where(frame))
+            else:
+                exited(trial, _where(frame))
         except Exception:
             logger.exception("votakvot: could not record trial %r as interrupted", trial.tid)
+
+
+def exited(trial: ActiveTrial, where: str = "") -> None:
+    """End ``trial`` as ``interrupted`` because its process exited while it ran."""
+    if trial.finished:
+        return
+    thread = getattr(trial, _THREAD_ATTR, None)
+    message = (
+        f"process {os.getpid()} exited while this trial ran"
+        + (f" in thread {thread}" if thread is not None else "")
+        + " (a daemon thread or an unfinished generator)"
+    )
+    trial.data["error"] = {"type": "ProcessExit", "message": message}
+    text = f"{where}ProcessExit: {message}\n"
+    trial.data["traceback"] = text
+    trial._guard(
+        f"write {TRACEBACK_NAME}",
+        lambda: trial.storage.write_atomic(trial.file(TRACEBACK_NAME), text.encode("utf-8")),
+    )
+    trial._end("interrupted")
 
 
 def _after_fork() -> None:
@@ -341,5 +372,5 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
 
 _hook = _SignalHook()
-if not any(isinstance(h, _SignalHook) for h in _tracking.hooks):
-    _tracking.hooks.append(_hook)
+if not any(isinstance(h, _SignalHook) for h in _active.hooks):
+    _active.hooks.append(_hook)

@@ -33,8 +33,8 @@ from ._records import check_record, parse_record
 from .exceptions import SkippedTrialWarning, TrialLoadError
 from .layout import MAX_RECORD, SIDE_FILE_LIMIT, YAML_NAME
 from .metrics import resolve_trial_path
-from .storage import Storage, open_storage, redact, shown_name, split_protocol
-from .trial import Trial, read_record, read_side_file, read_trial
+from .storage import Storage, open_storage, read_side_file, redact, shown_name, split_protocol
+from .trial import Trial, read_record, read_trial
 
 __all__ = [
     "MAX_RECORD",

@@ -25,9 +25,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from . import _source, _yaml
+from ._active import ActiveTrial
 from ._config import get_config
+from ._naming import function_name
+from ._previous_run import PREVIOUS_RUN_FILES, clear_files
 from ._records import parse_record
-from ._tracking import PREVIOUS_RUN_FILES, ActiveTrial, clear_files, function_name
 from ._values import to_plain
 from .exceptions import ResumeError, TrialLoadError
 from .layout import MAX_RECORD as RECORD_LIMIT

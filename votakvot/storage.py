@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any, TypeVar
 
 from .exceptions import MissingDependencyError, TrialLoadError
+from .layout import SIDE_FILE_LIMIT
 
 __all__ = [
     "FsspecStorage",
@@ -36,8 +37,10 @@ __all__ = [
     "OnSkip",
     "Storage",
     "is_local",
+    "list_folder",
     "open_storage",
     "parse_option",
+    "read_side_file",
     "redact",
     "shown_name",
     "split_protocol",
@@ -960,3 +963,35 @@ def _warn_skip(path: str, reason: str, lead: str) -> None:
     from .exceptions import SkippedTrialWarning
 
     warnings.warn(redact(f"{lead}{path}: {reason}"), SkippedTrialWarning, stacklevel=4)
+
+
+def list_folder(storage: Storage, folder: str) -> list[str]:
+    """Names in a trial folder (files and folders); empty if it does not exist yet."""
+    try:
+        return [name for name, _ in storage.listdir(folder)]
+    except FileNotFoundError:
+        return []
+
+
+def read_side_file(
+    folder: str,
+    name: str,
+    limit: int | None = SIDE_FILE_LIMIT,
+    storage_options: Mapping[str, Any] | None = None,
+) -> bytes | None:
+    """The bytes of ``folder/name`` (a heartbeat, output, log, metrics or ab file).
+
+    The one reader of single files of a trial folder: it opens regular files only
+    (never blocks on a FIFO, never reads ``/dev/zero`` to the end) and refuses
+    more than ``limit`` bytes (``None``: no cap, for snapshots whose size is the
+    user's state).
+
+    Returns:
+        The content, or ``None`` if the file is not there.
+
+    Raises:
+        TrialLoadError: the file is there but is no regular file, is too big, or
+            cannot be read; the message names the file (without a URL's password).
+    """
+    storage = open_storage(folder, storage_options)
+    return storage.read(storage.join(storage.root, *name.split("/")), limit)

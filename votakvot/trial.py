@@ -17,7 +17,7 @@ from .layout import (
     is_own_file,
     safe_relative,
 )
-from .storage import Storage, open_storage, redact
+from .storage import Storage, open_storage, read_side_file, redact
 
 if TYPE_CHECKING:
     import os
@@ -292,30 +292,6 @@ class Trial:
         from ._metrics_read import metrics_frame
 
         return metrics_frame(self.path, self.storage_options)
-
-
-def read_side_file(
-    folder: str,
-    name: str,
-    limit: int | None = SIDE_FILE_LIMIT,
-    storage_options: Mapping[str, Any] | None = None,
-) -> bytes | None:
-    """The bytes of ``folder/name`` (a heartbeat, output, log, metrics or ab file).
-
-    The one reader of single files of a trial folder: it opens regular files only
-    (never blocks on a FIFO, never reads ``/dev/zero`` to the end) and refuses
-    more than ``limit`` bytes (``None``: no cap, for snapshots whose size is the
-    user's state).
-
-    Returns:
-        The content, or ``None`` if the file is not there.
-
-    Raises:
-        TrialLoadError: the file is there but is no regular file, is too big, or
-            cannot be read; the message names the file (without a URL's password).
-    """
-    storage = open_storage(folder, storage_options)
-    return storage.read(storage.join(storage.root, *name.split("/")), limit)
 
 
 def read_record(

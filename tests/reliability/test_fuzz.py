@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 
 import votakvot
 from votakvot import _records, _yaml
+from votakvot._active import ActiveTrial
 from votakvot._config import Config
-from votakvot._tracking import ActiveTrial
 from votakvot.exceptions import TrialLoadError, VotakvotError
 
 MARKER_DIR = Path(tempfile.mkdtemp(prefix="votakvot-fuzz-markers-"))

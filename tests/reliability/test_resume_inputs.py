@@ -12,7 +12,8 @@ from _support import SUMMARY
 from _workload import Counter, expected_total
 
 import votakvot
-from votakvot._tracking import ActiveTrial, function_name
+from votakvot._active import ActiveTrial
+from votakvot._naming import function_name
 from votakvot.layout import SNAPSHOT_NAME
 
 

@@ -26,7 +26,7 @@ from _workload import payload, work
 from fsspec.implementations.memory import MemoryFileSystem
 
 import votakvot
-from votakvot import _tracking, _yaml
+from votakvot import _active, _yaml
 from votakvot import storage as _storage
 
 
@@ -150,7 +150,7 @@ def test_disk_full(
 def fills_up(mnt: str, rows: int) -> str:
     """Meters a batch, fills the disk but for a few KB, meters a batch bigger than
     that, frees the disk, meters a last batch: the middle batch cannot be kept."""
-    trial = _tracking.current()
+    trial = _active.current()
     assert trial is not None
     wide = "w" * 300
 

@@ -18,8 +18,9 @@ import os
 import time
 from typing import Any
 
+from .._active import ActiveTrial
 from .._config import Config
-from .._tracking import ActiveTrial, clear_previous_run
+from .._previous_run import clear_previous_run
 from ..layout import new_tid
 from .histogram import Histogram
 

@@ -15,7 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from .._config import Config, get_config
-from .._tracking import _default_prefix, new_tid, run, track
+from .._decorator import track
+from .._init import init
+from .._naming import default_prefix as _default_prefix
+from .._run import run
+from ..layout import new_tid
 from ..resumable import resumable_fn, run_resumable
 
 __all__ = [
@@ -153,9 +157,7 @@ def apply_settings(settings: dict[str, Any], token: str | None = None) -> None:
     with _apply_lock:
         if token is not None and _applied == token and get_config().path == settings["path"]:
             return
-        import votakvot
-
-        votakvot.init(**settings)
+        init(**settings)
         _applied = token
 
 

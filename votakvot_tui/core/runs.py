@@ -400,24 +400,6 @@ def _read(folder: str) -> dict[str, Any]:
     return dict(trial.data)
 
 
-class _RerunOf:
-    """A hook recording ``info.rerun_of`` in the first top-level trial of this process."""
-
-    def __init__(self, source: Mapping[str, Any]) -> None:
-        self.source = source
-        self.done = False
-
-    def on_start(self, trial: Any) -> None:
-        if self.done or trial.parent is not None:
-            return
-        self.done = True
-        trial.inform({"rerun_of": self.source.get("tid")})
-        trial.write_yaml()
-
-    def on_end(self, trial: Any) -> None:
-        pass
-
-
 def _snapshot_params(folder: str) -> dict[str, Any] | None:
     """The params pickled in the snapshot's header: the very values the task was given
     (the YAML may have turned a tuple into a list). ``None`` without a local snapshot."""
@@ -452,7 +434,6 @@ def _resume(folder: str) -> int:
 
 def _rerun(folder: str, items: list[str]) -> int:
     import votakvot
-    from votakvot import _tracking
     from votakvot.ab.target import UsageError, parse_kwargs
     from votakvot.resumable import resumable_fn
 
@@ -468,8 +449,7 @@ def _rerun(folder: str, items: list[str]) -> int:
         params = parse_kwargs(items)
     except UsageError as exc:
         raise LaunchError(str(exc)) from None
-    votakvot.init(path=root)
-    _tracking.hooks.append(_RerunOf(record))
+    votakvot.init(path=root, info={"rerun_of": record.get("tid")})
     print(f"rerunning {function} (from {tid}) with {params}", flush=True)
     if isinstance(obj, type) and issubclass(obj, resumable_fn):
         stamp = datetime.datetime.now().strftime("%y%m%d-%H%M%S")

@@ -130,8 +130,8 @@ class Case:
 
 def write_good_trial(root: Path, tid: str = GOOD_TID) -> Path:
     """A valid trial with params, info, metrics and an attachment, written by votakvot."""
+    from votakvot._active import ActiveTrial
     from votakvot._config import Config
-    from votakvot._tracking import ActiveTrial
 
     trial = ActiveTrial(
         tid, {"one": 1, "two": "b"}, function="hostile.good", config=Config(path=str(root))

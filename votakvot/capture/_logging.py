@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from ._capture_sink import SPILL_PARTS, Sink, _iso
+from ._sink import SPILL_PARTS, Sink, _iso
 
 __all__ = ["install", "record_line", "records"]
 

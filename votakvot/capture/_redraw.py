@@ -116,9 +116,13 @@ def _put(rows: list[str], row: int, col: int, text: str) -> int:
 
 
 def render(text: str) -> str:
-    """``text`` as a terminal would show it: each redrawn line in its last state."""
+    """``text`` as a terminal would show it: each redrawn line in its last state.
+
+    Trailing blanks are dropped from the lines of a text with redraws: bars clear a line
+    by writing spaces over it, which a terminal shows as nothing.
+    """
     if not has_redraws(text):
         return text
     screen = Screen(keep=None)
     screen.feed(text)
-    return "\n".join(screen.rows)
+    return "\n".join(row.rstrip(" ") for row in screen.rows)

@@ -28,16 +28,17 @@ import logging
 import posixpath
 from typing import TYPE_CHECKING, Any
 
-from . import _capture_logging, _capture_streams, _tracking
-from ._capture_sink import Sink, drain_all, marker_pattern, register, tail_name, unregister
+from .. import _active
+from .._active import ActiveTrial
+from ..layout import LOG_NAME, OUTPUT_NAME
+from ..storage import get_filesystem, read_side_file
+from . import _logging, _streams
 from ._redraw import render
-from .layout import LOG_NAME, OUTPUT_NAME
-from .storage import get_filesystem
+from ._sink import Sink, drain_all, marker_pattern, register, tail_name, unregister
 
 if TYPE_CHECKING:
     import pandas
 
-    from ._tracking import ActiveTrial
 
 __all__ = ["read_logs", "read_output", "render_output"]
 
@@ -64,7 +65,7 @@ class _TrialCapture:
 
 
 class _CaptureHook:
-    """Starts and ends the capture of each trial (see ``votakvot._tracking.hooks``)."""
+    """Starts and ends the capture of each trial (see ``votakvot._active.hooks``)."""
 
     def on_start(self, trial: ActiveTrial) -> None:
         mode = trial.capture
@@ -77,12 +78,12 @@ class _CaptureHook:
         # Recorded first, so that on_end undoes whatever part of this was done.
         setattr(trial, _STATE_ATTR, state)
         if state.out is not None:
-            state.out_before = _capture_streams.output.get()
-            state.out_token = _capture_streams.output.set(state.out.parts)
-            _capture_streams.start()
-        state.log_before = _capture_logging.records.get()
-        state.log_token = _capture_logging.records.set(state.log)
-        _capture_logging.install()
+            state.out_before = _streams.output.get()
+            state.out_token = _streams.output.set(state.out.parts)
+            _streams.start()
+        state.log_before = _logging.records.get()
+        state.log_token = _logging.records.set(state.log)
+        _logging.install()
         if state.out is None:
             register(state.log)
         else:
@@ -94,10 +95,10 @@ class _CaptureHook:
             return
         delattr(trial, _STATE_ATTR)
         if state.log_token is not None:
-            _reset(_capture_logging.records, state.log_token, state.log_before)
+            _reset(_logging.records, state.log_token, state.log_before)
         if state.out_token is not None:
-            _reset(_capture_streams.output, state.out_token, state.out_before)
-            _capture_streams.stop()
+            _reset(_streams.output, state.out_token, state.out_before)
+            _streams.stop()
         log = state.log
         out = state.out
         if log is None:
@@ -119,8 +120,8 @@ def _reset(var: Any, token: Any, before: Any) -> None:
 
 
 _hook = _CaptureHook()
-if not any(isinstance(h, _CaptureHook) for h in _tracking.hooks):
-    _tracking.hooks.append(_hook)
+if not any(isinstance(h, _CaptureHook) for h in _active.hooks):
+    _active.hooks.append(_hook)
 atexit.register(drain_all)
 
 
@@ -131,12 +132,10 @@ def _read(trial: Any, name: str) -> tuple[bytes | None, str]:
     """The file's bytes, followed by the kept end of a running trial that passed the cap."""
     if isinstance(trial, str):
         path = trial
-    elif isinstance(trial, _tracking.ActiveTrial):
+    elif isinstance(trial, ActiveTrial):
         path = trial.url  # a running trial, read from inside its own call
     else:
         path = trial.path
-    from .trial import read_side_file
-
     _, root = get_filesystem(path)
     file = posixpath.join(root, name)
     # Bounded and regular-file-only: an output.log that is a FIFO raises, never hangs.
@@ -178,7 +177,7 @@ def read_output(trial: Any) -> str:
 
     Args:
         trial: a :class:`votakvot.Trial`, the path/URL of a trial folder, or the
-            running trial (``votakvot._tracking.current()``).
+            running trial (``votakvot._active.current()``).
     """
     raw, _ = _read(trial, OUTPUT_NAME)
     return render_output(raw) if raw else ""

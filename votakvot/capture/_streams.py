@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ._capture_sink import SPILL_PARTS, Parts, on_tick
+from ._sink import SPILL_PARTS, Parts, on_tick
 
 __all__ = ["StreamProxy", "output", "start", "stop", "switch_off_if_idle"]
 

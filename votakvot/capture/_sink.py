@@ -21,7 +21,6 @@ and appended after a marker line when it ends (readers join the two meanwhile).
 from __future__ import annotations
 
 import _thread
-import contextvars
 import json
 import logging
 import os
@@ -31,11 +30,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._config import get_config
+from .._config import get_config
+from .._flusher import flusher
 from ._redraw import Screen, has_redraws
 
 if TYPE_CHECKING:
-    from ._tracking import ActiveTrial
+    from .._active import ActiveTrial
 
 __all__ = [
     "SPILL_PARTS",
@@ -63,6 +63,9 @@ _REMOTE_BYTES_PER_SECOND = 1024 * 1024
 
 TAIL_BYTES = 1024 * 1024
 """Past the cap, the last this many bytes are kept (at most half the cap)."""
+
+_LINE_KEPT = 64 * 1024
+"""Characters of an unfinished line remembered for a redraw that may come."""
 
 REDRAW_SECONDS = 1.0
 """Lines a progress bar keeps redrawing are written at most this often."""
@@ -172,7 +175,7 @@ class Sink:
         """Move pending text to the file; ``final`` also closes the sink."""
         if final:
             self.parts.sink = None  # no reference cycle left for the GC to find
-        if not self.parts and not self.dirty:
+        if not self.parts and not self.dirty and not (final and self.tail is not None):
             if final and self.state != Sink.FAILED:
                 self.state = Sink.CLOSED
             return
@@ -220,7 +223,10 @@ class Sink:
             text = self._redraw(text, final or (upload and now - self.last_frame >= REDRAW_SECONDS))
         elif text and not self.jsonl:
             cut = text.rfind("\n")
-            self.line = text[cut + 1 :] if cut >= 0 else self.line + text
+            line = text[cut + 1 :] if cut >= 0 else self.line + text
+            # A line that never ends (dots for hours) is followed only as far as a
+            # redraw of it could matter: its start (a later ``\r`` returns there).
+            self.line = line if len(line) <= _LINE_KEPT else line[:_LINE_KEPT]
         data = b""
         if text:
             data = text.encode("utf-8", "backslashreplace")
@@ -252,7 +258,9 @@ class Sink:
                 storage.append(self.trial.file(self.name), data)
             if self.tail is not None and final:
                 self.unsaved = False
-                storage.append(self.trial.file(self.name), self._tail_block())
+                block = self._tail_block()
+                if block:
+                    storage.append(self.trial.file(self.name), block)
                 self.tail = None
                 if self.tail_file:
                     self.tail_file = False
@@ -285,6 +293,9 @@ class Sink:
         for i, row in enumerate(rows):
             if i:
                 out.append("\n")
+            # Without the blanks a bar cleared the line with (a terminal shows none), but
+            # covering what the file has on that line from the last redraw.
+            row = row.rstrip(" ")
             old = len(shown[i]) if i < len(shown) else 0
             out.append(row + " " * (old - len(row)) if old > len(row) else row)
         if frame:
@@ -301,6 +312,7 @@ class Sink:
             not screen.moved_up
             and len(rows) == 1
             and screen.col == len(rows[0])
+            and not rows[0].endswith(" ")  # written without its blanks: the cursor differs
             and self.shown == rows
             and (not self.at_start or not rows[0])
         ):
@@ -344,6 +356,8 @@ class Sink:
         if self.written >= self.head_limit:
             self.state = Sink.FULL  # a resumed run's file is full: it keeps its own tail
             self.tail = bytearray()
+            self.ends_line = not self.torn  # the marker (or the tail) starts a line of its own
+            self.torn = False
 
     def _adopt_tail_file(self, path: str) -> None:
         """The tail an earlier, killed run of this trial left: added to its file (a
@@ -408,8 +422,9 @@ class Sink:
                     start += 1
             keep = keep[start:] if start or self.jsonl else keep
         left_bytes = self.over_bytes - len(keep)
+        head_end = b"" if self.ends_line or not keep else b"\n"
         if not left_bytes:
-            return keep
+            return head_end + keep
         left_lines = self.over_lines - keep.count(b"\n")
         head_end = b"" if self.ends_line else b"\n"
         return head_end + self._marker(left_bytes, left_lines, len(keep)) + keep
@@ -455,8 +470,9 @@ def _iso(ts: float) -> str:
 # --- the capture flusher ---------------------------------------------------------------
 
 
-class _Flusher:
-    """A daemon thread that drains open sinks about once a second.
+class _OpenSinks:
+    """The open sinks, drained about once a second by the process's flusher thread
+    (:mod:`votakvot._flusher`), which also keeps the trials' metrics fresh.
 
     Registering never wakes it (a wake-up per trial would cost a GIL hand-off);
     it simply looks at the open sinks on every tick. Set operations and
@@ -465,20 +481,10 @@ class _Flusher:
 
     def __init__(self) -> None:
         self.sinks: set[Sink] = set()
-        self.lock = threading.Lock()
-        self.thread: threading.Thread | None = None
 
     def register(self, *sinks: Sink) -> None:
         self.sinks.update(sinks)
-        if self.thread is None:
-            with self.lock:
-                if self.thread is None:
-                    # An empty context: the flusher must never look like part of a trial.
-                    ctx = contextvars.Context()
-                    self.thread = threading.Thread(
-                        target=ctx.run, args=(self._run,), name="votakvot-capture", daemon=True
-                    )
-                    self.thread.start()
+        flusher.ensure_running()
 
     def unregister(self, *sinks: Sink) -> None:
         self.sinks.difference_update(sinks)
@@ -491,16 +497,13 @@ class _Flusher:
                 except Exception:
                     logger.exception("votakvot: draining %r failed", sink)
 
-    def _run(self) -> None:
-        while True:
-            busy = bool(self.sinks)
-            time.sleep(max(0.005, min(1.0, get_config().flush_interval)) if busy else 1.0)
-            self.drain_all()
-            for fn in on_tick:
-                try:
-                    fn()
-                except Exception:
-                    logger.exception("votakvot: capture housekeeping %r failed", fn)
+    def tick(self) -> None:
+        self.drain_all()
+        for fn in on_tick:
+            try:
+                fn()
+            except Exception:
+                logger.exception("votakvot: capture housekeeping %r failed", fn)
 
     def after_fork_in_child(self) -> None:
         # Sinks of the parent's trials are not this process's to write.
@@ -509,14 +512,13 @@ class _Flusher:
             sink.lock = threading.RLock()
             sink.draining = False
         self.sinks = set()
-        self.lock = threading.Lock()
-        self.thread = None
 
 
 on_tick: list[Callable[[], None]] = []
 """Called by the flusher thread after each round of draining."""
 
-_flusher = _Flusher()
+_flusher = _OpenSinks()
+flusher.tick_handlers.append(_flusher.tick)
 register = _flusher.register
 unregister = _flusher.unregister
 drain_all = _flusher.drain_all

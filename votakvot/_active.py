@@ -1,0 +1,532 @@
+"""A trial being run by this process: its folder, its record, its buffers.
+
+:class:`ActiveTrial` is the write side of one trial. It writes the record when
+the call starts and when it ends (each write atomic), buffers ``meter`` rows for
+the flusher thread, hands out attached files that never raise storage errors
+into the user's code, and tells the hooks (output capture, signals) when it
+starts and ends.
+
+The trial of the current call lives in a ``ContextVar`` (:func:`current`), so calls
+running at once in threads or asyncio tasks each see their own.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime
+import functools
+import io
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import IO, Any, Protocol
+
+from . import meta
+from ._config import Config, get_config
+from ._flusher import flusher
+from ._tracebacks import error_type, is_interruption, traceback_text
+from ._values import dump_record
+from ._version import __version__
+from .exceptions import StorageError
+from .layout import (
+    HEARTBEAT_NAME,
+    METRICS_PREFIX,
+    TRACEBACK_NAME,
+    YAML_NAME,
+    safe_relative,
+)
+from .storage import list_folder, redact
+
+__all__ = ["ActiveTrial", "TrialHook", "current", "hooks", "parent_tid"]
+
+logger = logging.getLogger("votakvot")
+
+
+_current: contextvars.ContextVar[ActiveTrial | None] = contextvars.ContextVar(
+    "votakvot_trial", default=None
+)
+
+
+class TrialHook(Protocol):
+    """Something that wants to act when a trial starts and ends (output capture, ...).
+
+    ``on_start`` runs in the trial's context right before the call; ``on_end`` right
+    after it, before the final write, so it may still add to ``trial.data``.
+    """
+
+    def on_start(self, trial: ActiveTrial) -> None: ...
+
+    def on_end(self, trial: ActiveTrial) -> None: ...
+
+
+hooks: list[TrialHook] = []
+"""Hooks called for every trial, in order."""
+
+
+def current() -> ActiveTrial | None:
+    """The trial of the current call, or ``None`` outside any tracked call."""
+    return _current.get()
+
+
+def _parent_tid(parent: ActiveTrial | None) -> str | None:
+    return parent.tid if parent is not None else None
+
+
+parent_tid: Callable[[ActiveTrial | None], str | None] = _parent_tid
+"""How a new trial names its ``parent``, given the trial of the call it runs in.
+
+:mod:`votakvot._children` replaces it so that in a child process the parent can be
+a trial of the process that started it, and a forked copy of an ended trial is not."""
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now().astimezone()
+
+
+class ActiveTrial:
+    """A trial being run by this process: its folder, its record, its buffers."""
+
+    def __init__(
+        self,
+        tid: str,
+        params: dict[str, Any],
+        *,
+        function: str | None = None,
+        config: Config | None = None,
+        extra: dict[str, Any] | None = None,
+        capture: str | None = None,
+        trial_id: str | None = None,
+        source: dict[str, Any] | None = None,
+    ) -> None:
+        self.config = config or get_config()
+        self.capture = capture or self.config.capture
+        """What output of this trial is kept: ``all``, ``logging`` or ``none``."""
+        self.storage = self.config.storage
+        self.id = trial_id or str(uuid.uuid4())
+        self.tid = tid
+        self.path = self.storage.join(self.storage.root, *tid.split("/"))
+        parent = _current.get()
+        self.parent = parent
+        self.info: dict[str, Any] = {}
+        self.data: dict[str, Any] = {
+            "votakvot": __version__,
+            "id": self.id,
+            "tid": tid,
+            "state": "running",
+        }
+        if function:
+            self.data["function"] = function
+        if source:
+            self.data["source"] = source
+        link = parent_tid(parent)
+        if link is not None:
+            self.data["parent"] = link
+        elif self.config.info:
+            self.info.update(self.config.info)  # init(info=...): for top-level trials
+        self.data["at"] = {"created": _now()}
+        self.data["params"] = params
+        self.data["info"] = self.info
+        if extra:
+            self.data.update(extra)
+        self._lock = threading.RLock()
+        self._yaml_lock = threading.RLock()
+        self._metric_rows: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        self._metric_files: dict[tuple[str, ...], str] = {}
+        self._metric_seq = 0
+        self._info_dirty = False
+        self._write_failed = False
+        self._last_heartbeat = 0.0
+        self._token: contextvars.Token | None = None
+        self.finished = False
+        self.resumed_duration = 0.0
+        """Seconds earlier runs of this trial took (a resumed trial adds them to its duration)."""
+
+    # --- where things go ---------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The trial folder as a path or URL a reader can be given."""
+        return self.storage.to_url(self.path)
+
+    def file(self, name: str) -> str:
+        return self.storage.join(self.path, name)
+
+    # --- guarded writes ----------------------------------------------------------
+
+    def _guard(self, what: str, op: Callable[[], Any]) -> Any:
+        """Run a storage operation; a failure never breaks the user's call unless strict."""
+        try:
+            return op()
+        except Exception as exc:
+            where, why = redact(self.url), redact(str(exc))  # no passwords in messages
+            if self.config.strict:
+                raise StorageError(
+                    f"votakvot could not {what} for trial {self.tid!r} at {where}: {why}"
+                ) from exc
+            if not self._write_failed:
+                self._write_failed = True
+                logger.error(
+                    "votakvot could not %s for trial %r at %s: %s: %s. The call goes on; "
+                    "this trial's record may be incomplete (free space or fix permissions, "
+                    "or pass init(strict=True) to make this an error)",
+                    what,
+                    self.tid,
+                    where,
+                    type(exc).__name__,
+                    why,
+                )
+            return None
+
+    def write_yaml(self) -> None:
+        # One writer at a time, so the flusher thread never renames an older record
+        # over a newer one (the final one above all).
+        with self._yaml_lock:
+            text = dump_record(self.data, self.tid)
+            self._guard(
+                f"write {YAML_NAME}",
+                lambda: self.storage.write_atomic(self.file(YAML_NAME), text.encode("utf-8")),
+            )
+
+    def elapsed(self) -> float:
+        """Seconds this trial has run so far, earlier runs of a resumed trial included."""
+        t0 = getattr(self, "_t0", None)
+        return self.resumed_duration + (time.perf_counter() - t0 if t0 is not None else 0.0)
+
+    def changed(self) -> None:
+        """The record changed: the flusher thread rewrites the YAML within a flush interval."""
+        self._info_dirty = True
+
+    def resume_from(self, previous: dict[str, Any], elapsed: float) -> None:
+        """Continue the trial recorded as ``previous`` in the same folder (before ``start``).
+
+        Keeps its id, creation time and ``info``, counts ``elapsed`` seconds of earlier
+        runs into the duration, and numbers new metric files after the existing ones so
+        nothing already written is overwritten or appended to with other columns.
+        """
+        if previous.get("id"):
+            self.id = self.data["id"] = str(previous["id"])
+        created = (previous.get("at") or {}).get("created")
+        if created is not None:
+            self.data["at"]["created"] = created
+        info = previous.get("info")
+        if isinstance(info, dict):
+            self.info.update(info)
+        self.resumed_duration = float(elapsed)
+        seqs = [-1]
+        for name in list_folder(self.storage, self.path):
+            if name.startswith(METRICS_PREFIX):
+                number = name[len(METRICS_PREFIX) :].partition(".")[0]
+                if number.isdigit():
+                    seqs.append(int(number))
+        self._metric_seq = max(seqs) + 1
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> None:
+        providers = self.config.meta_providers
+        self.data["meta"] = meta.collect(providers)
+        self.data["at"]["started"] = _now()
+        self._t0 = time.perf_counter()
+        self._guard("create the trial folder", lambda: self.storage.makedirs(self.path))
+        self.write_yaml()
+        self._token = _current.set(self)
+        flusher.register(self)
+        for hook in hooks:
+            try:
+                hook.on_start(self)
+            except Exception:
+                logger.exception("votakvot: hook %r failed to start on trial %r", hook, self.tid)
+
+    def _end_hooks(self) -> None:
+        for hook in reversed(hooks):
+            try:
+                hook.on_end(self)
+            except Exception:
+                logger.exception("votakvot: hook %r failed to end on trial %r", hook, self.tid)
+
+    def _detach(self) -> None:
+        flusher.unregister(self)
+        if self._token is not None:
+            try:
+                _current.reset(self._token)
+            except ValueError:
+                # Ended from another context (a resumed generator, a callback): just clear.
+                _current.set(self.parent)
+            self._token = None
+
+    def succeed(self, result: Any) -> None:
+        self._end("done", result=result)
+
+    def fail(self, exc: BaseException) -> None:
+        state = "interrupted" if is_interruption(exc) else "failed"
+        tb = traceback_text(exc)
+        self.data["error"] = {"type": error_type(exc), "message": str(exc)}
+        self.data["traceback"] = tb
+        self._guard(
+            f"write {TRACEBACK_NAME}",
+            lambda: self.storage.write_atomic(self.file(TRACEBACK_NAME), tb.encode("utf-8")),
+        )
+        self._end(state)
+
+    def _end(self, state: str, result: Any = None) -> None:
+        if self.finished:
+            return
+        self._end_hooks()
+        self._detach()
+        with self._yaml_lock:  # not while the flusher thread dumps the record
+            at = self.data["at"]
+            at["finished"] = _now()
+            earlier = self.resumed_duration + at.pop("_resumed_duration", 0.0)
+            at["duration"] = time.perf_counter() - self._t0 + earlier
+            self.data["state"] = state
+            if state == "done":
+                self.data["result"] = result
+            self.flush_metrics()
+            self.write_yaml()
+            self.finished = True
+
+    # --- what the call records ----------------------------------------------------
+
+    def inform(self, fields: dict[str, Any]) -> None:
+        self.info.update(fields)
+        self._info_dirty = True
+
+    def meter(self, fields: dict[str, Any]) -> None:
+        rows = self._metric_rows.get(tuple(fields))
+        if rows is None:
+            rows = self._metric_rows.setdefault(tuple(fields), [])
+        rows.append((time.time(), *fields.values()))
+
+    def flush_metrics(self) -> None:
+        """Write the buffered rows out.
+
+        Lock-free against ``meter``: it only appends, and this writes the first ``n``
+        rows it saw, then deletes exactly those (atomic under the GIL), so a row
+        metered meanwhile stays for the next flush.
+        """
+        with self._lock:
+            for key, rows in list(self._metric_rows.items()):
+                n = len(rows)
+                if n:
+                    batch = rows[:n]
+                    self._guard("write metrics", functools.partial(self._write_metrics, key, batch))
+                    del rows[:n]
+
+    def _write_metrics(self, key: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        user_at = "at" in key
+        name = self._metric_files.get(key) if self.storage.can_append else None
+        new_file = name is None
+        if name is None:
+            name = f"{METRICS_PREFIX}{self._metric_seq:05d}.csv"
+            self._metric_seq += 1
+            if self.storage.can_append:
+                self._metric_files[key] = name
+        if user_at:
+            # The user metered their own ``at``: keep theirs, drop ours.
+            rows = [row[1:] for row in rows]
+        text = _csv_rows(rows)
+        if new_file:
+            text = _csv_rows([key if user_at else ("at", *key)]) + text
+        data = text.encode("utf-8")
+        path = self.file(name)
+        if self.storage.can_append:
+            self.storage.append(path, data)
+        else:
+            self.storage.write_atomic(path, data)
+
+    def attach(self, name: str, mode: str = "w") -> IO[Any]:
+        rel = safe_relative(name)
+        path = self.storage.join(self.path, *rel.split("/"))
+        if not any(c in mode for c in "wax+"):
+            return self.storage.open(path, mode)  # reading back: the caller's own errors
+        try:
+            opened = self.storage.open(path, mode)
+        except Exception as exc:
+            self.attach_failed(rel, "open", exc)
+            # Like outside a trial: the call goes on, the text is kept nowhere.
+            return io.BytesIO() if "b" in mode else io.StringIO()
+        return _AttachedFile(self, rel, opened)  # type: ignore[return-value]
+
+    def attach_failed(self, rel: str, what: str, exc: BaseException) -> None:
+        """An attached file could not be written whole (disk full, store gone).
+
+        The call goes on (``strict`` raises :class:`StorageError` instead): the file
+        is listed under ``incomplete`` in the record and one error names it.
+        """
+        where, why = redact(self.url), redact(str(exc))
+        if self.config.strict:
+            raise StorageError(
+                f"votakvot could not {what} the attached file {rel!r} of trial {self.tid!r} "
+                f"at {where}: {why}"
+            ) from exc
+        with self._yaml_lock:
+            incomplete = self.data.setdefault("incomplete", [])
+            if rel in incomplete:
+                return
+            incomplete.append(rel)
+        self._write_failed = True  # this error says it all: no second one for the record
+        logger.error(
+            "votakvot could not %s the attached file %r of trial %r at %s: %s: %s. The call "
+            "goes on; the file is incomplete (listed under 'incomplete' in the record; free "
+            "space or fix permissions, or pass init(strict=True) to make this an error)",
+            what,
+            rel,
+            self.tid,
+            where,
+            type(exc).__name__,
+            why,
+        )
+        if self.finished:
+            with self._yaml_lock:
+                self.write_yaml()  # closed after the call ended: the record must say so
+        else:
+            self.changed()
+
+    # --- background ---------------------------------------------------------------
+
+    def background_flush(self, now: float) -> None:
+        """Called by the flusher thread: metrics, changed info, heartbeat when due."""
+        if self.finished:
+            return
+        self.flush_metrics()
+        if self._info_dirty:
+            self._info_dirty = False
+            with self._yaml_lock:
+                if not self.finished:  # the final record may have been written meanwhile
+                    self.write_yaml()
+        if now - self._last_heartbeat >= self.config.heartbeat_interval:
+            self.heartbeat(now)
+
+    def heartbeat(self, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        self._last_heartbeat = now
+        text = f"{now:.3f} {self.config.heartbeat_interval:g}\n".encode()
+        self._guard(
+            "write the heartbeat",
+            lambda: self.storage.write_atomic(self.file(HEARTBEAT_NAME), text),
+        )
+
+
+# Errors of the caller's own making (writing str to a binary file, writing after close):
+# those reach the caller as they would with a plain file.
+_CALLER_ERRORS = (TypeError, ValueError, AttributeError)
+
+
+class _AttachedFile:
+    """The file ``attach`` returns: a storage error never reaches the user's code.
+
+    A failing ``write``/``flush``/``close`` (ENOSPC, EFBIG, EIO, a lost server) is
+    reported once through :meth:`ActiveTrial.attach_failed`; later writes are
+    dropped, ``close`` releases the file. Everything else is the wrapped file's.
+    """
+
+    def __init__(self, trial: ActiveTrial, rel: str, file: IO[Any]) -> None:
+        self._trial = trial
+        self._rel = rel
+        self._file = file
+        self._broken = False
+
+    def _fail(self, what: str, exc: BaseException) -> None:
+        self._broken = True
+        try:
+            self._file.close()  # a buffered file closes its descriptor even if flush fails
+        except Exception:
+            pass  # the first error is the one reported, just below
+        self._trial.attach_failed(self._rel, what, exc)
+
+    def write(self, data: Any) -> int:
+        if self._broken:
+            return len(data)
+        try:
+            return int(self._file.write(data) or 0)
+        except _CALLER_ERRORS:
+            raise
+        except Exception as exc:
+            self._fail("write", exc)
+            return len(data)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if self._broken:
+            return
+        try:
+            self._file.flush()
+        except _CALLER_ERRORS:
+            raise
+        except Exception as exc:
+            self._fail("write", exc)
+
+    def close(self) -> None:
+        if self._broken:
+            return
+        try:
+            self._file.close()
+        except _CALLER_ERRORS:
+            raise
+        except Exception as exc:
+            self._fail("finish writing", exc)
+
+    @property
+    def closed(self) -> bool:
+        return self._broken or bool(self._file.closed)
+
+    def __enter__(self) -> _AttachedFile:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __iter__(self) -> Any:
+        return iter(self._file)
+
+    def __next__(self) -> Any:
+        return next(self._file)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
+
+    def __repr__(self) -> str:
+        return f"<attached {self._rel!r} of trial {self._trial.tid!r}: {self._file!r}>"
+
+
+_NUMBERS = frozenset({int, float})
+
+
+def _csv_rows(rows: list[tuple[Any, ...]]) -> str:
+    """CSV text of the rows; all-numeric batches (the usual metrics) skip the csv module."""
+    if {type(v) for row in rows for v in row} <= _NUMBERS:
+        fmt = ",".join(["%r"] * len(rows[0])) + "\n"
+        if all(len(row) == len(rows[0]) for row in rows):
+            return "".join([fmt % row for row in rows])
+    import csv
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(
+        [tuple(map(_metric_value, row)) for row in rows]
+    )
+    return buf.getvalue()
+
+
+def _metric_value(value: Any) -> Any:
+    """A metered value as a number where it is one: ``loss=tensor`` or ``np.float32`` is
+    written as its number (``.item()``), not as ``tensor(0.1000)``, which no reader parses."""
+    cls = type(value)
+    if cls in _NUMBERS or cls is str:
+        return value
+    item = getattr(value, "item", None)
+    if item is not None and cls.__module__.partition(".")[0] in _ARRAY_MODULES:
+        try:
+            value = item()
+        except Exception:  # not a single value (an array of several): written as it prints
+            return value
+        if type(value) is float:
+            return repr(value)
+    return value
+
+
+_ARRAY_MODULES = frozenset({"numpy", "torch", "jax", "jaxlib", "cupy", "tensorflow", "mlx"})

@@ -1,0 +1,111 @@
+"""One daemon thread per process that keeps running trials' files fresh.
+
+About once a second it writes the metrics rows buffered by ``meter`` (and the
+record, when ``info`` changed) and refreshes heartbeats, so a viewer sees a
+running trial progress and can tell a dead one from a live one.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from ._config import get_config
+
+__all__ = ["flusher"]
+
+logger = logging.getLogger("votakvot")
+
+
+class Flushed(Protocol):
+    """What the flusher keeps fresh: a running trial."""
+
+    tid: str
+
+    def background_flush(self, now: float) -> None: ...
+
+
+class _Flusher:
+    """One daemon thread per process that keeps running trials' files fresh."""
+
+    def __init__(self) -> None:
+        self._trials: weakref.WeakSet[Flushed] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+        self.tick_handlers: list[Callable[[], None]] = []
+        """Called on every tick after the trials (captured output is drained so)."""
+        self.fork_handlers: list[Callable[[list[Any]], None]] = []
+        """Called in a forked child with the trials that ran in the parent at the fork."""
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        # The parent's running trials are the parent's to record: in this child they
+        # become views that add rows and files but never rewrite the record.
+        trials = list(self._trials)
+        for handler in self.fork_handlers:
+            handler(trials)
+        self._trials = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread = None
+        self._wake = threading.Event()
+
+    def register(self, trial: Flushed) -> None:
+        with self._lock:
+            self._trials.add(trial)
+            self._start()
+
+    def ensure_running(self) -> None:
+        """Start the thread if it is not running (tick handlers have work for it)."""
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                self._start()
+
+    def _start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            # An empty context: the flusher must never look like part of a trial.
+            ctx = contextvars.Context()
+            self._thread = threading.Thread(
+                target=ctx.run, args=(self._run,), name="votakvot-flusher", daemon=True
+            )
+            self._thread.start()
+
+    def unregister(self, trial: Flushed) -> None:
+        with self._lock:
+            self._trials.discard(trial)
+
+    def flush_now(self) -> None:
+        """Flush every running trial at once (tests, and before a process exits)."""
+        self._tick()
+
+    def _tick(self) -> None:
+        with self._lock:
+            trials = list(self._trials)
+        now = time.time()
+        for trial in trials:
+            try:
+                trial.background_flush(now)
+            except Exception:
+                logger.exception("votakvot: background flush of trial %r failed", trial.tid)
+        for handler in self.tick_handlers:
+            try:
+                handler()
+            except Exception:
+                logger.exception("votakvot: flusher handler %r failed", handler)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(get_config().flush_interval)
+            self._wake.clear()
+            self._tick()
+
+
+flusher = _Flusher()
+"""The process's flusher."""

@@ -1,0 +1,104 @@
+"""What a call records into its trial: ``inform``, ``meter``, ``attach``, ``tid``.
+
+Each finds the current trial through :mod:`votakvot._active` (or, in a child
+process started inside a trial, that trial: :mod:`votakvot._children`). Outside
+any trial they warn and record nothing, so instrumented code also runs untracked.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from typing import IO, Any
+
+from . import _children
+from ._active import _current
+from .layout import safe_relative
+
+__all__ = ["attach", "inform", "meter", "tid"]
+
+logger = logging.getLogger("votakvot")
+
+
+def _outside(what: str) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        # The usual cause: a thread started inside a trial, which Python starts with an
+        # empty context. Say how to keep its rows rather than just dropping them.
+        logger.warning(
+            "votakvot.%s() called outside any tracked call (in thread %r); nothing is "
+            "recorded. A thread started inside a tracked call does not see its trial: start "
+            "it as threading.Thread(target=contextvars.copy_context().run, args=(work, ...)) "
+            "to record into that trial (ThreadPoolExecutor tasks submitted inside a trial "
+            "already do)",
+            what,
+            threading.current_thread().name,
+        )
+        return
+    logger.warning("votakvot.%s() called outside any tracked call; nothing is recorded", what)
+
+
+def inform(**fields: Any) -> None:
+    """Record extra fields under ``info`` of the current trial (later calls update them)."""
+    trial = _current.get()
+    if trial is None:
+        outer = _children.outer()  # in a child process started by a trial
+        if outer is not None:
+            outer.inform(fields)
+            return
+        _outside("inform")
+        return
+    trial.inform(fields)
+
+
+def meter(**fields: Any) -> None:
+    """Add one row of metrics (plus an ``at`` timestamp) to the current trial.
+
+    Rows are buffered and written by the background flusher about once a second
+    and when the trial ends. This is a hot path: it does no I/O and takes no lock.
+    """
+    trial = _current.get()
+    if trial is None:
+        outer = _children.outer()  # in a child process started by a trial
+        if outer is not None:
+            outer.meter(fields)
+            return
+        _outside("meter")
+        return
+    rows = trial._metric_rows.get(tuple(fields))
+    if rows is None:
+        rows = trial._metric_rows.setdefault(tuple(fields), [])
+    rows.append((time.time(), *fields.values()))
+
+
+def attach(name: str, mode: str = "w") -> IO[Any]:
+    """Open a file inside the current trial's folder (subfolders are made as needed).
+
+    Outside any tracked call it logs a warning and returns a file that keeps nothing.
+    Raises ValueError for a name that would leave the trial folder.
+    """
+    safe_relative(name)
+    trial = _current.get()
+    if trial is None:
+        outer = _children.outer()  # in a child process started by a trial
+        if outer is not None:
+            return outer.attach(name, mode)
+        _outside("attach")
+        return io.BytesIO() if "b" in mode else io.StringIO()
+    return trial.attach(name, mode)
+
+
+def tid() -> str | None:
+    """The id of the current trial, or ``None`` outside any tracked call.
+
+    In a child process started inside a trial, the id of that trial while it runs:
+    the child's ``meter`` rows and ``attach`` files go there.
+    """
+    trial = _current.get()
+    if trial is not None:
+        if trial.finished and _children.ended_elsewhere(trial):
+            return None  # a forked pool worker kept after its trial ended
+        return trial.tid
+    outer = _children.outer()
+    return outer.tid if outer is not None else None
