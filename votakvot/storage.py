@@ -36,6 +36,7 @@ __all__ = [
     "LocalStorage",
     "OnSkip",
     "Storage",
+    "file_kind",
     "is_local",
     "list_folder",
     "open_storage",
@@ -159,7 +160,8 @@ def _too_big(file: str, limit: int) -> TrialLoadError:
     return TrialLoadError(file, f"larger than {size}: not a file votakvot wrote")
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, for a message that says why it was not read."""
     if stat.S_ISDIR(mode):
         return "a folder"
     if stat.S_ISFIFO(mode):
@@ -312,7 +314,7 @@ def read_local(file: str, limit: int | None = None) -> bytes | TrialLoadError:
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            return TrialLoadError(file, f"not a regular file ({_kind(mode)}): not read")
+            return TrialLoadError(file, f"not a regular file ({file_kind(mode)}): not read")
         chunk = os.read(fd, _CHUNK)
         if len(chunk) < _CHUNK and len(chunk) <= cap:
             return chunk

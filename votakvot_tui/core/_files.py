@@ -15,6 +15,8 @@ import stat
 from dataclasses import dataclass
 from typing import Any
 
+from votakvot.storage import file_kind, get_filesystem, is_local, split_protocol
+
 __all__ = ["LIMIT", "FileStart", "read_start", "tail_start"]
 
 LIMIT = 2 * 1024 * 1024
@@ -75,8 +77,6 @@ def read_start(folder: str, name: str, limit: int = LIMIT, *, tail: bool = False
     anything else (not a regular file, no permission, a symlink loop, a remote
     store failing) sets ``error``.
     """
-    from votakvot.storage import get_filesystem, is_local, split_protocol
-
     if is_local(folder):
         file = os.path.join(split_protocol(folder)[1], *name.split("/"))
         return _read_local(file, FileStart(name), limit, tail)
@@ -85,18 +85,6 @@ def read_start(folder: str, name: str, limit: int = LIMIT, *, tail: bool = False
     except Exception as exc:  # shown in place of the text, never dropped
         return FileStart(name, error=f"{name} cannot be read: {type(exc).__name__}: {exc}")
     return _read_remote(fs, posixpath.join(root, name), FileStart(name), limit, tail)
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
 
 
 def _read_local(file: str, out: FileStart, limit: int, tail: bool) -> FileStart:
@@ -114,7 +102,7 @@ def _read_local(file: str, out: FileStart, limit: int, tail: bool) -> FileStart:
     try:
         mode = os.fstat(fd)
         if not stat.S_ISREG(mode.st_mode):
-            out.error = f"{out.name} is {_kind(mode.st_mode)}, not a file: not read"
+            out.error = f"{out.name} is {file_kind(mode.st_mode)}, not a file: not read"
             return out
         out.size = mode.st_size
         if tail and mode.st_size > limit:
