@@ -24,7 +24,7 @@ import os
 import posixpath
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from . import layout
@@ -33,12 +33,21 @@ from ._records import check_record, parse_record
 from .exceptions import SkippedTrialWarning, TrialLoadError
 from .layout import MAX_RECORD, SIDE_FILE_LIMIT, YAML_NAME
 from .metrics import resolve_trial_path
-from .storage import Storage, open_storage, read_side_file, redact, shown_name, split_protocol
+from .storage import (
+    OnSkip,
+    Storage,
+    open_storage,
+    read_side_file,
+    redact,
+    shown_name,
+    split_protocol,
+)
 from .trial import Trial, read_record, read_trial
 
 __all__ = [
     "MAX_RECORD",
     "SIDE_FILE_LIMIT",
+    "SkipHandler",
     "check_record",
     "find_trial_dirs",
     "iter_trial_dirs",
@@ -129,30 +138,33 @@ side_file_name = shown_name
 # --- the walker -----------------------------------------------------------------------
 
 
-def _skipper(strict: bool) -> Any:
-    def on_skip(path: str, reason: str, lead: str) -> None:
-        """Warn that ``path`` was skipped, or raise with ``strict``: strict readers
-        (``load_report(safe=False)``) must not return with trials silently missing."""
+SkipHandler = Callable[[str, str], None]
+"""``on_skip(path, reason)``: told of a folder that cannot be listed, or a record that
+is no regular file, which a walk leaves out and goes on."""
+
+
+def _skipper(strict: bool, on_skip: SkipHandler | None = None) -> OnSkip:
+    def skip(path: str, reason: str, lead: str) -> None:
+        """Raise with ``strict``: strict readers (``load_report(safe=False)``) must not
+        return with trials silently missing; else tell ``on_skip``, or warn."""
         if strict:
             raise TrialLoadError(redact(path), redact(reason))
+        if on_skip is not None:
+            on_skip(redact(path), redact(reason))
+            return
         warnings.warn(redact(f"{lead}{path}: {reason}"), SkippedTrialWarning, stacklevel=5)
 
-    return on_skip
+    return skip
 
 
-def _walk(
-    path: str | os.PathLike[str] | None, storage_options: Options, strict: bool
-) -> tuple[Storage, list[str]]:
+def _open_walk(
+    path: str | os.PathLike[str] | None, storage_options: Options
+) -> tuple[Storage, re.Pattern[str] | None]:
     text = _default_root(path)
     if text.endswith("/" + YAML_NAME) or text == YAML_NAME:
         text = posixpath.dirname(text) or "."
     base, pattern = split_glob(text)
-    storage = open_storage(base, storage_options)
-    root = storage.root
-    found = storage.find_folders(root, YAML_NAME, _skipper(strict))
-    if pattern is not None:
-        found = [f for f in found if _matches(pattern, root, f, storage.sep)]
-    return storage, found
+    return open_storage(base, storage_options), pattern
 
 
 def _matches(pattern: re.Pattern[str], root: str, folder: str, sep: str) -> bool:
@@ -187,7 +199,11 @@ def find_trial_dirs(
         MissingDependencyError: the protocol's package is not installed.
         TrialLoadError: with ``strict``, the first folder or record skipped.
     """
-    storage, found = _walk(path, storage_options, strict)
+    storage, pattern = _open_walk(path, storage_options)
+    root = storage.root
+    found = storage.find_folders(root, YAML_NAME, _skipper(strict))
+    if pattern is not None:
+        found = [f for f in found if _matches(pattern, root, f, storage.sep)]
     return sorted(map(storage.to_url, found))
 
 
@@ -196,10 +212,33 @@ def iter_trial_dirs(
     storage_options: Options = None,
     *,
     strict: bool = False,
+    on_skip: SkipHandler | None = None,
 ) -> Iterator[str]:
-    """:func:`find_trial_dirs`, newest first: trial ids end in date, time and uuid, so
-    the folders sorted by name backwards are the most recent ones first."""
-    return iter(sorted(find_trial_dirs(path, storage_options, strict=strict), reverse=True))
+    """:func:`find_trial_dirs`, newest first, yielded as the walk finds them.
+
+    Trial ids end in date, time and uuid, so walking each folder's entries in
+    reverse name order finds the newest trials first (a folder comes before the
+    trials inside it). Locally the first folders come before the rest of the
+    tree is listed: the dashboard shows the newest rows of 100,000 trials at
+    once. Remote stores are listed whole, then yielded in reverse name order.
+
+    Args:
+        on_skip: called with ``(path, reason)`` for a folder that cannot be listed
+            or a record that is no regular file, instead of a warning (the
+            dashboard logs them); ``strict`` raises instead.
+
+    Raises:
+        MissingDependencyError: at once, when the protocol's package is missing.
+    """
+    storage, pattern = _open_walk(path, storage_options)  # fails here, not on next()
+    return _stream(storage, pattern, _skipper(strict, on_skip))
+
+
+def _stream(storage: Storage, pattern: re.Pattern[str] | None, skip: OnSkip) -> Iterator[str]:
+    root = storage.root
+    for folder in storage.iter_folders(root, YAML_NAME, skip):
+        if pattern is None or _matches(pattern, root, folder, storage.sep):
+            yield storage.to_url(folder)
 
 
 # --- files ----------------------------------------------------------------------------

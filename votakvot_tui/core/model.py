@@ -25,6 +25,7 @@ from typing import Any
 from votakvot.exceptions import TrialLoadError
 from votakvot.layout import YAML_NAME
 from votakvot.reading import find_trial_dirs as library_find
+from votakvot.reading import iter_trial_dirs as library_iter
 from votakvot.reading import read_records as read_trials
 from votakvot.reading import side_file_name, split_glob
 from votakvot.storage import is_local, split_protocol
@@ -118,50 +119,19 @@ def _timestamp(value: Any) -> float | None:
 def iter_trial_dirs(source: Source) -> Iterator[str]:
     """Trial folders of a local source as they are found, newest names first.
 
-    Trial folders are named by date and time, so walking each folder's entries in
-    reverse order finds recent trials first; yielding them as found lets reading
-    start before a big folder has been walked to the end (the first rows of
-    100,000 trials show in a fraction of the whole walk). The library's walk
-    (``votakvot.reading.iter_trial_dirs``) returns only once it is done; this one
-    goes once that one streams.
+    Yielded as the library's walk finds them, so reading starts before a big
+    folder has been walked to the end (the first rows of 100,000 trials show in
+    a fraction of the whole walk). A folder that cannot be listed, or a record
+    that is no regular file, is logged and left out. URLs give nothing here:
+    the app lists them whole, with their storage options.
     """
     if not source.local:
-        return
-    stack = [source.base]
-    while stack:
-        folder = stack.pop()
-        record = False
-        try:
-            with os.scandir(folder) as entries:
-                names = []
-                for e in entries:
-                    names.append((e.name, e.is_dir(follow_symlinks=False)))
-                    if e.name == YAML_NAME:
-                        record = _regular_record(e)
-                names.sort()
-        except OSError as exc:  # EACCES, EIO, ENAMETOOLONG: this folder only
-            log.warning("%s cannot be listed (%s): skipped", folder, exc.strerror or exc)
-            continue
-        if record and source.matches(folder):
-            yield folder  # and walk on: a trial may hold others (``run("a/b")`` in ``a``)
-        # The stack pops the last pushed: push oldest first so the newest is walked next.
-        stack.extend(
-            os.path.join(folder, name)
-            for name, is_dir in names
-            if is_dir and name[0] != "." and name not in ("__pycache__", "node_modules")
-        )
+        return iter(())
+    return library_iter(source.path, on_skip=_log_skip)
 
 
-def _regular_record(entry: os.DirEntry[str]) -> bool:
-    """Whether a ``votakvot.yaml`` is a file: reading a FIFO blocks, a device never ends."""
-    try:
-        if entry.is_file():  # follows symlinks; False for a dangling link
-            return True
-        why = "is not a regular file (a folder, FIFO, device or broken link)"
-    except OSError as exc:  # a symlink loop, no permission
-        why = f"cannot be looked at ({exc.strerror or exc})"
-    log.warning("%s %s: skipped", entry.path, why)
-    return False
+def _log_skip(path: str, reason: str) -> None:
+    log.warning("%s: %s; skipped", path, reason)
 
 
 def newest_trial_dirs(source: Source, limit: int) -> list[str]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from votakvot.layout import HEARTBEAT_NAME, YAML_NAME, is_metrics_file
-from votakvot.storage import get_filesystem
+from votakvot.storage import Storage, open_storage
 
 from .model import Source
 
@@ -86,6 +86,11 @@ class _Batcher:
                     self.deliver(batch)
                 except Exception:
                     log.exception("delivering file changes failed")
+
+
+def _trial_file(name: str) -> bool:
+    """The files whose changes the poller reports: records and metric files."""
+    return name == YAML_NAME or is_metrics_file(name)
 
 
 def _classify(path: str) -> tuple[str, str] | None:
@@ -235,6 +240,7 @@ class Poller:
         self.deliver = deliver
         self.interval = interval
         self._seen: dict[str, tuple[Any, Any]] = {}
+        self._storages: dict[str, Storage] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="votakvot-tui-poller", daemon=True)
         self._first = True
@@ -249,24 +255,15 @@ class Poller:
 
     def _listing(self, source: Source) -> dict[str, tuple[Any, Any]]:
         """File -> (size, mtime) of the trial files under one source."""
-        fs, root = get_filesystem(source.base, self.storage_options)
-        root = root.rstrip("/") or "/"
-        local = "://" not in source.base
+        storage = self._storages.get(source.base)
+        if storage is None:  # one per source: a remote one keeps its connection
+            storage = self._storages[source.base] = open_storage(source.base, self.storage_options)
         out = {}
-        for path, info in fs.find(root, detail=True).items():
-            name = posixpath.basename(path)
-            if name == YAML_NAME or is_metrics_file(name):
-                # Name files the way find_trial_dirs names folders: the base URL + the rest.
-                rel = path[len(root) :].lstrip("/")
-                full = path if local else f"{source.base}/{rel}"
-                if source.matches(posixpath.dirname(full)):
-                    stamp = (
-                        info.get("mtime")
-                        or info.get("LastModified")
-                        or info.get("modified")
-                        or info.get("created")
-                    )
-                    out[full] = (info.get("size"), str(stamp))
+        for path, stamp in storage.stat_files(storage.root, _trial_file).items():
+            # Named the way find_trial_dirs names folders: the base URL and the rest.
+            full = storage.to_url(path)
+            if source.matches(posixpath.dirname(full)):
+                out[full] = stamp
         return out
 
     def poll_once(self) -> Changes:
