@@ -81,9 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         help="print one trial's votakvot.yaml",
         description="Print the record of one trial, given its folder, URL or tid.",
     )
-    show.add_argument("trial", metavar="TID_OR_PATH")
-    _add_root(show)
-    add_storage_option(show)
+    _add_trial(show)
     what = show.add_mutually_exclusive_group()
     what.add_argument("--output", action="store_true", help="print what the call printed")
     what.add_argument("--logs", action="store_true", help="print the logging records it emitted")
@@ -93,9 +91,7 @@ def _parser() -> argparse.ArgumentParser:
         help="print one trial's metrics",
         description="Print every metric row of one trial, given its folder, URL or tid.",
     )
-    metrics.add_argument("trial", metavar="TID_OR_PATH")
-    _add_root(metrics)
-    add_storage_option(metrics)
+    _add_trial(metrics)
     _add_format(metrics)
     return parser
 
@@ -110,13 +106,16 @@ def _add_format(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_root(parser: argparse.ArgumentParser) -> None:
+def _add_trial(parser: argparse.ArgumentParser) -> None:
+    """The trial of ``show`` and ``metrics``: a folder, URL or tid, and where tids are."""
+    parser.add_argument("trial", metavar="TID_OR_PATH")
     parser.add_argument(
         "--root",
         default=".",
         metavar="PATH",
         help="where a tid is looked up (default: the current folder)",
     )
+    add_storage_option(parser)
 
 
 def add_storage_option(parser: argparse.ArgumentParser) -> None:
