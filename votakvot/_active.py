@@ -412,6 +412,8 @@ class ActiveTrial:
 # Errors of the caller's own making (writing str to a binary file, writing after close):
 # those reach the caller as they would with a plain file.
 _CALLER_ERRORS = (TypeError, ValueError, AttributeError)
+_DROPPED = object()
+"""What ``_AttachedFile._call`` returns for a call not made or failed."""
 
 
 class _AttachedFile:
@@ -436,40 +438,32 @@ class _AttachedFile:
             pass  # the first error is the one reported, just below
         self._trial.attach_failed(self._rel, what, exc)
 
-    def write(self, data: Any) -> int:
+    def _call(self, what: str, method: Callable[..., Any], *args: Any) -> Any:
+        """``method(*args)`` of the wrapped file, or ``_DROPPED`` once it failed: the
+        one place a storage error is turned into a report, for write, flush and close."""
         if self._broken:
-            return len(data)
+            return _DROPPED
         try:
-            return int(self._file.write(data) or 0)
+            return method(*args)
         except _CALLER_ERRORS:
             raise
         except Exception as exc:
-            self._fail("write", exc)
-            return len(data)
+            self._fail(what, exc)
+            return _DROPPED
+
+    def write(self, data: Any) -> int:
+        written = self._call("write", self._file.write, data)
+        return len(data) if written is _DROPPED else int(written or 0)
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
             self.write(line)
 
     def flush(self) -> None:
-        if self._broken:
-            return
-        try:
-            self._file.flush()
-        except _CALLER_ERRORS:
-            raise
-        except Exception as exc:
-            self._fail("write", exc)
+        self._call("write", self._file.flush)
 
     def close(self) -> None:
-        if self._broken:
-            return
-        try:
-            self._file.close()
-        except _CALLER_ERRORS:
-            raise
-        except Exception as exc:
-            self._fail("finish writing", exc)
+        self._call("finish writing", self._file.close)
 
     @property
     def closed(self) -> bool:

@@ -39,15 +39,23 @@ def _outside(what: str) -> None:
     logger.warning("votakvot.%s() called outside any tracked call; nothing is recorded", what)
 
 
+def _elsewhere(what: str, fields: dict[str, Any]) -> None:
+    """``inform``/``meter`` without a current trial: to the trial of the process that
+    started this one (a child process), else a warning; kept off their fast path."""
+    outer = _children.outer()
+    if outer is None:
+        _outside(what)
+    elif what == "meter":
+        outer.meter(fields)
+    else:
+        outer.inform(fields)
+
+
 def inform(**fields: Any) -> None:
     """Record extra fields under ``info`` of the current trial (later calls update them)."""
     trial = _current.get()
     if trial is None:
-        outer = _children.outer()  # in a child process started by a trial
-        if outer is not None:
-            outer.inform(fields)
-            return
-        _outside("inform")
+        _elsewhere("inform", fields)
         return
     trial.inform(fields)
 
@@ -60,11 +68,7 @@ def meter(**fields: Any) -> None:
     """
     trial = _current.get()
     if trial is None:
-        outer = _children.outer()  # in a child process started by a trial
-        if outer is not None:
-            outer.meter(fields)
-            return
-        _outside("meter")
+        _elsewhere("meter", fields)
         return
     rows = trial._metric_rows.get(tuple(fields))
     if rows is None:

@@ -307,8 +307,14 @@ def interrupt(trial: ActiveTrial, signum: int, where: str = "") -> None:
     name = signal_name(signum)
     message = f"stopped by {name} (signal {signum}) sent to process {os.getpid()}"
     mark(trial, signum)
-    trial.data["error"] = {"type": name, "message": message, "signal": name}
-    text = f"{where}{name}: {message}\n"
+    _end_interrupted(trial, {"type": name, "message": message, "signal": name}, where)
+
+
+def _end_interrupted(trial: ActiveTrial, error: dict[str, str], where: str) -> None:
+    """End ``trial`` as ``interrupted`` with ``error`` and the traceback ``where`` it was,
+    written to its traceback file too: one ending for a signal and a process exit."""
+    text = f"{where}{error['type']}: {error['message']}\n"
+    trial.data["error"] = error
     trial.data["traceback"] = text
     trial._guard(
         f"write {TRACEBACK_NAME}",
@@ -349,14 +355,7 @@ def exited(trial: ActiveTrial, where: str = "") -> None:
         + (f" in thread {thread}" if thread is not None else "")
         + " (a daemon thread or an unfinished generator)"
     )
-    trial.data["error"] = {"type": "ProcessExit", "message": message}
-    text = f"{where}ProcessExit: {message}\n"
-    trial.data["traceback"] = text
-    trial._guard(
-        f"write {TRACEBACK_NAME}",
-        lambda: trial.storage.write_atomic(trial.file(TRACEBACK_NAME), text.encode("utf-8")),
-    )
-    trial._end("interrupted")
+    _end_interrupted(trial, {"type": "ProcessExit", "message": message}, where)
 
 
 def _after_fork() -> None:

@@ -90,6 +90,14 @@ class _RunState:
             return 0
         return (self.t_end or perf_counter_ns()) - self.t_start
 
+    def _mark_stopping(self, reason: str) -> None:
+        """The first stop names the reason (unless one was set) and the time; every
+        engine's ``stop`` starts here, then tells its workers its own way."""
+        if not self.stopping:
+            self.stop_reason = self.stop_reason or reason
+            self.stopped_ns = perf_counter_ns()
+        self.stopping = True
+
     def _overdue(self, deadline_ns: int | None, grace: float) -> bool:
         """Whether the run should have ended more than ``grace`` seconds ago."""
         ends = [t for t in (self.stopped_ns, deadline_ns) if t is not None]
@@ -179,10 +187,7 @@ class LocalRun(_RunState):
                 self._workers.append(t)
 
     def stop(self, reason: str = "interrupted") -> None:
-        if not self.stopping:
-            self.stop_reason = self.stop_reason or reason
-            self.stopped_ns = perf_counter_ns()
-        self.stopping = True
+        self._mark_stopping(reason)
         self._wake_parked()
 
     def _wake_parked(self) -> None:
@@ -683,10 +688,7 @@ class ProcessRun(_RunState):
             self._procs.append(proc)
 
     def stop(self, reason: str = "interrupted") -> None:
-        if not self.stopping:
-            self.stop_reason = self.stop_reason or reason
-            self.stopped_ns = perf_counter_ns()
-        self.stopping = True
+        self._mark_stopping(reason)
         for conn, done in zip(self._conns, self._done):
             if not done:
                 try:
