@@ -6,6 +6,7 @@ tid lookup of :func:`votakvot.metrics.load_metrics`.
 
 from __future__ import annotations
 
+import csv
 import io
 import warnings
 from collections.abc import Mapping
@@ -18,22 +19,53 @@ from .storage import open_storage, redact
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["metrics_frame", "read_metrics_files"]
+__all__ = ["complete_lines", "metrics_frame", "read_metrics_files", "read_metrics_rows"]
 
 
 def _warn(file: str, what: str) -> None:
     warnings.warn(redact(f"{file}: {what}"), SkippedMetricsWarning, stacklevel=5)
 
 
-def _complete_lines(raw: bytes, file: str) -> bytes:
-    """Drop a last line without its newline: a row cut short by a killed writer."""
+def complete_lines(raw: bytes, name: str, *, live: bool = False) -> bytes:
+    """``raw`` without a last line that has no newline yet: a row being written, or cut
+    short by a killed writer. Warns (naming the file) unless ``live``: a run still
+    writing tears its last line all the time, and that is no news."""
     if raw and not raw.endswith(b"\n"):
         raw = raw[: raw.rfind(b"\n") + 1]
-        if raw:
-            _warn(file, "the last row is cut short (its writer was stopped?); it is left out")
-        else:
-            _warn(file, "the header is cut short; the file is left out")
+        if not live and raw:
+            _warn(name, "the last row is cut short (its writer was stopped?); it is left out")
+        elif not live:
+            _warn(name, "the header is cut short; the file is left out")
     return raw
+
+
+def read_metrics_rows(raw: bytes, name: str, *, live: bool = True) -> list[dict[str, float]]:
+    """The complete rows of one metric file as numbers, without pandas.
+
+    For readers polling a file while its run appends to it (the ab monitor): the
+    unfinished last line is left out, quietly when ``live``. A row whose field
+    count differs from the header's is left out, and so is a cell that is empty
+    or not a number.
+    """
+    text = complete_lines(raw, name, live=live).decode("utf-8", "replace")
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if not header:
+        return []
+    rows = []
+    for parts in reader:
+        if len(parts) != len(header):
+            continue
+        row: dict[str, float] = {}
+        for key, cell in zip(header, parts):
+            if cell == "":
+                continue
+            try:
+                row[key] = float(cell)
+            except ValueError:
+                continue
+        rows.append(row)
+    return rows
 
 
 def read_metrics_files(
@@ -66,7 +98,7 @@ def read_metrics_files(
             _warn(shown, f"{exc.reason}; left out")
             continue
         if raw is not None:
-            files.append((shown, _complete_lines(raw, shown)))
+            files.append((shown, complete_lines(raw, shown)))
     return files
 
 

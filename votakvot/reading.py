@@ -11,6 +11,9 @@ fix to reading is made once::
     for item in reading.iter_trials("s3://bucket/results", {"anon": True}):
         print(item)            # a Trial, or a TrialLoadError naming the file
 
+Metric files being appended to are read with :func:`read_metrics_rows` (the
+unfinished last row left out, quietly).
+
 Paths are local folders, globs (``*`` within a path segment, ``**`` across
 segments) or fsspec URLs of either; ``storage_options`` (credentials,
 endpoints) go to the fsspec filesystem. Every file is read bounded and only if
@@ -28,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from . import layout
-from ._metrics_read import read_metrics_files
+from ._metrics_read import read_metrics_files, read_metrics_rows
 from ._records import check_record, parse_record
 from .exceptions import SkippedTrialWarning, TrialLoadError
 from .layout import MAX_RECORD, SIDE_FILE_LIMIT, YAML_NAME
@@ -54,6 +57,7 @@ __all__ = [
     "iter_trials",
     "parse_record",
     "read_metrics_files",
+    "read_metrics_rows",
     "read_record",
     "read_records",
     "read_side_file",

@@ -9,14 +9,19 @@ from typing import IO, Any
 __all__ = ["Progress", "fmt_duration", "fmt_seconds"]
 
 
-def fmt_seconds(value: float | None) -> str:
-    """A latency in seconds as a short human string: ``812 ns``, ``3.4 us``, ``12.1 ms``."""
-    if value is None:
+def fmt_seconds(value: float | None, micro: str = "us") -> str:
+    """A latency in seconds as a short human string: ``812 ns``, ``3.4 us``, ``12.1 ms``.
+
+    The one latency format of ``votakvot-ab`` and the dashboard's ab monitor;
+    ``micro`` is ``us`` on plain terminals and logs, ``µs`` where it can be drawn.
+    ``None`` and NaN (no calls measured) are ``-``.
+    """
+    if value is None or value != value:
         return "-"
     if value < 1e-6:
         return f"{value * 1e9:.0f} ns"
     if value < 1e-3:
-        return f"{value * 1e6:.1f} us"
+        return f"{value * 1e6:.1f} {micro}"
     if value < 1:
         return f"{value * 1e3:.2f} ms"
     return f"{value:.3f} s"

@@ -10,9 +10,7 @@ again only when they changed, so polling it several times a second is cheap.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import math
 import os
@@ -21,9 +19,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from votakvot.ab.histogram import read_csv_rows
+from votakvot.ab.progress import fmt_seconds
 from votakvot.ab.record import HISTOGRAM_NAME, STATUS_NAME
 from votakvot.layout import METRICS_PREFIX, YAML_NAME
-from votakvot.reading import read_side_file
+from votakvot.reading import read_metrics_rows, read_side_file
+from votakvot.storage import Storage, list_folder, open_storage
 from votakvot.trial import Trial, read_trial
 
 __all__ = [
@@ -46,16 +46,9 @@ Bucket = tuple[int, int, int]
 
 
 def fmt_latency(value: float | None) -> str:
-    """Seconds as a short human text: ``812 ns``, ``3.4 µs``, ``12.1 ms``, ``1.204 s``."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if value < 1e-6:
-        return f"{value * 1e9:.0f} ns"
-    if value < 1e-3:
-        return f"{value * 1e6:.1f} µs"
-    if value < 1:
-        return f"{value * 1e3:.2f} ms"
-    return f"{value:.3f} s"
+    """Seconds as a short human text: ``812 ns``, ``3.4 µs``, ``12.1 ms``, ``1.204 s``
+    (``votakvot-ab``'s own format, with the micro sign a terminal UI can draw)."""
+    return fmt_seconds(value, micro="µs")
 
 
 def percentile_of(buckets: Sequence[Bucket], q: float) -> float | None:
@@ -253,6 +246,7 @@ class AbReader:
         self._stamps: dict[str, tuple[float, int]] = {}
         self._last = AbSnapshot(self.path)
         self._metric_rows: dict[str, list[dict[str, float]]] = {}
+        self._storage: Storage | None = None
 
     def _join(self, name: str) -> str:
         return f"{self.path}/{name}"
@@ -279,15 +273,9 @@ class AbReader:
         return read_side_file(folder, name)
 
     def _list(self) -> list[str]:
-        if self.local:
-            try:
-                return os.listdir(self.path.removeprefix("file://"))
-            except FileNotFoundError:
-                return []
-        import fsspec
-
-        fs, root = fsspec.core.url_to_fs(self.path)
-        return [p.rsplit("/", 1)[-1] for p in fs.ls(root, detail=False)]
+        if self._storage is None:  # kept: a remote one holds its connection
+            self._storage = open_storage(self.path)
+        return list_folder(self._storage, self._storage.root)
 
     def read(self) -> AbSnapshot:
         """The trial as its files say now (reuses what did not change)."""
@@ -343,7 +331,7 @@ class AbReader:
             changed = self._changed(name)
             if changed:
                 raw = self._read(name) or b""
-                self._metric_rows[name] = _parse_metrics(raw.decode("utf-8", "replace"))
+                self._metric_rows[name] = read_metrics_rows(raw, self._join(name), live=True)
                 touched = True
         if touched or len(names) != len(self._metric_rows):
             rows = [r for n in names for r in self._metric_rows.get(n, [])]
@@ -371,30 +359,6 @@ def _buckets(rows: list[Any]) -> list[Bucket]:
             out.append((int(row[0]), int(row[1]), int(row[2])))
     out.sort()
     return out
-
-
-def _parse_metrics(text: str) -> list[dict[str, float]]:
-    """Rows of one metric file as numbers; a torn last line (after a kill) is skipped."""
-    if not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]  # the last line is still being written (or torn)
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if not header:
-        return []
-    rows = []
-    for parts in reader:
-        if len(parts) != len(header):
-            continue
-        row: dict[str, float] = {}
-        for key, cell in zip(header, parts):
-            if cell == "":
-                continue
-            try:
-                row[key] = float(cell)
-            except ValueError:
-                continue
-        rows.append(row)
-    return rows
 
 
 def age(snapshot: AbSnapshot, now: float | None = None) -> float | None:
