@@ -8,15 +8,15 @@ with a unit (``p99:+2ms``, ``errors:+0``). Any failed gate makes the exit status
 from __future__ import annotations
 
 import argparse
-import glob
 import json
-import os
+import posixpath
 import re
 import sys
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from ..trial import Trial, read_trial
+from ..reading import find_trial_dirs, read_trial
+from ..trial import Trial
 
 __all__ = ["Gate", "compare", "load_ab_trial", "main", "parse_gate"]
 
@@ -91,17 +91,18 @@ def parse_gate(text: str) -> Gate:
 
 
 def load_ab_trial(ref: str, root: str) -> Trial:
-    """The ab trial ``ref`` names: a folder, a tid under ``root``, or a trial uuid."""
-    candidates = [ref, os.path.join(root, ref)]
-    for path in candidates:
-        if "://" in path or os.path.isfile(os.path.join(path, "votakvot.yaml")):
-            trial = read_trial(path)
-            if trial is not None:
-                return _check_ab(trial, ref)
-    found = glob.glob(os.path.join(glob.escape(root), "**", glob.escape(ref), "votakvot.yaml"),
-                      recursive=True)  # fmt: skip
+    """The ab trial ``ref`` names: a folder, a tid under ``root``, or a trial uuid.
+
+    Any of them may be local or on any store ``root`` is on (``s3://...``).
+    """
+    for path in (ref, posixpath.join(root.rstrip("/"), ref)):
+        trial = read_trial(path)
+        if trial is not None:
+            return _check_ab(trial, ref)
+    suffix = "/" + ref.strip("/")
+    found = [folder for folder in find_trial_dirs(root) if folder.rstrip("/").endswith(suffix)]
     if len(found) == 1:
-        trial = read_trial(os.path.dirname(found[0]))
+        trial = read_trial(found[0])
         if trial is not None:
             return _check_ab(trial, ref)
     if len(found) > 1:
