@@ -257,6 +257,11 @@ class Storage:
     def isdir(self, path: str) -> bool:
         raise NotImplementedError
 
+    def stamp(self, path: str) -> tuple[Any, Any] | None:
+        """``(size, modified)`` of one file, ``None`` if it is not there: equal stamps
+        mean a reader may keep what it read last time."""
+        raise NotImplementedError
+
     def path_of(self, url: str) -> str:
         """This storage's own path for ``url`` (a path or URL on the same store)."""
         raise NotImplementedError
@@ -463,6 +468,13 @@ class LocalStorage(Storage):
 
     def isdir(self, path: str) -> bool:
         return os.path.isdir(path)
+
+    def stamp(self, path: str) -> tuple[Any, Any] | None:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
+        return (st.st_size, st.st_mtime_ns)
 
     def path_of(self, url: str) -> str:
         path = split_protocol(url)[1]
@@ -752,6 +764,16 @@ class FsspecStorage(Storage):
 
     def isdir(self, path: str) -> bool:
         return bool(self.fs.isdir(path))
+
+    def stamp(self, path: str) -> tuple[Any, Any] | None:
+        try:
+            info = self.fs.info(path)
+        except FileNotFoundError:
+            return None
+        modified = info.get("mtime", info.get("LastModified", info.get("last_modified")))
+        if modified is None:
+            return (info.get("size"), object())  # a store that gives no time: always changed
+        return (info.get("size"), str(modified))
 
     def path_of(self, url: str) -> str:
         return str(self._shared._strip_protocol(url))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -242,8 +241,7 @@ class AbReader:
 
     def __init__(self, path: str) -> None:
         self.path = path.rstrip("/")
-        self.local = "://" not in path or path.startswith("file://")
-        self._stamps: dict[str, tuple[float, int]] = {}
+        self._stamps: dict[str, tuple[Any, Any]] = {}
         self._last = AbSnapshot(self.path)
         self._metric_rows: dict[str, list[dict[str, float]]] = {}
         self._storage: Storage | None = None
@@ -253,29 +251,29 @@ class AbReader:
 
     def _changed(self, name: str) -> bool | None:
         """Whether a file changed since last read; ``None`` if it does not exist."""
-        if not self.local:
-            return True
-        try:
-            st = os.stat(self._join(name).removeprefix("file://"))
-        except FileNotFoundError:
+        storage = self._store()
+        stamp = storage.stamp(storage.join(storage.root, name))
+        if stamp is None:
             self._stamps.pop(name, None)
             return None
-        stamp = (st.st_mtime, st.st_size)
         if self._stamps.get(name) == stamp:
             return False
         self._stamps[name] = stamp
         return True
 
+    def _store(self) -> Storage:
+        if self._storage is None:  # kept: a remote one holds its connection
+            self._storage = open_storage(self.path)
+        return self._storage
+
     def _read(self, name: str) -> bytes | None:
         """A file of the run, ``None`` if missing; a FIFO, a device or a huge file
         raises TrialLoadError naming it (shown as the snapshot's error), never hangs."""
-        folder = self.path.removeprefix("file://") if self.local else self.path
-        return read_side_file(folder, name)
+        return read_side_file(self.path, name)
 
     def _list(self) -> list[str]:
-        if self._storage is None:  # kept: a remote one holds its connection
-            self._storage = open_storage(self.path)
-        return list_folder(self._storage, self._storage.root)
+        storage = self._store()
+        return list_folder(storage, storage.root)
 
     def read(self) -> AbSnapshot:
         """The trial as its files say now (reuses what did not change)."""
