@@ -770,10 +770,10 @@ class FsspecStorage(Storage):
             info = self.fs.info(path)
         except FileNotFoundError:
             return None
-        modified = info.get("mtime", info.get("LastModified", info.get("last_modified")))
-        if modified is None:
-            return (info.get("size"), object())  # a store that gives no time: always changed
-        return (info.get("size"), str(modified))
+        for key in ("mtime", "LastModified", "last_modified", "updated", "created", "ETag"):
+            if info.get(key) is not None:
+                return (info.get("size"), str(info[key]))
+        return (info.get("size"), None)  # a store that gives no time: its size only
 
     def path_of(self, url: str) -> str:
         return str(self._shared._strip_protocol(url))
