@@ -262,6 +262,10 @@ class Storage:
         mean a reader may keep what it read last time."""
         raise NotImplementedError
 
+    def remove_tree(self, path: str) -> None:
+        """Delete a folder and everything in it (the dashboard's delete of a trial)."""
+        raise NotImplementedError
+
     def path_of(self, url: str) -> str:
         """This storage's own path for ``url`` (a path or URL on the same store)."""
         raise NotImplementedError
@@ -468,6 +472,11 @@ class LocalStorage(Storage):
 
     def isdir(self, path: str) -> bool:
         return os.path.isdir(path)
+
+    def remove_tree(self, path: str) -> None:
+        import shutil
+
+        shutil.rmtree(path)
 
     def stamp(self, path: str) -> tuple[Any, Any] | None:
         try:
@@ -764,6 +773,9 @@ class FsspecStorage(Storage):
 
     def isdir(self, path: str) -> bool:
         return bool(self.fs.isdir(path))
+
+    def remove_tree(self, path: str) -> None:
+        self.fs.rm(path, recursive=True)
 
     def stamp(self, path: str) -> tuple[Any, Any] | None:
         try:

@@ -6,11 +6,10 @@ Kept free of Textual so they are easy to test and to reuse from other screens.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 
 from votakvot.layout import YAML_NAME
-from votakvot.storage import get_filesystem
+from votakvot.storage import open_storage
 
 from .model import View, ViewSpec, display, is_query
 
@@ -26,18 +25,11 @@ def delete_trial_folders(paths: Sequence[str]) -> dict[str, str]:
     failed: dict[str, str] = {}
     for path in paths:
         try:
-            if "://" in path and not path.startswith("file://"):
-                fs, root = get_filesystem(path)
-                if not fs.exists(f"{root}/{YAML_NAME}"):
-                    failed[path] = f"not a trial folder (no {YAML_NAME})"
-                    continue
-                fs.rm(root, recursive=True)
-            else:
-                local = path.removeprefix("file://")
-                if not os.path.isfile(os.path.join(local, YAML_NAME)):
-                    failed[path] = f"not a trial folder (no {YAML_NAME})"
-                    continue
-                shutil.rmtree(local)
+            storage = open_storage(path)
+            if storage.stamp(storage.join(storage.root, YAML_NAME)) is None:
+                failed[path] = f"not a trial folder (no {YAML_NAME})"
+                continue
+            storage.remove_tree(storage.root)
         except OSError as exc:
             failed[path] = str(exc)
     return failed
