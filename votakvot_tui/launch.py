@@ -136,6 +136,17 @@ class LaunchActions(App[None]):
     def _in_modal(self) -> bool:
         return isinstance(self.screen, ModalScreen)
 
+    def _selected_one(self, none_selected: str) -> str | None:
+        """The trial an action on one trial acts on: ``None`` while a dialog is open
+        (silently), or after warning ``none_selected`` when no trial is selected."""
+        if self._in_modal():
+            return None
+        paths = self.selected_paths()
+        if not paths:
+            self.notify(none_selected, severity="warning")
+            return None
+        return paths[0]
+
     # ---------------------------------------------------------------- actions
 
     def action_launch_ab(self) -> None:
@@ -201,13 +212,9 @@ class LaunchActions(App[None]):
 
     def action_ab_monitor(self) -> None:
         """Open the ab monitor of the selected ab trial."""
-        if self._in_modal():
+        path = self._selected_one("select an ab trial first")
+        if path is None:
             return
-        paths = self.selected_paths()
-        if not paths:
-            self.notify("select an ab trial first", severity="warning")
-            return
-        path = paths[0]
 
         def check() -> None:  # reads the record: in a thread (it may be remote)
             if _is_ab_trial(path):
@@ -252,25 +259,17 @@ class LaunchActions(App[None]):
 
     def action_resume_selected(self) -> None:
         """Resume the selected resumable trial in a separate process."""
-        if self._in_modal():
-            return
-        paths = self.selected_paths()
-        if not paths:
-            self.notify("select a resumable trial first", severity="warning")
-            return
-        self.resume(paths[0])
+        path = self._selected_one("select a resumable trial first")
+        if path is not None:
+            self.resume(path)
 
     def action_rerun(self) -> None:
         """Open the selected trial's params in a form and run its function again."""
         from .screens.rerun import RerunScreen
 
-        if self._in_modal():
-            return
-        paths = self.selected_paths()
-        if not paths:
-            self.notify("select a trial to rerun first", severity="warning")
-            return
-        self.push_screen(RerunScreen(paths[0]))
+        path = self._selected_one("select a trial to rerun first")
+        if path is not None:
+            self.push_screen(RerunScreen(path))
 
     def action_jobs(self) -> None:
         """Show everything the app started."""

@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -18,7 +17,7 @@ from textual.widgets import Footer, Label, Static
 from textual_plotext import PlotextPlot
 
 from ..core.ab_data import AbReader, AbSnapshot, fmt_latency
-from .base import BaseScreen
+from .base import ReadingScreen
 
 __all__ = ["AbCompareScreen", "compare_table"]
 
@@ -93,7 +92,7 @@ def _share(snapshot: AbSnapshot, edges: list[float]) -> list[float]:
     return [100.0 * c / total for c in counts]
 
 
-class AbCompareScreen(BaseScreen[None]):
+class AbCompareScreen(ReadingScreen[tuple[AbSnapshot, AbSnapshot]]):
     """Run ``b`` against run ``a``.
 
     Args:
@@ -124,18 +123,18 @@ class AbCompareScreen(BaseScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.load()
+        self.reload()
 
-    @work(thread=True, exclusive=True, group="ab-compare", exit_on_error=False)
-    def load(self) -> None:
-        """Read both runs (off the event loop)."""
-        a = AbReader(self.a).read()
-        b = AbReader(self.b).read()
-        self.app.call_from_thread(self.show, a, b)
+    READ_GROUP = "ab-compare"
 
-    def show(self, a: AbSnapshot, b: AbSnapshot) -> None:
+    def read(self) -> tuple[AbSnapshot, AbSnapshot]:
+        """Both runs."""
+        return AbReader(self.a).read(), AbReader(self.b).read()
+
+    def show(self, read: tuple[AbSnapshot, AbSnapshot]) -> None:
         """Draw the comparison."""
-        self.snapshots = (a, b)
+        self.snapshots = read
+        a, b = read
         self.query_one("#abc-title", Label).update(f"compare ab runs: {a.callable} / {b.callable}")
         runs = Text()
         for name, snap in (("A", a), ("B", b)):
@@ -179,7 +178,7 @@ class AbCompareScreen(BaseScreen[None]):
     def action_swap(self) -> None:
         """Make B the baseline."""
         self.a, self.b = self.b, self.a
-        self.load()
+        self.reload()
 
 
 def _describe(params: dict[str, Any]) -> str:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Label
 
 from ..core.model import display
-from .base import BaseScreen
+from .base import ReadingScreen
 from .plot import trial_label
 
 __all__ = ["CompareScreen", "compare_rows"]
@@ -88,7 +87,7 @@ def compare_rows(paths: list[str]) -> tuple[list[str], dict[str, list[Any]]]:
     return labels, {key: [flat.get(key) for flat in flats] for key in order}
 
 
-class CompareScreen(BaseScreen[None]):
+class CompareScreen(ReadingScreen[tuple[list[str], dict[str, list[Any]]]]):
     """Fields in rows, trials in columns; rows that differ stand out.
 
     Args:
@@ -119,16 +118,16 @@ class CompareScreen(BaseScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()
-        self.load()
+        self.reload()
 
-    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
-    def load(self) -> None:
-        """Read the trials off the event loop."""
-        labels, fields = compare_rows(self.paths)
-        self.app.call_from_thread(self._loaded, labels, fields)
+    READ_GROUP = "compare"
 
-    def _loaded(self, labels: list[str], fields: dict[str, list[Any]]) -> None:
-        self.labels, self.fields = labels, fields
+    def read(self) -> tuple[list[str], dict[str, list[Any]]]:
+        """The trials' labels and fields."""
+        return compare_rows(self.paths)
+
+    def show(self, read: tuple[list[str], dict[str, list[Any]]]) -> None:
+        self.labels, self.fields = read
         self.draw()
 
     def differs(self, field: str) -> bool:

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.syntax import Syntax
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Label, OptionList, Static, TabbedContent, TabPane
 
 from ..messages import MetricsChanged, TrialsUpdated
-from .base import BaseScreen
+from .base import ReadingScreen
 
 if TYPE_CHECKING:
     import pandas
@@ -175,7 +175,7 @@ def _reason(path: str, what: str, exc: Exception) -> str:
     return f"{what}: {type(exc).__name__}: {exc}"
 
 
-class DetailScreen(BaseScreen[None]):
+class DetailScreen(ReadingScreen[TrialDetails]):
     """One trial in full; follows the trial live while it runs.
 
     Args:
@@ -215,17 +215,13 @@ class DetailScreen(BaseScreen[None]):
     def on_mount(self) -> None:
         self.reload()
 
-    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
-    def reload(self) -> None:
-        """Read the trial again (off the event loop)."""
-        details = load_details(self.path)
-        self.app.call_from_thread(self._show, details)
+    READ_GROUP = "detail"
 
-    def action_reload(self) -> None:
-        """Read the trial again."""
-        self.reload()
+    def read(self) -> TrialDetails:
+        """The trial read again."""
+        return load_details(self.path)
 
-    def _show(self, details: TrialDetails) -> None:
+    def show(self, details: TrialDetails) -> None:
         self.details = details
         data = details.data
         state = str(data.get("state", "unreadable" if details.error else "?"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Label, Static
 
 from ..core.jobs import Job, JobError
 from ..messages import OpenAbMonitor
-from .base import BaseScreen
+from .base import ReadingScreen
 
 __all__ = ["JobsScreen"]
 
@@ -46,7 +46,7 @@ def _elapsed(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes}:{sec:02d}"
 
 
-class JobsScreen(BaseScreen[None]):
+class JobsScreen(ReadingScreen[list[Job]]):
     """Jobs, newest first; the output tail of the highlighted one below.
 
     Args:
@@ -88,13 +88,13 @@ class JobsScreen(BaseScreen[None]):
         self.set_interval(REFRESH, self.reload)
         self.reload()
 
-    @work(thread=True, exclusive=True, group="jobs", exit_on_error=False)
-    def reload(self) -> None:
-        """Read the jobs folder again (and the highlighted job's output)."""
-        jobs = self.job_manager.list_jobs(limit=200)
-        self.app.call_from_thread(self._show, jobs)
+    READ_GROUP = "jobs"
 
-    def _show(self, jobs: list[Job]) -> None:
+    def read(self) -> list[Job]:
+        """The jobs folder read again (the highlighted job's output follows in ``show``)."""
+        return self.job_manager.list_jobs(limit=200)
+
+    def show(self, jobs: list[Job]) -> None:
         self.jobs = jobs
         table = self.table
         keys = [j.id for j in jobs]

@@ -17,6 +17,21 @@ from .base import BaseModal
 
 __all__ = ["LaunchAbScreen", "check_request"]
 
+_FIELDS = (
+    ("callable", "callable", "my_module.get or path/file.py:f"),
+    ("arguments", "args", "KEY=VALUE ... (url=http://x n=3)"),
+    ("calls -n", "number", "1000"),
+    ("or seconds -d", "duration", "10, 2.5s, 1m (wins over -n)"),
+    ("concurrency -c", "concurrency", "1"),
+    ("workers", "engine", ""),
+    ("processes", "processes", "2"),
+    ("rate -q", "rate", "calls/s in total (empty: flat out)"),
+    ("warmup -w", "warmup", "100 calls or 2s"),
+    ("results -p", "path", ""),
+)
+"""The form's rows: label, :class:`AbRequest` field (the widget's id too), placeholder.
+``engine`` is a choice (a ``Select``); every other field is typed text."""
+
 
 def check_request(request: AbRequest) -> tuple[list[str], str, str]:
     """Validate everything (import the callable, bind its arguments) and build the command.
@@ -72,30 +87,14 @@ class LaunchAbScreen(BaseModal[tuple[Job, str] | None]):
         with Vertical(classes="dialog launch-dialog"):
             yield Label("Benchmark a callable (votakvot-ab)", classes="dialog-title")
             with Grid(id="launch-grid"):
-                yield Label("callable")
-                yield Input(
-                    r.callable, placeholder="my_module.get or path/file.py:f", id="callable"
-                )
-                yield Label("arguments")
-                yield Input(r.args, placeholder="KEY=VALUE ... (url=http://x n=3)", id="args")
-                yield Label("calls -n")
-                yield Input(r.number, placeholder="1000", id="number")
-                yield Label("or seconds -d")
-                yield Input(r.duration, placeholder="10, 2.5s, 1m (wins over -n)", id="duration")
-                yield Label("concurrency -c")
-                yield Input(r.concurrency, placeholder="1", id="concurrency")
-                yield Label("workers")
-                yield Select(
-                    [(e, e) for e in ENGINES], value=r.engine, allow_blank=False, id="engine"
-                )
-                yield Label("processes")
-                yield Input(r.processes, placeholder="2", id="processes")
-                yield Label("rate -q")
-                yield Input(r.rate, placeholder="calls/s in total (empty: flat out)", id="rate")
-                yield Label("warmup -w")
-                yield Input(r.warmup, placeholder="100 calls or 2s", id="warmup")
-                yield Label("results -p")
-                yield Input(r.path, id="path")
+                for label, name, placeholder in _FIELDS:
+                    yield Label(label)
+                    if name == "engine":
+                        yield Select(
+                            [(e, e) for e in ENGINES], value=r.engine, allow_blank=False, id=name
+                        )
+                    else:
+                        yield Input(getattr(r, name), placeholder=placeholder, id=name)
             yield Static("", id="launch-error", classes="error-text", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Start", variant="primary", id="start")
@@ -108,22 +107,13 @@ class LaunchAbScreen(BaseModal[tuple[Job, str] | None]):
     def form(self) -> AbRequest:
         """The request as the form says now."""
 
-        def value(name: str) -> str:
-            return self.query_one(f"#{name}", Input).value
-
         engine = self.query_one("#engine", Select).value
-        return AbRequest(
-            callable=value("callable"),
-            args=value("args"),
-            number=value("number"),
-            duration=value("duration"),
-            concurrency=value("concurrency"),
-            engine=str(engine),
-            processes=value("processes"),
-            rate=value("rate"),
-            warmup=value("warmup"),
-            path=value("path"),
-        )
+        typed = {
+            name: self.query_one(f"#{name}", Input).value
+            for _, name, _ in _FIELDS
+            if name != "engine"
+        }
+        return AbRequest(engine=str(engine), **typed)
 
     @on(Select.Changed, "#engine")
     def _sync_processes(self) -> None:

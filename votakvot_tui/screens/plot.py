@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -12,7 +12,7 @@ from textual.widgets import Footer, Label, Select, SelectionList
 from textual_plotext import PlotextPlot
 
 from ..messages import MetricsChanged
-from .base import BaseScreen
+from .base import ReadingScreen
 
 if TYPE_CHECKING:
     import pandas
@@ -87,7 +87,7 @@ def _default_series(columns: list[str]) -> str:
     return next((c for c in columns if c.lower() not in COUNTERS), columns[0])
 
 
-class PlotScreen(BaseScreen[None]):
+class PlotScreen(ReadingScreen["dict[str, pandas.DataFrame]"]):
     """Pick the series and the x axis on the left; the plot follows the files live.
 
     Args:
@@ -130,17 +130,13 @@ class PlotScreen(BaseScreen[None]):
     def on_mount(self) -> None:
         self.reload()
 
-    @work(thread=True, exclusive=True, group="plot", exit_on_error=False)
-    def reload(self) -> None:
-        """Read the metrics again (off the event loop)."""
-        frames = load_series(self.paths)
-        self.app.call_from_thread(self._loaded, frames)
+    READ_GROUP = "plot"
 
-    def action_reload(self) -> None:
-        """Read the metrics again."""
-        self.reload()
+    def read(self) -> dict[str, pandas.DataFrame]:
+        """The metrics read again."""
+        return load_series(self.paths)
 
-    def _loaded(self, frames: dict[str, pandas.DataFrame]) -> None:
+    def show(self, frames: dict[str, pandas.DataFrame]) -> None:
         self.frames = frames
         columns = _numeric_columns(frames)
         series = self.query_one("#series", SelectionList)

@@ -38,8 +38,8 @@ class TrialsHost(Protocol):
         records: Sequence[TrialRecord],
         paths: Iterable[str],
         removed: Iterable[str],
-        widths: dict[str, int] | None = None,
-    ) -> None: ...
+    ) -> None:
+        """Put read records into the store and tell the screens (the screen only removes)."""
 
 
 class TrialsScreen(BaseScreen[None]):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Label, TextArea
 
 from ..core._files import LIMIT, read_start
-from .base import BaseScreen
+from .base import ReadingScreen
 
 __all__ = ["ViewerScreen", "read_text"]
 
@@ -38,7 +37,7 @@ def read_text(path: str, name: str, limit: int = LIMIT) -> str:
     return start.text()
 
 
-class ViewerScreen(BaseScreen[None]):
+class ViewerScreen(ReadingScreen[str]):
     """An attached file as text, scrollable and selectable.
 
     Args:
@@ -64,13 +63,16 @@ class ViewerScreen(BaseScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one(TextArea).focus()
-        self.load()
+        self.reload()
 
-    @work(thread=True, exclusive=True, group="viewer", exit_on_error=False)
-    def load(self) -> None:
-        """Read the file off the event loop."""
-        text = read_text(self.path, self.file_name)
-        self.app.call_from_thread(self.query_one(TextArea).load_text, text)
+    READ_GROUP = "viewer"
+
+    def read(self) -> str:
+        """The file's text (its start, for a big file)."""
+        return read_text(self.path, self.file_name)
+
+    def show(self, text: str) -> None:
+        self.query_one(TextArea).load_text(text)
 
     def action_back(self) -> None:
         """Back to the trial."""
