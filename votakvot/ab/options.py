@@ -354,14 +354,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="measure for this long instead (10, 2.5s, 1m)",
     )
-    p.add_argument(
-        "-c",
-        "--concurrency",
-        type=_arg_type(parse_int),
-        default=1,
-        metavar="C",
-        help="concurrent workers (default: 1)",
-    )
+    count = _arg_type(parse_int)
+    p.add_argument("-c", "--concurrency", type=count, default=1, metavar="C",
+                   help="concurrent workers (default: 1)")  # fmt: skip
     p.add_argument(
         "-g",
         "--gevent",
@@ -369,13 +364,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="workers are greenlets; the standard library is monkey-patched "
         "before CALLABLE's module is imported, so requests etc. cooperate",
     )
-    p.add_argument(
-        "--processes",
-        type=_arg_type(parse_int),
-        default=1,
-        metavar="P",
-        help="spread the workers over P processes (CPU-bound callables)",
-    )
+    p.add_argument("--processes", type=count, default=1, metavar="P",
+                   help="spread the workers over P processes (CPU-bound callables)")  # fmt: skip
     p.add_argument(
         "-w",
         "--warmup",
