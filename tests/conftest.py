@@ -1,8 +1,28 @@
 """Fixtures shared by the test suite.
 
+* ``root``: a fresh local results root given to ``votakvot.init``; the settings
+  before the test come back after it.
 * ``ftp_server``, ``sftp_server``: real remote stores on 127.0.0.1 (see ``tests/servers.py``).
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from servers import ftp_server, sftp_server
 
-__all__ = ["ftp_server", "sftp_server"]
+import votakvot
+from votakvot._config import get_config, set_config
+
+__all__ = ["ftp_server", "root", "sftp_server"]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Iterator[Path]:
+    """A fresh local root; the previous settings come back after the test."""
+    previous = get_config()
+    votakvot.init(path=str(tmp_path / "results"))
+    yield tmp_path / "results"
+    set_config(previous)

@@ -27,15 +27,6 @@ from votakvot.capture import read_logs, read_output
 from votakvot.trial import read_trial
 
 
-@pytest.fixture
-def root(tmp_path: Path):
-    """A fresh local root; the previous settings come back after the test."""
-    previous = get_config()
-    votakvot.init(path=str(tmp_path / "results"))
-    yield tmp_path / "results"
-    set_config(previous)
-
-
 def folders(root: Path) -> list[Path]:
     return sorted(p.parent for p in root.rglob("votakvot.yaml"))
 

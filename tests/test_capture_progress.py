@@ -31,14 +31,6 @@ MARKER = re.compile(
 
 
 @pytest.fixture
-def root(tmp_path: Path):
-    previous = get_config()
-    votakvot.init(path=str(tmp_path / "results"))
-    yield tmp_path / "results"
-    set_config(previous)
-
-
-@pytest.fixture
 def capped(tmp_path: Path):
     previous = get_config()
     votakvot.init(path=str(tmp_path / "results"), capture_limit=2000)

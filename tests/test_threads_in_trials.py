@@ -14,20 +14,9 @@ import logging
 import threading
 from pathlib import Path
 
-import pytest
-
 import votakvot
-from votakvot._config import get_config, set_config
 from votakvot.metrics import load_metrics
 from votakvot.trial import read_trial
-
-
-@pytest.fixture
-def root(tmp_path: Path):
-    previous = get_config()
-    votakvot.init(path=str(tmp_path / "results"))
-    yield tmp_path / "results"
-    set_config(previous)
 
 
 def records(root: Path) -> dict[str, list]:

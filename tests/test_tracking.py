@@ -22,15 +22,6 @@ TID_RE = re.compile(
 )
 
 
-@pytest.fixture
-def root(tmp_path: Path):
-    """A fresh local root; the previous settings come back after the test."""
-    previous = get_config()
-    votakvot.init(path=str(tmp_path / "results"))
-    yield tmp_path / "results"
-    set_config(previous)
-
-
 def records(root: Path) -> list[dict]:
     return [yaml.unsafe_load(p.read_text()) for p in sorted(root.rglob("votakvot.yaml"))]
 

@@ -35,14 +35,6 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     return root, record_all(root)
 
 
-@pytest.fixture
-def root(tmp_path: Path):
-    previous = get_config()
-    votakvot.init(path=str(tmp_path / "results"))
-    yield tmp_path / "results"
-    set_config(previous)
-
-
 def _quiet_load(call: Any, *args: Any, **kwargs: Any) -> Any:
     """Run a reader; fail on any warning that a trial was skipped or a value unread."""
     with warnings.catch_warnings(record=True) as caught:

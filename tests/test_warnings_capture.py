@@ -17,19 +17,10 @@ from pathlib import Path
 import pytest
 
 import votakvot
-from votakvot._config import get_config, set_config
 
 
 class ConvergenceWarning(UserWarning):
     """Like scikit-learn's."""
-
-
-@pytest.fixture
-def root(tmp_path: Path):
-    previous = get_config()
-    votakvot.init(path=str(tmp_path / "results"))
-    yield tmp_path / "results"
-    set_config(previous)
 
 
 def warning_rows(trial: votakvot.Trial) -> list[dict]:
