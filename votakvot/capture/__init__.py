@@ -25,13 +25,12 @@ import atexit
 import datetime
 import json
 import logging
-import posixpath
 from typing import TYPE_CHECKING, Any
 
 from .. import _active
 from .._active import ActiveTrial
-from ..layout import LOG_NAME, OUTPUT_NAME
-from ..storage import get_filesystem, read_side_file
+from ..layout import LOG_NAME, OUTPUT_NAME, SIDE_FILE_LIMIT
+from ..storage import open_storage
 from . import _logging, _streams
 from ._redraw import render
 from ._sink import Sink, drain_all, marker_pattern, register, tail_name, unregister
@@ -131,17 +130,17 @@ atexit.register(drain_all)
 def _read(trial: Any, name: str) -> tuple[bytes | None, str]:
     """The file's bytes, followed by the kept end of a running trial that passed the cap."""
     if isinstance(trial, str):
-        path = trial
+        storage = open_storage(trial)
     elif isinstance(trial, ActiveTrial):
-        path = trial.url  # a running trial, read from inside its own call
+        # A running trial, read from inside its own call: its folder on its root's store.
+        storage = open_storage(trial.url, trial.storage.storage_options)
     else:
-        path = trial.path
-    _, root = get_filesystem(path)
-    file = posixpath.join(root, name)
+        storage = trial.storage  # a Trial: its folder, with its storage_options
+    file = storage.shown(storage.join(storage.root, name))
     # Bounded and regular-file-only: an output.log that is a FIFO raises, never hangs.
-    raw = read_side_file(path, name)
+    raw = storage.read(storage.join(storage.root, name), SIDE_FILE_LIMIT)
     if raw is not None:
-        tail = read_side_file(path, tail_name(name))
+        tail = storage.read(storage.join(storage.root, tail_name(name)), SIDE_FILE_LIMIT)
         if tail:
             # Written while the trial runs (or until it was killed); at its end the
             # tail is appended to the file itself and this one removed.
