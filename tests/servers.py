@@ -1,4 +1,5 @@
-"""Real remote stores on loopback for tests: an FTP server and an SFTP/SSH server.
+"""Real servers on loopback for tests: an FTP server, an SFTP/SSH server, and an HTTP
+server answering 200 to every request (:func:`serve_http_200`).
 
 Both run in a background thread of the test process, serve a temporary folder,
 listen on ``127.0.0.1`` on a free port, and stop when the fixture ends. Use the
@@ -22,7 +23,9 @@ the fixture sets for the session, so clients verify it as they would a real host
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import http.server
 import tempfile
 import threading
 import warnings
@@ -32,7 +35,14 @@ from typing import Any
 
 import pytest
 
-__all__ = ["Server", "ftp_server", "run_ftp_server", "run_sftp_server", "sftp_server"]
+__all__ = [
+    "Server",
+    "ftp_server",
+    "run_ftp_server",
+    "run_sftp_server",
+    "serve_http_200",
+    "sftp_server",
+]
 
 USER = "votakvot"
 PASSWORD = "s3cret-for-tests"
@@ -196,3 +206,35 @@ def _forget_ssh_filesystems() -> None:
         return
     SSHFileSystem.clear_instance_cache()
 
+
+class _Answer200(http.server.BaseHTTPRequestHandler):
+    """Answers every GET with 200 ``ok``; also works as a forward proxy's answer."""
+
+    protocol_version = "HTTP/1.0"
+
+    def do_GET(self) -> None:
+        body = b"ok"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    request_queue_size = 1024  # the default 5 makes a burst of connects wait for SYN retries
+    daemon_threads = True
+
+
+@contextlib.contextmanager
+def serve_http_200() -> Iterator[str]:
+    """``http://127.0.0.1:PORT`` of a server answering every GET with 200, while in use."""
+    server = _QuietServer(("127.0.0.1", 0), _Answer200)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -7,17 +7,16 @@ How each block is run is in ``tests/docs_snippets.py``. HTTP requests of the blo
 
 from __future__ import annotations
 
-import http.server
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from docs_snippets import REPO, Snippet, all_snippets
+from servers import serve_http_200
 
 SNIPPETS = all_snippets()
 RUN = [s for s in SNIPPETS if s.kind and not s.skip]
@@ -25,36 +24,11 @@ BY_NAME = {(s.doc, s.name): s for s in SNIPPETS if s.name}
 BIN = Path(sys.executable).parent
 
 
-class _Answer200(http.server.BaseHTTPRequestHandler):
-    """A forward proxy that answers every request itself."""
-
-    protocol_version = "HTTP/1.0"
-
-    def do_GET(self) -> None:
-        body = b"ok"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class _Proxy(http.server.ThreadingHTTPServer):
-    request_queue_size = 1024
-    daemon_threads = True
-
-
 @pytest.fixture(scope="module")
 def proxy() -> Iterator[str]:
-    server = _Proxy(("127.0.0.1", 0), _Answer200)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """A forward proxy that answers every request itself."""
+    with serve_http_200() as url:
+        yield url
 
 
 def _env(proxy: str, home: Path) -> dict[str, str]:

@@ -42,7 +42,7 @@ from . import _active
 from ._active import ActiveTrial, _csv_rows, _current, current
 from ._config import PROCESS_ATTR, Config, forget_inherited, get_config, inherited
 from ._flusher import flusher
-from .layout import YAML_NAME
+from .layout import METRICS_PREFIX, YAML_NAME
 from .layout import safe_relative as _safe_relative
 
 __all__ = ["ParentView", "ended_elsewhere", "install", "outer", "settings_for_child"]
@@ -234,8 +234,6 @@ class ParentView:
             name = self._names.get(key)
             text = _csv_rows([row[1:] if user_at else row])
             if name is None:
-                from .layout import METRICS_PREFIX
-
                 name = self._names[key] = (
                     f"{METRICS_PREFIX}{self._tag}-{len(self._names):02d}.csv"
                 )

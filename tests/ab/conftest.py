@@ -4,15 +4,14 @@ a way to run the command in a subprocess, and a small HTTP server on 127.0.0.1.
 
 from __future__ import annotations
 
-import http.server
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from servers import serve_http_200
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -116,33 +115,8 @@ def ab() -> object:
     return run_ab
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"
-
-    def do_GET(self) -> None:
-        body = b"ok"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    request_queue_size = 1024  # the default 5 makes a burst of connects wait for SYN retries
-    daemon_threads = True
-
-
 @pytest.fixture
 def http_url() -> Iterator[str]:
     """The URL of a tiny HTTP server on 127.0.0.1 answering every GET with 200."""
-    server = _Server(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http_200() as url:
+        yield url + "/"
