@@ -315,7 +315,6 @@ class ActiveTrial:
                     del rows[:n]
 
     def _write_metrics(self, key: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-        user_at = "at" in key
         name = self._metric_files.get(key) if self.storage.can_append else None
         new_file = name is None
         if name is None:
@@ -323,13 +322,7 @@ class ActiveTrial:
             self._metric_seq += 1
             if self.storage.can_append:
                 self._metric_files[key] = name
-        if user_at:
-            # The user metered their own ``at``: keep theirs, drop ours.
-            rows = [row[1:] for row in rows]
-        text = _csv_rows(rows)
-        if new_file:
-            text = _csv_rows([key if user_at else ("at", *key)]) + text
-        data = text.encode("utf-8")
+        data = metric_csv(key, rows, header=new_file).encode("utf-8")
         path = self.file(name)
         if self.storage.can_append:
             self.storage.append(path, data)
@@ -489,6 +482,20 @@ class _AttachedFile:
 
 
 _NUMBERS = frozenset({int, float})
+
+
+def metric_csv(key: tuple[str, ...], rows: list[tuple[Any, ...]], *, header: bool) -> str:
+    """CSV text of metered rows (``(at, *values)`` each) under the names ``key``.
+
+    When the user metered an ``at`` of their own, theirs is kept and ours dropped.
+    """
+    user_at = "at" in key
+    if user_at:
+        rows = [row[1:] for row in rows]
+    text = _csv_rows(rows)
+    if header:
+        text = _csv_rows([key if user_at else ("at", *key)]) + text
+    return text
 
 
 def _csv_rows(rows: list[tuple[Any, ...]]) -> str:

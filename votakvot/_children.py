@@ -39,7 +39,7 @@ import time
 from typing import IO, Any
 
 from . import _active
-from ._active import ActiveTrial, _csv_rows, _current, current
+from ._active import ActiveTrial, _current, current, metric_csv
 from ._config import PROCESS_ATTR, Config, forget_inherited, get_config, inherited
 from ._flusher import flusher
 from .layout import METRICS_PREFIX, YAML_NAME
@@ -229,15 +229,13 @@ class ParentView:
             )
             return
 
-        user_at = "at" in key
         with self._lock:
             name = self._names.get(key)
-            text = _csv_rows([row[1:] if user_at else row])
+            text = metric_csv(key, [row], header=name is None)
             if name is None:
                 name = self._names[key] = (
                     f"{METRICS_PREFIX}{self._tag}-{len(self._names):02d}.csv"
                 )
-                text = _csv_rows([key if user_at else ("at", *key)]) + text
             try:
                 self._write(name, text.encode("utf-8"))
             except Exception as exc:
