@@ -49,7 +49,8 @@ def test_starts_lists_trials_and_quits_with_q(sample, tmp_path: Path):
     )
     assert started.returncode == 0, started.stderr
     try:
-        screen = _wait_screen(socket, "demo.train")
+        # Rows stream in as the walk finds them: wait for the whole table, not the first row.
+        screen = _wait_screen(socket, "6/6 shown")
         assert "interrupted" in screen and "6/6 shown" in screen
         _tmux(socket, "send-keys", "-t", "tui", "q")
         deadline = time.monotonic() + 20
