@@ -3,10 +3,16 @@
 * ``root``: a fresh local results root given to ``votakvot.init``; the settings
   before the test come back after it.
 * ``ftp_server``, ``sftp_server``: real remote stores on 127.0.0.1 (see ``tests/servers.py``).
+
+The whole session (and every process it starts) signs snapshots with a key in a
+config folder of its own, never the developer's ``~/.config/votakvot``.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +23,15 @@ import votakvot
 from votakvot._config import get_config, set_config
 
 __all__ = ["ftp_server", "root", "sftp_server"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="votakvot-test-config-")
+    os.environ.pop("VOTAKVOT_SNAPSHOT_KEY", None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(os.environ["XDG_CONFIG_HOME"], ignore_errors=True)
 
 
 @pytest.fixture

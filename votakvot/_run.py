@@ -19,14 +19,24 @@ if TYPE_CHECKING:
 __all__ = ["run"]
 
 
-def run(tid: str, fn: Callable[..., Any], /, *, rerun: bool = False, **params: Any) -> Trial:
+def run(
+    tid: str,
+    fn: Callable[..., Any],
+    /,
+    *,
+    rerun: bool = False,
+    trust_snapshot: bool = False,
+    **params: Any,
+) -> Trial:
     """Run ``fn(**params)`` as the trial with the explicit id ``tid``.
 
     ``tid`` is a relative folder under the root (``"sweep/n=10/seed=3"``). A trial
     that already finished there is returned as recorded, without running again,
     unless ``rerun=True``; so a script of ``run`` calls that was killed picks up
     where it stopped. Subclasses of ``votakvot.resumable_fn`` resume from their
-    last snapshot. The function's exception is re-raised after it is recorded.
+    last snapshot, once it verifies as written by this user (see ``docs/resumable.md``);
+    ``trust_snapshot=True`` skips that check, for a snapshot you know is yours (one of
+    an older votakvot). The function's exception is re-raised after it is recorded.
     """
     from .trial import Trial
 
@@ -34,7 +44,7 @@ def run(tid: str, fn: Callable[..., Any], /, *, rerun: bool = False, **params: A
     from .resumable import resumable_fn, run_resumable
 
     if isinstance(fn, type) and issubclass(fn, resumable_fn):
-        return run_resumable(tid, fn, params, rerun=rerun)
+        return run_resumable(tid, fn, params, rerun=rerun, trust_snapshot=trust_snapshot)
     fn = getattr(fn, "__wrapped__", fn) if hasattr(fn, "__votakvot_prefix__") else fn
     call = _run_to_end(fn)
     _children.install()  # once per process: trials followed into pools and children

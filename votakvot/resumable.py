@@ -7,9 +7,12 @@ kill at any moment leaves the previous snapshot or the new one). Running the sam
 explicit trial id again picks up from the last snapshot, in the same folder and
 with the same trial id, and the YAML records each resume.
 
-The snapshot file holds two pickles: a small header (params, loop count, timing)
-read first, so a resume with other params is refused before any user class is
-unpickled, and then the task object itself.
+The snapshot file (:mod:`votakvot._snapshot`) starts with a plain JSON header and
+is signed with a per-user key kept outside every results root: nothing in it is
+unpickled before the signature checks out, so a snapshot planted or changed by
+someone who can write into a shared results folder is refused, never run. Then the
+params are compared, so a resume with other params is refused before any user
+class is unpickled, and only then is the task object itself unpickled.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ import logging
 import os
 import pickle
 import platform
+import stat
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import _source, _yaml
+from . import _snapshot, _source, _userkey, _yaml
 from ._active import ActiveTrial
 from ._config import get_config
 from ._naming import function_name
@@ -39,6 +43,7 @@ from .layout import (
     TRACEBACK_NAME,
     YAML_NAME,
 )
+from .storage import is_local
 
 if TYPE_CHECKING:
     from .storage import Storage
@@ -48,9 +53,9 @@ __all__ = ["resumable_fn", "run_resumable"]
 
 logger = logging.getLogger("votakvot")
 
-SNAPSHOT_FORMAT = 2
-"""Version of the snapshot header; a snapshot of another version is not resumed."""
-SNAPSHOT_MAGIC = b"votakvot-snapshot\n"
+SNAPSHOT_FORMAT = _snapshot.FORMAT
+"""Version of the snapshot layout; a snapshot of another version is not resumed."""
+SNAPSHOT_MAGIC = _snapshot.MAGIC
 """First bytes of every snapshot votakvot writes: a pickle from elsewhere is refused
 before anything in it is unpickled (unpickling runs code)."""
 
@@ -142,6 +147,7 @@ def run_resumable(
     *,
     rerun: bool = False,
     trial_id: str | None = None,
+    trust_snapshot: bool = False,
 ) -> Trial:
     """Run, resume, or return the trial ``tid`` of the task ``cls`` (``votakvot.run`` calls it).
 
@@ -152,13 +158,18 @@ def run_resumable(
             passed on but neither recorded nor compared on resume.
         rerun: start over even if the trial finished or has a snapshot.
         trial_id: the uuid to record for a fresh trial (default: a new one).
+        trust_snapshot: resume from the snapshot without checking where it came from
+            (signature, owner, record): only for a snapshot you know is yours, such
+            as one of an older votakvot, which carries no signature.
 
     Returns:
         The trial as recorded. The task's exception is re-raised after it is recorded.
 
     Raises:
-        ResumeError: the snapshot cannot be read or unpickled, was made with other
-            params, or the trial is running in another live process right now.
+        ResumeError: the snapshot cannot be read or unpickled, does not verify (not
+            signed with this user's key, changed, not this user's file, or with no
+            matching record), was made with other params, or the trial is running in
+            another live process right now.
     """
     schedule = _Schedule(cls)
     config = get_config()
@@ -195,7 +206,7 @@ def run_resumable(
             from .trial import Trial
 
             return Trial(_url(storage, folder), record)
-        snapshot = None if rerun else _open_snapshot(storage, folder, tid)
+        snapshot = None if rerun else _open_snapshot(storage, folder, tid, trust_snapshot)
         if snapshot is None:
             if trial_id:
                 trial.id = trial.data["id"] = trial_id
@@ -203,6 +214,9 @@ def run_resumable(
             clear_files(trial, fresh_start, (METRICS_PREFIX,), temporary=True)
             return _Run(trial, cls, schedule).fresh(params)
         header, rest = snapshot
+        if not trust_snapshot:
+            snapshot_url = _url(storage, storage.join(folder, SNAPSHOT_NAME))
+            _check_snapshot_record(tid, header, record, snapshot_url)
         _check_snapshot_params(tid, cls, header, recorded, _url(storage, folder))
         task = _unpickle_task(rest, tid, cls, _url(storage, storage.join(folder, SNAPSHOT_NAME)))
         return _Run(trial, cls, schedule).resume(task, header, record)
@@ -252,11 +266,12 @@ class _Run:
         self, task: resumable_fn, header: dict[str, Any], record: dict[str, Any] | None
     ) -> Trial:
         trial = self.trial
-        previous = record or {"id": header.get("id"), "at": {"created": header.get("created")}}
+        created = _when(header.get("created"))
+        previous = record or {"id": header.get("id"), "at": {"created": created}}
         old = previous.get("resumable") or {}
         self.loops = self.section["snapshot_loop"] = int(header.get("loops", 0))
         self.snapshots = self.section["snapshots"] = int(header.get("snapshots", 0))
-        self.section["snapshot_at"] = header.get("written")
+        self.section["snapshot_at"] = _when(header.get("written"))
         resumes: list[Any] = old["resumes"] if isinstance(old.get("resumes"), list) else []
         state = previous.get("state")
         resumes = [
@@ -312,21 +327,21 @@ class _Run:
         trial = self.trial
         now = time.time()
         elapsed = trial.elapsed()
+        written = datetime.datetime.fromtimestamp(now).astimezone()
+        created = trial.data["at"].get("created")
         header = {
-            "format": SNAPSHOT_FORMAT,
             "tid": trial.tid,
             "id": trial.id,
             "function": trial.data.get("function"),
-            "params": trial.data.get("params"),
             "loops": self.loops,
             "snapshots": self.snapshots + 1,
             "elapsed": elapsed,
-            "created": trial.data["at"].get("created"),
-            "written": datetime.datetime.fromtimestamp(now).astimezone(),
+            "created": created.isoformat() if isinstance(created, datetime.datetime) else None,
+            "written": written.isoformat(),
         }
+        key = _userkey.snapshot_key()
         buf = io.BytesIO()
-        buf.write(SNAPSHOT_MAGIC)
-        pickle.dump(header, buf, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(trial.data.get("params"), buf, protocol=pickle.HIGHEST_PROTOCOL)
         try:
             pickle.dump(task, buf, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
@@ -344,17 +359,14 @@ class _Run:
                 f"{type(exc).__name__}: {exc}. Keep only picklable state on self (no open "
                 "files, locks or sockets), or define __getstate__/__setstate__"
             ) from exc
-        data = buf.getvalue()
+        data = _snapshot.pack(header, buf.getvalue(), key)
         # Metrics up to this loop go to disk with the state, so a resume repeats few rows.
         trial.flush_metrics()
-        trial._guard(
-            f"write {SNAPSHOT_NAME}",
-            lambda: trial.storage.write_atomic(trial.file(SNAPSHOT_NAME), data),
-        )
+        trial._guard(f"write {SNAPSHOT_NAME}", lambda: _write_snapshot(trial, data))
         self.snapshots += 1
         self.section.update(
             snapshots=self.snapshots,
-            snapshot_at=header["written"],
+            snapshot_at=written,
             snapshot_loop=self.loops,
             elapsed=round(elapsed, 6),
         )
@@ -369,6 +381,25 @@ class _Run:
         # A finished trial is never resumed: its snapshot only takes space.
         clear_files(trial, (SNAPSHOT_NAME,))
         return Trial(trial.url, trial.data)
+
+
+def _write_snapshot(trial: ActiveTrial, data: bytes) -> None:
+    """Write the snapshot atomically; a local one readable and writable by its owner only
+    (a resume refuses a snapshot others can write, whatever the umask made it)."""
+    path = trial.file(SNAPSHOT_NAME)
+    trial.storage.write_atomic(path, data)
+    if is_local(trial.storage.url) and os.name == "posix":
+        os.chmod(path, 0o600)
+
+
+def _when(value: Any) -> Any:
+    """A header's time (ISO text in signed snapshots) as the datetime the record holds."""
+    if isinstance(value, str):
+        try:
+            return datetime.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return value
 
 
 def _url(storage: Storage, path: str) -> str:
@@ -442,47 +473,88 @@ def _check_snapshot_params(
 
 
 def _open_snapshot(
-    storage: Storage, folder: str, tid: str
+    storage: Storage, folder: str, tid: str, trust: bool = False
 ) -> tuple[dict[str, Any], io.BytesIO] | None:
-    """The snapshot's header, and the stream positioned at the pickled task; ``None`` if none."""
+    """The snapshot's verified header, and the stream at the pickled task; ``None`` if none.
+
+    Nothing is unpickled unless the file verifies (or ``trust``): it must be signed
+    with this user's key and, when local, be this user's file and not writable by
+    anyone else.
+    """
     path = storage.join(folder, SNAPSHOT_NAME)
     raw = _read_bytes(storage, path)
     if raw is None:
         return None
+    url = _url(storage, path)
+    if not trust and is_local(storage.url):
+        _check_local_owner(path, tid, url)
     try:
-        header, stream = read_snapshot_header(raw)
-    except ValueError as exc:
-        raise ResumeError(
-            f"trial {tid!r}: {_url(storage, path)} {exc}; nothing in it was unpickled. "
-            "Pass rerun=True to start the trial over"
-        ) from None
+        return _snapshot.unpack(raw, None if trust else _userkey.snapshot_key())
+    except _snapshot.SnapshotRefused as exc:
+        raise _refused(tid, url, str(exc)) from None
     except Exception as exc:
-        raise _broken(tid, _url(storage, path), exc) from exc
-    if not isinstance(header, dict) or header.get("format") != SNAPSHOT_FORMAT:
+        raise _broken(tid, url, exc) from exc
+
+
+def _refused(tid: str, url: str, reason: str) -> ResumeError:
+    """The error for a snapshot that is not resumed because its origin is not shown."""
+    return ResumeError(
+        f"trial {tid!r}: the snapshot {url} {reason}; nothing in it was unpickled. Pass "
+        f"rerun=True to votakvot.run({tid!r}, ...) to start the trial over, or, only if you "
+        "know the file is yours, trust_snapshot=True to resume from it anyway"
+    )
+
+
+def _check_local_owner(path: str, tid: str, url: str) -> None:
+    """Refuse a local snapshot that is not the user's own, or that others can write."""
+    if os.name != "posix":
+        return
+    try:
+        info = os.stat(path)
+    except OSError as exc:
         raise ResumeError(
-            f"trial {tid!r}: {_url(storage, path)} is not a snapshot this votakvot can "
-            f"resume (format {header.get('format') if isinstance(header, dict) else '?'}, "
-            f"expected {SNAPSHOT_FORMAT}); pass rerun=True to start the trial over"
+            f"trial {tid!r}: the snapshot {url} cannot be read ({exc.strerror or exc}); "
+            "pass rerun=True to start this trial over"
+        ) from None
+    if info.st_uid != os.getuid():
+        raise _refused(tid, url, f"belongs to user id {info.st_uid}, not to you ({os.getuid()})")
+    if info.st_mode & 0o022:
+        raise _refused(
+            tid,
+            url,
+            f"can be written by other users (mode {stat.S_IMODE(info.st_mode):03o})",
         )
-    return header, stream
 
 
-def read_snapshot_header(raw: bytes) -> tuple[Any, io.BytesIO]:
-    """The header of a snapshot votakvot wrote, and the stream at the pickled task.
+def _check_snapshot_record(
+    tid: str, header: dict[str, Any], record: dict[str, Any] | None, url: str
+) -> None:
+    """A snapshot resumes only the trial whose record it belongs to: not one planted in
+    a folder for a tid that never ran, nor one copied from another trial."""
+    if record is None:
+        raise _refused(tid, url, "has no record (votakvot.yaml) beside it: the trial never ran")
+    if header.get("tid") != tid or header.get("id") != record.get("id"):
+        raise _refused(
+            tid,
+            url,
+            f"belongs to another trial (tid {header.get('tid')!r}, id {header.get('id')!r}; "
+            f"the record says id {record.get('id')!r})",
+        )
 
-    Snapshots are pickles, and unpickling runs code: only the header of a file that
-    starts with :data:`SNAPSHOT_MAGIC` is ever unpickled, and the task only after the
-    header checks out. Resume only from results folders you trust, as you would
-    import code only from folders you trust.
+
+def read_snapshot_header(raw: bytes, *, trust: bool = False) -> tuple[dict[str, Any], io.BytesIO]:
+    """The verified header of a snapshot votakvot wrote (with its ``params``), and the
+    stream at the pickled task.
+
+    Snapshots are pickles, and unpickling runs code: nothing is unpickled unless the
+    file is signed with this user's snapshot key (see ``docs/resumable.md``), or
+    ``trust`` says the caller knows the file is theirs.
 
     Raises:
-        ValueError: ``raw`` is not a votakvot snapshot.
+        ValueError: ``raw`` is not a votakvot snapshot, or does not verify.
+        ResumeError: the user's snapshot key cannot be used (the message says why).
     """
-    if not raw.startswith(SNAPSHOT_MAGIC):
-        raise ValueError("is not a snapshot written by votakvot (no votakvot header)")
-    stream = io.BytesIO(raw)
-    stream.seek(len(SNAPSHOT_MAGIC))
-    return pickle.load(stream), stream
+    return _snapshot.unpack(raw, None if trust else _userkey.snapshot_key())
 
 
 def _broken(tid: str, url: str, exc: BaseException) -> ResumeError:
