@@ -21,7 +21,6 @@ import votakvot
 from votakvot.layout import SNAPSHOT_NAME, YAML_NAME
 from votakvot.trial import read_trial
 
-
 OLD_MAGIC = b"votakvot-snapshot\n"
 """How snapshots started before format 3: a pickled header followed."""
 MAGIC = b"votakvot-snapshot "
