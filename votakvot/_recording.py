@@ -14,7 +14,7 @@ import time
 from typing import IO, Any
 
 from . import _active, _children
-from .layout import safe_relative
+from .layout import attach_name
 
 __all__ = ["attach", "inform", "meter", "tid"]
 
@@ -84,9 +84,11 @@ def attach(name: str, mode: str = "w") -> IO[Any]:
     """Open a file inside the current trial's folder (subfolders are made as needed).
 
     Outside any tracked call it logs a warning and returns a file that keeps nothing.
-    Raises ValueError for a name that would leave the trial folder.
+    Raises ValueError for a name that would leave the trial folder or that votakvot
+    keeps for its own files (``votakvot.yaml``, ``output.log``, ``votakvot.*``, ...):
+    a wrong name is a bug in the caller, unlike a full disk, which never raises.
     """
-    safe_relative(name)
+    attach_name(name)
     trial = _current_trial()
     if trial is None:
         outer = _children.outer()  # in a child process started by a trial

@@ -27,9 +27,11 @@ __all__ = [
     "SNAPSHOT_NAME",
     "TRACEBACK_NAME",
     "YAML_NAME",
+    "attach_name",
     "check_tid",
     "is_metrics_file",
     "is_own_file",
+    "link_outside",
     "new_tid",
     "safe_relative",
     "tail_name",
@@ -112,3 +114,39 @@ def safe_relative(name: str) -> str:
             f"attach({name!r}) would write outside the trial folder; use a name below it"
         )
     return norm
+
+
+def attach_name(name: str) -> str:
+    """A name ``votakvot.attach`` may write, normalized; a ValueError naming the name and
+    the fix for one that leaves the trial folder or is one of votakvot's own files
+    (writing ``votakvot.yaml`` would replace the trial's record)."""
+    norm = safe_relative(name)
+    if "/" not in norm and (
+        norm.casefold() in {own.casefold() for own in OWN_FILES}
+        or norm.casefold().startswith(OWN_PREFIXES)
+    ):
+        raise ValueError(
+            f"attach({name!r}): {norm!r} is a name votakvot keeps for its own files "
+            f"({YAML_NAME}, {OUTPUT_NAME}, {LOG_NAME}, {TRACEBACK_NAME} and names starting "
+            f"with {OWN_PREFIXES[0]!r}); choose another name, e.g. {'my-' + norm!r}"
+        )
+    return norm
+
+
+def link_outside(folder: str, name: str) -> str | None:
+    """Where ``folder/name`` really is, when a symbolic link on its way leads out of the
+    local trial folder ``folder``; ``None`` when it stays inside (or the folder is remote).
+
+    Whoever can write into a shared results folder could link an "attachment" to any
+    file of the person who reads it (``~/.ssh/id_rsa``): readers refuse such links.
+    """
+    if "://" in folder:
+        protocol, _, rest = folder.partition("://")
+        if protocol not in ("file", "local"):
+            return None
+        folder = rest
+    base = os.path.realpath(folder)
+    target = os.path.realpath(os.path.join(folder, *name.split("/")))
+    if target == base or target.startswith(base.rstrip(os.sep) + os.sep):
+        return None
+    return target

@@ -15,9 +15,10 @@ from .layout import (
     SIDE_FILE_LIMIT,
     YAML_NAME,
     is_own_file,
+    link_outside,
     safe_relative,
 )
-from .storage import Storage, open_storage, read_side_file, redact
+from .storage import LocalStorage, Storage, open_storage, read_side_file, redact
 
 if TYPE_CHECKING:
     import os
@@ -269,9 +270,24 @@ class Trial:
         return sorted(n for n in storage.find_files(storage.root) if not is_own_file(n))
 
     def attach(self, name: str, mode: str = "rb") -> IO[Any]:
-        """Open an attached file for reading."""
+        """Open an attached file for reading.
+
+        Raises:
+            TrialLoadError: the file is a symbolic link (or lies below one) leading out
+                of the trial folder: whoever wrote the folder could otherwise make it
+                read any file of the reader's.
+        """
         storage = self.storage
-        return storage.open(storage.join(storage.root, *safe_relative(name).split("/")), mode)
+        rel = safe_relative(name)
+        path = storage.join(storage.root, *rel.split("/"))
+        target = link_outside(storage.root, rel) if isinstance(storage, LocalStorage) else None
+        if target is not None:
+            raise TrialLoadError(
+                path,
+                f"is a symbolic link to {target}, outside the trial folder: not opened. "
+                "Copy the file into the trial folder if you mean to read it",
+            )
+        return storage.open(path, mode)
 
     @property
     def output(self) -> str:

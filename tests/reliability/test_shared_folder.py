@@ -278,3 +278,66 @@ def test_key_file_is_private_and_refused_when_open(
     monkeypatch.setenv("VOTAKVOT_SNAPSHOT_KEY", "short")
     with pytest.raises(votakvot.ResumeError, match="VOTAKVOT_SNAPSHOT_KEY holds 5 characters"):
         _userkey.snapshot_key()
+
+
+# --- files read through symlinks, and names votakvot keeps ------------------------------
+
+
+@votakvot.track("shared/attacher")
+def _attacher(name: str) -> str:
+    with votakvot.attach(name) as f:
+        f.write("mine")
+    return name
+
+
+def _trial_with_link(results: Path, tmp_path: Path) -> Path:
+    """A finished trial whose folder someone added a link to a private file of the reader."""
+    secret = tmp_path / "private" / "id_rsa"
+    secret.parent.mkdir()
+    secret.write_text("PRIVATE KEY")
+    folder = Path(votakvot.run("linked/one", _attacher, name="notes.txt").path)
+    (folder / "loot.txt").symlink_to(secret)
+    (folder / "sub").symlink_to(secret.parent)
+    (folder / "inside.txt").symlink_to(folder / "notes.txt")  # stays in: fine
+    return folder
+
+
+def test_symlinked_attachment_is_not_read(results: Path, tmp_path: Path) -> None:
+    """``Trial.attach`` refuses a link (or a linked folder) leading out of the trial folder,
+    naming the file and where it leads; a link inside the folder still reads."""
+    folder = _trial_with_link(results, tmp_path)
+    trial = read_trial(str(folder))
+    assert trial is not None
+    for name in ("loot.txt", "sub/id_rsa"):
+        with pytest.raises(votakvot.TrialLoadError, match="outside the trial folder") as info:
+            trial.attach(name)
+        assert name.split("/")[0] in str(info.value)
+        assert str(tmp_path / "private") in str(info.value)
+    with trial.attach("inside.txt") as f:
+        assert f.read() == b"mine"
+
+
+def test_dashboard_files_tab_does_not_follow_links_out(results: Path, tmp_path: Path) -> None:
+    """The dashboard's file viewer shows why a link out of the folder is not shown, never
+    the file it points to."""
+    from votakvot_tui.screens.viewer import read_text
+
+    folder = _trial_with_link(results, tmp_path)
+    for name in ("loot.txt", "sub/id_rsa"):
+        text = read_text(str(folder), name)
+        assert "PRIVATE KEY" not in text
+        assert "outside the trial folder" in text and name in text
+    assert read_text(str(folder), "inside.txt") == "mine"
+
+
+@pytest.mark.parametrize(
+    "name", ["votakvot.yaml", "VOTAKVOT.yaml", "output.log", "votakvot.metrics.00000.csv"]
+)
+def test_reserved_attachment_name_is_refused(results: Path, name: str) -> None:
+    """``votakvot.attach`` of a name votakvot keeps raises ValueError naming it and what to
+    do, and the trial's record stays the record."""
+    with pytest.raises(ValueError, match=r"keeps for its own files.*choose another name"):
+        votakvot.run("reserved/one", _attacher, name=name)
+    record = read_trial(str(results / "reserved" / "one"))
+    assert record is not None and record.state == "failed"
+    assert record.data["error"]["type"] == "ValueError"

@@ -18,14 +18,22 @@ def read_text(path: str, name: str, limit: int = LIMIT) -> str:
     """The start of an attached file as text, or why it is not shown as text.
 
     Only regular files are opened (a FIFO would block, a device never end) and at
-    most ``limit`` bytes are read; JSON, CSV and logs show as they are.
+    most ``limit`` bytes are read; JSON, CSV and logs show as they are. A symbolic
+    link that leads out of the trial folder is not followed: whoever wrote a shared
+    folder could point it at any file of the person looking.
     """
-    from votakvot.layout import safe_relative
+    from votakvot.layout import link_outside, safe_relative
 
     try:
         name = safe_relative(name)
     except ValueError as exc:
         return str(exc)
+    target = link_outside(path, name)
+    if target is not None:
+        return (
+            f"{name}: a symbolic link to {target}, outside the trial folder: not shown. "
+            "Copy the file into the trial folder to see it here"
+        )
     start = read_start(path, name, limit)
     if start.missing:
         return f"{name}: not there any more (deleted?)"
