@@ -19,6 +19,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import ModalScreen
 
 from .core.jobs import Job, JobManager
+from .core.ownership import ForeignCode, foreign_trial_code
 from .core.runs import AbRequest, LaunchError, root_of, start_resume
 from .messages import LaunchAbAgain, OpenAbMonitor, ResumeTrial
 
@@ -192,11 +193,20 @@ class LaunchActions(App[None]):
     def on_resume_trial(self, message: ResumeTrial) -> None:
         self.resume(message.path)
 
-    def resume(self, path: str) -> None:
-        """Check the trial ``path`` and resume it as a job (in a thread), notifying the outcome."""
+    def resume(self, path: str, *, confirmed: bool = False) -> None:
+        """Check the trial ``path`` and resume it as a job (in a thread), notifying the outcome.
+
+        A folder that is not the user's own is resumed only after the user saw, and
+        confirmed, the module and function it would run (``confirmed``).
+        """
         jobs = self.job_manager
 
         def work() -> None:
+            if not confirmed:
+                foreign = foreign_trial_code(path)
+                if foreign is not None:
+                    self.call_from_thread(self._confirm_foreign_resume, path, foreign)
+                    return
             try:
                 text = start_resume(jobs, path)
             except LaunchError as exc:
@@ -207,6 +217,15 @@ class LaunchActions(App[None]):
             self.call_from_thread(self.notify, text, title="Resuming")
 
         self.run_worker(work, thread=True, group="resume", exit_on_error=False)
+
+    def _confirm_foreign_resume(self, path: str, foreign: ForeignCode) -> None:
+        from .screens.confirm_foreign import ConfirmForeignScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.resume(path, confirmed=True)
+
+        self.push_screen(ConfirmForeignScreen(foreign, "resume"), answered)
 
     # ---------------------------------------------------------------- actions
 

@@ -18,6 +18,7 @@ from textual.widgets import Button, Input, Label, Static
 from votakvot.layout import YAML_NAME
 
 from ..core.jobs import Job, JobError
+from ..core.ownership import ForeignCode, foreign_code
 from ..core.runs import (
     LaunchError,
     check_importable,
@@ -70,7 +71,10 @@ class RerunScreen(BaseModal[Job | None]):
         self.record: dict[str, Any] | None = None
         """Its ``votakvot.yaml`` once read."""
         self.checked = False
-        """The function imported fine in a fresh interpreter."""
+        """The function imported fine in a fresh interpreter (or, for a folder of
+        someone else's, the user was shown what Run would import and call)."""
+        self.foreign: ForeignCode | None = None
+        """What Run would run when the folder is not the user's own, else ``None``."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog rerun-dialog"):
@@ -78,6 +82,7 @@ class RerunScreen(BaseModal[Job | None]):
             yield Static("reading the trial…", id="rerun-function", markup=False)
             with VerticalScroll(id="rerun-scroll"):
                 yield Grid(id="rerun-grid")
+            yield Static("", id="rerun-owner", classes="warning", markup=False)
             yield Static("", id="rerun-error", classes="error-text", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Run", variant="primary", id="run", disabled=True)
@@ -111,6 +116,10 @@ class RerunScreen(BaseModal[Job | None]):
             self.app.call_from_thread(self.show_error, problem)
             return
         cwd = trial_cwd(record)
+        foreign = foreign_code(self.path, record, cwd)
+        if foreign is not None:  # checking the import would already run the module
+            self.app.call_from_thread(self._show_foreign, foreign)
+            return
         problem = check_importable(function, cwd)
         if problem is not None:
             self.app.call_from_thread(
@@ -142,6 +151,13 @@ class RerunScreen(BaseModal[Job | None]):
         self.dismiss(None)
         tid = str(record.get("tid") or "")
         self.app.post_message(LaunchAbAgain(self.path, tid, dict(record.get("params") or {})))
+
+    def _show_foreign(self, foreign: ForeignCode) -> None:
+        """Someone else's folder: say whose, and exactly what Run would import and call."""
+        self.foreign = foreign
+        self.query_one("#rerun-owner", Static).update(foreign.text("rerun"))
+        self.query_one("#run", Button).label = "Run it as me"
+        self._ready()
 
     def _ready(self) -> None:
         self.checked = True
