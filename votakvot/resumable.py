@@ -215,10 +215,10 @@ def run_resumable(
             return _Run(trial, cls, schedule).fresh(params)
         header, rest = snapshot
         if not trust_snapshot:
-            snapshot_url = _url(storage, storage.join(folder, SNAPSHOT_NAME))
+            snapshot_url = storage.shown(storage.join(folder, SNAPSHOT_NAME))
             _check_snapshot_record(tid, header, record, snapshot_url)
-        _check_snapshot_params(tid, cls, header, recorded, _url(storage, folder))
-        task = _unpickle_task(rest, tid, cls, _url(storage, storage.join(folder, SNAPSHOT_NAME)))
+        _check_snapshot_params(tid, cls, header, recorded, storage.shown(folder))
+        task = _unpickle_task(rest, tid, cls, storage.shown(storage.join(folder, SNAPSHOT_NAME)))
         return _Run(trial, cls, schedule).resume(task, header, record)
     finally:
         with _running_lock:
@@ -423,10 +423,10 @@ def _read_record(storage: Storage, folder: str, tid: str) -> dict[str, Any] | No
     if raw is None:
         return None
     try:
-        return parse_record(raw, _url(storage, path))
+        return parse_record(raw, storage.shown(path))
     except TrialLoadError as exc:
         raise ResumeError(
-            f"trial {tid!r}: its record {_url(storage, path)} cannot be read ({exc.reason}); "
+            f"trial {tid!r}: its record {storage.shown(path)} cannot be read ({exc.reason}); "
             f"pass rerun=True to start this trial over"
         ) from exc
 
@@ -485,7 +485,7 @@ def _open_snapshot(
     raw = _read_bytes(storage, path)
     if raw is None:
         return None
-    url = _url(storage, path)
+    url = storage.shown(path)  # messages name URLs without their password
     if not trust and is_local(storage.url):
         _check_local_owner(path, tid, url)
     try:

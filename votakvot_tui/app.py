@@ -31,8 +31,11 @@ from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
+
+from votakvot.storage import redact
 
 from .core.model import (
     Source,
@@ -398,6 +401,20 @@ class VotakvotApp(LaunchActions, App[None]):
             screen.post_message(make())
 
     # --------------------------------------------------------------- errors
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast of the app and its screens, with URLs shown without their password."""
+        super().notify(
+            redact(message), title=redact(title), severity=severity, timeout=timeout, markup=markup
+        )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A failed worker of the app itself: the same dialog as a screen's."""

@@ -341,3 +341,22 @@ def test_reserved_attachment_name_is_refused(results: Path, name: str) -> None:
     record = read_trial(str(results / "reserved" / "one"))
     assert record is not None and record.state == "failed"
     assert record.data["error"]["type"] == "ValueError"
+
+
+# --- passwords in URLs ----------------------------------------------------------------------
+
+
+def test_worker_settings_print_without_password(ftp_server, isolated_config: None) -> None:
+    """What runners send to workers (and Dask prints into worker logs when a task fails)
+    names the root URL without its password; the worker still gets the whole URL."""
+    from votakvot._config import get_config
+    from votakvot.runners._call import worker_settings
+
+    url = ftp_server.url("shared-settings")
+    password = url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+    votakvot.init(url)
+    settings = worker_settings(get_config())
+    assert password in settings["path"]
+    assert password not in repr(settings) and password not in str(settings)
+    assert url.replace(f":{password}@", "@") in repr(settings)
+    assert pickle.loads(pickle.dumps(settings)) == settings

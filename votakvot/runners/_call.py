@@ -21,6 +21,7 @@ from .._naming import default_prefix as _default_prefix
 from .._run import run
 from ..layout import new_tid
 from ..resumable import resumable_fn, run_resumable
+from ..storage import redact
 
 __all__ = [
     "Call",
@@ -87,12 +88,13 @@ class _Failure:
     """An exception with its traceback text, that unpickles as the exception itself."""
 
     def __init__(self, exc: BaseException) -> None:
-        self.text = '\n"""\n' + "".join(traceback.format_exception(exc)) + '"""'
+        # Shown in the client's logs and tracebacks: URLs there lose their password.
+        self.text = '\n"""\n' + redact("".join(traceback.format_exception(exc))) + '"""'
         try:
             pickle.dumps(exc)
             self.exc = exc
         except Exception:
-            self.exc = RuntimeError(f"{type(exc).__qualname__}: {exc} (not picklable)")
+            self.exc = RuntimeError(redact(f"{type(exc).__qualname__}: {exc} (not picklable)"))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return _rebuild, (self.exc, self.text)
@@ -128,21 +130,37 @@ def _tracked(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+class WorkerSettings(dict[str, Any]):
+    """The settings sent to workers: a dict whose repr leaves out URL passwords.
+
+    Dask prints a failed task's arguments into its worker logs ("Compute Failed ...
+    args: ..."); the root URL among them must not carry its password there, while the
+    worker still gets the whole URL to write to.
+    """
+
+    def __repr__(self) -> str:
+        return redact(dict.__repr__(self))
+
+    __str__ = __repr__
+
+
 def worker_settings(config: Config) -> dict[str, Any]:
     """The arguments of ``votakvot.init`` that make another process record trials like this one.
 
     The root goes as an absolute path or a full URL, so a worker with another working
-    directory still writes to the same place.
+    directory still writes to the same place; printed, the URL has no password.
     """
-    return {
-        "path": config.storage.url,
-        "meta_providers": config.meta_providers,
-        "strict": config.strict,
-        "capture": config.capture,
-        "capture_limit": config.capture_limit,
-        "flush_interval": config.flush_interval,
-        "heartbeat_interval": config.heartbeat_interval,
-    }
+    return WorkerSettings(
+        {
+            "path": config.storage.url,
+            "meta_providers": config.meta_providers,
+            "strict": config.strict,
+            "capture": config.capture,
+            "capture_limit": config.capture_limit,
+            "flush_interval": config.flush_interval,
+            "heartbeat_interval": config.heartbeat_interval,
+        }
+    )
 
 
 _applied: str | None = None

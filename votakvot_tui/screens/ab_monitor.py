@@ -22,6 +22,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Label, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
+from votakvot.storage import redact
+
 from ..core.ab_data import AbReader, AbSnapshot, display_bins, fmt_latency
 from ..messages import LaunchAbAgain
 from .base import BaseScreen
@@ -164,7 +166,7 @@ class AbMonitorScreen(BaseScreen[None]):
         self._final = False
 
     def compose(self) -> ComposeResult:
-        yield Label(f"ab {self.path}", id="abm-title", markup=False)
+        yield Label(f"ab {redact(self.path)}", id="abm-title", markup=False)
         with Horizontal(id="abm-top"):
             yield ProgressBar(total=None, show_eta=False, id="abm-progress")
             yield Label("", id="abm-progress-text", markup=False)

@@ -15,6 +15,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Label, OptionList, Static, TabbedContent, TabPane
 
+from votakvot.storage import redact
+
 from ..messages import MetricsChanged, TrialsUpdated
 from .base import ReadingScreen
 
@@ -198,7 +200,7 @@ class DetailScreen(ReadingScreen[TrialDetails]):
         """What was read last."""
 
     def compose(self) -> ComposeResult:
-        yield Label(self.path, id="detail-title", markup=False)
+        yield Label(redact(self.path), id="detail-title", markup=False)  # no URL passwords
         with TabbedContent(id="detail-tabs"):
             with TabPane("YAML", id="tab-yaml"), VerticalScroll():
                 yield Static("reading…", id="yaml")
@@ -228,7 +230,7 @@ class DetailScreen(ReadingScreen[TrialDetails]):
         title = Text()
         title.append(str(data.get("function", "")) + " ", style="bold")
         title.append(state, style=_STATE_STYLES.get(state, ""))
-        title.append("  " + str(data.get("tid", self.path)))
+        title.append("  " + str(data.get("tid", redact(self.path))))
         self.query_one("#detail-title", Label).update(title)
         yaml_widget = self.query_one("#yaml", Static)
         if details.error:

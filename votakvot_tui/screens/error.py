@@ -10,6 +10,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Button, Label, Static
 
+from votakvot.storage import redact
+
 from .base import BaseModal
 
 __all__ = ["ErrorScreen"]
@@ -34,11 +36,16 @@ class ErrorScreen(BaseModal[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog error-dialog"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield Static(f"{type(self.error).__name__}: {self.error}", classes="error-text")
+            yield Label(redact(self.title_text), classes="dialog-title", markup=False)
+            # Errors name URLs; their passwords stay out of the dialog (and screenshots).
+            yield Static(
+                redact(f"{type(self.error).__name__}: {self.error}"),
+                classes="error-text",
+                markup=False,
+            )
             with VerticalScroll(classes="error-details"):
                 details = "".join(traceback.format_exception(self.error))
-                yield Static(details, markup=False)
+                yield Static(redact(details), markup=False)
             yield Button("Close", variant="primary", id="close")
 
     def on_button_pressed(self) -> None:

@@ -8,6 +8,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Label, TextArea
 
+from votakvot.storage import redact
+
 from ..core._files import LIMIT, read_start
 from .base import ReadingScreen
 
@@ -65,7 +67,7 @@ class ViewerScreen(ReadingScreen[str]):
         """The attached file shown."""
 
     def compose(self) -> ComposeResult:
-        yield Label(f"{self.file_name}  ({self.path})", id="viewer-title", markup=False)
+        yield Label(f"{self.file_name}  ({redact(self.path)})", id="viewer-title", markup=False)
         yield TextArea("reading…", read_only=True, id="viewer", soft_wrap=False)
         yield Footer(compact=True)
 
