@@ -16,8 +16,6 @@ only read when the caller trusts the file explicitly.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import json
 import pickle
@@ -53,6 +51,9 @@ class SnapshotRefused(ValueError):
 
 def pack(header: dict[str, Any], payload: bytes, key: bytes) -> bytes:
     """The snapshot file: ``header`` (JSON-able) and ``payload``, signed with ``key``."""
+    import hashlib
+    import hmac  # here, not at the top: `import votakvot` stays light
+
     header = {**header, "format": FORMAT, "key": key_id(key)}
     line = MAGIC + json.dumps(header, sort_keys=True, ensure_ascii=True).encode("ascii") + b"\n"
     mac = hmac.new(key, line + payload, hashlib.sha256).hexdigest().encode("ascii")
@@ -103,6 +104,9 @@ def unpack(raw: bytes, key: bytes | None) -> tuple[dict[str, Any], io.BytesIO]:
         raise SnapshotRefused("has no signature line: not a snapshot written by votakvot")
     payload = memoryview(raw)[mac_end + 1 :]
     if key is not None:
+        import hashlib
+        import hmac
+
         expected = hmac.new(key, line, hashlib.sha256)
         expected.update(payload)
         if not hmac.compare_digest(expected.hexdigest().encode("ascii"), bytes(given)):

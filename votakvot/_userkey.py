@@ -11,9 +11,7 @@ whose machines do not share a home folder, :data:`KEY_ENV` holds the same key.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import secrets
 import stat
 
 from .exceptions import ResumeError
@@ -56,6 +54,8 @@ def snapshot_key() -> bytes:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it first: use theirs
         return _read_key_file(path)
+    import secrets
+
     try:
         os.write(fd, (secrets.token_hex(32) + "\n").encode("ascii"))
     finally:
@@ -65,6 +65,8 @@ def snapshot_key() -> bytes:
 
 def key_id(key: bytes) -> str:
     """A short fingerprint of ``key`` to name it in messages (it reveals nothing of it)."""
+    import hashlib
+
     return hashlib.sha256(b"votakvot snapshot key id\0" + key).hexdigest()[:12]
 
 
