@@ -56,8 +56,9 @@ def pack(header: dict[str, Any], payload: bytes, key: bytes) -> bytes:
 
     header = {**header, "format": FORMAT, "key": key_id(key)}
     line = MAGIC + json.dumps(header, sort_keys=True, ensure_ascii=True).encode("ascii") + b"\n"
-    mac = hmac.new(key, line + payload, hashlib.sha256).hexdigest().encode("ascii")
-    return line + _MAC + mac + b"\n" + payload
+    signer = hmac.new(key, line, hashlib.sha256)
+    signer.update(payload)  # no copy of a state that may be large
+    return b"".join((line, _MAC, signer.hexdigest().encode("ascii"), b"\n", payload))
 
 
 def unpack(raw: bytes, key: bytes | None) -> tuple[dict[str, Any], io.BytesIO]:
