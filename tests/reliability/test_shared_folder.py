@@ -347,15 +347,16 @@ def test_reserved_attachment_name_is_refused(results: Path, name: str) -> None:
 
 
 def test_worker_settings_print_without_password(ftp_server, isolated_config: None) -> None:
-    """What runners send to workers (and Dask prints into worker logs when a task fails)
-    names the root URL without its password; the worker still gets the whole URL."""
+    """What the Dask runner sends with every task (and Dask prints into worker logs when a
+    task fails) names the root URL without its password; the workers still get it whole."""
     from votakvot._config import get_config
-    from votakvot.runners._call import worker_settings
+    from votakvot.runners.dask import DaskRunner
 
     url = ftp_server.url("shared-settings")
     password = url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
     votakvot.init(url)
-    settings = worker_settings(get_config())
+    runner = DaskRunner(get_config(), client=object())  # no cluster: only its settings
+    settings = runner.settings
     assert password in settings["path"]
     assert password not in repr(settings) and password not in str(settings)
     assert url.replace(f":{password}@", "@") in repr(settings)

@@ -26,6 +26,7 @@ from ..storage import redact
 __all__ = [
     "Call",
     "RemoteTraceback",
+    "WorkerSettings",
     "apply_settings",
     "execute",
     "execute_many",
@@ -88,13 +89,12 @@ class _Failure:
     """An exception with its traceback text, that unpickles as the exception itself."""
 
     def __init__(self, exc: BaseException) -> None:
-        # Shown in the client's logs and tracebacks: URLs there lose their password.
-        self.text = '\n"""\n' + redact("".join(traceback.format_exception(exc))) + '"""'
+        self.text = '\n"""\n' + "".join(traceback.format_exception(exc)) + '"""'
         try:
             pickle.dumps(exc)
             self.exc = exc
         except Exception:
-            self.exc = RuntimeError(redact(f"{type(exc).__qualname__}: {exc} (not picklable)"))
+            self.exc = RuntimeError(f"{type(exc).__qualname__}: {exc} (not picklable)")
 
     def __reduce__(self) -> tuple[Any, ...]:
         return _rebuild, (self.exc, self.text)
@@ -148,19 +148,17 @@ def worker_settings(config: Config) -> dict[str, Any]:
     """The arguments of ``votakvot.init`` that make another process record trials like this one.
 
     The root goes as an absolute path or a full URL, so a worker with another working
-    directory still writes to the same place; printed, the URL has no password.
+    directory still writes to the same place.
     """
-    return WorkerSettings(
-        {
-            "path": config.storage.url,
-            "meta_providers": config.meta_providers,
-            "strict": config.strict,
-            "capture": config.capture,
-            "capture_limit": config.capture_limit,
-            "flush_interval": config.flush_interval,
-            "heartbeat_interval": config.heartbeat_interval,
-        }
-    )
+    return {
+        "path": config.storage.url,
+        "meta_providers": config.meta_providers,
+        "strict": config.strict,
+        "capture": config.capture,
+        "capture_limit": config.capture_limit,
+        "flush_interval": config.flush_interval,
+        "heartbeat_interval": config.heartbeat_interval,
+    }
 
 
 _applied: str | None = None

@@ -19,7 +19,7 @@ from typing import Any
 from .._config import Config
 from ..exceptions import MissingDependencyError
 from ._base import Runner, check_options
-from ._call import Call, execute_with, worker_settings
+from ._call import Call, WorkerSettings, execute_with, worker_settings
 from .process import check_shareable_root
 
 __all__ = ["DaskRunner"]
@@ -72,7 +72,7 @@ class DaskRunner(Runner):
                 dashboard_address=None,
             )
             self.client = distributed.Client(self.cluster)
-        self.settings = worker_settings(config)
+        self.settings = WorkerSettings(worker_settings(config))  # printed without passwords
         self.token = uuid.uuid4().hex
 
     def submit(self, call: Call) -> concurrent.futures.Future[Any]:

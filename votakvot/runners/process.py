@@ -20,7 +20,6 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from .._config import Config
-from ..storage import redact
 from ._base import Runner, check_options
 from ._call import Call, apply_settings, execute, execute_many, worker_settings
 
@@ -34,7 +33,7 @@ __all__ = ["ProcessRunner", "check_shareable_root", "not_picklable"]
 def check_shareable_root(runner: str, config: Config) -> None:
     if config.storage.url.startswith("memory://"):
         raise ValueError(
-            f"runner {runner!r} cannot write trials to {redact(config.storage.url)!r}: memory:// "
+            f"runner {runner!r} cannot write trials to {config.storage.url!r}: memory:// "
             "lives inside one process, so the workers' trials would be lost. Use a local "
             "folder or a shared fsspec URL (s3://..., sftp://...) in votakvot.init(path=...)"
         )
