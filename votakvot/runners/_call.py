@@ -41,6 +41,13 @@ class Call:
     params: dict[str, Any]
     tid: str | None = None
     rerun: bool = False
+    attempt: int = 1
+    """Which run of this call this is (1 = the first); every attempt is the same trial."""
+    retries: int = 0
+    """Runs after the first that a failure or a dead worker may cost."""
+    origin: dict[str, Any] | None = None
+    """Set by :func:`~votakvot.runners._attempts.prepare` at submit: the client's ``git``
+    state, the function's source, the runner kind and the fresh trial's uuid."""
 
 
 def execute(call: Call) -> Any:
@@ -50,6 +57,10 @@ def execute(call: Call) -> Any:
     other callable is tracked as ``track()`` would. The function's exception is
     re-raised after the trial recorded it.
     """
+    if call.origin is not None:
+        from ._attempts import run_attempts
+
+        return run_attempts(call)
     fn, params = call.fn, call.params
     if isinstance(fn, type) and issubclass(fn, resumable_fn):
         if call.tid is None:
