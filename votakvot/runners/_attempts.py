@@ -25,7 +25,7 @@ import platform
 import signal
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import _source, meta
 from .._active import ActiveTrial
@@ -36,9 +36,7 @@ from .._values import dump_record
 from .._version import __version__
 from ..layout import YAML_NAME, new_tid
 from ..storage import redact
-
-if TYPE_CHECKING:
-    from ._call import Call
+from ._callspec import Call
 
 __all__ = [
     "ATTEMPT_PREFIX",

@@ -5,7 +5,6 @@ and the function a worker executes.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import inspect
 import pickle
 import threading
@@ -21,6 +20,7 @@ from .._naming import default_prefix as _default_prefix
 from .._run import run
 from ..layout import new_tid
 from ..resumable import resumable_fn, run_resumable
+from ._callspec import Call
 
 __all__ = [
     "Call",
@@ -31,23 +31,6 @@ __all__ = [
     "execute_with",
     "worker_settings",
 ]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Call:
-    """One trial to run: ``fn(**params)``, as a fresh trial or as the explicit ``tid``."""
-
-    fn: Callable[..., Any]
-    params: dict[str, Any]
-    tid: str | None = None
-    rerun: bool = False
-    attempt: int = 1
-    """Which run of this call this is (1 = the first); every attempt is the same trial."""
-    retries: int = 0
-    """Runs after the first that a failure or a dead worker may cost."""
-    origin: dict[str, Any] | None = None
-    """Set by :func:`~votakvot.runners._attempts.prepare` at submit: the client's ``git``
-    state, the function's source, the runner kind and the fresh trial's uuid."""
 
 
 def execute(call: Call) -> Any:
