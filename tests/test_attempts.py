@@ -141,5 +141,5 @@ def test_bad_retry_and_timeout_values_are_refused(use) -> None:
     use("thread")
     with pytest.raises(ValueError, match="retries must be an int >= 0"):
         votakvot.map(always_fails, [{"x": 1}], retries=-1)
-    with pytest.raises(ValueError, match="needs runner='process' or 'dask'"):
+    with pytest.raises(ValueError, match="'thread' runner cannot stop a call"):
         votakvot.map(always_fails, [{"x": 1}], timeout=3)

@@ -140,8 +140,9 @@ def _start(
     timeout = policy.get("timeout") if timeout is None else timeout
     if timeout is not None and not getattr(runner, "can_timeout", False):
         raise ValueError(
-            f"timeout={timeout!r} needs runner='process' or 'dask' (a {runner.name!r} runner "
-            "cannot stop a call that runs too long: threads cannot be killed)"
+            f"timeout={timeout!r}: the {runner.name!r} runner cannot stop a call that runs "
+            "too long (a thread cannot be killed); use runner='process', whose worker "
+            "processes can be"
         )
     if runner.name not in ("inplace", "thread") or retries:
         from ._attempts import prepare

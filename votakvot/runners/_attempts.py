@@ -106,9 +106,26 @@ def runner_section(call: Call, worker: str | None = None) -> dict[str, Any]:
         "pid": os.getpid(),
         "attempt": call.attempt,
     }
+    if worker is None and section["kind"] == "dask":
+        worker = _dask_worker()
     if worker:
         section["worker"] = worker
     return section
+
+
+def _dask_worker() -> str | None:
+    """The address (and name, when it has one) of the Dask worker running this task."""
+    import sys
+
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return None
+    try:
+        worker = distributed.get_worker()
+    except ValueError:  # not in a worker
+        return None
+    name = str(worker.name)
+    return worker.address if name == worker.address else f"{name} ({worker.address})"
 
 
 _worker_name = threading.local()
@@ -142,7 +159,6 @@ def run_attempts(call: Call) -> Any:
 
 def run_attempt(call: Call) -> Any:
     """One attempt of a prepared call as its trial, in this process."""
-    from .._decorator import _Binder
     from .._run import _run_to_end
     from ..resumable import run_resumable
 
@@ -163,10 +179,7 @@ def run_attempt(call: Call) -> Any:
         if recorded is not None:
             return recorded.data.get("result")
     fn = _target(call.fn)
-    try:
-        params = _Binder(fn)((), call.params)
-    except (TypeError, ValueError):
-        params = {k: v for k, v in call.params.items() if not k.startswith("_")}
+    params = _recorded_params(fn, call.params)
     if call.attempt > 1:
         archive_attempt(config, call.tid, call.attempt)
     trial = ActiveTrial(
@@ -178,7 +191,8 @@ def run_attempt(call: Call) -> Any:
         source=origin.get("source") if "source" in origin else _source.describe(fn),
         extra={"attempt": call.attempt},
     )
-    clear_previous_run(trial)
+    if uuid is None or call.attempt > 1:
+        clear_previous_run(trial)  # a fresh id has no earlier run to clear
     run = _run_to_end(fn)
     with meta.pinned(pins):
         trial.start()
@@ -193,6 +207,35 @@ def run_attempt(call: Call) -> Any:
         raise
     trial.succeed(result)
     return result
+
+
+_binders: dict[int, tuple[Any, Any]] = {}
+_BINDERS_KEPT = 256
+
+
+def _recorded_params(fn: Callable[..., Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The params as ``@track`` records them (defaults filled, signature order).
+
+    The binder reads the signature, which costs more than recording a trivial
+    trial, so it is made once per function.
+    """
+    from .._decorator import _Binder
+
+    kept = _binders.get(id(fn))
+    if kept is None or kept[0] is not fn:
+        try:
+            binder: Any = _Binder(fn)
+        except (TypeError, ValueError):  # no signature to read (some builtins)
+            binder = None
+        if len(_binders) >= _BINDERS_KEPT:
+            _binders.clear()  # functions sent by value are new objects each time
+        kept = _binders[id(fn)] = (fn, binder)
+    if kept[1] is not None:
+        try:
+            return dict(kept[1]((), params))
+        except TypeError:
+            pass  # the call itself is wrong: the function raises it when called
+    return {k: v for k, v in params.items() if not k.startswith("_")}
 
 
 def _folder(config: Config, tid: str) -> str:

@@ -450,7 +450,10 @@ def _worker_main(conn: Any, settings: dict[str, Any]) -> None:
             return
         if calls is None:
             return
-        outcome = execute_many(calls)
+        try:
+            outcome = execute_many(calls)
+        except KeyboardInterrupt:
+            return  # Ctrl-C reached the worker too: its trial is recorded interrupted
         try:
             conn.send(outcome)
         except Exception as exc:  # a result pickle cannot copy: each call says so
