@@ -26,7 +26,6 @@ from votakvot import _active, runners
 from votakvot import layout as _layout
 from votakvot._config import get_config, set_config
 from votakvot.exceptions import StorageError, WorkerCrashedError
-from votakvot.runners._call import Call
 from votakvot.runners.dask import SharedRootError
 
 pytest.importorskip("distributed")
@@ -351,9 +350,10 @@ def test_future_cancel_and_timeout(cluster, tmp_path: Path) -> None:
     assert future.cancel() is True and future.cancelled()
     wait_for(lambda: [r for r in records(root) if r["state"] == "interrupted"], timeout=20,
              message="the cancelled trial interrupted")  # fmt: skip
-    runner = runners.get_runner()
-    slow = runner.submit(Call(square, {"x": 2, "pause": 30}), timeout=1.0)
-    with pytest.raises(TimeoutError, match=r"ran longer than timeout=1 s"):
-        slow.result(timeout=30)
+    out = votakvot.map(
+        square, [{"x": 2, "pause": 30}, {"x": 3}], timeout=1.0, return_exceptions=True
+    )
+    assert isinstance(out[0], TimeoutError) and "ran longer than timeout=1 s" in str(out[0])
+    assert out[1] == 9
     (timed,) = [r for r in current(root) if r["params"]["x"] == 2]
-    assert timed["state"] == "timeout"
+    assert timed["state"] == "timeout" and timed["error"]["type"] == "TimeoutError"
