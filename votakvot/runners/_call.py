@@ -136,6 +136,7 @@ def worker_settings(config: Config) -> dict[str, Any]:
         "capture_limit": config.capture_limit,
         "flush_interval": config.flush_interval,
         "heartbeat_interval": config.heartbeat_interval,
+        "storage_options": config.storage_options,  # credentials, endpoints of the root
     }
 
 

@@ -98,7 +98,7 @@ class DaskRunner(Runner):
             raise MissingDependencyError(
                 f"runner 'dask' needs the distributed package: pip install distributed ({exc})"
             ) from exc
-        self.settings = {**worker_settings(config), "storage_options": config.storage_options}
+        self.settings = worker_settings(config)
         try:
             pickle.dumps(self.settings)
         except Exception as exc:
