@@ -190,3 +190,41 @@ def test_report_one_row_per_call_from_the_cli(use, tmp_path: Path) -> None:
 
 def divide(x: int) -> float:
     return x / 0
+
+
+SCRIPT_WITH_CHILDREN = """
+import multiprocessing
+
+import votakvot
+
+
+def inner(q):
+    q.put(5)
+
+
+def outer(x):
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=inner, args=(q,))
+    p.start()
+    value = q.get()
+    p.join()
+    return value + x
+
+
+if __name__ == "__main__":
+    votakvot.init("results", runner="process", workers=1, capture="none")
+    print(votakvot.map(outer, [{"x": 1}]))
+"""
+
+
+def test_a_trial_in_a_process_worker_may_start_processes(tmp_path: Path) -> None:
+    """Workers are not daemons (as ``ProcessPoolExecutor``'s), so a trial can start a
+    process of its own; the script then exits without ``shutdown()``."""
+    script = tmp_path / "with_children.py"
+    script.write_text(SCRIPT_WITH_CHILDREN)
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[6]"

@@ -23,11 +23,13 @@ import logging
 import math
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.util
 import os
 import pickle
 import platform
 import threading
 import time
+import weakref
 from typing import Any
 
 from .._config import Config
@@ -137,6 +139,8 @@ class ProcessRunner(Runner):
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        _live.add(self)
 
     # --- submitting ---------------------------------------------------------------
 
@@ -207,6 +211,8 @@ class ProcessRunner(Runner):
             pass  # the pipe is full: the dispatcher wakes up anyway
 
     def close(self, wait: bool = True) -> None:
+        if os.getpid() != self._pid:
+            return  # a forked copy: the pool is the parent's
         with self._cond:
             self._closing = True
             if not wait:
@@ -316,7 +322,7 @@ class ProcessRunner(Runner):
             target=_worker_main,
             args=(theirs, self.settings),
             name="votakvot-process-worker",
-            daemon=True,
+            daemon=False,  # as ProcessPoolExecutor's: a trial may start processes of its own
         )
         process.start()
         theirs.close()
@@ -433,6 +439,19 @@ class ProcessRunner(Runner):
             state = ended
             error = {"message": "its worker process ended after recording it so"}
         _fail(entry.future, raises(f"trial {call.tid!r} {state}: {error['message']}"))
+
+
+_live: weakref.WeakSet[ProcessRunner] = weakref.WeakSet()
+
+
+def _close_live() -> None:
+    """At exit, before multiprocessing joins its children: stop our workers first
+    (they are not daemons, so that a trial may start processes of its own)."""
+    for runner in list(_live):
+        runner.close(wait=True)
+
+
+multiprocessing.util.Finalize(None, _close_live, exitpriority=100)
 
 
 def _fail(future: concurrent.futures.Future[Any], exc: BaseException) -> None:
