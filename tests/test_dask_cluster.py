@@ -67,6 +67,15 @@ def spoils_own_record(x: int, bad: int) -> int:
     return x
 
 
+def fails_once(x: int, marks: str) -> int:
+    """Raises the first time it is called for ``x`` (a file in ``marks`` remembers)."""
+    mark = Path(marks) / f"{x}"
+    if not mark.exists():
+        mark.write_text("failed once")
+        raise RuntimeError(f"first try of {x}")
+    return x
+
+
 class countdown(votakvot.resumable_fn):
     """A slow resumable task that snapshots every loop."""
 
@@ -157,7 +166,12 @@ def test_sweep_into_s3_with_storage_options(cluster, s3_server, tmp_path: Path) 
     found = [yaml.safe_load(fs.cat(p)) for p in fs.glob(f"{url[5:]}/**/{_layout.YAML_NAME}")]
     assert sorted(r["params"]["x"] for r in found) == list(range(6))
     assert all(r["state"] == "done" and r["result"] == r["params"]["x"] ** 2 for r in found)
-    assert {r["meta"]["process"]["pid"] for r in found} <= set(cluster.worker_pids().values())
+    workers = cluster.worker_pids()
+    assert {r["meta"]["process"]["pid"] for r in found} <= set(workers.values())
+    for r in found:
+        runner = r["meta"]["runner"]
+        assert runner["kind"] == "dask" and runner["attempt"] == 1
+        assert workers[runner["worker"]] == r["meta"]["process"]["pid"], "the worker's address"
     assert not fs.glob(f"{url[5:]}/.votakvot-probe-*"), "the probe is cleaned up"
 
 
@@ -357,3 +371,20 @@ def test_future_cancel_and_timeout(cluster, tmp_path: Path) -> None:
     assert out[1] == 9
     (timed,) = [r for r in current(root) if r["params"]["x"] == 2]
     assert timed["state"] == "timeout" and timed["error"]["type"] == "TimeoutError"
+
+
+def test_retries_and_results_as_they_finish(cluster, tmp_path: Path) -> None:
+    """``retries=`` reaches the workers (a failed call runs again as attempt 2 of the same
+    trial); ``as_completed`` hands results over in the order calls finish."""
+    root = tmp_path / "runs"
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    votakvot.init(str(root), runner="dask", address=cluster.address, capture="none")
+    assert votakvot.map(fails_once, [{"x": 1, "marks": str(marks)}], retries=1) == [1]
+    (data,) = current(root)
+    assert data["state"] == "done" and data["attempt"] == 2
+    (earlier,) = [r for r in records(root) if r["state"] == "superseded"]
+    assert earlier["ended_as"] == "failed" and earlier["error"]["message"] == "first try of 1"
+    params = [{"x": 1, "pause": 1.5}, {"x": 2, "pause": 0.0}]
+    order = [p["x"] for p, _ in votakvot.as_completed(square, params)]
+    assert order == [2, 1]
