@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 __all__ = [
+    "REPO",
     "Cluster",
     "S3Server",
     "can_unshare",
@@ -116,6 +117,7 @@ def start_cluster(
     *,
     wrap: Sequence[str] = (),
     wrapped: Sequence[int] | None = None,
+    scheduler_path: str | None = None,
     log_dir: Path | None = None,
 ) -> Iterator[Cluster]:
     """A scheduler and ``workers`` worker processes (nanny, 1 thread) on loopback.
@@ -132,10 +134,16 @@ def start_cluster(
     env = {**os.environ, **WORKER_ENV}
     procs: list[subprocess.Popen[bytes]] = []
 
-    def spawn(cmd: list[str], name: str) -> subprocess.Popen[bytes]:
+    def spawn(cmd: list[str], name: str, **extra: str) -> subprocess.Popen[bytes]:
+        # (``python -m`` puts its working folder on sys.path: "/" adds nothing there.)
         out = open(log_dir / f"{name}.log", "wb") if log_dir else subprocess.DEVNULL  # noqa: SIM115
         proc = subprocess.Popen(
-            cmd, env=env, cwd=HERE, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            cmd,
+            env={**env, **extra},
+            cwd=HERE if not extra else "/",
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         procs.append(proc)
         return proc
@@ -148,6 +156,7 @@ def start_cluster(
                 "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
             ],
             "scheduler",
+            **({} if scheduler_path is None else {"PYTHONPATH": scheduler_path}),
         )  # fmt: skip
         _wait_port(port, scheduler, "dask scheduler")
         address = f"tcp://127.0.0.1:{port}"

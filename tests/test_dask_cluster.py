@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
-from cluster import can_unshare, dask_procs, namespaced, s3_server, start_cluster
+from cluster import REPO, can_unshare, dask_procs, namespaced, s3_server, start_cluster
 
 import votakvot
 from votakvot import _active, runners
@@ -388,3 +388,15 @@ def test_retries_and_results_as_they_finish(cluster, tmp_path: Path) -> None:
     params = [{"x": 1, "pause": 1.5}, {"x": 2, "pause": 0.0}]
     order = [p["x"] for p, _ in votakvot.as_completed(square, params)]
     assert order == [2, 1]
+
+
+def test_a_scheduler_without_the_modules_is_named(settings, tmp_path: Path) -> None:
+    """The scheduler unpickles each task: one that cannot import the function's module
+    fails the call with a message saying the scheduler needs it, not Dask's riddle."""
+    with start_cluster(1, scheduler_path=str(REPO)) as other:
+        votakvot.init(str(tmp_path / "runs"), runner="dask", address=other.address)
+        with pytest.raises(
+            RuntimeError, match=r"scheduler process must import .*test_dask_cluster"
+        ):
+            votakvot.submit(square, x=1).result(timeout=60)
+        runners.shutdown()

@@ -322,6 +322,8 @@ class _Task:
         try:
             outcomes, failed, self.seconds = task.result()
         except BaseException as exc:
+            if "deserialization of the task graph" in str(exc):
+                exc = _scheduler_cannot_import(self.calls[0], exc)
             if _is_killed_worker(exc) and len(self.calls) > 1:
                 # One call of the batch killed its worker on every try: run each call
                 # as its own task, so only that one fails (finished ones are not rerun).
@@ -419,6 +421,19 @@ def _set(
             future.set_result(result)
     except concurrent.futures.InvalidStateError:
         pass  # cancelled between the check and the set: the cancel stands
+
+
+def _scheduler_cannot_import(call: Call, exc: BaseException) -> BaseException:
+    """Dask's words for a scheduler without the client's modules, made actionable."""
+    module = getattr(call.fn, "__module__", None) or "?"
+    error = RuntimeError(
+        f"the Dask scheduler could not unpickle the task of {call.fn!r}: the scheduler "
+        f"process must import what the workers import, votakvot and {module!r} included "
+        f"(install them where the scheduler runs; see docs/parallel.md). Dask said: "
+        f"{str(exc).splitlines()[0]}"
+    )
+    error.__cause__ = exc
+    return error
 
 
 def _is_killed_worker(exc: BaseException) -> bool:
