@@ -381,14 +381,16 @@ class _MapCancel:
     def cancel(self) -> bool:
         if not self.done:
             self.done = True
-            live = [h for h in self.handles if not h.cancelled]
+            futures = [f for handle in self.handles for f in handle.futures]
+            # A call sent again after its batch's worker died has a task of its own now.
+            current = {id(f.handle): f.handle for f in futures}.values()
+            live = [h for h in current if not h.cancelled]
             for handle in live:
                 handle.cancelled = True
             _cancel_tasks(self.runner, live)
-            for handle in self.handles:
-                for future in handle.futures:
-                    if concurrent.futures.Future.cancel(future):
-                        future.set_running_or_notify_cancel()
+            for future in futures:
+                if concurrent.futures.Future.cancel(future):
+                    future.set_running_or_notify_cancel()
         return True
 
 
