@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -228,3 +229,53 @@ def test_a_trial_in_a_process_worker_may_start_processes(tmp_path: Path) -> None
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[6]"
+
+
+SCRIPT_CTRL_C = """
+import time
+
+import votakvot
+
+
+def slow(x):
+    time.sleep(600)
+    return x
+
+
+if __name__ == "__main__":
+    votakvot.init("results", runner="process", workers=1, capture="none")
+    try:
+        votakvot.map(slow, [{"x": i} for i in range(4)])
+    except KeyboardInterrupt:
+        print("interrupted")
+"""
+
+
+def test_ctrl_c_on_the_process_runner(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) records the
+    running trial ``interrupted``, cancels the queued calls (no trials) and the
+    script ends at once instead of waiting for them."""
+    script = tmp_path / "ctrl_c.py"
+    script.write_text(SCRIPT_CTRL_C)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        while not list((tmp_path / "results").rglob(layout.YAML_NAME)):
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        time.sleep(0.2)  # into the call
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, err
+    assert out.strip() == "interrupted"
+    found = records(tmp_path / "results")
+    assert [(r["params"], r["state"]) for r in found] == [({"x": 0}, "interrupted")]
