@@ -143,3 +143,19 @@ def test_bad_retry_and_timeout_values_are_refused(use) -> None:
         votakvot.map(always_fails, [{"x": 1}], retries=-1)
     with pytest.raises(ValueError, match="'thread' runner cannot stop a call"):
         votakvot.map(always_fails, [{"x": 1}], timeout=3)
+
+
+@votakvot.track(capture="all")
+def loud(x: int) -> int:
+    print(f"loud {x}")
+    return x
+
+
+def test_a_tracked_function_keeps_its_own_settings_on_the_process_runner(use) -> None:
+    """``@track(capture="all")`` wins over ``init(capture="none")`` in a worker too: the
+    runner makes the trial itself (at the id it chose) with the decorator's settings."""
+    root = use("process", workers=1)
+    assert votakvot.map(loud, [{"x": 4}]) == [4]
+    (data,) = records(root)
+    assert data["tid"].startswith("test_attempts/loud/")
+    assert (root / data["tid"] / layout.OUTPUT_NAME).read_text() == "loud 4\n"

@@ -190,6 +190,7 @@ def run_attempt(call: Call) -> Any:
         trial_id=uuid,
         source=origin.get("source") if "source" in origin else _source.describe(fn),
         extra={"attempt": call.attempt},
+        capture=getattr(call.fn, "__votakvot_capture__", None),  # @track(capture=...)
     )
     if uuid is None or call.attempt > 1:
         clear_previous_run(trial)  # a fresh id has no earlier run to clear
