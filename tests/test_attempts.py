@@ -20,6 +20,7 @@ from votakvot.exceptions import WorkerCrashedError
 
 def crash_on_seven(x: int) -> int:
     """Kills its own process for x == 7 (exit code 3), a plain square otherwise."""
+    votakvot.meter(x=x)
     if x == 7:
         os._exit(3)
     return x * x
@@ -82,6 +83,11 @@ def test_a_crash_in_a_batched_map_is_recorded_and_the_map_goes_on(use) -> None:
     assert crashed[0]["meta"]["runner"]["exitcode"] == 3
     report = votakvot.load_report(root)
     assert len(report) == 60 and (report.state == "crashed").sum() == 1
+    # Calls of the broken batch that had finished ran again from a clean folder.
+    for data in found:
+        if data["state"] == "done":
+            rows = votakvot.load_metrics(root / data["tid"])
+            assert list(rows.x) == [data["params"]["x"]], data["tid"]
 
 
 def test_a_segfault_is_recorded_with_its_signal_and_reruns_work(use) -> None:

@@ -192,7 +192,7 @@ def run_attempt(call: Call) -> Any:
         extra={"attempt": call.attempt},
         capture=getattr(call.fn, "__votakvot_capture__", None),  # @track(capture=...)
     )
-    if uuid is None or call.attempt > 1:
+    if uuid is None or call.attempt > 1 or origin.get("again"):
         clear_previous_run(trial)  # a fresh id has no earlier run to clear
     run = _run_to_end(fn)
     with meta.pinned(pins):

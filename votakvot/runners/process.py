@@ -378,6 +378,9 @@ class ProcessRunner(Runner):
             # Which call of the batch did it is unknown: each runs again on its own.
             for entry in entries:
                 entry.batchable = False
+                # Some may have run: their files are cleared before they run again.
+                origin = {**(entry.call.origin or {}), "again": True}
+                entry.call = dataclasses.replace(entry.call, origin=origin)
             with self._cond:
                 self._queue.extendleft(reversed(entries))
             return
