@@ -110,7 +110,7 @@ def get_runner() -> Runner:
         policy = {k: options.pop(k) for k in _POLICY if k in options}
         _check_policy(policy.get("retries"), policy.get("timeout"), "votakvot.init")
         runner = factory(config, **options)
-        runner.policy = policy  # type: ignore[attr-defined]
+        runner.policy = policy
         _active = (config, runner)
         return runner
 
@@ -135,10 +135,10 @@ def _start(
 ) -> list[concurrent.futures.Future[Any]]:
     """Prepare the calls for ``runner`` (ids, provenance, retries) and submit them."""
     _check_policy(retries, timeout, "votakvot.map")
-    policy = getattr(runner, "policy", {})
+    policy = runner.policy
     retries = policy.get("retries", 0) if retries is None else retries
     timeout = policy.get("timeout") if timeout is None else timeout
-    if timeout is not None and not getattr(runner, "can_timeout", False):
+    if timeout is not None and not runner.can_timeout:
         raise ValueError(
             f"timeout={timeout!r}: the {runner.name!r} runner cannot stop a call that runs "
             "too long (a thread cannot be killed); use runner='process', whose worker "
