@@ -52,7 +52,9 @@ __all__ = [
     "UnsafeTagError",
     "VotakvotError",
     "__version__",
+    "as_completed",
     "attach",
+    "imap",
     "inform",
     "init",
     "load_metrics",
@@ -77,7 +79,7 @@ def __getattr__(name: str) -> Any:
         from . import report
 
         return getattr(report, name)
-    if name in ("submit", "map", "sweep"):
+    if name in ("submit", "map", "sweep", "imap", "as_completed"):
         from . import runners
 
         return getattr(runners, name)

@@ -166,6 +166,8 @@ def track(name: str | None = None, *, capture: Capture | None = None) -> Callabl
             wrapper = sync_wrapper
 
         wrapper.__votakvot_prefix__ = prefix  # type: ignore[attr-defined,union-attr]
+        # Runners make the trial of a tracked function themselves, with its settings.
+        wrapper.__votakvot_capture__ = capture  # type: ignore[attr-defined,union-attr]
         return wrapper  # type: ignore[return-value]
 
     return decorate

@@ -70,6 +70,11 @@ def _parser() -> argparse.ArgumentParser:
         help="columns to print, in order (space or comma separated)",
     )
     report.add_argument(
+        "--attempts",
+        action="store_true",
+        help="also show earlier attempts of calls that were run again (state superseded)",
+    )
+    report.add_argument(
         "--strict",
         action="store_true",
         help="fail (exit 3) when anything is skipped: an unreadable trial, a folder that "
@@ -169,6 +174,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = UNREADABLE
         except BrokenPipeError:
             code = OK  # `votakvot report | head`: the reader had enough
+        except Exception as exc:
+            from ._store_errors import store_error
+
+            cause = store_error(exc)
+            if cause is None:
+                raise  # not the store: a bug, with its traceback
+            where = getattr(args, "path", None) or getattr(args, "trial", "")
+            _say(f"cannot read {where}: {type(cause).__name__}: {cause}")
+            code = UNREADABLE
         finally:
             for warning in caught:
                 _say(f"warning: {warning.message}")
@@ -312,7 +326,11 @@ def _report(args: argparse.Namespace) -> int:
     from .report import load_report, query
 
     frame = load_report(
-        args.path, full=args.full, safe=not args.strict, storage_options=_options(args)
+        args.path,
+        full=args.full,
+        safe=not args.strict,
+        storage_options=_options(args),
+        attempts=args.attempts,
     )
     if args.query:
         try:

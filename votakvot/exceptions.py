@@ -8,6 +8,7 @@
     │   └── UnsafeTagError    the YAML asks to run code; it is never executed
     ├── TrialFailedError      ``Trial.result`` of a trial whose function raised
     ├── ResumeError           a resumable trial cannot be resumed as asked
+    ├── WorkerCrashedError    a runner's worker process died running a trial (recorded ``crashed``)
     └── MissingDependencyError  an fsspec protocol whose package is not installed
 
 Warnings (a reader went on without something; each names the file), all of them
@@ -31,6 +32,7 @@ __all__ = [
     "UnreadableValueWarning",
     "UnsafeTagError",
     "VotakvotError",
+    "WorkerCrashedError",
 ]
 
 
@@ -79,6 +81,14 @@ class TrialFailedError(VotakvotError):
 
 class ResumeError(VotakvotError):
     """A resumable trial cannot be resumed as asked (other params, broken snapshot, ...)."""
+
+
+class WorkerCrashedError(VotakvotError):
+    """The process running a trial died (a segfault, ``os._exit``, the OOM killer).
+
+    The runner recorded the trial ``crashed`` with the exit code or signal, and the
+    other calls went on; this is what the crashed call's future raises.
+    """
 
 
 class MissingDependencyError(VotakvotError, ImportError):

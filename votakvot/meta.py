@@ -16,6 +16,8 @@ called for every trial.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import getpass
 import logging
 import os
@@ -26,10 +28,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["GitWatch", "collect", "per_process", "providers"]
+__all__ = ["GitWatch", "collect", "per_process", "pinned", "providers", "submitted"]
 
 logger = logging.getLogger("votakvot")
 
@@ -38,25 +40,47 @@ Provider = Callable[[], Any]
 
 def per_process(fn: Provider) -> Provider:
     """Cache a provider's value for the life of the current process (recomputed after fork)."""
-    cache: dict[int, Any] = {}
-    lock = threading.Lock()
+    return _PerProcess(fn)
 
-    def cached() -> Any:
+
+class _PerProcess:
+    """A provider whose value is computed once per process.
+
+    A class, not a closure, so providers pickle (by reference to ``fn``) and reach
+    spawned and Dask workers with ``init(meta_providers=...)``.
+    """
+
+    per_process = True
+
+    def __init__(self, fn: Provider) -> None:
+        self.fn = fn
+        self.__name__ = getattr(fn, "__name__", "provider")
+        self.__qualname__ = getattr(fn, "__qualname__", self.__name__)
+        self.__module__ = getattr(fn, "__module__", __name__)
+        self.__doc__ = fn.__doc__
+        self._cache: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Any:
         pid = os.getpid()
         try:
-            return cache[pid]
+            return self._cache[pid]
         except KeyError:
-            with lock:
-                if pid not in cache:
-                    cache.clear()
-                    cache[pid] = fn()
-                return cache[pid]
+            with self._lock:
+                if pid not in self._cache:
+                    self._cache.clear()
+                    self._cache[pid] = self.fn()
+                return self._cache[pid]
 
-    cached.__name__ = fn.__name__
-    cached.__qualname__ = fn.__qualname__
-    cached.__doc__ = fn.__doc__
-    cached.per_process = True  # type: ignore[attr-defined]
-    return cached
+    def __reduce__(self) -> Any:
+        # Decorated at a module's top level, the name now means this object: by reference.
+        module = sys.modules.get(self.__module__)
+        if module is not None and getattr(module, self.__qualname__, None) is self:
+            return self.__qualname__
+        return _PerProcess, (self.fn,)
+
+    def __repr__(self) -> str:
+        return f"<per-process provider {self.__qualname__}>"
 
 
 def _git(*args: str, env: dict[str, str] | None = None) -> str | None:
@@ -348,12 +372,28 @@ def _git_state() -> dict[str, Any]:
     return state
 
 
-def _git_field(name: str) -> Provider:
-    def provider() -> Any:
-        return _git_state().get(name)
+class _GitField:
+    """The provider of one ``git.*`` field: a class so that it pickles."""
 
-    provider.__name__ = f"git_{name}"
-    return provider
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.__name__ = f"git_{name}"
+
+    def __call__(self) -> Any:
+        return _git_state().get(self.name)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _GitField) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(("git", self.name))
+
+    def __repr__(self) -> str:
+        return f"<git provider {self.name}>"
+
+
+def _git_field(name: str) -> Provider:
+    return _GitField(name)
 
 
 @per_process
@@ -379,6 +419,10 @@ def _const(fn: Provider) -> Provider:
     return per_process(fn)
 
 
+def _executable() -> str:
+    return sys.executable
+
+
 providers: dict[str, Provider] = {
     "git.branch": _git_field("branch"),
     "git.commit": _git_field("commit"),
@@ -392,15 +436,51 @@ providers: dict[str, Provider] = {
     "system.cwd": os.getcwd,
     "python.version": _const(platform.python_version),
     "python.implementation": _const(platform.python_implementation),
-    "python.executable": _const(lambda: sys.executable),
+    "python.executable": _const(_executable),
     "python.virtualenv": _virtualenv,
     "process.pid": os.getpid,
 }
 
 
+_pinned: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "votakvot_meta_pinned", default=None
+)
+
+
+@contextlib.contextmanager
+def pinned(sections: dict[str, Any]) -> Iterator[None]:
+    """Within this block, ``collect`` records these top-level sections as given.
+
+    A runner's worker pins what was true where the call was submitted (the client's
+    ``git``) and where it runs (``runner``): a worker's own folder is not the code
+    that was submitted. A section pinned to ``None`` is left out.
+    """
+    outer = _pinned.get()
+    token = _pinned.set({**(outer or {}), **sections})
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
+
+
+def submitted(selected: dict[str, Provider] | None = None) -> dict[str, Any]:
+    """The sections a runner captures at submit and pins in its workers: ``git``.
+
+    Read with the client's own ``git.*`` providers, so a client that dropped them
+    pins no ``git`` section (``None``) and its workers record none either.
+    """
+    chosen = providers if selected is None else selected
+    git = {k: v for k, v in chosen.items() if k.split(".", 1)[0] == "git"}
+    return {"git": collect(git).get("git") if git else None}
+
+
 def collect(selected: dict[str, Provider] | None = None) -> dict[str, Any]:
-    """Call each provider and nest the values by their dotted keys."""
+    """Call each provider and nest the values by their dotted keys (see :func:`pinned`)."""
     meta: dict[str, Any] = {}
+    pins = _pinned.get()
+    if pins:
+        selected = providers if selected is None else selected
+        selected = {k: v for k, v in selected.items() if k.split(".", 1)[0] not in pins}
     _pass.token = object()
     try:
         for key, provider in (providers if selected is None else selected).items():
@@ -421,6 +501,8 @@ def collect(selected: dict[str, Provider] | None = None) -> dict[str, Any]:
             node[leaf] = value
     finally:
         _pass.token = None
+    if pins:
+        meta.update({k: v for k, v in pins.items() if v is not None})
     return meta
 
 

@@ -65,6 +65,8 @@ _KNOWN_KEYS = frozenset(
     | {"result", "error", "traceback"}
 )
 _TIMESTAMPS = ("created", "started", "finished")
+SUPERSEDED = "superseded"
+"""The state of an earlier attempt of a call run again (see ``votakvot.runners``)."""
 
 
 def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
@@ -239,9 +241,14 @@ def load_trials(
             (also a folder that cannot be listed, a record that is no file).
         storage_options: options of the fsspec filesystem (credentials,
             endpoints), e.g. ``{"key": ..., "secret": ...}`` for ``s3://``.
+
+    Earlier attempts of a call that was run again (``state: superseded``) are
+    left out: each tid maps to its latest attempt.
     """
     trials: dict[str, Trial] = {}
     for trial in _trials(_path(path), safe, False, storage_options):
+        if trial.data.get("state") == SUPERSEDED:
+            continue  # an earlier attempt of a call run again (see load_report's attempts)
         other = trials.get(trial.tid)
         if other is not None:
             warnings.warn(
@@ -304,6 +311,7 @@ def load_report(
     safe: bool = True,
     *,
     storage_options: Mapping[str, Any] | None = None,
+    attempts: bool = False,
 ) -> pandas.DataFrame:
     """One row per trial at or below ``path``, oldest first (see the module for columns).
 
@@ -321,6 +329,9 @@ def load_report(
             password.
         storage_options: options of the fsspec filesystem (credentials,
             endpoints), e.g. ``{"key": ..., "secret": ...}`` for ``s3://``.
+        attempts: also show the earlier attempts of calls that were run again
+            (``state`` ``superseded``; ``full=True`` adds ``attempt``, ``ended_as``
+            and ``superseded_by``). By default a call is one row: its latest attempt.
 
     Returns:
         A DataFrame with a default integer index; with no trials, an empty one
@@ -344,6 +355,11 @@ def load_report(
             columns[name] = _to_datetime(columns[name])
     order = _order(columns, full)
     frame = pandas.DataFrame({name: columns.pop(name) for name in order})
+    if n and not attempts:
+        kept = frame["state"] != SUPERSEDED
+        if not kept.all():
+            frame = frame[kept].reset_index(drop=True)
+            n = len(frame)
     if n and frame["created"].dtype.kind == "M":
         frame = frame.sort_values(["created", "tid"], kind="stable", na_position="last")
         frame = frame.reset_index(drop=True)

@@ -17,6 +17,7 @@ class is unpickled, and only then is the task object itself unpickled.
 
 from __future__ import annotations
 
+import contextvars
 import datetime
 import io
 import logging
@@ -26,6 +27,7 @@ import platform
 import stat
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import _snapshot, _source, _userkey, _yaml
@@ -123,6 +125,13 @@ class _Schedule:
         self.period: float | None = None if period is None else float(period)
         self.each = each
 
+
+owner_gone: contextvars.ContextVar[Callable[[dict[str, Any]], bool] | None] = (
+    contextvars.ContextVar("votakvot_owner_gone", default=None)
+)
+"""Set by a runner that knows its workers (Dask): given a trial's record, whether the
+worker that left it ``running`` is gone. Then the trial resumes at once on any host
+instead of waiting for its heartbeat to go stale."""
 
 # Trials this process is running now, so a second run of the same id here is refused.
 _running_here: set[tuple[str, str]] = set()
@@ -599,8 +608,13 @@ def _check_not_running_elsewhere(
 ) -> None:
     """Refuse to resume a trial another live process is running now.
 
-    On this machine the recorded pid tells; elsewhere, a fresh heartbeat does.
+    On this machine the recorded pid tells; elsewhere, a fresh heartbeat does, unless
+    the runner knows the worker that ran it is gone (:data:`owner_gone`).
     """
+    gone = owner_gone.get()
+    if gone is not None and gone(record):
+        logger.info("votakvot: trial %r was left running by a worker that is gone", tid)
+        return
     meta = record.get("meta") or {}
     node = (meta.get("system") or {}).get("node")
     pid = (meta.get("process") or {}).get("pid")

@@ -15,6 +15,13 @@ Every call becomes exactly one trial written where ``init(path=...)`` points,
 by whichever process runs it. The pool or cluster is started at the first
 submit and kept until ``init`` is called again, ``shutdown()`` is called, or the
 program exits.
+
+``retries=`` runs a failed call again as the same trial (``attempt: 2``, the
+earlier attempt kept aside as ``superseded``); ``timeout=`` (process and Dask
+runners) stops a call that runs too long and records it ``timeout``; ``imap`` and
+``as_completed`` hand results over as they finish; ``map``/``sweep`` show a
+progress bar when stderr is a terminal. Both ``retries`` and ``timeout`` may also
+be given once to ``votakvot.init``.
 """
 
 from __future__ import annotations
@@ -25,14 +32,25 @@ import inspect
 import itertools
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .._config import Config, get_config
 from ._base import InplaceRunner, Runner, ThreadRunner
 from ._call import Call
 
-__all__ = ["RUNNERS", "get_runner", "grid", "map", "shutdown", "submit", "submit_run", "sweep"]
+__all__ = [
+    "RUNNERS",
+    "as_completed",
+    "get_runner",
+    "grid",
+    "imap",
+    "map",
+    "shutdown",
+    "submit",
+    "submit_run",
+    "sweep",
+]
 
 TidTemplate = str | Callable[[dict[str, Any]], str] | None
 
@@ -88,9 +106,55 @@ def get_runner() -> Runner:
         old, _active = _active, None
         if old is not None:
             old[1].close(wait=True)  # init() was called again: the old settings' pool goes
-        runner = factory(config, **config.runner_options)
+        options = dict(config.runner_options)
+        policy = {k: options.pop(k) for k in _POLICY if k in options}
+        _check_policy(policy.get("retries"), policy.get("timeout"), "votakvot.init")
+        runner = factory(config, **options)
+        runner.policy = policy
         _active = (config, runner)
         return runner
+
+
+_POLICY = ("retries", "timeout")
+"""Options of ``init`` that every runner takes: defaults of ``map``'s arguments."""
+
+
+def _check_policy(retries: Any, timeout: Any, where: str) -> None:
+    if retries is not None and (not isinstance(retries, int) or retries < 0):
+        raise ValueError(f"{where}: retries must be an int >= 0 (got {retries!r})")
+    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise ValueError(f"{where}: timeout must be a number of seconds > 0 (got {timeout!r})")
+
+
+def _start(
+    runner: Runner,
+    calls: list[Call],
+    retries: int | None,
+    timeout: float | None,
+    batch: bool = True,
+) -> list[concurrent.futures.Future[Any]]:
+    """Prepare the calls for ``runner`` (ids, provenance, retries) and submit them."""
+    _check_policy(retries, timeout, "votakvot.map")
+    policy = runner.policy
+    retries = policy.get("retries", 0) if retries is None else retries
+    timeout = policy.get("timeout") if timeout is None else timeout
+    if timeout is not None and not runner.can_timeout:
+        raise ValueError(
+            f"timeout={timeout!r}: the {runner.name!r} runner cannot stop a call that runs "
+            "too long (a thread cannot be killed); use runner='process', whose worker "
+            "processes can be"
+        )
+    if runner.name not in ("inplace", "thread") or retries:
+        from ._attempts import prepare
+
+        calls = prepare(calls, runner.name, retries=retries or 0, config=runner.config)
+    if timeout is None:
+        if not batch:
+            return [runner.submit(call) for call in calls]
+        return runner.submit_many(calls)
+    if not batch:
+        return [runner.submit(call, timeout=timeout) for call in calls]  # type: ignore[call-arg]
+    return runner.submit_many(calls, timeout=timeout)  # type: ignore[call-arg]
 
 
 def shutdown(wait: bool = True) -> None:
@@ -122,7 +186,7 @@ def submit(fn: Callable[..., Any], /, **params: Any) -> concurrent.futures.Futur
     function is tracked as ``track()`` would; a ``resumable_fn`` subclass runs as a
     resumable trial with a fresh id.
     """
-    return get_runner().submit(Call(fn, params))
+    return _start(get_runner(), [Call(fn, params)], None, None, batch=False)[0]
 
 
 def submit_run(
@@ -134,7 +198,7 @@ def submit_run(
     running again (unless ``rerun=True``); a resumable one resumes from its snapshot.
     """
     _check_async(fn, tid)
-    return get_runner().submit(Call(fn, params, tid, rerun))
+    return _start(get_runner(), [Call(fn, params, tid, rerun)], None, None, batch=False)[0]
 
 
 def _tid_for(template: TidTemplate, params: dict[str, Any]) -> str | None:
@@ -159,6 +223,9 @@ def map(
     tid: TidTemplate = None,
     rerun: bool = False,
     return_exceptions: bool = False,
+    retries: int | None = None,
+    timeout: float | None = None,
+    progress: bool | None = None,
 ) -> list[Any]:
     """Run ``fn(**p)`` for each ``p`` in ``params`` as its own trial; results in order.
 
@@ -172,11 +239,29 @@ def map(
         rerun: with ``tid``, run trials again even if they finished.
         return_exceptions: put a failed call's exception in its place in the list
             instead of raising it.
+        retries: run a call that raised, or whose worker died, again up to this
+            many times, as the same trial (default: ``init(retries=...)``, else 0).
+        timeout: seconds a call may run (process and Dask runners); past it the
+            worker is stopped, the trial recorded ``timeout`` and its future raises
+            ``TimeoutError`` (default: ``init(timeout=...)``, else none).
+        progress: show a progress bar on stderr (default: when it is a terminal).
 
     Raises:
         The first failed call's exception (in input order), once every trial ended,
         unless ``return_exceptions`` is true.
     """
+    futures = _map_futures(fn, params, tid, rerun, retries, timeout)
+    return _gather(futures, return_exceptions, _bar(progress, len(futures), fn))
+
+
+def _map_futures(
+    fn: Callable[..., Any],
+    params: Iterable[Mapping[str, Any]],
+    tid: TidTemplate,
+    rerun: bool,
+    retries: int | None,
+    timeout: float | None,
+) -> list[concurrent.futures.Future[Any]]:
     runner = get_runner()
     calls = []
     for p in params:
@@ -192,17 +277,37 @@ def map(
                     "make the tid template name the params that differ"
                 )
             seen[call.tid] = i
-    futures = runner.submit_many(calls)
-    return _gather(futures, return_exceptions)
+    return _start(runner, calls, retries, timeout)
 
 
-def _gather(futures: list[concurrent.futures.Future[Any]], return_exceptions: bool) -> list[Any]:
+def _bar(progress: bool | None, total: int, fn: Any) -> Any:
+    from ._progress import Progress, wanted
+
+    if not total or not wanted(progress):
+        return None
+    return Progress(total, str(getattr(fn, "__name__", "map")))
+
+
+def _cancel(futures: Iterable[concurrent.futures.Future[Any]]) -> None:
+    for future in futures:
+        getattr(future, "_votakvot_batch", future).cancel()
+
+
+def _gather(
+    futures: list[concurrent.futures.Future[Any]], return_exceptions: bool, bar: Any = None
+) -> list[Any]:
     try:
-        concurrent.futures.wait(futures)
+        if bar is None:
+            concurrent.futures.wait(futures)
+        else:
+            for future in concurrent.futures.as_completed(futures):
+                bar.update(failed=future.cancelled() or future.exception() is not None)
     except BaseException:
-        for future in futures:
-            getattr(future, "_votakvot_batch", future).cancel()
+        _cancel(futures)
         raise
+    finally:
+        if bar is not None:
+            bar.close()
     results: list[Any] = []
     for future in futures:
         exc = future.exception()
@@ -213,6 +318,84 @@ def _gather(futures: list[concurrent.futures.Future[Any]], return_exceptions: bo
         else:
             raise exc
     return results
+
+
+def imap(
+    fn: Callable[..., Any],
+    params: Iterable[Mapping[str, Any]],
+    /,
+    *,
+    tid: TidTemplate = None,
+    rerun: bool = False,
+    return_exceptions: bool = False,
+    retries: int | None = None,
+    timeout: float | None = None,
+) -> Iterator[Any]:
+    """:func:`map`, with each result handed over as soon as it and those before it are done.
+
+    All calls are submitted at once, before the first result. A failed call's
+    exception is raised when its turn comes (or yielded, with
+    ``return_exceptions``); leaving the loop early cancels the calls not started.
+    """
+    futures = _map_futures(fn, params, tid, rerun, retries, timeout)
+    return _in_order(futures, return_exceptions)
+
+
+def _in_order(
+    futures: list[concurrent.futures.Future[Any]], return_exceptions: bool
+) -> Iterator[Any]:
+    try:
+        for future in futures:
+            exc = future.exception()  # waits for this one
+            if exc is None:
+                yield future.result()
+            elif return_exceptions:
+                yield exc
+            else:
+                raise exc
+    finally:
+        _cancel(futures)  # the loop was left: what has not started never will
+
+
+def as_completed(
+    fn: Callable[..., Any],
+    params: Iterable[Mapping[str, Any]],
+    /,
+    *,
+    tid: TidTemplate = None,
+    rerun: bool = False,
+    return_exceptions: bool = False,
+    retries: int | None = None,
+    timeout: float | None = None,
+) -> Iterator[tuple[dict[str, Any], Any]]:
+    """``(params, result)`` of each call of :func:`map` in the order the calls finish.
+
+    A failed call's exception is raised when it finishes (or is the result,
+    with ``return_exceptions``); leaving the loop early cancels the calls not started.
+    """
+    given = [dict(p) for p in params]
+    futures = _map_futures(fn, given, tid, rerun, retries, timeout)
+    return _as_they_finish(futures, given, return_exceptions)
+
+
+def _as_they_finish(
+    futures: list[concurrent.futures.Future[Any]],
+    params: list[dict[str, Any]],
+    return_exceptions: bool,
+) -> Iterator[tuple[dict[str, Any], Any]]:
+    index = {id(f): i for i, f in enumerate(futures)}
+    try:
+        for future in concurrent.futures.as_completed(futures):
+            p = params[index[id(future)]]
+            exc = future.exception()
+            if exc is None:
+                yield p, future.result()
+            elif return_exceptions:
+                yield p, exc
+            else:
+                raise exc
+    finally:
+        _cancel(futures)
 
 
 def grid(**axes: Iterable[Any]) -> list[dict[str, Any]]:
@@ -240,13 +423,25 @@ def sweep(
     tid: TidTemplate = None,
     rerun: bool = False,
     return_exceptions: bool = False,
+    retries: int | None = None,
+    timeout: float | None = None,
+    progress: bool | None = None,
     **axes: Iterable[Any],
 ) -> list[Any]:
     """``map`` over every combination of the choices given per param (see :func:`grid`).
 
     ``votakvot.sweep(train, lr=[0.1, 0.01], seed=range(3))`` runs six trials and
     returns their results in the order of ``grid(lr=..., seed=...)``. ``tid``,
-    ``rerun`` and ``return_exceptions`` are as for :func:`map`, so params cannot
-    be named like them.
+    ``rerun``, ``return_exceptions``, ``retries``, ``timeout`` and ``progress`` are
+    as for :func:`map`, so params cannot be named like them.
     """
-    return map(fn, grid(**axes), tid=tid, rerun=rerun, return_exceptions=return_exceptions)
+    return map(
+        fn,
+        grid(**axes),
+        tid=tid,
+        rerun=rerun,
+        return_exceptions=return_exceptions,
+        retries=retries,
+        timeout=timeout,
+        progress=progress,
+    )

@@ -26,9 +26,14 @@ class Runner:
     """Runs calls as trials somewhere and hands back futures of their results."""
 
     name = ""
+    can_timeout = False
+    """Whether ``submit``/``submit_many`` take ``timeout=`` (seconds a call may run):
+    only runners that can stop a running call (a worker process) do."""
 
     def __init__(self, config: Config, **options: Any) -> None:
         self.config = config
+        self.policy: dict[str, Any] = {}
+        """``retries``/``timeout`` given to ``votakvot.init``: defaults of ``map``."""
 
     def submit(self, call: Call) -> concurrent.futures.Future[Any]:
         raise NotImplementedError

@@ -5,7 +5,6 @@ and the function a worker executes.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import inspect
 import pickle
 import threading
@@ -22,6 +21,7 @@ from .._run import run
 from ..layout import new_tid
 from ..resumable import resumable_fn, run_resumable
 from ..storage import redact
+from ._callspec import Call
 
 __all__ = [
     "Call",
@@ -35,16 +35,6 @@ __all__ = [
 ]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Call:
-    """One trial to run: ``fn(**params)``, as a fresh trial or as the explicit ``tid``."""
-
-    fn: Callable[..., Any]
-    params: dict[str, Any]
-    tid: str | None = None
-    rerun: bool = False
-
-
 def execute(call: Call) -> Any:
     """Run one call as exactly one trial in this process and return the function's result.
 
@@ -52,6 +42,10 @@ def execute(call: Call) -> Any:
     other callable is tracked as ``track()`` would. The function's exception is
     re-raised after the trial recorded it.
     """
+    if call.origin is not None:
+        from ._attempts import run_attempts
+
+        return run_attempts(call)
     fn, params = call.fn, call.params
     if isinstance(fn, type) and issubclass(fn, resumable_fn):
         if call.tid is None:
@@ -158,6 +152,7 @@ def worker_settings(config: Config) -> dict[str, Any]:
         "capture_limit": config.capture_limit,
         "flush_interval": config.flush_interval,
         "heartbeat_interval": config.heartbeat_interval,
+        "storage_options": config.storage_options,  # credentials, endpoints of the root
     }
 
 

@@ -4,24 +4,41 @@ Each worker calls ``votakvot.init`` once with the client's settings, then writes
 its trials straight to the root. Functions and params travel by pickle: the
 function must be importable (defined at the top level of a module), not a lambda
 or a function nested in another.
+
+The pool is votakvot's own, not a ``ProcessPoolExecutor``: one pipe per worker and
+one task at a time on each, so when a worker dies (a segfault, ``os._exit``, the
+OOM killer) the runner knows which calls it held and how it ended. A batch it held
+is run again call by call (the innocent calls finish, the culprit is found); a
+single call it held is recorded ``crashed`` with the signal or exit code, and
+retried when ``retries=`` allows. Only that worker is replaced; the map goes on.
+A call past ``timeout=`` has its worker killed and is recorded ``timeout``.
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
-import functools
+import dataclasses
+import logging
 import math
 import multiprocessing
+import multiprocessing.connection
+import multiprocessing.util
 import os
 import pickle
+import platform
 import threading
-from collections.abc import Callable
-from concurrent.futures.process import BrokenProcessPool
+import time
+import weakref
 from typing import Any
 
 from .._config import Config
+from ..exceptions import WorkerCrashedError
+from ._attempts import exit_description, record_ended_elsewhere
 from ._base import Runner, check_options
-from ._call import Call, apply_settings, execute, execute_many, worker_settings
+from ._call import Call, _Failure, apply_settings, execute_many, worker_settings
+
+logger = logging.getLogger("votakvot")
 
 BATCH_SECONDS = 0.02
 """``map`` sends calls shorter than this to a worker in batches taking about this long:
@@ -48,18 +65,42 @@ def not_picklable(what: str, value: Any, runner: str, exc: BaseException) -> Typ
     )
 
 
+@dataclasses.dataclass(eq=False)
+class _Entry:
+    """One call waiting for, or held by, a worker, and the future the user holds."""
+
+    call: Call
+    future: concurrent.futures.Future[Any]
+    batchable: bool
+    timeout: float | None = None
+    started: bool = False
+
+
+@dataclasses.dataclass(eq=False)
+class _Slot:
+    """One worker process, the pipe to it, and the entries it holds (one task)."""
+
+    process: Any
+    conn: Any
+    held: list[_Entry] = dataclasses.field(default_factory=list)
+    deadline: float | None = None
+    sent_at: float = 0.0
+    tasks: int = 0
+
+
 class ProcessRunner(Runner):
-    """A ``ProcessPoolExecutor`` whose workers record trials with the client's settings.
+    """Local worker processes that record trials with the client's settings.
 
     Args:
         config: the settings trials are recorded with.
         workers: worker processes (default: the number of CPUs).
         mp_context: ``"fork"``, ``"spawn"`` or ``"forkserver"`` (default: the
             platform's default start method).
-        max_tasks_per_child: replace a worker after this many trials.
+        max_tasks_per_child: replace a worker after this many tasks.
     """
 
     name = "process"
+    can_timeout = True
 
     def __init__(
         self,
@@ -89,24 +130,22 @@ class ProcessRunner(Runner):
                 ) from exc
         self.workers = workers or os.cpu_count() or 1
         self.max_tasks_per_child = max_tasks_per_child
-        self._lock = threading.Lock()
         self._checked: dict[int, Any] = {}
-        self.pool = self._new_pool()
+        self._cond = threading.Condition()
+        self._queue: collections.deque[_Entry] = collections.deque()
+        self._slots: list[_Slot | None] = [None] * self.workers
+        self._per_call: float | None = None
+        self._closing = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        _live.add(self)
 
-    def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
-        kwargs: dict[str, Any] = {}
-        if self.max_tasks_per_child is not None:
-            kwargs["max_tasks_per_child"] = self.max_tasks_per_child
-        return concurrent.futures.ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=self.context,
-            initializer=apply_settings,
-            initargs=(self.settings,),
-            **kwargs,
-        )
+    # --- submitting ---------------------------------------------------------------
 
     def _check_function(self, fn: Any) -> None:
-        """Fail at submit, naming the function, rather than later in a feeder thread."""
+        """Fail at submit, naming the function, rather than later in the dispatcher."""
         if self._checked.get(id(fn)) is fn:
             return
         try:
@@ -114,16 +153,6 @@ class ProcessRunner(Runner):
         except Exception as exc:
             raise not_picklable(f"function {fn!r}", fn, self.name, exc) from exc
         self._checked[id(fn)] = fn
-
-    def _pool_submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
-        with self._lock:
-            try:
-                return self.pool.submit(fn, *args)
-            except BrokenProcessPool:
-                # A worker died (killed, out of memory): its trials failed; start a new pool.
-                self.pool.shutdown(wait=False, cancel_futures=False)
-                self.pool = self._new_pool()
-                return self.pool.submit(fn, *args)
 
     def _check_params(self, call: Call) -> None:
         try:
@@ -136,55 +165,325 @@ class ProcessRunner(Runner):
                 "pickle can copy (no locks, open files or connections), or use runner='thread'"
             ) from exc
 
-    def submit(self, call: Call) -> concurrent.futures.Future[Any]:
-        self._check_function(call.fn)
-        self._check_params(call)
-        return self._pool_submit(execute, call)
+    def submit(self, call: Call, *, timeout: float | None = None) -> concurrent.futures.Future[Any]:
+        return self.submit_many([call], timeout=timeout, batch=False)[0]
 
-    def submit_many(self, calls: list[Call]) -> list[concurrent.futures.Future[Any]]:
-        """Futures of many calls, batching short ones to save a round trip per call.
+    def submit_many(
+        self, calls: list[Call], *, timeout: float | None = None, batch: bool = True
+    ) -> list[concurrent.futures.Future[Any]]:
+        """Futures of many calls, in order; short calls go to workers in batches.
 
-        The first ``2 * workers`` calls go one by one; once one of them is back, the
-        time it took sizes the batches of the rest (about ``BATCH_SECONDS`` each, and
-        at most a quarter of a worker's share, so the pool stays balanced).
+        The first call of each worker goes alone; once calls come back, the time
+        they took sizes the batches of the rest (about ``BATCH_SECONDS`` each, and
+        at most a quarter of a worker's share of what is queued, so the workers stay
+        balanced). Calls with a ``timeout`` always go alone.
         """
-        if len(calls) <= 4 * self.workers:
-            return [self.submit(call) for call in calls]
         for fn in {id(call.fn): call.fn for call in calls}.values():
             self._check_function(fn)
         for call in calls:
             self._check_params(call)
-        probes = [self._submit_batch(calls[i : i + 1]) for i in range(2 * self.workers)]
-        futures = [f for _, batch in probes for f in batch]
-        done, _ = concurrent.futures.wait(
-            [chunk for chunk, _ in probes], return_when=concurrent.futures.FIRST_COMPLETED
-        )
-        timings = [c.result()[1] for c in done if not c.cancelled() and c.exception() is None]
-        rest = calls[len(probes) :]
-        size = 1
-        if timings:
-            per_call = max(min(timings), 1e-6)
-            size = int(BATCH_SECONDS / per_call)
-            size = max(1, min(size, math.ceil(len(rest) / (4 * self.workers))))
-        for i in range(0, len(rest), size):
-            futures.extend(self._submit_batch(rest[i : i + size])[1])
-        return futures
+        entries = [
+            _Entry(c, concurrent.futures.Future(), batch and timeout is None, timeout)
+            for c in calls
+        ]
+        with self._cond:
+            if self._closing:
+                raise RuntimeError("the 'process' runner was shut down; call votakvot.init again")
+            self._queue.extend(entries)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._dispatch, name="votakvot-process-runner", daemon=True
+                )
+                self._thread.start()
+        self._wake()
+        return [entry.future for entry in entries]
 
-    def _submit_batch(
-        self, calls: list[Call]
-    ) -> tuple[concurrent.futures.Future[Any], list[concurrent.futures.Future[Any]]]:
-        chunk = self._pool_submit(execute_many, calls)
-        futures: list[concurrent.futures.Future[Any]] = []
-        for _ in calls:
-            future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-            future.set_running_or_notify_cancel()
-            future._votakvot_batch = chunk  # type: ignore[attr-defined] # to cancel it
-            futures.append(future)
-        chunk.add_done_callback(functools.partial(_settle_batch, futures))
-        return chunk, futures
+    def _wake(self) -> None:
+        with self._cond:
+            self._wake_locked()
+
+    def _wake_locked(self) -> None:
+        if self._wake_w < 0:
+            return  # the dispatcher ended and closed the pipe
+        try:
+            os.write(self._wake_w, b"x")
+        except (BlockingIOError, OSError):
+            pass  # the pipe is full: the dispatcher wakes up anyway
 
     def close(self, wait: bool = True) -> None:
-        self.pool.shutdown(wait=wait)
+        if os.getpid() != self._pid:
+            return  # a forked copy: the pool is the parent's
+        with self._cond:
+            self._closing = True
+            if not wait:
+                while self._queue:
+                    self._queue.popleft().future.cancel()
+            thread = self._thread
+        self._wake()
+        if thread is not None and wait and thread is not threading.current_thread():
+            thread.join()
+
+    # --- the dispatcher thread -------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # a bug here must not leave futures waiting forever
+            logger.exception("votakvot: the process runner's dispatcher failed")
+            with self._cond:
+                pending = list(self._queue)
+                self._queue.clear()
+            for slot in self._slots:
+                if slot is not None:
+                    pending.extend(slot.held)
+            for entry in pending:
+                _fail(entry.future, exc)
+        finally:
+            self._stop_workers()
+
+    def _loop(self) -> None:
+        while True:
+            self._fill()
+            busy = [s for s in self._slots if s is not None and s.held]
+            with self._cond:
+                if self._closing and not busy and not self._queue:
+                    return
+            waitables: list[Any] = [self._wake_r]
+            for slot in busy:
+                waitables += [slot.conn, slot.process.sentinel]
+            deadlines = [s.deadline for s in busy if s.deadline is not None]
+            timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+            ready = multiprocessing.connection.wait(waitables, timeout)
+            if self._wake_r in ready:
+                os.read(self._wake_r, 4096)
+            for index, held in enumerate(self._slots):
+                if held is None or not held.held:
+                    continue
+                if held.conn in ready or held.process.sentinel in ready:
+                    self._receive(index, held)
+                elif held.deadline is not None and time.monotonic() >= held.deadline:
+                    self._timed_out(index, held)
+
+    def _fill(self) -> None:
+        """Hand queued calls to idle workers, starting or replacing workers as needed."""
+        for index in range(self.workers):
+            slot = self._slots[index]
+            if slot is not None and slot.held:
+                continue
+            entries = self._take()
+            if not entries:
+                return
+            if slot is None or not slot.process.is_alive() or self._worn(slot):
+                if slot is not None:
+                    self._retire(slot)
+                slot = self._slots[index] = self._start_worker()
+            slot.held = entries
+            slot.sent_at = time.monotonic()
+            timeouts = [e.timeout for e in entries if e.timeout is not None]
+            slot.deadline = slot.sent_at + min(timeouts) if timeouts else None
+            slot.tasks += 1
+            try:
+                slot.conn.send([e.call for e in entries])
+            except (OSError, ValueError):
+                pass  # the worker is gone: its sentinel says so on the next wait
+            except Exception as exc:  # cannot be pickled after all
+                slot.held = []
+                for entry in entries:
+                    _fail(entry.future, not_picklable(f"{entry.call.fn!r}", None, self.name, exc))
+
+    def _worn(self, slot: _Slot) -> bool:
+        return self.max_tasks_per_child is not None and slot.tasks >= self.max_tasks_per_child
+
+    def _take(self) -> list[_Entry]:
+        """The next task: one call, or a batch of short ones."""
+        out: list[_Entry] = []
+        with self._cond:
+            size = 1
+            if self._per_call is not None:
+                size = int(BATCH_SECONDS / max(self._per_call, 1e-6))
+                size = max(1, min(size, math.ceil(len(self._queue) / (4 * self.workers))))
+            while self._queue and len(out) < size:
+                entry = self._queue[0]
+                if out and not entry.batchable:
+                    break
+                self._queue.popleft()
+                if not entry.started:
+                    if not entry.future.set_running_or_notify_cancel():
+                        continue  # cancelled while queued
+                    entry.started = True
+                out.append(entry)
+                if not entry.batchable:
+                    break
+        return out
+
+    def _start_worker(self) -> _Slot:
+        mine, theirs = self.context.Pipe(duplex=True)
+        process = self.context.Process(  # type: ignore[attr-defined]
+            target=_worker_main,
+            args=(theirs, self.settings),
+            name="votakvot-process-worker",
+            daemon=False,  # as ProcessPoolExecutor's: a trial may start processes of its own
+        )
+        process.start()
+        theirs.close()
+        return _Slot(process, mine)
+
+    def _retire(self, slot: _Slot) -> None:
+        try:
+            slot.conn.send(None)
+        except (OSError, ValueError):
+            pass
+        slot.conn.close()
+        slot.process.join(timeout=5)
+        if slot.process.is_alive():
+            slot.process.kill()
+            slot.process.join()
+
+    def _stop_workers(self) -> None:
+        for index, slot in enumerate(self._slots):
+            if slot is not None:
+                self._retire(slot)
+                self._slots[index] = None
+        with self._cond:
+            fds, self._wake_r, self._wake_w = (self._wake_r, self._wake_w), -1, -1
+        for fd in fds:
+            os.close(fd)
+
+    def _receive(self, index: int, slot: _Slot) -> None:
+        entries, slot.held = slot.held, []
+        try:
+            if not slot.conn.poll():
+                raise EOFError
+            outcomes, seconds = slot.conn.recv()
+        except (EOFError, OSError):
+            self._died(index, slot, entries)
+            return
+        if len(entries) > 1 or entries[0].batchable:
+            per_call = seconds / len(entries)
+            self._per_call = per_call if self._per_call is None else min(self._per_call, per_call)
+        for entry, (ok, value) in zip(entries, outcomes, strict=True):
+            if ok:
+                entry.future.set_result(value)
+            else:
+                _fail(entry.future, value)
+
+    def _died(self, index: int, slot: _Slot, entries: list[_Entry]) -> None:
+        """The worker is gone: find the call that took it down, run the others again."""
+        slot.process.join(timeout=5)
+        exitcode = slot.process.exitcode
+        pid = slot.process.pid
+        slot.conn.close()
+        self._slots[index] = None
+        if len(entries) > 1:
+            # Which call of the batch did it is unknown: each runs again on its own.
+            for entry in entries:
+                entry.batchable = False
+                # Some may have run: their files are cleared before they run again.
+                origin = {**(entry.call.origin or {}), "again": True}
+                entry.call = dataclasses.replace(entry.call, origin=origin)
+            with self._cond:
+                self._queue.extendleft(reversed(entries))
+            return
+        kind, words = exit_description(exitcode)
+        self._ended_elsewhere(
+            entries[0],
+            "crashed",
+            {"type": kind, "message": f"{words} (pid {pid}) while it ran this trial"},
+            {"exitcode": exitcode, "pid": pid},
+            WorkerCrashedError,
+        )
+
+    def _timed_out(self, index: int, slot: _Slot) -> None:
+        entries, slot.held = slot.held, []
+        pid = slot.process.pid
+        slot.process.kill()
+        slot.process.join()
+        slot.conn.close()
+        self._slots[index] = None
+        for entry in entries:
+            message = (
+                f"ran longer than timeout={entry.timeout:g} s: the runner killed its worker "
+                f"process (pid {pid})"
+            )
+            self._ended_elsewhere(
+                entry,
+                "timeout",
+                {"type": "TimeoutError", "message": message},
+                {"pid": pid},
+                TimeoutError,
+            )
+
+    def _ended_elsewhere(
+        self,
+        entry: _Entry,
+        state: str,
+        error: dict[str, Any],
+        runner: dict[str, Any],
+        raises: type[BaseException],
+    ) -> None:
+        """Record the call's trial as ``state``, then retry it or fail its future."""
+        call = entry.call
+        section = {"kind": self.name, "host": platform.node(), "attempt": call.attempt, **runner}
+        ended = record_ended_elsewhere(call, state, error, section, self.config)
+        if ended is None and call.attempt <= call.retries:
+            logger.warning(
+                "votakvot: trial %r %s (attempt %d of %d): %s; running it again",
+                call.tid,
+                state,
+                call.attempt,
+                call.retries + 1,
+                error["message"],
+            )
+            entry.call = dataclasses.replace(call, attempt=call.attempt + 1, rerun=True)
+            with self._cond:
+                self._queue.appendleft(entry)
+            return
+        if ended is not None:
+            state = ended
+            error = {"message": "its worker process ended after recording it so"}
+        _fail(entry.future, raises(f"trial {call.tid!r} {state}: {error['message']}"))
+
+
+_live: weakref.WeakSet[ProcessRunner] = weakref.WeakSet()
+
+
+def _close_live() -> None:
+    """At exit, before multiprocessing joins its children: stop our workers first
+    (they are not daemons, so that a trial may start processes of its own)."""
+    for runner in list(_live):
+        runner.close(wait=True)
+
+
+multiprocessing.util.Finalize(None, _close_live, exitpriority=100)
+
+
+def _fail(future: concurrent.futures.Future[Any], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
+def _worker_main(conn: Any, settings: dict[str, Any]) -> None:
+    """A worker process: apply the client's settings, then run tasks until told to stop."""
+    apply_settings(settings)
+    while True:
+        try:
+            calls = conn.recv()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        if calls is None:
+            return
+        try:
+            outcome = execute_many(calls)
+        except KeyboardInterrupt:
+            return  # Ctrl-C reached the worker too: its trial is recorded interrupted
+        try:
+            conn.send(outcome)
+        except Exception as exc:  # a result pickle cannot copy: each call says so
+            failure = TypeError(
+                f"the result could not be sent back from the worker process: "
+                f"{type(exc).__name__}: {exc}; return values pickle can copy"
+            )
+            conn.send(([(False, _Failure(failure)) for _ in calls], outcome[1]))
 
 
 def _picklable(value: Any) -> bool:
@@ -193,22 +492,3 @@ def _picklable(value: Any) -> bool:
     except Exception:
         return False
     return True
-
-
-def _settle_batch(futures: list[concurrent.futures.Future[Any]], chunk: Any) -> None:
-    """Hand each call of a finished batch its own result or exception."""
-    if chunk.cancelled():
-        for future in futures:
-            future.set_exception(concurrent.futures.CancelledError("the batch was cancelled"))
-        return
-    exc = chunk.exception()
-    if exc is not None:
-        for future in futures:
-            future.set_exception(exc)
-        return
-    outcomes, _ = chunk.result()
-    for future, (ok, value) in zip(futures, outcomes, strict=True):
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)

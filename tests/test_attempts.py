@@ -1,0 +1,167 @@
+"""Attempts and crashes (issue 15): a call that kills its worker process is recorded
+``crashed`` and the map goes on; a retried call is one trial with ``attempt: N``, its
+earlier attempts kept aside as ``superseded``; ``load_report`` shows one row per call."""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import yaml
+
+import votakvot
+from votakvot import layout, runners
+from votakvot._config import get_config, set_config
+from votakvot.exceptions import WorkerCrashedError
+
+
+def crash_on_seven(x: int) -> int:
+    """Kills its own process for x == 7 (exit code 3), a plain square otherwise."""
+    votakvot.meter(x=x)
+    if x == 7:
+        os._exit(3)
+    return x * x
+
+
+def segfault(x: int) -> int:
+    faulthandler.disable()  # a real segfault, without pytest's traceback dump on stderr
+    os.kill(os.getpid(), signal.SIGSEGV)
+    return x
+
+
+def flaky(marker: str, how: str) -> str:
+    """Fails (``raise``) or dies (``crash``) on its first attempt, succeeds after."""
+    if not os.path.exists(marker):
+        Path(marker).write_text("tried")
+        votakvot.inform(first=True)
+        if how == "crash":
+            os._exit(9)
+        raise RuntimeError("first attempt fails")
+    return "ok"
+
+
+def always_fails(x: int) -> int:
+    raise ValueError(f"bad {x}")
+
+
+def records(root: Path) -> list[dict]:
+    return [yaml.unsafe_load(p.read_text()) for p in sorted(root.rglob(layout.YAML_NAME))]
+
+
+@pytest.fixture
+def use(tmp_path: Path):
+    """``use(runner, **options)`` points votakvot at a fresh root with that runner."""
+    previous = get_config()
+
+    def configure(runner: str, **options) -> Path:
+        root = tmp_path / "results"
+        votakvot.init(str(root), runner=runner, capture="none", **options)
+        return root
+
+    yield configure
+    runners.shutdown()
+    set_config(previous)
+
+
+def test_a_crash_in_a_batched_map_is_recorded_and_the_map_goes_on(use) -> None:
+    """One call of 60 kills its worker mid-batch: the other 59 finish (the batch is run
+    again call by call to find the culprit) and the culprit is recorded ``crashed``
+    with its exit code, by the client: one record per call, none left ``running``."""
+    root = use("process", workers=2)
+    out = votakvot.map(crash_on_seven, [{"x": x} for x in range(60)], return_exceptions=True)
+    assert isinstance(out[7], WorkerCrashedError)
+    assert "exited with code 3" in str(out[7])
+    assert [r for i, r in enumerate(out) if i != 7] == [x * x for x in range(60) if x != 7]
+    found = records(root)
+    assert len(found) == 60 and len({r["tid"] for r in found}) == 60
+    crashed = [r for r in found if r["state"] != "done"]
+    assert [(r["state"], r["params"]) for r in crashed] == [("crashed", {"x": 7})]
+    assert crashed[0]["error"]["type"] == "WorkerExit"
+    assert crashed[0]["meta"]["runner"]["exitcode"] == 3
+    report = votakvot.load_report(root)
+    assert len(report) == 60 and (report.state == "crashed").sum() == 1
+    # Calls of the broken batch that had finished ran again from a clean folder.
+    for data in found:
+        if data["state"] == "done":
+            rows = votakvot.load_metrics(root / data["tid"])
+            assert list(rows.x) == [data["params"]["x"]], data["tid"]
+
+
+def test_a_segfault_is_recorded_with_its_signal_and_reruns_work(use) -> None:
+    """A segfault shows as ``SIGSEGV``; running the same map again (explicit ids) keeps
+    the trials that finished and records the crash again instead of breaking."""
+    root = use("process", workers=2)
+    params = [{"x": 1}, {"x": 2}]
+    for _ in range(2):
+        with pytest.raises(WorkerCrashedError, match="SIGSEGV"):
+            votakvot.map(segfault, params, tid="seg/{x}")
+    found = records(root)
+    assert sorted(r["tid"] for r in found) == ["seg/1", "seg/2"]
+    assert {r["state"] for r in found} == {"crashed"}
+    assert {r["error"]["type"] for r in found} == {"SIGSEGV"}
+    assert votakvot.map(crash_on_seven, [{"x": 3}], tid="ok/{x}") == [9]
+
+
+@pytest.mark.parametrize("how", ["raise", "crash"])
+def test_a_retried_call_is_one_trial_with_its_attempts_linked(use, tmp_path: Path, how) -> None:
+    """With ``retries=1`` a call that fails (or kills its worker) once runs again at the
+    same tid as ``attempt: 2``; attempt 1 moves to ``votakvot.attempt-1/``, marked
+    ``superseded`` with what it ended as; the report shows one row unless asked."""
+    root = use("process", workers=1)
+    marker = str(tmp_path / "marker")
+    assert votakvot.map(flaky, [{"marker": marker, "how": how}], retries=1) == ["ok"]
+    latest, earlier = sorted(records(root), key=lambda r: r["attempt"], reverse=True)
+    assert latest["tid"] == earlier["tid"]
+    assert latest["state"] == "done" and latest["attempt"] == 2
+    assert latest["meta"]["runner"]["attempt"] == 2
+    assert earlier["state"] == "superseded" and earlier["superseded_by"] == 2
+    assert earlier["ended_as"] == ("failed" if how == "raise" else "crashed")
+    folder = root / latest["tid"]
+    assert (folder / "votakvot.attempt-1" / layout.YAML_NAME).is_file()
+    assert "info" not in latest or "first" not in latest["info"]
+    report = votakvot.load_report(root)
+    assert list(report.state) == ["done"]
+    every = votakvot.load_report(root, attempts=True, full=True)
+    assert sorted(every.state) == ["done", "superseded"]
+    assert sorted(every.attempt) == [1, 2]
+    assert list(votakvot.load_trials(root)) == [latest["tid"]]
+
+
+def test_retries_on_the_thread_runner_and_from_init(use) -> None:
+    """``init(retries=2)`` is the default of every map: a call that always fails runs
+    three times, is one row in the report and raises its own error."""
+    root = use("thread", workers=2, retries=2)
+    with pytest.raises(ValueError, match="bad 1"):
+        votakvot.map(always_fails, [{"x": 1}])
+    found = records(root)
+    assert sorted(r["attempt"] for r in found) == [1, 2, 3]
+    assert sorted(r["state"] for r in found) == ["failed", "superseded", "superseded"]
+    assert list(votakvot.load_report(root).state) == ["failed"]
+
+
+def test_bad_retry_and_timeout_values_are_refused(use) -> None:
+    """Wrong values name the argument; a timeout on the thread runner says why not."""
+    use("thread")
+    with pytest.raises(ValueError, match="retries must be an int >= 0"):
+        votakvot.map(always_fails, [{"x": 1}], retries=-1)
+    with pytest.raises(ValueError, match="'thread' runner cannot stop a call"):
+        votakvot.map(always_fails, [{"x": 1}], timeout=3)
+
+
+@votakvot.track(capture="all")
+def loud(x: int) -> int:
+    print(f"loud {x}")
+    return x
+
+
+def test_a_tracked_function_keeps_its_own_settings_on_the_process_runner(use) -> None:
+    """``@track(capture="all")`` wins over ``init(capture="none")`` in a worker too: the
+    runner makes the trial itself (at the id it chose) with the decorator's settings."""
+    root = use("process", workers=1)
+    assert votakvot.map(loud, [{"x": 4}]) == [4]
+    (data,) = records(root)
+    assert data["tid"].startswith("test_attempts/loud/")
+    assert (root / data["tid"] / layout.OUTPUT_NAME).read_text() == "loud 4\n"

@@ -1,0 +1,403 @@
+"""Attempts: a call retried, or rerun after its worker died, stays one trial.
+
+The client gives every call its trial id before it leaves (:func:`prepare`), so
+each attempt of the call runs at the same id. Attempt ``N`` lives in the trial's
+folder; when attempt ``N + 1`` starts there, the files of attempt ``N`` move into
+the subfolder ``votakvot.attempt-N/`` and its record becomes ``state: superseded``
+with ``ended_as`` (what it ended as) and ``superseded_by`` (the attempt after it).
+Reports show one row per call (:func:`votakvot.load_report`; ``attempts=True``
+shows them all).
+
+A worker process that dies (a segfault, ``os._exit``, the OOM killer) cannot record
+its trial: the runner records it for it (:func:`record_ended_elsewhere`), as
+``crashed`` with the exit code or signal, or as ``timeout`` when the runner stopped
+it for running past ``timeout=``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import inspect
+import logging
+import os
+import platform
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .. import _source, meta
+from .._active import ActiveTrial
+from .._config import Config, get_config
+from .._naming import default_prefix, function_name
+from .._previous_run import clear_previous_run, finished_trial
+from .._values import dump_record
+from .._version import __version__
+from ..layout import YAML_NAME, new_tid
+from ..storage import redact
+from ._callspec import Call
+
+__all__ = [
+    "ATTEMPT_PREFIX",
+    "SUPERSEDED",
+    "archive_attempt",
+    "exit_description",
+    "prepare",
+    "record_ended_elsewhere",
+    "run_attempts",
+]
+
+logger = logging.getLogger("votakvot")
+
+ATTEMPT_PREFIX = "votakvot.attempt-"
+"""Earlier attempt ``N`` of a trial is kept in its subfolder ``votakvot.attempt-N``."""
+SUPERSEDED = "superseded"
+"""The state of an earlier attempt of a call that was run again."""
+
+
+def _target(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The user's function under ``@track`` (the runner makes the trial itself)."""
+    return getattr(fn, "__wrapped__", fn) if hasattr(fn, "__votakvot_prefix__") else fn
+
+
+def _is_resumable(fn: Any) -> bool:
+    from ..resumable import resumable_fn
+
+    return isinstance(fn, type) and issubclass(fn, resumable_fn)
+
+
+def prepare(
+    calls: list[Call], kind: str, *, retries: int = 0, config: Config | None = None
+) -> list[Call]:
+    """The calls as they leave the client: each with its trial id and provenance.
+
+    A call without an explicit id gets a fresh ``{module}/{function}/{date}/{time}/{uuid}``
+    now, so every attempt of it, and a record the client writes for a dead worker,
+    land at the same id. The client's ``git`` state (read once for all calls) and
+    each function's source are captured here, so workers record the code that was
+    submitted, not whatever their own folder holds.
+    """
+    config = config or get_config()
+    pins = meta.submitted(config.meta_providers)
+    sources: dict[int, tuple[Any, dict[str, Any] | None]] = {}
+    out = []
+    for call in calls:
+        fn = call.fn
+        kept = sources.get(id(fn))
+        if kept is None or kept[0] is not fn:
+            kept = sources[id(fn)] = (fn, _source.describe(_target(fn)))
+        tid, fresh, uuid = call.tid, call.rerun, None
+        if tid is None:
+            prefix = getattr(fn, "__votakvot_prefix__", None) or default_prefix(_target(fn))
+            tid, uuid = new_tid(prefix)
+            fresh = True
+        origin = {"meta": pins, "source": kept[1], "kind": kind, "id": uuid}
+        out.append(dataclasses.replace(call, tid=tid, rerun=fresh, retries=retries, origin=origin))
+    return out
+
+
+def runner_section(call: Call, worker: str | None = None) -> dict[str, Any]:
+    """``meta.runner``: which runner ran this attempt, where."""
+    origin = call.origin or {}
+    section: dict[str, Any] = {
+        "kind": origin.get("kind"),
+        "host": platform.node(),
+        "pid": os.getpid(),
+        "attempt": call.attempt,
+    }
+    if worker is None and section["kind"] == "dask":
+        worker = _dask_worker()
+    if worker:
+        section["worker"] = worker
+    return section
+
+
+def _dask_worker() -> str | None:
+    """The address (and name, when it has one) of the Dask worker running this task."""
+    import sys
+
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return None
+    try:
+        worker = distributed.get_worker()
+    except ValueError:  # not in a worker
+        return None
+    name = str(worker.name)
+    return worker.address if name == worker.address else f"{name} ({worker.address})"
+
+
+_worker_name = threading.local()
+
+
+def set_worker_name(name: str | None) -> None:
+    """What ``meta.runner.worker`` says for calls run by this thread (a Dask worker's address)."""
+    _worker_name.value = name
+
+
+def run_attempts(call: Call) -> Any:
+    """Run a prepared call here, retrying a failure up to ``call.retries`` times.
+
+    Each attempt is the same trial (same id) with ``attempt`` counted up; a
+    ``KeyboardInterrupt`` or ``SystemExit`` is never retried.
+    """
+    while True:
+        try:
+            return run_attempt(call)
+        except Exception:
+            if call.attempt > call.retries:
+                raise
+            logger.warning(
+                "votakvot: trial %r failed (attempt %d of %d); running it again",
+                call.tid,
+                call.attempt,
+                call.retries + 1,
+            )
+            call = dataclasses.replace(call, attempt=call.attempt + 1, rerun=True)
+
+
+def run_attempt(call: Call) -> Any:
+    """One attempt of a prepared call as its trial, in this process."""
+    from .._run import _run_to_end
+    from ..resumable import run_resumable
+
+    assert call.tid is not None
+    origin = call.origin or {}
+    config = get_config()
+    pins = dict(origin.get("meta") or {})
+    pins["runner"] = runner_section(call, getattr(_worker_name, "value", None))
+    uuid = origin.get("id")
+    if _is_resumable(call.fn):
+        # A later attempt resumes from the snapshot the earlier one left.
+        rerun = call.rerun and call.attempt == 1 and uuid is None
+        with meta.pinned(pins):
+            done = run_resumable(call.tid, call.fn, call.params, rerun=rerun, trial_id=uuid)  # type: ignore[arg-type]
+        return done.data.get("result")
+    if not call.rerun and call.attempt == 1:
+        recorded = finished_trial(config, call.tid)
+        if recorded is not None:
+            return recorded.data.get("result")
+    fn = _target(call.fn)
+    params = _recorded_params(fn, call.params)
+    if call.attempt > 1:
+        archive_attempt(config, call.tid, call.attempt)
+    trial = ActiveTrial(
+        call.tid,
+        params,
+        function=function_name(fn),
+        config=config,
+        trial_id=uuid,
+        source=origin.get("source") if "source" in origin else _source.describe(fn),
+        extra={"attempt": call.attempt},
+        capture=getattr(call.fn, "__votakvot_capture__", None),  # @track(capture=...)
+    )
+    if uuid is None or call.attempt > 1 or origin.get("again"):
+        clear_previous_run(trial)  # a fresh id has no earlier run to clear
+    run = _run_to_end(fn)
+    with meta.pinned(pins):
+        trial.start()
+    try:
+        result = run(trial, call.params)
+        if inspect.iscoroutine(result):
+            import asyncio
+
+            result = asyncio.run(result)
+    except BaseException as exc:
+        trial.fail(exc)
+        raise
+    trial.succeed(result)
+    return result
+
+
+_binders: dict[int, tuple[Any, Any]] = {}
+_BINDERS_KEPT = 256
+
+
+def _recorded_params(fn: Callable[..., Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The params as ``@track`` records them (defaults filled, signature order).
+
+    The binder reads the signature, which costs more than recording a trivial
+    trial, so it is made once per function.
+    """
+    from .._decorator import _Binder
+
+    kept = _binders.get(id(fn))
+    if kept is None or kept[0] is not fn:
+        try:
+            binder: Any = _Binder(fn)
+        except (TypeError, ValueError):  # no signature to read (some builtins)
+            binder = None
+        if len(_binders) >= _BINDERS_KEPT:
+            _binders.clear()  # functions sent by value are new objects each time
+        kept = _binders[id(fn)] = (fn, binder)
+    if kept[1] is not None:
+        try:
+            return dict(kept[1]((), params))
+        except TypeError:
+            pass  # the call itself is wrong: the function raises it when called
+    return {k: v for k, v in params.items() if not k.startswith("_")}
+
+
+def _folder(config: Config, tid: str) -> str:
+    storage = config.storage
+    return storage.join(storage.root, *tid.split("/"))
+
+
+def _read(config: Config, folder: str) -> dict[str, Any] | None:
+    from ..trial import read_trial
+
+    storage = config.storage
+    try:
+        trial = read_trial(storage.to_url(folder), storage.storage_options)
+    except Exception as exc:
+        logger.warning("votakvot: could not read %s: %s", redact(storage.to_url(folder)), exc)
+        return None
+    return None if trial is None else dict(trial.data)
+
+
+def archive_attempt(config: Config, tid: str, next_attempt: int) -> None:
+    """Move the attempt recorded at ``tid`` into ``votakvot.attempt-N/``, marked superseded.
+
+    Nested trials (folders below holding their own record) and earlier archived
+    attempts stay where they are. A failure is logged, never raised: the new
+    attempt runs either way.
+    """
+    storage = config.storage
+    folder = _folder(config, tid)
+    data = _read(config, folder)
+    if data is None:
+        return
+    attempt = data.get("attempt") if isinstance(data.get("attempt"), int) else 1
+    dest = storage.join(folder, f"{ATTEMPT_PREFIX}{attempt}")
+    try:
+        moving: list[str] = []
+        for name, is_folder in storage.listdir(folder):
+            if name.startswith(ATTEMPT_PREFIX) or name == YAML_NAME:
+                continue
+            if is_folder:
+                inside = storage.find_files(storage.join(folder, name))
+                if any(p.rsplit("/", 1)[-1] == YAML_NAME for p in inside):
+                    continue  # a nested trial, not this attempt's attachment
+                moving.extend(f"{name}/{p}" for p in inside)
+            else:
+                moving.append(name)
+        storage.makedirs(dest)
+        for rel in moving:
+            _move(
+                storage, storage.join(folder, *rel.split("/")), storage.join(dest, *rel.split("/"))
+            )
+        data["ended_as"] = data.get("state")
+        data["state"] = SUPERSEDED
+        data["superseded_by"] = next_attempt
+        data.setdefault("attempt", attempt)
+        text = dump_record(data, tid).encode("utf-8")
+        storage.write_atomic(storage.join(dest, YAML_NAME), text)
+        storage.remove(storage.join(folder, YAML_NAME))
+    except Exception as exc:
+        logger.error(
+            "votakvot: could not keep attempt %s of trial %r aside (%s: %s); attempt %d "
+            "replaces it",
+            attempt,
+            tid,
+            type(exc).__name__,
+            redact(str(exc)),
+            next_attempt,
+        )
+
+
+def _move(storage: Any, src: str, dst: str) -> None:
+    parent = dst.rsplit(storage.sep, 1)[0]
+    storage.makedirs(parent)
+    if "://" not in storage.to_url(src):
+        os.replace(src, dst)
+        return
+    data = storage.read(src)
+    if data is not None:
+        storage.write_atomic(dst, data)
+        storage.remove(src)
+
+
+def exit_description(exitcode: int | None) -> tuple[str, str]:
+    """``(error type, words)`` for how a worker process ended: a signal or an exit code."""
+    if exitcode is None:
+        return "WorkerLost", "the worker process was lost"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return name, f"the worker process was killed by {name}"
+    return "WorkerExit", f"the worker process exited with code {exitcode}"
+
+
+def record_ended_elsewhere(
+    call: Call,
+    state: str,
+    error: dict[str, Any],
+    runner: dict[str, Any],
+    config: Config | None = None,
+) -> str | None:
+    """Record a trial whose worker is gone, from the client: ``crashed`` or ``timeout``.
+
+    The record the worker left (``running``) is kept and ended; when the worker died
+    before writing one, a record is made from the call. Written atomically; a
+    failure is logged with the trial's id, since the caller gets the error anyway.
+
+    Returns:
+        ``None`` once recorded; the state the worker recorded itself when it ended
+        the attempt before it went (``interrupted`` by Ctrl-C, say): that one stays.
+    """
+    assert call.tid is not None
+    config = config or get_config()
+    storage = config.storage
+    folder = _folder(config, call.tid)
+    data = _read(config, folder)
+    now = datetime.datetime.now().astimezone()
+    runner_meta = (data or {}).get("meta") or {}
+    ours = (
+        data is not None
+        and data.get("attempt", 1) == call.attempt
+        and isinstance(runner_meta, dict)
+        and (runner_meta.get("runner") or {}).get("pid") == runner.get("pid")
+    )
+    if data is not None and ours and data.get("state") != "running":
+        return str(data.get("state"))  # the worker recorded its end before it went
+    if data is None or not ours:
+        # The worker died before it wrote this attempt's record: one is made from the call.
+        if data is not None and call.attempt > 1:
+            archive_attempt(config, call.tid, call.attempt)
+        data = {
+            "votakvot": __version__,
+            "id": (call.origin or {}).get("id") or call.tid.rsplit("/", 1)[-1],
+            "tid": call.tid,
+            "state": "running",
+            "function": function_name(_target(call.fn)),
+            "at": {"created": now},
+            "params": {k: v for k, v in call.params.items() if not k.startswith("_")},
+            "info": {},
+            "attempt": call.attempt,
+        }
+        source = (call.origin or {}).get("source")
+        if source:
+            data["source"] = source
+        data["meta"] = {**((call.origin or {}).get("meta") or {})}
+    at = data.setdefault("at", {})
+    at["finished"] = now
+    data["state"] = state
+    data["error"] = error
+    section = data.setdefault("meta", {}).setdefault("runner", {})
+    section.update(runner)
+    try:
+        storage.makedirs(folder)
+        storage.write_atomic(storage.join(folder, YAML_NAME), dump_record(data, call.tid).encode())
+    except Exception as exc:
+        logger.error(
+            "votakvot: could not record trial %r as %s at %s: %s: %s",
+            call.tid,
+            state,
+            redact(storage.to_url(folder)),
+            type(exc).__name__,
+            redact(str(exc)),
+        )
+    return None
