@@ -37,6 +37,15 @@ HIGHLIGHT_LIMIT = 64 * 1024
 
 log = logging.getLogger(__name__)
 
+_TABS = {
+    "tab-yaml": "YAML",
+    "tab-traceback": "Traceback",
+    "tab-files": "Files",
+    "tab-metrics": "Metrics",
+    "tab-output": "Output",
+}
+"""The tabs in order: pane id -> title (keys 1-5 open them)."""
+
 
 @dataclass
 class TrialDetails:
@@ -188,6 +197,12 @@ class DetailScreen(ReadingScreen[TrialDetails]):
         Binding("y", "copy_path", "Copy path", tooltip="Copy the trial's folder"),
         Binding("t", "copy_tid", "Copy tid", tooltip="Copy the trial's id"),
         Binding("r", "reload", "Reload", show=False, tooltip="Read the trial again"),
+        Binding("right_square_bracket", "tab(1)", "Next tab", key_display="]"),
+        Binding("left_square_bracket", "tab(-1)", "Prev tab", key_display="["),
+        *(
+            Binding(str(n), f"show_tab('{tab}')", title, show=False, tooltip=f"The {title} tab")
+            for n, (tab, title) in enumerate(_TABS.items(), 1)
+        ),
     ]
 
     def __init__(self, path: str) -> None:
@@ -214,8 +229,32 @@ class DetailScreen(ReadingScreen[TrialDetails]):
 
     def on_mount(self) -> None:
         self.reload()
+        self._focus_pane("tab-yaml")
 
     READ_GROUP = "detail"
+
+    @on(TabbedContent.TabActivated, "#detail-tabs")
+    def _on_tab(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id:
+            self._focus_pane(event.pane.id)
+
+    def _focus_pane(self, pane: str) -> None:
+        """Focus what a tab shows, so its keys (End, PgUp, Enter) act on it at once,
+        not on the row of tab names."""
+        target = self.query_one(f"#{pane}").query("VerticalScroll, DataTable, OptionList")
+        if target:
+            target.first().focus()
+
+    def action_tab(self, step: int) -> None:
+        """The next (1) or previous (-1) tab."""
+        tabs = self.query_one("#detail-tabs", TabbedContent)
+        names = list(_TABS)
+        index = names.index(tabs.active) if tabs.active in names else 0
+        tabs.active = names[(index + step) % len(names)]
+
+    def action_show_tab(self, tab: str) -> None:
+        """Open the tab ``tab`` (keys 1-5)."""
+        self.query_one("#detail-tabs", TabbedContent).active = tab
 
     def read(self) -> TrialDetails:
         """The trial read again."""
@@ -248,6 +287,8 @@ class DetailScreen(ReadingScreen[TrialDetails]):
             files.add_option("(no attached files)")
         if highlighted is not None and highlighted < len(details.attached):
             files.highlighted = highlighted
+        elif details.attached:
+            files.highlighted = 0  # Enter opens the first file straight away
         self._show_metrics(details.metrics, details.metrics_error)
         output = details.output
         self.query_one("#output", Static).update(

@@ -253,7 +253,8 @@ class TrialTable(ScrollView, can_focus=True):
     # ---------------------------------------------------------------- moving
 
     def _visible_rows(self) -> int:
-        return max(self.size.height - 1, 1)
+        """Rows the user can see: below the header and above the horizontal scrollbar."""
+        return max(self.scrollable_content_region.height - 1, 1)
 
     def _scroll_cursor_into_view(self) -> None:
         top = int(self.scroll_y)

@@ -1,0 +1,138 @@
+"""Pilot tests of the dashboard bugs of issue 14 (table, forms, palette, detail)."""
+
+from __future__ import annotations
+
+import datetime
+import os
+from pathlib import Path
+
+import pytest
+from textual import events
+from textual.widgets import DataTable, Input, OptionList, TabbedContent
+from tui_helpers import T0, loaded, uid, wait_for, write_trial
+
+from votakvot_tui import make_app
+from votakvot_tui.screens import DetailScreen
+from votakvot_tui.screens.launch_ab import LaunchAbScreen
+from votakvot_tui.widgets import TrialTable
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _wide_trials(root: Path, count: int) -> None:
+    """``count`` trials with many params: the table scrolls sideways at 80 columns."""
+    for i in range(count):
+        params = {f"param_number_{k}": i * 100 + k for k in range(8)}
+        write_trial(
+            root, "demo.wide", uid(i + 1), when=T0 + datetime.timedelta(minutes=i), params=params
+        )
+
+
+async def test_last_row_not_under_the_horizontal_scrollbar(tmp_path: Path):
+    """`G` puts the last row on screen above the horizontal scrollbar, not under it."""
+    _wide_trials(tmp_path, 40)
+    app = make_app([str(tmp_path)], watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, 40)
+        table = app.screen.query_one(TrialTable)
+        assert table.show_horizontal_scrollbar
+        await pilot.press("G")
+        await pilot.pause()
+        assert table.cursor == 39
+        line = table.cursor - round(table.scroll_y) + 1  # the header is line 0
+        assert 0 < line < table.scrollable_content_region.height
+        await pilot.press("g", "pagedown")
+        await pilot.pause()
+        line = table.cursor - round(table.scroll_y) + 1
+        assert 0 < line < table.scrollable_content_region.height
+
+
+def _burst(app, keys: list[str]) -> None:
+    """Keys arriving in one read from the terminal: posted without waiting in between."""
+    for key in keys:
+        char = {"tab": "\t", "shift+tab": None}.get(key, key)
+        app.post_message(events.Key(key, char))
+
+
+async def test_tab_right_after_typing_moves_to_the_next_field(tmp_path: Path):
+    """``fakeml.sleepy``, Tab and ``ms=5`` typed at once land in two fields, not one."""
+    app = make_app([str(tmp_path)], watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.push_screen(LaunchAbScreen(str(tmp_path)))
+        screen = await wait_for(pilot, lambda: isinstance(app.screen, LaunchAbScreen) and app.screen)
+        await wait_for(pilot, lambda: any(w.has_focus for w in screen.query("#callable")))
+        _burst(app, [*"fakeml.sleepy", "tab", *"ms=5", "shift+tab"])
+        await wait_for(pilot, lambda: screen.query_one("#args", Input).value)
+        await pilot.pause()
+        assert screen.query_one("#callable", Input).has_focus
+        assert screen.query_one("#callable", Input).value == "fakeml.sleepy"
+        assert screen.query_one("#args", Input).value == "ms=5"
+
+
+async def test_palette_screenshot_goes_to_the_current_folder(tmp_path: Path, monkeypatch):
+    """The palette's Screenshot saves into the current folder (no ~/Downloads needed)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DOWNLOAD_DIR", str(home / "Downloads"))
+    monkeypatch.chdir(work)
+    app = make_app([str(tmp_path / "none")], watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Screenshot")
+        command.callback()
+        await wait_for(pilot, lambda: list(work.glob("*.svg")))
+        saved = next(work.glob("*.svg"))
+        await wait_for(
+            pilot, lambda: any(str(saved) in str(n.message) for n in app._notifications)
+        )
+        assert not (home / "Downloads").exists()
+        assert "<svg" in saved.read_text()
+
+
+async def test_detail_keys_files_yaml_end_metrics_pageup(sample):
+    """Files opens with the first file highlighted (Enter opens it); End scrolls the
+    YAML to its end; PgUp moves up in the metrics."""
+    root, trials = sample
+    folder = write_trial(
+        root,
+        "demo.long",
+        uid(9),
+        when=T0 + datetime.timedelta(minutes=30),
+        params={f"p{k}": k for k in range(80)},
+        metrics=[{"epoch": e, "loss": 1 / (e + 1)} for e in range(200)],
+        files={"a.txt": "first file\n", "b.txt": "second\n"},
+    )
+    app = make_app([str(root)], watch=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(pilot, 7)
+        await pilot.press("enter")  # the newest: the long one
+        screen = await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen)
+        await wait_for(pilot, lambda: screen.details is not None)
+        assert screen.path == str(folder)
+        tabs = screen.query_one(TabbedContent)
+        yaml_scroll = screen.query_one("#tab-yaml VerticalScroll")
+        assert yaml_scroll.max_scroll_y > 0
+        await pilot.press("end")
+        await wait_for(pilot, lambda: yaml_scroll.scroll_y == yaml_scroll.max_scroll_y)
+
+        tabs.active = "tab-metrics"
+        await pilot.pause()
+        metrics = screen.query_one("#metrics", DataTable)
+        await wait_for(pilot, lambda: metrics.has_focus)
+        assert metrics.cursor_row == metrics.row_count - 1
+        await pilot.press("pageup")
+        await wait_for(pilot, lambda: metrics.cursor_row < metrics.row_count - 5)
+
+        tabs.active = "tab-files"
+        await pilot.pause()
+        files = screen.query_one("#files", OptionList)
+        await wait_for(pilot, lambda: files.has_focus)
+        assert files.highlighted == 0
+        await pilot.press("enter")
+        from votakvot_tui.screens import ViewerScreen
+
+        await wait_for(pilot, lambda: isinstance(app.screen, ViewerScreen))
