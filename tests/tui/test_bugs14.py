@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import os
 from pathlib import Path
 
 import pytest
@@ -60,7 +59,9 @@ async def test_tab_right_after_typing_moves_to_the_next_field(tmp_path: Path):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         app.push_screen(LaunchAbScreen(str(tmp_path)))
-        screen = await wait_for(pilot, lambda: isinstance(app.screen, LaunchAbScreen) and app.screen)
+        screen = await wait_for(
+            pilot, lambda: isinstance(app.screen, LaunchAbScreen) and app.screen
+        )
         await wait_for(pilot, lambda: any(w.has_focus for w in screen.query("#callable")))
         _burst(app, [*"fakeml.sleepy", "tab", *"ms=5", "shift+tab"])
         await wait_for(pilot, lambda: screen.query_one("#args", Input).value)
@@ -86,9 +87,7 @@ async def test_palette_screenshot_goes_to_the_current_folder(tmp_path: Path, mon
         command.callback()
         await wait_for(pilot, lambda: list(work.glob("*.svg")))
         saved = next(work.glob("*.svg"))
-        await wait_for(
-            pilot, lambda: any(str(saved) in str(n.message) for n in app._notifications)
-        )
+        await wait_for(pilot, lambda: any(str(saved) in str(n.message) for n in app._notifications))
         assert not (home / "Downloads").exists()
         assert "<svg" in saved.read_text()
 
@@ -96,7 +95,7 @@ async def test_palette_screenshot_goes_to_the_current_folder(tmp_path: Path, mon
 async def test_detail_keys_files_yaml_end_metrics_pageup(sample):
     """Files opens with the first file highlighted (Enter opens it); End scrolls the
     YAML to its end; PgUp moves up in the metrics."""
-    root, trials = sample
+    root, _ = sample
     folder = write_trial(
         root,
         "demo.long",

@@ -27,6 +27,7 @@ forwarded.
 LITERAL_HELP = "a Python literal: 3, 0.1, 'text', True, None, [1, 2], {'a': 1}"
 """What a param field accepts, for messages."""
 
+
 def read_literal(text: str) -> Any:
     """The value a field holds: ``ast.literal_eval`` of its text (nothing is ever run).
 
