@@ -73,6 +73,20 @@ class TrialsScreen(BaseScreen[None]):
             "e", "export", "Export CSV", show=False, tooltip="Write the shown rows to a CSV file"
         ),
         Binding("a", "select_all", "Mark all", show=False, tooltip="Mark every shown trial"),
+        Binding(
+            "T",
+            "annotate",
+            "Tag / note",
+            show=False,
+            tooltip="Tag the marked trials (or this one), write a note",
+        ),
+        Binding(
+            "S",
+            "sweep",
+            "Sweep",
+            show=False,
+            tooltip="Run this trial's function over lists of params",
+        ),
         Binding("escape", "clear", "Clear", show=False, tooltip="Clear the marks, then the filter"),
     ]
 
@@ -317,6 +331,25 @@ class TrialsScreen(BaseScreen[None]):
             self.table.selected = {r.path for r in self.view.rows}
             self.table.refresh()
             self._update_status()
+
+    def action_annotate(self) -> None:
+        """Tag the marked trials (or the one under the cursor) and write a note."""
+        from .annotate import AnnotateScreen
+
+        paths = self.marked_or_current()
+        records = [self.host.store.get(p) for p in paths]
+        if paths:
+            self.app.push_screen(
+                AnnotateScreen(paths, [r.tid if r else p for r, p in zip(records, paths)])
+            )
+
+    def action_sweep(self) -> None:
+        """Run the cursor trial's function over lists or ranges of params, as a job."""
+        from .sweep import SweepScreen
+
+        record = self.table.record
+        if record is not None:
+            self.app.push_screen(SweepScreen(record.path))
 
     def action_plot(self) -> None:
         """Plot the metrics of the marked trials (or the one under the cursor)."""
