@@ -96,7 +96,7 @@ def build_text(figure: Figure, width: int, height: int, theme: str) -> Text:
     if figure.integer_x and xs_all:
         ticks = integer_ticks(min(xs_all), max(xs_all), max(2, width // 10))
         if ticks:
-            plt.xticks(ticks)
+            plt.xticks([float(t) for t in ticks], [str(t) for t in ticks])
     if figure.title:
         plt.title(figure.title)
     plt.xlabel(figure.xlabel)
