@@ -114,7 +114,7 @@ async def test_detail_keys_files_yaml_end_metrics_pageup(sample):
         assert screen.path == str(folder)
         tabs = screen.query_one(TabbedContent)
         yaml_scroll = screen.query_one("#tab-yaml VerticalScroll")
-        assert yaml_scroll.max_scroll_y > 0
+        await wait_for(pilot, lambda: yaml_scroll.max_scroll_y > 0)
         await pilot.press("end")
         await wait_for(pilot, lambda: yaml_scroll.scroll_y == yaml_scroll.max_scroll_y)
 
@@ -122,7 +122,7 @@ async def test_detail_keys_files_yaml_end_metrics_pageup(sample):
         await pilot.pause()
         metrics = screen.query_one("#metrics", DataTable)
         await wait_for(pilot, lambda: metrics.has_focus)
-        assert metrics.cursor_row == metrics.row_count - 1
+        await wait_for(pilot, lambda: metrics.cursor_row == metrics.row_count - 1 > 100)
         await pilot.press("pageup")
         await wait_for(pilot, lambda: metrics.cursor_row < metrics.row_count - 5)
 
@@ -135,3 +135,51 @@ async def test_detail_keys_files_yaml_end_metrics_pageup(sample):
         from votakvot_tui.screens import ViewerScreen
 
         await wait_for(pilot, lambda: isinstance(app.screen, ViewerScreen))
+
+
+async def test_rerun_form_checks_every_field_as_a_literal(tmp_path: Path, monkeypatch):
+    """An emptied field or bare text is refused inline with what is allowed; Run stays
+    disabled (and Enter refuses) until all fields are literals; the changes show."""
+    from textual.widgets import Button, Static
+
+    from votakvot_tui.screens.rerun import RerunScreen
+
+    monkeypatch.setenv("VOTAKVOT_JOBS_DIR", str(tmp_path / "jobs"))
+    write_trial(tmp_path / "results", "json.dumps", params={"obj": [1, 2], "indent": 2})
+    app = make_app([str(tmp_path / "results")], watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, 1)
+        await pilot.press("E")
+        screen = await wait_for(
+            pilot, lambda: isinstance(app.screen, RerunScreen) and app.screen.checked and app.screen
+        )
+        run = screen.query_one("#run", Button)
+        diff = screen.query_one("#rerun-diff", Static)
+        assert not run.disabled
+        assert "same params" in str(diff.render())
+        indent = next(f for f in screen.query("#rerun-grid Input") if f.name == "indent")
+        indent.value = ""
+        error = screen.query_one(f"#{indent.id}-error", Static)
+        await wait_for(pilot, lambda: "empty" in str(error.render()))
+        assert "Python literal" in str(error.render()) and indent.has_class("-invalid")
+        assert run.disabled
+        indent.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "not run" in str(screen.query_one("#rerun-error").render()))
+        assert app.job_manager.list_jobs() == []
+        indent.value = "four"
+        await wait_for(pilot, lambda: "quote text ('four')" in str(error.render()))
+        indent.value = "4"
+        extra = screen.query_one("#rerun-extra", Input)
+        extra.value = "sort_keys=True"
+        await wait_for(pilot, lambda: not run.disabled)
+        assert not error.display and not indent.has_class("-invalid")
+        assert "indent: 2 → 4" in str(diff.render())
+        assert "+ sort_keys=True" in str(diff.render())
+        extra.value = "indent=3"
+        extra_error = screen.query_one("#rerun-extra-error", Static)
+        await wait_for(pilot, lambda: "in the form above" in str(extra_error.render()))
+        assert run.disabled
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, RerunScreen))
+        assert app.job_manager.list_jobs() == []
