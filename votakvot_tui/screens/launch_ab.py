@@ -83,6 +83,8 @@ class LaunchAbScreen(BaseModal[tuple[Job, str] | None]):
         super().__init__(classes="modal")
         self.request = request or AbRequest(callable="", path=results)
         """The values the form opens with."""
+        self.touched: set[str] = set()
+        """Fields edited since the form opened: only their errors show as they are typed."""
 
     def compose(self) -> ComposeResult:
         r = self.request
@@ -96,11 +98,15 @@ class LaunchAbScreen(BaseModal[tuple[Job, str] | None]):
                             [(e, e) for e in ENGINES], value=r.engine, allow_blank=False, id=name
                         )
                     else:
-                        yield Input(getattr(r, name), placeholder=placeholder, id=name)
+                        with Vertical(classes="field"):
+                            yield Input(getattr(r, name), placeholder=placeholder, id=name)
+                            yield Static(
+                                "", id=f"{name}-error", classes="field-error", markup=False
+                            )
             yield Static("", id="launch-error", classes="error-text", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button("Start", variant="primary", id="start")
-                yield Button("Cancel", id="cancel")
+                yield Button("Start", variant="primary", id="start", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#callable", Input).focus()
@@ -127,15 +133,42 @@ class LaunchAbScreen(BaseModal[tuple[Job, str] | None]):
         self.query_one("#launch-error", Static).update(text)
         self.query_one("#start", Button).disabled = False
 
+    @on(Input.Changed, "#launch-grid Input")
+    def _on_changed(self, event: Input.Changed) -> None:
+        if event.input.id and event.value != getattr(self.request, event.input.id, None):
+            self.touched.add(event.input.id)
+        self.check_fields()
+
+    def check_fields(self, every: bool = False) -> LaunchError | None:
+        """The cheap checks (no import) as the user types: the first wrong field is marked
+        and says why under itself, if it was edited (``every``: whether edited or not).
+
+        Returns:
+            What is wrong, or ``None`` when the checks pass.
+        """
+        problem: LaunchError | None = None
+        try:
+            self.form().validate()
+        except LaunchError as exc:
+            problem = exc
+        for _, name, _ in _FIELDS:
+            if name == "engine":
+                continue
+            show = problem is not None and problem.field == name and (every or name in self.touched)
+            self.query_one(f"#{name}", Input).set_class(show, "-invalid")
+            error = self.query_one(f"#{name}-error", Static)
+            error.update(str(problem) if show else "")
+            error.display = show
+        return problem
+
     @on(Input.Submitted)
     @on(Button.Pressed, "#start")
     def action_start(self) -> None:
         """Check the form (cheap checks now, the callable in a worker), then start."""
         request = self.form()
-        try:
-            request.validate()
-        except LaunchError as exc:
-            self.show_error(str(exc))
+        problem = self.check_fields(every=True)
+        if problem is not None:
+            self.show_error(f"not started: {problem}")
             return
         self.query_one("#launch-error", Static).update("checking the callable…")
         self.query_one("#start", Button).disabled = True
