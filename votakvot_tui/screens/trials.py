@@ -6,12 +6,13 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Protocol
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.reactive import reactive
-from textual.widgets import Footer, Input, Label
+from textual.widgets import Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..core.model import Source, TrialRecord, TrialStore, View, ViewSpec, is_query
@@ -105,6 +106,7 @@ class TrialsScreen(BaseScreen[None]):
         """The view on screen."""
 
     def compose(self) -> ComposeResult:
+        yield Label(self._header_text(), id="trials-header")
         with Horizontal(id="filter-row"):
             yield Label("filter", id="filter-mode")
             yield Input(
@@ -112,6 +114,7 @@ class TrialsScreen(BaseScreen[None]):
                 id="filter",
                 compact=True,
             )
+        yield Static("", id="filter-error", markup=False)
         yield TrialTable(id="table")
         yield StatusBar(id="status")
         yield Footer(compact=True)
@@ -121,6 +124,15 @@ class TrialsScreen(BaseScreen[None]):
         self.set_interval(1.0, self._tick)
         self.set_interval(MIN_REBUILD_INTERVAL, self._rebuild_if_dirty)
         self.request_view(now=True)
+
+    def _header_text(self) -> Text:
+        """``votakvot · /where/the/trials/are``: which results this is, always in view."""
+        text = Text("votakvot", style="bold")
+        text.append("  ")
+        text.append(", ".join(s.base if s.local else s.path for s in self.host.sources))
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        return text
 
     @property
     def table(self) -> TrialTable:
@@ -182,7 +194,15 @@ class TrialsScreen(BaseScreen[None]):
             table.empty_text = "No trials here yet (waiting for new ones)."
         table.set_view(view)
         self._counts = counts
+        self._show_filter_error(view.error)
         self._update_status()
+
+    def _show_filter_error(self, error: str) -> None:
+        """A query that failed says why, whole, in red under the filter box."""
+        box = self.query_one("#filter-error", Static)
+        box.update(error)
+        box.display = bool(error)
+        self.query_one("#filter-row").set_class(bool(error), "-error")
 
     def _update_status(self) -> None:
         view = self.view
@@ -191,14 +211,17 @@ class TrialsScreen(BaseScreen[None]):
         spec = self.spec
         # The header shows a column sort with an arrow; only say what it cannot.
         sort = "oldest first" if spec.sort is None and spec.reverse else ""
+        table = self.table
         self.query_one(StatusBar).show(
             shown=len(view.rows),
             total=view.total,
-            counts=getattr(self, "_counts", {}),
-            selected=len(self.table.selected),
+            counts=view.counts,
+            selected=len(table.selected),
             sort=sort,
-            note=view.error or self._row_error(),
+            note=self._row_error(),
             loading=self.host.scanning,
+            row=table.cursor if view.rows else None,
+            hidden=len(view.hidden),
         )
 
     def _row_error(self) -> str:
