@@ -370,7 +370,7 @@ class CompareScreen(ReadingScreen[CompareRead]):
         title = f"comparing {len(self.labels)} trials: {count} of {len(self.fields)} fields differ"
         if self.code_differs():
             title += ", the code among them"
-        title += " (only differences shown; d: all rows)" if self.only_differences else ""
+        title += " · differences only" if self.only_differences else " · all rows"
         self.query_one("#compare-title", Label).update(title)
 
     def action_toggle_diff(self) -> None:

@@ -372,6 +372,11 @@ class PlotScreen(ReadingScreen[PlotRead]):
         canvas.draw(self.figure)
         self.query_one("#plot-legend", Static).update(self.legend())
 
+    @property
+    def drawn(self) -> bool:
+        """Read and drawn: the plot on screen is the last figure at its size (tests wait on it)."""
+        return not self.reading and self.query_one("#plot", PlotCanvas).drawn
+
     def legend(self) -> Text:
         """One coloured entry per series, outside the plot so it never hides a line."""
         text = Text()
