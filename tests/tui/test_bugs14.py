@@ -183,3 +183,32 @@ async def test_rerun_form_checks_every_field_as_a_literal(tmp_path: Path, monkey
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, RerunScreen))
         assert app.job_manager.list_jobs() == []
+
+
+async def test_detail_traceback_highlighted_and_tab_keys_in_footer(sample):
+    """The traceback is drawn as Python's (highlighted), the footer names the tab keys,
+    and ] / [ / 1-5 move between the tabs."""
+    from rich.syntax import Syntax
+    from textual.widgets import Footer, Static
+
+    root, _ = sample
+    app = make_app([str(root)], watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, 6)
+        await pilot.press("enter")  # the newest: the failed trial
+        screen = await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen)
+        await wait_for(pilot, lambda: screen.details is not None)
+        shown = screen.query_one("#traceback", Static).content
+        assert isinstance(shown, Syntax) and shown.lexer is not None
+        assert "Traceback" in shown.lexer.name
+        keys = {b.binding.description for b in screen.active_bindings.values() if b.binding.show}
+        assert {"Next tab", "Prev tab"} <= keys
+        assert screen.query_one(Footer).display
+        tabs = screen.query_one(TabbedContent)
+        assert tabs.active == "tab-traceback"
+        await pilot.press("right_square_bracket")
+        await wait_for(pilot, lambda: tabs.active == "tab-files")
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        await wait_for(pilot, lambda: tabs.active == "tab-yaml")
+        await pilot.press("4")
+        await wait_for(pilot, lambda: tabs.active == "tab-metrics")

@@ -16,6 +16,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Label, OptionList, Static, TabbedContent, TabPane
 
 from ..messages import MetricsChanged, TrialsUpdated
+from ..widgets.trial_table import fit_middle
 from .base import ReadingScreen
 
 if TYPE_CHECKING:
@@ -165,6 +166,15 @@ def _output_text(output: str) -> Text:
     return text
 
 
+def _traceback(text: str) -> Text | Syntax:
+    """The traceback highlighted as Python's (files, lines, the error last in red)."""
+    if not text:
+        return Text("no traceback", style="dim")
+    if len(text) > HIGHLIGHT_LIMIT:
+        return Text(text)
+    return Syntax(text, "pytb", theme="ansi_dark", word_wrap=True)
+
+
 def _read_trial(path: str) -> tuple[Trial | None, str]:
     from votakvot.exceptions import TrialLoadError
     from votakvot.layout import YAML_NAME
@@ -267,7 +277,10 @@ class DetailScreen(ReadingScreen[TrialDetails]):
         title = Text()
         title.append(str(data.get("function", "")) + " ", style="bold")
         title.append(state, style=_STATE_STYLES.get(state, ""))
-        title.append("  " + str(data.get("tid", self.path)))
+        room = self.size.width - len(title.plain) - 4
+        title.append("  " + fit_middle(str(data.get("tid", self.path)), max(room, 12)).rstrip())
+        title.no_wrap = True
+        title.overflow = "ellipsis"
         self.query_one("#detail-title", Label).update(title)
         yaml_widget = self.query_one("#yaml", Static)
         if details.error:
@@ -276,7 +289,7 @@ class DetailScreen(ReadingScreen[TrialDetails]):
             yaml_widget.update(Text(details.yaml))
         else:
             yaml_widget.update(Syntax(details.yaml, "yaml", theme="ansi_dark", word_wrap=True))
-        self.query_one("#traceback", Static).update(details.traceback or "no traceback")
+        self.query_one("#traceback", Static).update(_traceback(details.traceback))
         files = self.query_one("#files", OptionList)
         highlighted = files.highlighted
         files.clear_options()

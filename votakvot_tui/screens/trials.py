@@ -236,8 +236,9 @@ class TrialsScreen(BaseScreen[None]):
         self._update_status()
 
     def _tick(self) -> None:
-        """Running trials' durations move on; redraw only if one is on screen."""
-        if self.view is not None and getattr(self, "_counts", {}).get("running"):
+        """Running trials' durations (and "died 5m ago") move on: redraw while there are some."""
+        counts = getattr(self, "_counts", {})
+        if self.view is not None and (counts.get("running") or counts.get("stale")):
             self.table.refresh()
 
     @on(TrialsUpdated)

@@ -23,7 +23,7 @@ from textual.strip import Strip
 
 from ..core.model import TrialRecord, View, display
 
-__all__ = ["TrialTable", "ago"]
+__all__ = ["TrialTable", "ago", "fit_middle"]
 
 MARK_WIDTH = 2
 """The leftmost cells: a dot on selected rows."""
@@ -38,7 +38,7 @@ def _fit(text: str, width: int) -> str:
     return text.ljust(width)
 
 
-def _fit_middle(text: str, width: int) -> str:
+def fit_middle(text: str, width: int) -> str:
     """Cut in the middle: a tid keeps its start and its uuid end (what tells trials apart)."""
     if len(text) <= width:
         return text.ljust(width)
@@ -281,7 +281,7 @@ class TrialTable(ScrollView, can_focus=True):
             if column == "state" and isinstance(beat, float):
                 text = _fit(f"stale · died {ago(time.time() - beat)} ago", width) + " "
             elif column == "tid":
-                text = _fit_middle(display(value, column), width) + " "
+                text = fit_middle(display(value, column), width) + " "
             else:
                 text = _fit(display(value, column), width) + " "
             style = row_style
