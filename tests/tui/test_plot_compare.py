@@ -21,7 +21,7 @@ from votakvot_tui.messages import MetricsChanged
 from votakvot_tui.screens import CompareScreen, PlotScreen
 from votakvot_tui.screens.compare import CELL_WIDTH, FOLDED, lower_is_better
 from votakvot_tui.widgets import TrialTable, plot_canvas
-from votakvot_tui.widgets.plot_canvas import PALETTE, PlotCanvas, integer_ticks
+from votakvot_tui.widgets.plot_canvas import PALETTE, Figure, PlotCanvas, Series, integer_ticks
 
 
 def _trials(root: Path, n: int, **extra: Any) -> list[Path]:
@@ -225,6 +225,19 @@ async def test_keys_answered_while_the_plot_is_built(tmp_path: Path, monkeypatch
         assert plot.log_y and plot.figure.log_y and not canvas.drawn
         gate.set()
         await wait_for(pilot, lambda: canvas.drawn)
+
+
+def test_big_plots_are_drawn_in_a_helper_process() -> None:
+    """The helper process draws exactly what a thread would, and stays for the next plot."""
+    ys = [1 / (1 + k) for k in range(3000)]
+    figure = Figure(series=[Series("a", list(range(3000)), ys, PALETTE[0])], xlabel="step")
+    assert len(figure.series[0].xs) > PlotCanvas.IN_PROCESS_POINTS
+    there = plot_canvas._BUILDER.build(figure, 60, 15, "textual-dark", None)
+    assert there == plot_canvas._build(figure, 60, 15, "textual-dark")
+    process = plot_canvas._BUILDER._process
+    assert process is not None and process.poll() is None
+    plot_canvas._BUILDER.build(figure, 40, 10, "textual-dark", None)
+    assert plot_canvas._BUILDER._process is process
 
 
 async def test_plot_read_is_stopped_by_escape(tmp_path: Path, monkeypatch) -> None:

@@ -307,7 +307,8 @@ class AbMonitorScreen(BaseScreen[None]):
             # Errors on their own (right) axis: 20/s would lie flat on a 1,200/s scale.
             errors = [r.get("errors", 0.0) for r in rows]
             plt.plot(xs, errors, marker="braille", color="red", label="errors/s", yside="right")
-            plt.ylim(0, max(max(errors) * 1.1, 1.0), yside="right")
+            # textual-plotext's stub types yside as a float; plotext takes "left"/"right".
+            plt.ylim(0, max(max(errors) * 1.1, 1.0), yside="right")  # type: ignore[arg-type]
         plt.xlabel("seconds since start")
         rate.refresh()
         latency = self.query_one("#abm-latency", PlotextPlot)

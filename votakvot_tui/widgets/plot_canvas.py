@@ -1,21 +1,26 @@
-"""A plotext plot built in a worker thread, so a dozen long series never freeze the keys.
+"""A plotext plot built off the event loop, so a dozen long series never freeze the keys.
 
 ``PlotextPlot`` builds its figure inside ``render``, on the event loop: twelve
 series of 4,000 points took 8 s at 150x40, paid again on every refresh. Here the
 screen hands over a :class:`Figure` (plain data); a thread builds the text at
-the widget's size and ``render`` only returns the last text built.
+the widget's size (a big figure in a helper process) and ``render`` only returns the
+last text built.
 """
 
 from __future__ import annotations
 
 import math
+import pickle
+import subprocess
+import sys
+import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.events import Resize
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
@@ -86,6 +91,58 @@ def integer_ticks(low: float, high: float, most: int = 8) -> list[int]:
 
 def build_text(figure: Figure, width: int, height: int, theme: str) -> Text:
     """The figure drawn at ``width`` x ``height`` cells (slow: off the event loop)."""
+    return Text.from_ansi(_build(figure, width, height, theme))
+
+
+def build_in_process(figure: Figure, width: int, height: int, theme: str, colours: Any) -> str:
+    """:func:`build_text` in a helper process: what runs there (ANSI text back)."""
+    from plotext._dict import themes
+
+    if colours is not None:
+        themes.setdefault(theme, colours)  # the app's theme, registered in the app's process
+    return _build(figure, width, height, theme)
+
+
+class _Builder:
+    """The helper process drawing big plots, started on the first one and kept."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def build(self, figure: Figure, width: int, height: int, theme: str, colours: Any) -> str:
+        """The ANSI text of the figure, drawn in the helper process (blocking)."""
+        with self._lock:  # one request at a time: answers come back in order
+            process = self._process
+            if process is None or process.poll() is not None:
+                process = self._process = subprocess.Popen(
+                    [sys.executable, "-m", "votakvot_tui.widgets._plot_builder"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                )
+            assert process.stdin is not None and process.stdout is not None
+            try:
+                pickle.dump((figure, width, height, theme, colours), process.stdin)
+                process.stdin.flush()
+                text: str = pickle.load(process.stdout)
+            except (EOFError, OSError) as exc:
+                process.kill()
+                _, err = process.communicate()
+                self._process = None
+                said = err.decode(errors="replace")[-2000:]
+                raise RuntimeError(f"the plot drawing process ended ({exc!r}): {said}") from exc
+            return text
+
+
+_BUILDER = _Builder()
+
+
+def _points(figure: Figure) -> int:
+    return sum(len(s.xs) for s in figure.series)
+
+
+def _build(figure: Figure, width: int, height: int, theme: str) -> str:
     plt = Plot()
     plt.plotsize(width, height)
     plt._set_size(width, height)  # as PlotextPlot.render does (textual-plotext issue 5)
@@ -103,7 +160,7 @@ def build_text(figure: Figure, width: int, height: int, theme: str) -> Text:
     plt.ylabel(figure.ylabel)
     if figure.log_y:
         plt.yscale("log")
-    return Text.from_ansi(plt.build())
+    return str(plt.build())
 
 
 class PlotCanvas(PlotextPlot):
@@ -136,11 +193,29 @@ class PlotCanvas(PlotextPlot):
         theme = self._get_plotext_theme_name(self.app.theme)
         self._build(self.figure, width, height, theme)
 
+    IN_PROCESS_POINTS: ClassVar[int] = 1500
+    """Figures with more points are built in a helper process. In a thread, plotext's
+    pure-Python drawing held the GIL against the event loop: keys took 350 ms (median)
+    while twelve series were drawn."""
+
     @work(thread=True, exclusive=True, group="plot-build", exit_on_error=False)
     def _build(self, figure: Figure, width: int, height: int, theme: str) -> None:
-        text = build_text(figure, width, height, theme)
+        if _points(figure) > self.IN_PROCESS_POINTS:
+            from plotext._dict import themes
+
+            text = Text.from_ansi(_BUILDER.build(figure, width, height, theme, themes.get(theme)))
+        else:
+            text = build_text(figure, width, height, theme)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._show, text, figure, width, height)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failed build is reported like any screen's failed worker (the error dialog)."""
+        from ..messages import WorkerFailed
+
+        error = event.worker.error
+        if event.state == WorkerState.ERROR and error is not None:
+            self.app.post_message(WorkerFailed(event.worker.name, error))
 
     def _show(self, text: Text, figure: Figure, width: int, height: int) -> None:
         if figure is not self.figure:
