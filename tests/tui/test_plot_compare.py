@@ -180,6 +180,11 @@ async def test_plot_axes_series_and_empty_selection(tmp_path: Path) -> None:
         tick_line = lines[lines.index(next(line for line in lines if "└" in line)) + 1]
         assert tick_line.split() and all(t.isdigit() for t in tick_line.split())
         assert "loss" in lines[-1]  # the y axis' name
+        # Ticked: a bold green X; unticked: the X in the box's own colour (an empty box).
+        unticked = options.get_component_rich_style("selection-list--button")
+        ticked = options.get_component_rich_style("selection-list--button-selected")
+        assert unticked.color == unticked.bgcolor
+        assert ticked.color != ticked.bgcolor and ticked.bold
         options.deselect("loss")
         await wait_for(pilot, lambda: not plot.figure.series)
         assert plot.figure.title.startswith("no series selected")
