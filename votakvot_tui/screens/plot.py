@@ -207,6 +207,7 @@ class PlotScreen(ReadingScreen[PlotRead]):
         self._stopped = False
         self._live_due = False
         self._last_progress = 0.0
+        self._legend = Text()
 
     def compose(self) -> ComposeResult:
         title = f"metrics of {len(self.paths)} trials" if len(self.paths) > 1 else "metrics"
@@ -370,7 +371,10 @@ class PlotScreen(ReadingScreen[PlotRead]):
         canvas = self.query_one("#plot", PlotCanvas)
         self.figure = self.make_figure(max(2 * canvas.size.width, 100))
         canvas.draw(self.figure)
-        self.query_one("#plot-legend", Static).update(self.legend())
+        legend = self.legend()
+        if legend != self._legend:  # an unchanged legend costs no layout pass
+            self._legend = legend
+            self.query_one("#plot-legend", Static).update(legend)
 
     @property
     def drawn(self) -> bool:

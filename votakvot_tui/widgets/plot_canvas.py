@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual import work
 from textual.events import Resize
+from textual.strip import Strip
 from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
@@ -177,6 +178,7 @@ class PlotCanvas(PlotextPlot):
         self.built_for: tuple[Figure, int, int] | None = None
         """The figure and size the text on screen was built for."""
         self._text: Text = Text("drawing…")
+        self._strips: list[Strip] = []
 
     def draw(self, figure: Figure) -> None:
         """Show ``figure`` (returns at once; the text follows from a thread)."""
@@ -206,8 +208,15 @@ class PlotCanvas(PlotextPlot):
             text = Text.from_ansi(_BUILDER.build(figure, width, height, theme, themes.get(theme)))
         else:
             text = build_text(figure, width, height, theme)
+        # Cut into screen lines here too: on the event loop, turning ~3,000 coloured
+        # spans into segments at every refresh cost more than the key that caused it.
+        console = self.app.console
+        strips = [
+            Strip(list(line.render(console)), line.cell_len).crop_extend(0, width, None)
+            for line in text.split("\n", allow_blank=True)
+        ]
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show, text, figure, width, height)
+            self.app.call_from_thread(self._show, text, strips, figure, width, height)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A failed build is reported like any screen's failed worker (the error dialog)."""
@@ -217,10 +226,13 @@ class PlotCanvas(PlotextPlot):
         if event.state == WorkerState.ERROR and error is not None:
             self.app.post_message(WorkerFailed(event.worker.name, error))
 
-    def _show(self, text: Text, figure: Figure, width: int, height: int) -> None:
+    def _show(
+        self, text: Text, strips: list[Strip], figure: Figure, width: int, height: int
+    ) -> None:
         if figure is not self.figure:
             return  # a newer figure is on its way
         self._text = text
+        self._strips = strips
         self.built_for = (figure, width, height)
         self.refresh()
 
@@ -234,4 +246,13 @@ class PlotCanvas(PlotextPlot):
         )
 
     def render(self) -> Text:
+        """The plot as text (what :meth:`render_line` shows, line by line)."""
         return self._text
+
+    def render_line(self, y: int) -> Strip:
+        """One line of the last plot built, cut into segments by the worker."""
+        if not self._strips:
+            return super().render_line(y)  # "drawing…"
+        if y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(self.size.width)
