@@ -208,6 +208,7 @@ class PlotScreen(ReadingScreen[PlotRead]):
         self._live_due = False
         self._last_progress = 0.0
         self._legend = Text()
+        self._cache: dict[tuple[str, str, str, int], tuple[list[Any], list[Any]] | None] = {}
 
     def compose(self) -> ComposeResult:
         title = f"metrics of {len(self.paths)} trials" if len(self.paths) > 1 else "metrics"
@@ -266,6 +267,7 @@ class PlotScreen(ReadingScreen[PlotRead]):
         progress.set_class(not read.cancelled, "hidden")
         self.frames = read.frames
         self.labels = read.labels
+        self._cache.clear()
         names = [read.titles[p] for p in self.paths if p in read.titles]
         if names:
             title = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
@@ -337,26 +339,15 @@ class PlotScreen(ReadingScreen[PlotRead]):
         overlay = len(self.frames) > 1
         for path, frame in self.frames.items():
             for column in chosen:
-                if column not in frame:
+                points = self._points(path, frame, column, most_points)
+                if points is None:
                     continue
-                data = frame[[c for c in dict.fromkeys((column, AT, self.x_axis)) if c in frame]]
-                data = data.dropna(subset=[column])
-                if self.x_axis == ROW:
-                    xs: list[Any] = list(range(len(data)))
-                elif self.x_axis == AT:
-                    xs = _seconds(data, frame)
-                elif self.x_axis in data:
-                    data = data.dropna(subset=[self.x_axis])
-                    xs = list(data[self.x_axis])
-                else:
-                    continue
-                xs, ys = _thin(xs, list(data[column]), most_points)
                 name = self.labels.get(path, trial_label(path))
                 label = column
                 if overlay:
                     label = f"{column} {name}" if len(chosen) > 1 else name
                 color = PALETTE[len(figure.series) % len(PALETTE)]
-                figure.series.append(Series(label, xs, ys, color))
+                figure.series.append(Series(label, *points, color))
         if self.x_axis == AT:
             usable = all(_usable_at(f) for f in self.frames.values())
             figure.xlabel = "seconds since first point" if usable else "row (no usable 'at')"
@@ -365,6 +356,31 @@ class PlotScreen(ReadingScreen[PlotRead]):
             figure.xlabel = self.x_axis
             figure.integer_x = self.x_axis == ROW or _is_integer(self.frames, self.x_axis)
         return figure
+
+    def _points(
+        self, path: str, frame: pandas.DataFrame, column: str, most: int
+    ) -> tuple[list[Any], list[Any]] | None:
+        """x and y of one series, thinned; kept until the next read (a key that only
+        changes the scale or the ticks redraws without touching pandas)."""
+        key = (path, column, self.x_axis, most)
+        if key in self._cache:
+            return self._cache[key]
+        points: tuple[list[Any], list[Any]] | None = None
+        if column in frame:
+            data = frame[[c for c in dict.fromkeys((column, AT, self.x_axis)) if c in frame]]
+            data = data.dropna(subset=[column])
+            xs: list[Any] | None = None
+            if self.x_axis == ROW:
+                xs = list(range(len(data)))
+            elif self.x_axis == AT:
+                xs = _seconds(data, frame)
+            elif self.x_axis in data:
+                data = data.dropna(subset=[self.x_axis])
+                xs = list(data[self.x_axis])
+            if xs is not None:
+                points = _thin(xs, list(data[column]), most)
+        self._cache[key] = points
+        return points
 
     def draw(self) -> None:
         """Redraw the plot from the frames already read (the build runs in a thread)."""
