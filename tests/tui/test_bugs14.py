@@ -205,7 +205,7 @@ async def test_detail_traceback_highlighted_and_tab_keys_in_footer(sample):
         assert {"Next tab", "Prev tab"} <= keys
         assert screen.query_one(Footer).display
         tabs = screen.query_one(TabbedContent)
-        assert tabs.active == "tab-traceback"
+        await wait_for(pilot, lambda: tabs.active == "tab-traceback")
         await pilot.press("right_square_bracket")
         await wait_for(pilot, lambda: tabs.active == "tab-files")
         await pilot.press("left_square_bracket", "left_square_bracket")

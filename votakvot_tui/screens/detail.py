@@ -239,7 +239,7 @@ class DetailScreen(ReadingScreen[TrialDetails]):
 
     def on_mount(self) -> None:
         self.reload()
-        self._focus_pane("tab-yaml")
+        self.call_after_refresh(lambda: self._focus_pane("tab-yaml"))
 
     READ_GROUP = "detail"
 
@@ -251,6 +251,8 @@ class DetailScreen(ReadingScreen[TrialDetails]):
     def _focus_pane(self, pane: str) -> None:
         """Focus what a tab shows, so its keys (End, PgUp, Enter) act on it at once,
         not on the row of tab names."""
+        if self.query_one("#detail-tabs", TabbedContent).active != pane:
+            return  # focusing inside another pane would switch back to it
         target = self.query_one(f"#{pane}").query("VerticalScroll, DataTable, OptionList")
         if target:
             target.first().focus()
