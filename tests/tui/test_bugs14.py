@@ -121,7 +121,6 @@ async def test_detail_keys_files_yaml_end_metrics_pageup(sample):
         tabs.active = "tab-metrics"
         await pilot.pause()
         metrics = screen.query_one("#metrics", DataTable)
-        await wait_for(pilot, lambda: metrics.has_focus)
         await wait_for(pilot, lambda: metrics.cursor_row == metrics.row_count - 1 > 100)
         await pilot.press("pageup")
         await wait_for(pilot, lambda: metrics.cursor_row < metrics.row_count - 5)
@@ -129,7 +128,6 @@ async def test_detail_keys_files_yaml_end_metrics_pageup(sample):
         tabs.active = "tab-files"
         await pilot.pause()
         files = screen.query_one("#files", OptionList)
-        await wait_for(pilot, lambda: files.has_focus)
         assert files.highlighted == 0
         await pilot.press("enter")
         from votakvot_tui.screens import ViewerScreen

@@ -13,6 +13,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Label, OptionList, Static, TabbedContent, TabPane
 
 from ..messages import MetricsChanged, TrialsUpdated
@@ -46,6 +47,8 @@ _TABS = {
     "tab-output": "Output",
 }
 """The tabs in order: pane id -> title (keys 1-5 open them)."""
+_FORWARDED = ("up", "down", "pageup", "pagedown", "home", "end", "enter")
+"""Keys that act on the active tab's content when the row of tab names has the focus."""
 
 
 @dataclass
@@ -207,6 +210,7 @@ class DetailScreen(ReadingScreen[TrialDetails]):
         Binding("y", "copy_path", "Copy path", tooltip="Copy the trial's folder"),
         Binding("t", "copy_tid", "Copy tid", tooltip="Copy the trial's id"),
         Binding("r", "reload", "Reload", show=False, tooltip="Read the trial again"),
+        *(Binding(key, f"forward('{key}')", show=False) for key in _FORWARDED),
         Binding("right_square_bracket", "tab(1)", "Next tab", key_display="]"),
         Binding("left_square_bracket", "tab(-1)", "Prev tab", key_display="["),
         *(
@@ -239,23 +243,30 @@ class DetailScreen(ReadingScreen[TrialDetails]):
 
     def on_mount(self) -> None:
         self.reload()
-        self.call_after_refresh(lambda: self._focus_pane("tab-yaml"))
 
     READ_GROUP = "detail"
 
-    @on(TabbedContent.TabActivated, "#detail-tabs")
-    def _on_tab(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id:
-            self._focus_pane(event.pane.id)
+    def _pane_widget(self) -> Widget | None:
+        """What the active tab shows: its scroll area, metrics table or files list."""
+        tabs = self.query_one("#detail-tabs", TabbedContent)
+        if not tabs.active:
+            return None
+        found = self.query_one(f"#{tabs.active}").query("VerticalScroll, DataTable, OptionList")
+        return found.first() if found else None
 
-    def _focus_pane(self, pane: str) -> None:
-        """Focus what a tab shows, so its keys (End, PgUp, Enter) act on it at once,
-        not on the row of tab names."""
-        if self.query_one("#detail-tabs", TabbedContent).active != pane:
-            return  # focusing inside another pane would switch back to it
-        target = self.query_one(f"#{pane}").query("VerticalScroll, DataTable, OptionList")
-        if target:
-            target.first().focus()
+    async def action_forward(self, key: str) -> None:
+        """A moving key pressed on the row of tab names acts on the tab's content.
+
+        Focusing the content instead would not do: Textual switches to the tab of a
+        widget that gets focus, so a focus landing late (a quick ``]``, or the switch
+        to the traceback of a failed trial) would switch back.
+        """
+        widget = self._pane_widget()
+        if widget is None or widget.has_focus:
+            return
+        for binding in widget._bindings.key_to_bindings.get(key, ()):
+            await self.app.run_action(binding.action, widget)
+            return
 
     def action_tab(self, step: int) -> None:
         """The next (1) or previous (-1) tab."""
