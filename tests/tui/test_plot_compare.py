@@ -298,6 +298,52 @@ async def test_plot_follows_a_running_trial_throttled(tmp_path: Path, monkeypatc
         assert max(plot.figure.series[0].xs) == 10
 
 
+async def test_escape_leaves_during_a_live_reread(tmp_path: Path, monkeypatch) -> None:
+    """Following a running trial is no wait: Escape during a re-read leaves the plot
+    (only the first read, which the user waits for, is stopped by Escape)."""
+    root = tmp_path / "results"
+    (trial,) = _trials(root, 1)
+    app = make_app([str(root)], watch=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(pilot, 1)
+        plot = await _open(pilot, "p", [trial], PlotScreen)
+        await wait_for(pilot, lambda: plot.drawn)
+        entered, gate = threading.Event(), threading.Event()
+        real = votakvot.metrics.load_metrics
+
+        def gated(path: Any, **kwargs: Any) -> Any:
+            entered.set()
+            gate.wait(10)
+            return real(path, **kwargs)
+
+        monkeypatch.setattr(votakvot.metrics, "load_metrics", gated)
+        plot.post_message(MetricsChanged(frozenset({str(trial)})))
+        await wait_for(pilot, entered.is_set)
+        await pilot.press("escape")
+        try:
+            await wait_for(pilot, lambda: not isinstance(pilot.app.screen, PlotScreen))
+        finally:
+            gate.set()
+
+
+async def test_plot_legend_kept_at_80x24(tmp_path: Path) -> None:
+    """At 80x24 the legend sits under the plot, on screen, with every trial's name."""
+    root = tmp_path / "results"
+    trials = _trials(root, 4)
+    app = make_app([str(root)], watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, 4)
+        plot = await _open(pilot, "p", trials, PlotScreen)
+        await wait_for(pilot, lambda: plot.drawn)
+        legend = plot.query_one("#plot-legend", Static)
+        canvas = plot.query_one(PlotCanvas)
+        assert legend.region.height >= 1 and legend.region.bottom <= 23  # above the footer
+        assert legend.region.y >= canvas.region.bottom  # outside the plot
+        assert canvas.region.height >= 10
+        text = _text(legend).replace("\u00a0", " ")
+        assert all(s.label in text for s in plot.figure.series) and len(plot.figure.series) == 4
+
+
 # ----------------------------------------------------------------------- compare
 
 

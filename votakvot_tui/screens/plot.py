@@ -198,7 +198,8 @@ class PlotScreen(ReadingScreen[PlotRead]):
         self.log_y = False
         """Logarithmic y axis."""
         self.reading = False
-        """A read is under way (Escape stops it instead of leaving)."""
+        """A read the user waits for is under way (Escape stops it instead of leaving);
+        the re-reads that follow a running trial are not."""
         self.figure: Figure | None = None
         """What the plot shows (or is building)."""
         self._chosen: list[str] | None = None
@@ -416,8 +417,9 @@ class PlotScreen(ReadingScreen[PlotRead]):
             self.set_timer(LIVE_INTERVAL, self._live_reload)
 
     def _live_reload(self) -> None:
+        """Read again for a running trial; not a wait: Escape during it still leaves."""
         self._live_due = False
-        self.reload()
+        ReadingScreen.reload(self)
 
     def action_back(self) -> None:
         """Stop a read under way; otherwise back to where you were."""
