@@ -81,6 +81,8 @@ async def test_rate_chart_axes(tmp_path: Path) -> None:
         lines = text.splitlines()
         assert "calls/s" in text and "errors/s" in text
         assert "seconds since start" in text
+        tick_line = lines[next(i for i, line in enumerate(lines) if "└" in line) + 1]
+        assert tick_line.split() and all(t.isdigit() for t in tick_line.split())  # whole seconds
         left_ticks = [line.split("┤")[0].strip() for line in lines if "┤" in line]
         assert left_ticks[-1] == "0"  # zero-based
         right_ticks = [line.rsplit("├", 1)[1].strip() for line in lines if "├" in line]

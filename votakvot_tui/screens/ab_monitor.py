@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import platform
 import signal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -24,6 +24,7 @@ from textual_plotext import PlotextPlot
 
 from ..core.ab_data import AbReader, AbSnapshot, display_bins, fmt_latency
 from ..messages import LaunchAbAgain
+from ..widgets.plot_canvas import integer_ticks
 from .base import BaseScreen
 
 __all__ = ["AbMonitorScreen", "histogram_text", "percentile_table"]
@@ -132,6 +133,14 @@ def _errors_text(snapshot: AbSnapshot) -> Text:
         text.append("\nfirst traceback:\n", style="dim")
         text.append(str(first).rstrip(), style="red")
     return text
+
+
+def _whole_seconds(plt: Any, times: list[float], width: int) -> None:
+    """Ticks on whole seconds (``1 2 3``, not ``1.0 2.8 4.5``)."""
+    if len(times) > 1 and max(times) - min(times) >= 2:
+        ticks = integer_ticks(min(times), max(times), max(2, width // 10))
+        if ticks:
+            plt.xticks([float(t) for t in ticks], [str(t) for t in ticks])
 
 
 class _HistogramPanel(Static):
@@ -310,6 +319,7 @@ class AbMonitorScreen(BaseScreen[None]):
             # textual-plotext's stub types yside as a float; plotext takes "left"/"right".
             plt.ylim(0, max(max(errors) * 1.1, 1.0), yside="right")  # type: ignore[arg-type]
         plt.xlabel("seconds since start")
+        _whole_seconds(plt, times, rate.size.width)
         rate.refresh()
         latency = self.query_one("#abm-latency", PlotextPlot)
         plt = latency.plt
@@ -317,6 +327,7 @@ class AbMonitorScreen(BaseScreen[None]):
         plt.clear_figure()
         plt.ylabel("latency (ms)")
         plt.xlabel("seconds since start")
+        _whole_seconds(plt, xs, latency.size.width)
         for key, color in (("p50", "cyan"), ("p99", "magenta")):
             points = [(x, r[key] * 1e3) for x, r in zip(xs, rows) if r.get(key) is not None]
             if points:
