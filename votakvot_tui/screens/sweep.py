@@ -119,7 +119,7 @@ class SweepScreen(BaseModal[Job | None]):
     def _show_record(self, record: dict[str, Any]) -> None:
         self.record = record
         self.query_one("#sweep-function", Static).update(
-            f"{record.get('function') or '?'}  (from {record.get('tid')})"
+            f"{record.get('function') or '?'}\nfrom {record.get('tid')}"
         )
         params = record.get("params") or {}
         widgets: list[Any] = []
