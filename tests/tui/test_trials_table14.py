@@ -172,3 +172,15 @@ def test_latency_and_rate_display():
     assert display(0.0123, "p99") == "12.30 ms"
     assert display(12345.6, "calls/s") == "12,346"
     assert display(0.5, "lr") == "0.5"
+
+
+def test_header_hides_a_url_password():
+    """A URL in the header shows its user and host, never its password."""
+    from types import SimpleNamespace
+
+    from votakvot_tui.core.model import Source
+    from votakvot_tui.screens.trials import TrialsScreen
+
+    host = SimpleNamespace(sources=[Source("ftp://me:s3cret@example.com/results")])
+    text = TrialsScreen(host)._header_text().plain  # type: ignore[arg-type]
+    assert "example.com/results" in text and "s3cret" not in text

@@ -129,7 +129,9 @@ class TrialsScreen(BaseScreen[None]):
         """``votakvot · /where/the/trials/are``: which results this is, always in view."""
         text = Text("votakvot", style="bold")
         text.append("  ")
-        text.append(", ".join(s.base if s.local else s.path for s in self.host.sources))
+        from votakvot.storage import redact  # a URL's password never shows
+
+        text.append(", ".join(s.base if s.local else redact(s.path) for s in self.host.sources))
         text.no_wrap = True
         text.overflow = "ellipsis"
         return text
