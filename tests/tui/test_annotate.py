@@ -47,6 +47,7 @@ async def test_tag_and_note_the_cursor_trial(sample):
             ("best", "bad-seed"), "lr too high\nrerun with 0.05"
         )
         await wait_for(pilot, lambda: _row(app, cursor.path).values.get("tags") == "best,bad-seed")
+        await wait_for(pilot, lambda: app.screen.view.columns[4:6] == ["tags", "note"])
         app.screen.query_one("#filter", Input).value = 'tags.str.contains("best", na=False)'
         await wait_for(pilot, lambda: [r.path for r in rows(app)] == [cursor.path])
 

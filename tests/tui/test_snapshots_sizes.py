@@ -269,7 +269,12 @@ async def delete(pilot: Pilot[Any], w: dict[str, Path]) -> None:
 
 async def annotate(pilot: Pilot[Any], w: dict[str, Path]) -> None:
     """The tags and note of a tagged trial, in the form ``T`` opens."""
-    votakvot.annotate(str(w["train2"]), tags=["best", "lr-sweep"], note="lowest loss\nkeep")
+    from votakvot_tui.core.model import read_records
+
+    folder = str(w["train2"])
+    votakvot.annotate(folder, tags=["best", "lr-sweep"], note="lowest loss\nkeep")
+    pilot.app.apply(read_records([folder]), [folder], ())  # as the watcher would have it
+    await wait_for(pilot, lambda: "tags" in pilot.app.screen.view.columns)
     await settle(pilot)
     cursor_on(pilot, w["train2"])
     screen = await press_for(pilot, "T", AnnotateScreen)

@@ -51,6 +51,8 @@ __all__ = [
     "sort_key",
 ]
 
+ANNOTATION_COLUMNS = ("tags", "note")
+"""Tags and note (``votakvot.annotate``): shown right after the base columns."""
 BASE_COLUMNS = ("function", "state", "started", "duration")
 """Columns every trial has, shown first; params, info and result follow, then ``tid``."""
 
@@ -531,13 +533,15 @@ class TrialStore:
         return out
 
     def shown_columns(self) -> list[str]:
-        """Base columns, then params/info/result in order of appearance, ``tid`` last."""
+        """Base columns, tags and note, then params/info/result in order of appearance,
+        ``tid`` last."""
         # list() copies in one step: the event loop may add columns while a worker reads.
         dynamic = [
             c
             for c in list(self.columns)
             if c not in BASE_COLUMNS and c not in HIDDEN_COLUMNS and c not in ("tid", "error")
         ]
+        dynamic.sort(key=lambda c: c not in ANNOTATION_COLUMNS)  # tags, note first, as in reports
         error = ["error"] if "error" in self.columns else []
         return [*BASE_COLUMNS, *dynamic, *error, "tid"]
 
