@@ -210,3 +210,22 @@ async def test_detail_traceback_highlighted_and_tab_keys_in_footer(sample):
         await wait_for(pilot, lambda: tabs.active == "tab-yaml")
         await pilot.press("4")
         await wait_for(pilot, lambda: tabs.active == "tab-metrics")
+
+
+async def test_a_multi_line_paste_keeps_every_line(tmp_path: Path):
+    """Pasting ``x=1`` and ``y=2`` on two lines into a form field keeps both (Textual's
+    Input kept the first line only)."""
+    app = make_app([str(tmp_path)], watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.push_screen(LaunchAbScreen(str(tmp_path)))
+        screen = await wait_for(
+            pilot, lambda: isinstance(app.screen, LaunchAbScreen) and app.screen
+        )
+        await wait_for(pilot, lambda: any(w.has_focus for w in screen.query("#callable")))
+        args = screen.query_one("#args", Input)
+        args.focus()
+        await pilot.pause()
+        app.post_message(events.Paste("x=1\ny=2\tz=3\n"))
+        await wait_for(pilot, lambda: args.value)
+        assert args.value == "x=1 y=2 z=3"

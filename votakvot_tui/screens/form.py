@@ -4,11 +4,14 @@ and reading a field as a Python literal with a message that says what is allowed
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any
 
+from textual import events
 from textual.binding import Binding
+from textual.widgets import Input
 
-__all__ = ["FOCUS_KEYS", "LITERAL_HELP", "literal_error", "read_literal"]
+__all__ = ["FOCUS_KEYS", "LITERAL_HELP", "FormInput", "literal_error", "read_literal"]
 
 FOCUS_KEYS = [
     Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
@@ -23,6 +26,28 @@ already queued in the old field by then, so ``fakeml.sleepy`` Tab ``ms=5`` becam
 ``fakeml.sleepyms=5``. A priority binding moves the focus before the next key is
 forwarded.
 """
+
+
+class FormInput(Input):
+    """A form field that keeps all of a paste.
+
+    Textual's ``Input`` keeps only the first line of pasted text and drops the rest
+    without a word (``x=1`` of ``x=1\ny=2``); here line breaks and tabs become spaces,
+    so nothing pasted is lost and the field's check says if the result is wrong.
+    """
+
+    def _on_paste(self, event: events.Paste) -> None:
+        # Textual runs the handler of every class on the way up: Input's must not run.
+        event.prevent_default()
+        event.stop()
+        text = re.sub(r"[\r\n\t]+", " ", event.text).strip()
+        if not text:
+            return
+        if self.selection.is_empty:
+            self.insert_text_at_cursor(text)
+        else:
+            self.replace(text, *self.selection)
+
 
 LITERAL_HELP = "a Python literal: 3, 0.1, 'text', True, None, [1, 2], {'a': 1}"
 """What a param field accepts, for messages."""

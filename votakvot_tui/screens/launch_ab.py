@@ -14,7 +14,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from ..core.jobs import Job
 from ..core.runs import ENGINES, AbRequest, LaunchError, ab_base_command
 from .base import BaseModal
-from .form import FOCUS_KEYS
+from .form import FOCUS_KEYS, FormInput
 
 __all__ = ["LaunchAbScreen", "check_request"]
 
@@ -99,7 +99,7 @@ class LaunchAbScreen(BaseModal[tuple[Job, str] | None]):
                         )
                     else:
                         with Vertical(classes="field"):
-                            yield Input(getattr(r, name), placeholder=placeholder, id=name)
+                            yield FormInput(getattr(r, name), placeholder=placeholder, id=name)
                             yield Static(
                                 "", id=f"{name}-error", classes="field-error", markup=False
                             )

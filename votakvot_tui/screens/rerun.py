@@ -30,7 +30,7 @@ from ..core.runs import (
 )
 from ..messages import LaunchAbAgain
 from .base import BaseModal
-from .form import FOCUS_KEYS, literal_error
+from .form import FOCUS_KEYS, FormInput, literal_error
 
 __all__ = ["RerunScreen", "extra_errors", "param_diff", "param_items"]
 
@@ -193,7 +193,7 @@ class RerunScreen(BaseModal[Job | None]):
             widgets.append(Label(str(name)))
             widgets.append(
                 Vertical(
-                    Input(format_value(value), id=f"param-{index}", name=str(name)),
+                    FormInput(format_value(value), id=f"param-{index}", name=str(name)),
                     Static("", id=f"param-{index}-error", classes="field-error", markup=False),
                     classes="field",
                 )
@@ -201,7 +201,7 @@ class RerunScreen(BaseModal[Job | None]):
         widgets.append(Label("more"))
         widgets.append(
             Vertical(
-                Input("", placeholder="KEY=VALUE ... (extra params)", id="rerun-extra"),
+                FormInput("", placeholder="KEY=VALUE ... (extra params)", id="rerun-extra"),
                 Static("", id="rerun-extra-error", classes="field-error", markup=False),
                 classes="field",
             )
