@@ -44,7 +44,8 @@ def _ab_trial(root: Path, n: int, rate: float, p50: float, p99: float) -> Path:
 
 async def test_function_and_state_stay_when_scrolling_sideways(tmp_path: Path):
     """Scrolled right, each row still starts with its function and state; the tid shows
-    its start and its uuid end, cut in the middle."""
+    its start and its uuid end, cut in the middle; the status bar says how many columns
+    are out of view on each side."""
     for i in range(3):
         params = {f"param_number_{k}": k for k in range(10)}
         write_trial(
@@ -58,9 +59,12 @@ async def test_function_and_state_stay_when_scrolling_sideways(tmp_path: Path):
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, 3)
         table = app.screen.query_one(TrialTable)
+        await wait_for(pilot, lambda: "columns" in _status(app) and "→" in _status(app))
+        assert "←" not in _status(app)
         table.scroll_to(x=table.max_scroll_x, animate=False, immediate=True)
         await pilot.pause()
         assert table.scroll_x > 0
+        await wait_for(pilot, lambda: "←" in _status(app) and "→" not in _status(app))
         header, first = _line(table, 0), _line(table, 1)
         assert header.split()[:2] == ["function", "state"]
         assert first.split()[:2] == ["demo.wide", "done"]

@@ -224,6 +224,7 @@ class TrialsScreen(BaseScreen[None]):
             loading=self.host.scanning,
             row=table.cursor if view.rows else None,
             hidden=len(view.hidden),
+            offscreen=table.columns_out_of_view(),
         )
 
     def _row_error(self) -> str:
@@ -234,6 +235,7 @@ class TrialsScreen(BaseScreen[None]):
         return str(record.values.get("error") or record.state)
 
     @on(TrialTable.Highlighted, "#table")
+    @on(TrialTable.ColumnsScrolled, "#table")
     def _on_highlighted(self) -> None:
         self._update_status()
 

@@ -33,6 +33,7 @@ class StatusBar(Static):
         loading: bool = False,
         row: int | None = None,
         hidden: int = 0,
+        offscreen: tuple[int, int] = (0, 0),
     ) -> None:
         """Redraw with these figures.
 
@@ -46,6 +47,7 @@ class StatusBar(Static):
             loading: the scan still runs.
             row: the cursor's row (0-based), ``None`` without rows.
             hidden: columns hidden because they are the same in every row.
+            offscreen: columns scrolled out of view on the left and on the right.
         """
         text = Text()
         if row is not None and shown:
@@ -65,6 +67,11 @@ class StatusBar(Static):
             if count or state in ("running", "failed"):
                 text.append(" · ")
                 text.append(f"{count:,} {state}", style=_rich(style) if count else "")
+        left, right = offscreen
+        if left or right:
+            text.append(" · ")
+            more = f"←{left} " if left else ""
+            text.append(f"{more}columns{f' {right}→' if right else ''}", style="bold")
         if hidden:
             text.append(" · ")
             text.append(

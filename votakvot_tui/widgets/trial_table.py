@@ -141,6 +141,9 @@ class TrialTable(ScrollView, can_focus=True):
             self.column = column
             """The clicked column."""
 
+    class ColumnsScrolled(_TableMessage):
+        """The table scrolled sideways or changed width: other columns are out of view."""
+
     class SelectionChanged(_TableMessage):
         """Rows were marked or unmarked with space."""
 
@@ -203,6 +206,32 @@ class TrialTable(ScrollView, can_focus=True):
         """Cells at the left that never scroll sideways: the mark, function and state."""
         widths = self.view.widths
         return MARK_WIDTH + sum(widths[c] + 1 for c in FROZEN if c in widths)
+
+    def columns_out_of_view(self) -> tuple[int, int]:
+        """How many columns are out of view on the left and on the right."""
+        frozen = self.frozen_width
+        start = frozen + int(self.scroll_x)
+        end = int(self.scroll_x) + self.scrollable_content_region.width
+        left = right = 0
+        x = frozen
+        for column in self.view.columns:
+            if column in FROZEN:
+                continue
+            width = self.view.widths[column] + 1
+            if x + width <= start:
+                left += 1
+            elif x >= end:
+                right += 1
+            x += width
+        return left, right
+
+    def watch_scroll_x(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_x(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self.post_message(self.ColumnsScrolled(self))
+
+    def on_resize(self) -> None:
+        self.post_message(self.ColumnsScrolled(self))
 
     def column_at(self, x: int) -> str | None:
         """The column drawn at virtual x (header clicks)."""
