@@ -22,6 +22,7 @@ from votakvot.annotations import Annotations, annotate, read_annotations, split_
 
 from ..core.model import read_records
 from .base import BaseModal
+from .form import FOCUS_KEYS, FormInput
 
 __all__ = ["AnnotateScreen"]
 
@@ -38,6 +39,7 @@ class AnnotateScreen(BaseModal[int | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", tooltip="Close without saving"),
         Binding("ctrl+s", "save", "Save", tooltip="Save the tags and the note"),
+        *FOCUS_KEYS,
     ]
 
     def __init__(self, paths: Sequence[str], labels: Sequence[str] = ()) -> None:
@@ -66,10 +68,12 @@ class AnnotateScreen(BaseModal[int | None]):
             yield Static(which, id="annotate-which", markup=False)
             with Grid(id="annotate-grid"):
                 yield Label("tags" if self.single else "add tags")
-                yield Input(placeholder="best, bad-seed", id="annotate-tags", disabled=self.single)
+                yield FormInput(
+                    placeholder="best, bad-seed", id="annotate-tags", disabled=self.single
+                )
                 if not self.single:
                     yield Label("remove tags")
-                    yield Input(placeholder="old, wrong", id="annotate-remove")
+                    yield FormInput(placeholder="old, wrong", id="annotate-remove")
             yield Label(
                 "note" if self.single else "note (replaces each one's; empty keeps them)",
                 classes="annotate-note-label",

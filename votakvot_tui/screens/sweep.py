@@ -31,6 +31,7 @@ from ..core.sweep import (
     sweep_command,
 )
 from .base import BaseModal
+from .form import FOCUS_KEYS, FormInput
 
 __all__ = ["SweepScreen"]
 
@@ -46,6 +47,7 @@ class SweepScreen(BaseModal[Job | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", tooltip="Close without running anything"),
         Binding("ctrl+s", "run", "Run", tooltip="Start every combination as trials"),
+        *FOCUS_KEYS,
     ]
 
     def __init__(self, path: str) -> None:
@@ -70,7 +72,7 @@ class SweepScreen(BaseModal[Job | None]):
                     [(r, r) for r in RUNNERS], value="inplace", allow_blank=False, id="sweep-runner"
                 )
                 yield Label("workers")
-                yield Input("4", id="sweep-workers", restrict=r"[0-9]*", disabled=True)
+                yield FormInput("4", id="sweep-workers", restrict=r"[0-9]*", disabled=True)
             yield Static("", id="sweep-count")
             yield Static("", id="sweep-error", classes="error-text", markup=False)
             with Horizontal(classes="buttons"):
@@ -125,7 +127,7 @@ class SweepScreen(BaseModal[Job | None]):
         widgets: list[Any] = []
         for index, (name, value) in enumerate(params.items()):
             widgets.append(Label(str(name)))
-            widgets.append(Input(format_choices(value), id=f"sweep-{index}", name=str(name)))
+            widgets.append(FormInput(format_choices(value), id=f"sweep-{index}", name=str(name)))
         self.query_one("#sweep-grid", Grid).mount_all(widgets)
         self.call_after_refresh(self._update_count)
 
