@@ -131,3 +131,18 @@ async def test_the_palette_offers_tagging(sample):
         )
         await command.callback()
         await wait_for(pilot, lambda: isinstance(app.screen, AnnotateScreen))
+
+
+def test_the_poller_reports_a_sidecar_change(sample):
+    """Remote roots are polled: a new or changed sidecar names its trial as changed."""
+    from votakvot_tui.core.model import Source
+    from votakvot_tui.core.watch import Poller
+
+    root, trials = sample
+    poller = Poller([Source(str(root))], lambda changes: None)
+    poller.poll_once()
+    votakvot.annotate(str(trials["train1"]), tags="best")
+    changes = poller.poll_once()
+    assert changes.trials == {str(trials["train1"])} and not changes.metrics
+    votakvot.annotate(str(trials["train1"]), note="a longer note than before")
+    assert poller.poll_once().trials == {str(trials["train1"])}
