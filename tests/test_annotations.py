@@ -183,3 +183,12 @@ def test_cli_tag_errors(root: Path, capsys) -> None:
     assert "one line" in capsys.readouterr().err
     assert cli.main(["tag", "no/such", "--root", str(root), "best"]) == cli.UNREADABLE
     assert "no trial" in capsys.readouterr().err
+
+
+def test_cli_show_names_tags_and_note(root: Path, capsys) -> None:
+    """``votakvot show`` prefixes the record with its tags and note, as YAML comments."""
+    folder = root / _tids(root)[0]
+    annotate(str(folder), tags=["best", "x"], note="line one\nline two")
+    assert cli.main(["show", str(folder)]) == cli.OK
+    out = capsys.readouterr().out
+    assert out.startswith("# tags: best, x\n# note: line one\n#       line two\nvotakvot:")

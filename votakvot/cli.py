@@ -400,6 +400,11 @@ def _show(args: argparse.Namespace) -> int:
         beat = trial.heartbeat
         since = f"last heartbeat {beat:%Y-%m-%d %H:%M:%S%z}" if beat else "it never beat"
         _write(f"# state now: {state} ({since})\n")
+    annotations = trial.annotations  # a bad sidecar is warned about on stderr
+    if annotations.tags:
+        _write(f"# tags: {', '.join(annotations.tags)}\n")
+    for n, line in enumerate(annotations.note.splitlines()):
+        _write(f"# {'note: ' if n == 0 else '      '}{line}\n")
     _write(raw.decode("utf-8", errors="replace"))
     sys.stdout.flush()
     return OK
