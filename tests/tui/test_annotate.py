@@ -146,3 +146,25 @@ def test_the_poller_reports_a_sidecar_change(sample):
     assert changes.trials == {str(trials["train1"])} and not changes.metrics
     votakvot.annotate(str(trials["train1"]), note="a longer note than before")
     assert poller.poll_once().trials == {str(trials["train1"])}
+
+
+async def test_a_bad_sidecar_is_named_and_the_row_stays(sample):
+    """A sidecar that would run code is not run: the row stays, its error names the file,
+    and the form says why it cannot save rather than overwrite what it cannot read."""
+    root, trials = sample
+    folder = trials["train1"]
+    proof = root.parent / "ran"
+    (folder / ANNOTATIONS_NAME).write_text(f"!!python/object/apply:os.system ['touch {proof}']\n")
+    app = make_app([str(root)], watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, 6)
+        row = _row(app, folder)
+        assert row.state == "done" and ANNOTATIONS_NAME in row.values["error"]
+        app.screen.query_one(TrialTable).cursor = next(
+            i for i, r in enumerate(rows(app)) if r.path == str(folder)
+        )
+        form = await _open_form(pilot)
+        error = form.query_one("#annotate-error", Static)
+        await wait_for(pilot, lambda: "fix or delete the file" in str(error.render()))
+        assert form.query_one("#save").disabled
+    assert not proof.exists()
