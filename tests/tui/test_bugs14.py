@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from textual import events
 from textual.widgets import DataTable, Input, OptionList, TabbedContent
-from tui_helpers import T0, loaded, uid, wait_for, write_trial
+from tui_helpers import T0, loaded, rows, uid, wait_for, write_trial
 
 from votakvot_tui import make_app
 from votakvot_tui.screens import DetailScreen
@@ -49,7 +49,7 @@ async def test_last_row_not_under_the_horizontal_scrollbar(tmp_path: Path):
 def _burst(app, keys: list[str]) -> None:
     """Keys arriving in one read from the terminal: posted without waiting in between."""
     for key in keys:
-        char = {"tab": "\t", "shift+tab": None}.get(key, key)
+        char = {"tab": "\t", "shift+tab": None, "slash": "/"}.get(key, key)
         app.post_message(events.Key(key, char))
 
 
@@ -229,3 +229,29 @@ async def test_a_multi_line_paste_keeps_every_line(tmp_path: Path):
         app.post_message(events.Paste("x=1\ny=2\tz=3\n"))
         await wait_for(pilot, lambda: args.value)
         assert args.value == "x=1 y=2 z=3"
+
+
+async def test_keys_typed_right_after_the_key_that_opens_a_form(sample):
+    """``b`` then ``fakeml.sleepy`` Tab ``ms=5`` at once fill the launch form (they reached
+    the table or nowhere); ``/divide`` at once filters (``d`` was the delete key)."""
+    from votakvot_tui.screens.trials import TrialsScreen
+
+    root, _ = sample
+    app = make_app([str(root)], watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, 6)
+        trials = app.screen
+        assert isinstance(trials, TrialsScreen)
+        _burst(app, ["slash", *"divide"])
+        await wait_for(pilot, lambda: trials.query_one("#filter", Input).value == "divide")
+        await wait_for(pilot, lambda: len(rows(app)) == 2)
+        assert app.screen is trials and not trials.table.selected
+        await pilot.press("escape")  # back to the table
+        await wait_for(pilot, lambda: trials.table.has_focus)
+        _burst(app, ["b", *"fakeml.sleepy", "tab", *"ms=5"])
+        screen = await wait_for(
+            pilot, lambda: isinstance(app.screen, LaunchAbScreen) and app.screen
+        )
+        await wait_for(pilot, lambda: screen.query_one("#args", Input).value == "ms=5")
+        assert screen.query_one("#callable", Input).value == "fakeml.sleepy"
+        assert trials.spec.sort is None and not trials.table.selected

@@ -11,11 +11,18 @@ from textual import events
 from textual.binding import Binding
 from textual.widgets import Input
 
-__all__ = ["FOCUS_KEYS", "LITERAL_HELP", "FormInput", "literal_error", "read_literal"]
+__all__ = [
+    "FOCUS_KEYS",
+    "LITERAL_HELP",
+    "EarlyKeys",
+    "FormInput",
+    "literal_error",
+    "read_literal",
+]
 
 FOCUS_KEYS = [
-    Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
-    Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True),
+    Binding("tab", "next_field", "Next field", show=False, priority=True),
+    Binding("shift+tab", "previous_field", "Previous field", show=False, priority=True),
 ]
 """Tab and shift+Tab as *priority* bindings of a form.
 
@@ -24,8 +31,76 @@ Tab binding only runs once the key comes back up from that widget: keys that
 arrived in the same read from the terminal (a fast typist, a paste, a script) are
 already queued in the old field by then, so ``fakeml.sleepy`` Tab ``ms=5`` became
 ``fakeml.sleepyms=5``. A priority binding moves the focus before the next key is
-forwarded.
+forwarded. The actions are :class:`EarlyKeys`' (a form screen derives from it).
 """
+
+
+class EarlyKeys:
+    """Keys typed before a form's first field has the focus go into it, in order.
+
+    ``b`` then ``fakeml.sleepy`` typed at once: ``b`` pushes the form, and the next
+    keys reach the form screen itself before its first field exists or has the
+    focus; the screen used to ignore them. Here every key that reaches the screen
+    (printable ones, backspace, Tab) is kept until :meth:`fields_ready` and then
+    replayed in order; a printable key that reaches the screen while a field has
+    the focus (it was sent to the screen before) goes to that field. Mixed into a
+    ``Screen`` (listed before it in the bases).
+    """
+
+    _early_keys: list[tuple[str, str | None]] | None = None
+    _fields_ready = False
+
+    def _early(self) -> list[tuple[str, str | None]]:
+        if self._early_keys is None:
+            self._early_keys = []
+        return self._early_keys
+
+    def fields_ready(self, first: Input) -> None:
+        """Focus the first field (at once, not after the queued keys) and type into the
+        fields what was typed meanwhile."""
+        self.set_focus(first)  # type: ignore[attr-defined]
+        self._fields_ready = True
+        keys, self._early_keys = self._early(), []
+        for key, character in keys:
+            self._press(key, character)
+
+    def _press(self, key: str, character: str | None) -> None:
+        if key == "tab":
+            self.focus_next()  # type: ignore[attr-defined]
+        elif key == "shift+tab":
+            self.focus_previous()  # type: ignore[attr-defined]
+        else:
+            focused = self.focused  # type: ignore[attr-defined]
+            if isinstance(focused, Input):
+                focused.post_message(events.Key(key, character))
+
+    def on_key(self, event: events.Key) -> None:
+        key = event.key
+        if not (event.is_printable or key in ("backspace", "tab", "shift+tab")):
+            return
+        if not self._fields_ready:
+            self._early().append((key, event.character))
+        elif key in ("tab", "shift+tab") or isinstance(self.focused, Input):  # type: ignore[attr-defined]
+            self._press(key, event.character)
+        else:
+            return
+        event.stop()
+        event.prevent_default()
+
+    def action_next_field(self) -> None:
+        """Tab: the next field; before the fields are there, in turn with the keys
+        typed before it (they wait in the screen's queue)."""
+        if self._fields_ready:
+            self.focus_next()  # type: ignore[attr-defined]
+        else:
+            self.post_message(events.Key("tab", "\t"))  # type: ignore[attr-defined]
+
+    def action_previous_field(self) -> None:
+        """Shift+Tab: the previous field (in turn, as for Tab)."""
+        if self._fields_ready:
+            self.focus_previous()  # type: ignore[attr-defined]
+        else:
+            self.post_message(events.Key("shift+tab", None))  # type: ignore[attr-defined]
 
 
 class FormInput(Input):

@@ -266,8 +266,8 @@ class TrialsScreen(BaseScreen[None]):
         self.table.focus()
 
     def action_focus_filter(self) -> None:
-        """Put the cursor in the filter box."""
-        self.query_one("#filter", Input).focus()
+        """Put the cursor in the filter box (at once: the keys typed next go there)."""
+        self.set_focus(self.query_one("#filter", Input))
 
     def action_clear(self) -> None:
         """Escape: leave the filter box, else clear marks, else clear the filter."""

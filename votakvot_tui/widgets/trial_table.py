@@ -112,6 +112,12 @@ class TrialTable(ScrollView, can_focus=True):
         Binding("end,G", "jump(-1)", "Last", show=False),
         Binding("space", "toggle_select", "Mark", tooltip="Mark the trial for compare/plot/delete"),
         Binding("enter", "open", "Open", show=False, tooltip="Show the trial's details"),
+        # Keys that open a place to type in run before the next key is handed on
+        # (priority), so text typed right after them lands there, not on the table
+        # (``/divide`` typed at once: ``d`` was the delete key).
+        Binding("slash", "screen.focus_filter", show=False, priority=True),
+        Binding("b", "app.launch_ab", show=False, priority=True),
+        Binding("E", "app.rerun", show=False, priority=True),
     ]
 
     cursor: reactive[int] = reactive(0, always_update=True, repaint=True)
