@@ -49,7 +49,7 @@ async def test_last_row_not_under_the_horizontal_scrollbar(tmp_path: Path):
 def _burst(app, keys: list[str]) -> None:
     """Keys arriving in one read from the terminal: posted without waiting in between."""
     for key in keys:
-        char = {"tab": "\t", "shift+tab": None, "slash": "/"}.get(key, key)
+        char = {"tab": "\t", "shift+tab": None, "slash": "/", "backspace": "\x7f"}.get(key, key)
         app.post_message(events.Key(key, char))
 
 
@@ -248,10 +248,12 @@ async def test_keys_typed_right_after_the_key_that_opens_a_form(sample):
         assert app.screen is trials and not trials.table.selected
         await pilot.press("escape")  # back to the table
         await wait_for(pilot, lambda: trials.table.has_focus)
-        _burst(app, ["b", *"fakeml.sleepy", "tab", *"ms=5"])
+        _burst(app, ["b", *"fakeml.sleepyy", "backspace", "tab", *"ms=5"])
         screen = await wait_for(
             pilot, lambda: isinstance(app.screen, LaunchAbScreen) and app.screen
         )
         await wait_for(pilot, lambda: screen.query_one("#args", Input).value == "ms=5")
         assert screen.query_one("#callable", Input).value == "fakeml.sleepy"
         assert trials.spec.sort is None and not trials.table.selected
+        await pilot.press("backspace", "backspace", *"x=1")  # editing as usual once open
+        assert screen.query_one("#args", Input).value == "msx=1"

@@ -35,6 +35,10 @@ forwarded. The actions are :class:`EarlyKeys`' (a form screen derives from it).
 """
 
 
+FROM_FIELD = "_votakvot_from_field"
+"""Set on a key a form field received: a form screen leaves such a key alone."""
+
+
 class EarlyKeys:
     """Keys typed before a form's first field has the focus go into it, in order.
 
@@ -71,19 +75,28 @@ class EarlyKeys:
             self.focus_previous()  # type: ignore[attr-defined]
         else:
             focused = self.focused  # type: ignore[attr-defined]
-            if isinstance(focused, Input):
-                focused.post_message(events.Key(key, character))
+            if not isinstance(focused, Input):
+                return
+            # Edited here and now, not posted: the keys stay in the order they came.
+            if key == "backspace":
+                focused.action_delete_left()
+            elif character:
+                selection = focused.selection
+                if selection.is_empty:
+                    focused.insert_text_at_cursor(character)
+                else:
+                    focused.replace(character, *selection)
 
     def on_key(self, event: events.Key) -> None:
         key = event.key
         if not (event.is_printable or key in ("backspace", "tab", "shift+tab")):
             return
+        if getattr(event, FROM_FIELD, False):
+            return  # it came up from a field (backspace goes on to the field's binding)
         if not self._fields_ready:
             self._early().append((key, event.character))
-        elif key in ("tab", "shift+tab") or isinstance(self.focused, Input):  # type: ignore[attr-defined]
+        else:  # sent here before a field had the focus
             self._press(key, event.character)
-        else:
-            return
         event.stop()
         event.prevent_default()
 
@@ -110,6 +123,19 @@ class FormInput(Input):
     without a word (``x=1`` of ``x=1\ny=2``); here line breaks and tabs become spaces,
     so nothing pasted is lost and the field's check says if the result is wrong.
     """
+
+    def _on_key(self, event: events.Key) -> None:
+        setattr(event, FROM_FIELD, True)  # see EarlyKeys.on_key
+        # Deleting is done by the field that got the key, in turn with the typing. As a
+        # binding it runs once the key is back at the app, on whatever field has the
+        # focus by then: backspace typed before a quick Tab deleted in the next field.
+        if event.key in ("backspace", "delete"):
+            event.stop()
+            event.prevent_default()
+            if event.key == "backspace":
+                self.action_delete_left()
+            else:
+                self.action_delete_right()
 
     def _on_paste(self, event: events.Paste) -> None:
         # Textual runs the handler of every class on the way up: Input's must not run.
