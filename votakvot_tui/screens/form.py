@@ -124,7 +124,7 @@ class FormInput(Input):
     so nothing pasted is lost and the field's check says if the result is wrong.
     """
 
-    def _on_key(self, event: events.Key) -> None:
+    async def _on_key(self, event: events.Key) -> None:
         setattr(event, FROM_FIELD, True)  # see EarlyKeys.on_key
         # Deleting is done by the field that got the key, in turn with the typing. As a
         # binding it runs once the key is back at the app, on whatever field has the
