@@ -14,7 +14,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from ..core.jobs import Job
 from ..core.runs import ENGINES, AbRequest, LaunchError, ab_base_command
 from .base import BaseModal
-from .form import FOCUS_KEYS, FormInput
+from .form import FOCUS_KEYS, EarlyKeys, FormInput
 
 __all__ = ["LaunchAbScreen", "check_request"]
 
@@ -65,7 +65,7 @@ def check_request(request: AbRequest) -> tuple[list[str], str, str]:
     return argv, f"{root.rstrip('/')}/{tid}", tid
 
 
-class LaunchAbScreen(BaseModal[tuple[Job, str] | None]):
+class LaunchAbScreen(EarlyKeys, BaseModal[tuple[Job, str] | None]):
     """Callable, arguments and options of an ab run; dismisses with ``(job, trial folder)``.
 
     Args:
@@ -109,7 +109,7 @@ class LaunchAbScreen(BaseModal[tuple[Job, str] | None]):
                 yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#callable", Input).focus()
+        self.fields_ready(self.query_one("#callable", Input))
         self._sync_processes()
 
     def form(self) -> AbRequest:

@@ -30,7 +30,7 @@ from ..core.runs import (
 )
 from ..messages import LaunchAbAgain
 from .base import BaseModal
-from .form import FOCUS_KEYS, FormInput, literal_error
+from .form import FOCUS_KEYS, EarlyKeys, FormInput, literal_error
 
 __all__ = ["RerunScreen", "extra_errors", "param_diff", "param_items"]
 
@@ -106,7 +106,7 @@ def _extra_values(extra: str) -> dict[str, Any]:
     return out
 
 
-class RerunScreen(BaseModal[Job | None]):
+class RerunScreen(EarlyKeys, BaseModal[Job | None]):
     """The params of the trial in ``path`` in a form; Run starts the new trial as a job.
 
     Args:
@@ -215,7 +215,7 @@ class RerunScreen(BaseModal[Job | None]):
     def _focus_first(self) -> None:
         fields = self.query("#rerun-grid Input")
         if fields and not any(f.has_focus for f in fields):
-            fields.first().focus()
+            self.fields_ready(fields.first(Input))
 
     def _to_launch_form(self, record: dict[str, Any]) -> None:
         """An ab run is rerun through the launch form, filled with its options."""
