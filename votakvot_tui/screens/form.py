@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.widgets import Input
 
 __all__ = [
+    "EARLY_FOCUS_KEYS",
     "FOCUS_KEYS",
     "LITERAL_HELP",
     "EarlyKeys",
@@ -21,8 +22,8 @@ __all__ = [
 ]
 
 FOCUS_KEYS = [
-    Binding("tab", "next_field", "Next field", show=False, priority=True),
-    Binding("shift+tab", "previous_field", "Previous field", show=False, priority=True),
+    Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
+    Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True),
 ]
 """Tab and shift+Tab as *priority* bindings of a form.
 
@@ -31,8 +32,15 @@ Tab binding only runs once the key comes back up from that widget: keys that
 arrived in the same read from the terminal (a fast typist, a paste, a script) are
 already queued in the old field by then, so ``fakeml.sleepy`` Tab ``ms=5`` became
 ``fakeml.sleepyms=5``. A priority binding moves the focus before the next key is
-forwarded. The actions are :class:`EarlyKeys`' (a form screen derives from it).
+forwarded. A form deriving from :class:`EarlyKeys` uses :data:`EARLY_FOCUS_KEYS`.
 """
+
+EARLY_FOCUS_KEYS = [
+    Binding("tab", "next_field", "Next field", show=False, priority=True),
+    Binding("shift+tab", "previous_field", "Previous field", show=False, priority=True),
+]
+""":data:`FOCUS_KEYS` of an :class:`EarlyKeys` form: a Tab typed before the fields are
+there waits its turn with the keys typed before it."""
 
 
 FROM_FIELD = "_votakvot_from_field"

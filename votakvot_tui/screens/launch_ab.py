@@ -14,7 +14,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from ..core.jobs import Job
 from ..core.runs import ENGINES, AbRequest, LaunchError, ab_base_command
 from .base import BaseModal
-from .form import FOCUS_KEYS, EarlyKeys, FormInput
+from .form import EARLY_FOCUS_KEYS, EarlyKeys, FormInput
 
 __all__ = ["LaunchAbScreen", "check_request"]
 
@@ -76,7 +76,7 @@ class LaunchAbScreen(EarlyKeys, BaseModal[tuple[Job, str] | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", tooltip="Close without starting anything"),
         Binding("ctrl+s", "start", "Start", tooltip="Check the form and start the run"),
-        *FOCUS_KEYS,
+        *EARLY_FOCUS_KEYS,
     ]
 
     def __init__(self, results: str = ".", request: AbRequest | None = None) -> None:

@@ -30,7 +30,7 @@ from ..core.runs import (
 )
 from ..messages import LaunchAbAgain
 from .base import BaseModal
-from .form import FOCUS_KEYS, EarlyKeys, FormInput, literal_error
+from .form import EARLY_FOCUS_KEYS, EarlyKeys, FormInput, literal_error
 
 __all__ = ["RerunScreen", "extra_errors", "param_diff", "param_items"]
 
@@ -116,7 +116,7 @@ class RerunScreen(EarlyKeys, BaseModal[Job | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", tooltip="Close without running anything"),
         Binding("ctrl+s", "run", "Run", tooltip="Run the function with these params"),
-        *FOCUS_KEYS,
+        *EARLY_FOCUS_KEYS,
     ]
 
     def __init__(self, path: str) -> None:
