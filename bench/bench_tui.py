@@ -10,7 +10,10 @@ running headless at 120x40 through Textual's pilot:
   process's memory (target < 500 MB);
 * a new trial's row on screen after its YAML is written (target <= 0.5 s), and a
   burst of 1,000 new trials within a second while keys are pressed;
-* CPU used by an idle app over 10 s (target < 2 %).
+* CPU used by an idle app over 10 s (target < 2 %);
+* with all 10,000 trials marked (each with a 200-row metrics file): ``p`` and ``c``
+  until the plot / the compare table is on screen, and keys pressed meanwhile
+  (target <= 100 ms each): ``--marked`` runs only this part.
 
 votakvot 0.1rc1 has no dashboard, so the peer in the same run is the obvious
 Textual way: the same rows put in a ``DataTable`` (time until its rows are
@@ -127,6 +130,20 @@ def write_one(root: Path, i: int, hh: int, mm: int, ss: int, state: str = "done"
     tmp.write_text(text)
     os.replace(tmp, folder / "votakvot.yaml")
     return folder
+
+
+def make_metrics(root: Path, n: int, rows: int = 200) -> None:
+    """Give each of the ``n`` trials under ``root`` a metrics file of ``rows`` rows."""
+    stamp = root / f".metrics-{n}-{rows}"
+    if stamp.exists():
+        return
+    for i, folder in enumerate(sorted(p.parent for p in root.rglob("votakvot.yaml"))):
+        lines = ["at,step,loss,accuracy"]
+        for k in range(rows):
+            loss = 1 / (1 + k * (1 + i % 7) / 50)
+            lines.append(f"{1767225600 + i + k * 0.5},{k},{loss:.5f},{1 - loss / 2:.5f}")
+        (folder / "votakvot.metrics.00000.csv").write_text("\n".join(lines) + "\n")
+    stamp.touch()
 
 
 def rss_mb() -> float:
@@ -295,6 +312,103 @@ async def measure_load(root: str, n: int, keys: bool, live: bool, idle: bool) ->
     return out
 
 
+async def _key(app: Any, key: str, flag: Any) -> float:
+    """Seconds from sending ``key`` as the terminal would until ``flag()`` changed."""
+    from textual import events
+
+    before = flag()
+    t = time.perf_counter()
+    event = events.Key(key, None)
+    event.set_sender(app)
+    app._driver.send_message(event)
+    while flag() == before:
+        await asyncio.sleep(0)
+        if time.perf_counter() - t > 60:
+            raise TimeoutError(f"{key} was not handled")
+    return time.perf_counter() - t
+
+
+async def _keys_while(app: Any, busy: Any, key: str, flag: Any) -> list[float]:
+    """Seconds to handle ``key`` (``flag()`` changes), again and again while ``busy()``."""
+    handled = []
+    while busy():
+        handled.append(await _key(app, key, flag))
+        await asyncio.sleep(0.02)
+    return handled
+
+
+async def measure_marked(root: str, n: int) -> dict[str, Any]:
+    """All ``n`` trials marked, then ``p`` and ``c``: time to the screen, keys meanwhile."""
+    from textual import events
+
+    from votakvot_tui import make_app
+    from votakvot_tui.screens import CompareScreen, PlotScreen
+    from votakvot_tui.widgets.plot_canvas import PlotCanvas
+
+    out: dict[str, Any] = {"trials": n}
+    app = make_app([root], watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _wait(pilot, lambda: _rows(app) == n and not app.scanning)
+        # The same run's yardstick: keys on the table while nothing else is going on.
+        table = app.screen.query_one("TrialTable")
+        idle = []
+        for k in range(20):
+            idle.append(await _key(app, "down" if k < 10 else "up", lambda: table.cursor))
+            await asyncio.sleep(0.02)
+        out["idle_key_median_ms"] = statistics.median(idle) * 1000
+        out["idle_key_max_ms"] = max(idle) * 1000
+        app.screen.action_select_all()
+        await pilot.pause(0.2)
+
+        async def press(key: str) -> None:
+            event = events.Key(key, None)
+            event.set_sender(app)
+            app._driver.send_message(event)
+            await asyncio.sleep(0)
+
+        t = time.perf_counter()
+        await press("p")
+        await _wait(pilot, lambda: isinstance(app.screen, PlotScreen))
+        plot = app.screen
+        canvas = plot.query_one(PlotCanvas)
+
+        def plot_busy() -> bool:
+            return plot.reading or not canvas.drawn
+
+        # While the metrics are read: "l" (log y) is answered, the plot waits for data.
+        keys = await _keys_while(app, lambda: plot.reading, "l", lambda: plot.log_y)
+        await _wait(pilot, lambda: not plot_busy())
+        out["plot_drawn_s"] = time.perf_counter() - t
+        out["plot_series"] = len(plot.figure.series) if plot.figure else 0
+        # Then "l" again: the plot is built anew in a worker thread; Tab (focus moves
+        # between the controls) is pressed while it builds.
+        for _ in range(10):
+            keys.append(await _key(app, "l", lambda: plot.log_y))
+            keys += await _keys_while(app, plot_busy, "tab", lambda: app.focused)
+            await _wait(pilot, lambda: not plot_busy())
+        out["plot_key_median_ms"] = statistics.median(keys) * 1000
+        out["plot_key_max_ms"] = max(keys) * 1000
+        out["plot_keys"] = len(keys)
+        await _wait(pilot, lambda: not plot_busy())
+        await press("escape")
+        await _wait(pilot, lambda: not isinstance(app.screen, PlotScreen))
+
+        t = time.perf_counter()
+        await press("c")
+        await _wait(pilot, lambda: isinstance(app.screen, CompareScreen))
+        compare = app.screen
+        keys = await _keys_while(app, lambda: compare.reading, "m", lambda: compare.show_meta)
+        await _wait(pilot, lambda: not compare.reading and compare.fields)
+        out["compare_shown_s"] = time.perf_counter() - t
+        out["compare_columns"] = len(compare.labels)
+        for _ in range(20):
+            keys.append(await _key(app, "m", lambda: compare.show_meta))
+            await asyncio.sleep(0.02)
+        out["compare_key_median_ms"] = statistics.median(keys) * 1000
+        out["compare_key_max_ms"] = max(keys) * 1000
+    return out
+
+
 async def measure_datatable(root: str, n: int) -> dict[str, Any]:
     """The peer: the same rows in Textual's DataTable, added in one go."""
     from textual.app import App, ComposeResult
@@ -339,7 +453,9 @@ async def measure_datatable(root: str, n: int) -> dict[str, Any]:
 
 
 def worker(args: argparse.Namespace) -> None:
-    if args.worker == "load":
+    if args.worker == "marked":
+        result = asyncio.run(measure_marked(args.root, args.n))
+    elif args.worker == "load":
         result = asyncio.run(
             measure_load(args.root, args.n, keys=args.keys, live=args.live, idle=args.idle)
         )
@@ -361,6 +477,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "votakvot-bench-tui"))
+    parser.add_argument(
+        "--marked", action="store_true", help="only: 10,000 marked trials, then p and c"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -372,6 +491,8 @@ def main() -> None:
         worker(args)
         return
     sizes = [1_000, 10_000] if args.quick else args.sizes
+    if args.marked:
+        sizes = []
     print(
         f"votakvot-tui benchmark, {os.cpu_count()} cores, python {sys.version.split()[0]}, "
         f"load average {os.getloadavg()[0]:.1f} (other work on the machine slows every figure)"
@@ -422,6 +543,32 @@ def main() -> None:
             print(f"  idle CPU                  {ours['idle_cpu_percent']:8.2f} %")
         print(f"  load average now {os.getloadavg()[0]:.1f}")
         print("  raw:", json.dumps({"ours": ours, "datatable": peer}))
+    if args.marked or not args.quick:
+        n = 10_000
+        root = Path(args.data) / f"{n}-metrics"
+        root.mkdir(parents=True, exist_ok=True)
+        t = time.perf_counter()
+        make_trials(root, n)
+        make_metrics(root, n)
+        print(f"\n{n:,} trials with metrics, all marked (ready in {time.perf_counter() - t:.1f}s)")
+        marked = run_worker("marked", root, n)
+        print(
+            f"  keys on the table, nothing drawing: {marked['idle_key_median_ms']:.1f} ms "
+            f"median, {marked['idle_key_max_ms']:.1f} ms max (the same run's yardstick)"
+        )
+        print(
+            f"  p: plot on screen        {marked['plot_drawn_s']:8.2f} s "
+            f"({marked['plot_series']} series); keys meanwhile and after "
+            f"{marked['plot_key_median_ms']:.1f} ms median, {marked['plot_key_max_ms']:.1f} ms max"
+        )
+        print(
+            f"  c: compare on screen     {marked['compare_shown_s']:8.2f} s "
+            f"({marked['compare_columns']} columns); keys meanwhile and after "
+            f"{marked['compare_key_median_ms']:.1f} ms median, "
+            f"{marked['compare_key_max_ms']:.1f} ms max"
+        )
+        print(f"  load average now {os.getloadavg()[0]:.1f}")
+        print("  raw:", json.dumps(marked))
 
 
 if __name__ == "__main__":

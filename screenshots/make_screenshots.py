@@ -1,9 +1,12 @@
 """Regenerate the dashboard's SVG screenshots from the demo data: ``make screenshots``.
 
 Writes the demo trials of ``examples/demo.py`` (one of them running in a background
-process, adding metrics) into a temporary folder, drives the app headless at
-100x30 and saves one SVG per main screen next to this script. The ab monitor is shot
-at 120x40 over the fixed, fake ``votakvot-ab`` trial the dashboard's tests use
+process, adding metrics) into a temporary folder, tags the best training (so the table
+shows the ``tags`` and ``note`` columns), drives the app headless at 100x30 and saves
+one SVG per main screen next to this script: the table, a failed trial, the metrics of
+the trainings overlaid with their legend, a comparison, a query and the tags form.
+The ab monitor is shot at 120x40 over the fixed, fake ``votakvot-ab`` trial the
+dashboard's tests use
 (``tests/tui/launch_helpers.py``), so it looks the same on every run.
 """
 
@@ -33,9 +36,30 @@ async def _until(pilot: Any, condition: Any, timeout: float = 30.0) -> None:
         await pilot.pause(0.05)
 
 
+async def _idle(pilot: Any) -> None:
+    """Wait for the app's workers (reads, drawing) to finish, then for the repaint."""
+    from textual.worker import WorkerState
+
+    busy = (WorkerState.PENDING, WorkerState.RUNNING)
+    await _until(pilot, lambda: not any(w.state in busy for w in pilot.app.workers))
+    await pilot.pause(0.3)
+
+
+def tag_best(root: str) -> None:
+    """Tag the training with the best result, as a user would after looking."""
+    import votakvot
+
+    report = votakvot.load_report(root)
+    trains = report[report["tid"].str.contains("/train/")].sort_values("result.accuracy")
+    if len(trains):
+        best = trains.iloc[-1]["tid"]
+        votakvot.annotate(best, tags=["best"], note="highest accuracy", root=root)
+
+
 async def shoot(root: str) -> list[str]:
     from votakvot_tui import make_app
     from votakvot_tui.screens import CompareScreen, DetailScreen, PlotScreen
+    from votakvot_tui.screens.annotate import AnnotateScreen
     from votakvot_tui.widgets import TrialTable
 
     app = make_app([root])
@@ -67,21 +91,27 @@ async def shoot(root: str) -> list[str]:
         save("detail")
         await pilot.press("escape")
 
-        table.cursor = index("long_training")
+        # The trainings overlaid: one series per trial, named by the params that differ.
+        table.selected = {r.path for r in table.view.rows if r.values["function"].endswith("train")}
         await pilot.press("p")
         await _until(pilot, lambda: isinstance(app.screen, PlotScreen) and app.screen.frames)
-        await pilot.pause(0.5)
+        await _idle(pilot)
         save("plot")
         await pilot.press("escape")
 
-        table.selected = {r.path for r in table.view.rows if r.values["function"].endswith("train")}
-        await pilot.press("c")
+        await pilot.press("c")  # the same trainings side by side, on their differences
         await _until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.fields)
-        await pilot.press("d")
-        await pilot.pause(0.3)
+        await _idle(pilot)
         save("compare")
         await pilot.press("escape")
         table.clear_selection()
+
+        table.cursor = index("train")
+        await pilot.press("T")
+        await _until(pilot, lambda: isinstance(app.screen, AnnotateScreen) and app.screen.current)
+        await _idle(pilot)
+        save("annotate")
+        await pilot.press("escape")
 
         app.screen.query_one("#filter").value = "optimizer == 'adam' or result > 0.8"
         await _until(pilot, lambda: len(table.view.rows) == 4)
@@ -117,6 +147,7 @@ def main() -> None:
     live = None
     try:
         demo["write_demo"](root)
+        tag_best(root)
         live = demo["start_live"](root, 30.0)
         time.sleep(4)  # a few metric points and a heartbeat
         saved = asyncio.run(shoot(root))

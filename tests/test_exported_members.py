@@ -18,6 +18,7 @@ EXPECTED = {
     "UnsafeTagError",
     "VotakvotError",
     "__version__",
+    "annotate",
     "as_completed",
     "attach",
     "imap",

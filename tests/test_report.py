@@ -57,10 +57,13 @@ def move_to(trial_dir: str, root: Path, day: str, hour: str) -> None:
 
 
 def test_report_has_base_columns_then_bare_params_info_and_result(root: Path) -> None:
-    """Columns: tid, state, created, duration, params and info bare, result; integer index."""
+    """Columns: tid, state, created, duration, params and info bare, result; integer index.
+
+    ``note`` is reserved for annotations (``votakvot.annotate``): an informed one is ``info.note``.
+    """
     rep = load_report(str(root / "mod" / "experiment"))
     assert list(rep.columns) == ["tid", "state", "created", "duration", "one", "two", "three",
-                                 "note", "result"]
+                                 "info.note", "result"]
     assert list(rep.index) == [0, 1, 2]
     assert rep.loc[0]["tid"].startswith("mod/experiment/")
     assert list(rep["one"]) == [0, 1, 2]

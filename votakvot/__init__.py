@@ -19,6 +19,7 @@ from ._init import init
 from ._recording import attach, inform, meter, tid
 from ._run import run
 from ._version import __version__
+from .annotations import annotate
 from .exceptions import (
     MissingDependencyError,
     ResumeError,
@@ -52,6 +53,7 @@ __all__ = [
     "UnsafeTagError",
     "VotakvotError",
     "__version__",
+    "annotate",
     "as_completed",
     "attach",
     "imap",
@@ -87,7 +89,7 @@ def __getattr__(name: str) -> Any:
         from .metrics import load_metrics
 
         return load_metrics
-    if name in ("metrics", "runners", "report", "testing", "reading"):
+    if name in ("metrics", "runners", "report", "testing", "reading", "annotations"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

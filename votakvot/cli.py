@@ -5,7 +5,7 @@ Exit codes, for scripts:
 * ``0``: done;
 * ``1``: ``report`` found no trials (or the query matched none), ``show --output``/``--logs``
   found nothing captured;
-* ``2``: the command line is wrong (unknown option or column, bad query);
+* ``2``: the command line is wrong (unknown option or column, bad query, bad tag);
 * ``3``: the trial or path cannot be read (not found, unreadable record, missing package).
 """
 
@@ -98,6 +98,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_trial(metrics)
     _add_format(metrics)
+
+    tag = commands.add_parser(
+        "tag",
+        help="tag a trial or write its note, after the fact",
+        description="Add tags to one trial (given its folder, URL or tid), remove tags, "
+        "set its note; prints the trial's tags and note as they are then. Written to "
+        "the trial's votakvot.annotations.yaml; its votakvot.yaml is never changed.",
+        epilog='example: votakvot tag TID best -r bad-seed --note "lr 0.1 wins"',
+    )
+    _add_trial(tag)
+    tag.add_argument("tags", nargs="*", metavar="TAG", help="tags to add (a comma list works too)")
+    tag.add_argument(
+        "--remove",
+        "-r",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="a tag to remove (repeatable, or a comma list)",
+    )
+    tag.add_argument("--note", "-n", metavar="TEXT", help='the new note; --note "" clears it')
     return parser
 
 
@@ -156,7 +176,12 @@ def _options(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # `tag TID --root R best`: tags after options are tags too
+        if args.command != "tag" or any(e.startswith("-") for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.tags += extra
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -164,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 code = _report(args)
             elif args.command == "show":
                 code = _show(args)
+            elif args.command == "tag":
+                code = _tag(args)
             else:
                 code = _metrics(args)
         except _Exit as exc:
@@ -391,7 +418,32 @@ def _show(args: argparse.Namespace) -> int:
         beat = trial.heartbeat
         since = f"last heartbeat {beat:%Y-%m-%d %H:%M:%S%z}" if beat else "it never beat"
         _write(f"# state now: {state} ({since})\n")
+    annotations = trial.annotations  # a bad sidecar is warned about on stderr
+    if annotations.tags:
+        _write(f"# tags: {', '.join(annotations.tags)}\n")
+    for n, line in enumerate(annotations.note.splitlines()):
+        _write(f"# {'note: ' if n == 0 else '      '}{line}\n")
     _write(raw.decode("utf-8", errors="replace"))
+    sys.stdout.flush()
+    return OK
+
+
+def _tag(args: argparse.Namespace) -> int:
+    from .annotations import annotate, split_tags
+
+    try:
+        add = [t for text in args.tags for t in split_tags(text)]
+        remove = [t for text in args.remove for t in split_tags(text)]
+    except ValueError as exc:
+        raise _Exit(USAGE, str(exc)) from None
+    if not add and not remove and args.note is None:
+        raise _Exit(USAGE, "nothing to do: give tags to add, --remove TAG or --note TEXT")
+    trial = _trial(args)
+    try:
+        done = annotate(trial, tags=add, note=args.note, remove_tags=remove)
+    except ValueError as exc:
+        raise _Exit(USAGE, str(exc)) from None
+    _write(f"{trial.tid}\ntags: {', '.join(done.tags) or '-'}\nnote: {done.note or '-'}\n")
     sys.stdout.flush()
     return OK
 

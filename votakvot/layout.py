@@ -15,6 +15,7 @@ import posixpath
 import uuid
 
 __all__ = [
+    "ANNOTATIONS_NAME",
     "HEARTBEAT_NAME",
     "LOG_NAME",
     "MAX_RECORD",
@@ -39,6 +40,9 @@ __all__ = [
 
 YAML_NAME = "votakvot.yaml"
 """The trial's record, always replaced atomically."""
+ANNOTATIONS_NAME = "votakvot.annotations.yaml"
+"""Tags and a note added after the fact (``votakvot.annotate``); the record is never
+rewritten for them. Replaced atomically; absent until a trial is first annotated."""
 TRACEBACK_NAME = "traceback.txt"
 """The traceback of a failed trial, also in the YAML."""
 HEARTBEAT_NAME = "votakvot.heartbeat"

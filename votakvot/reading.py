@@ -33,8 +33,9 @@ from typing import Any
 from . import layout
 from ._metrics_read import read_metrics_files, read_metrics_rows
 from ._records import check_record, parse_record
+from .annotations import ANNOTATIONS_LIMIT
 from .exceptions import SkippedTrialWarning, TrialLoadError
-from .layout import MAX_RECORD, SIDE_FILE_LIMIT, YAML_NAME
+from .layout import ANNOTATIONS_NAME, MAX_RECORD, SIDE_FILE_LIMIT, YAML_NAME
 from .metrics import resolve_trial_path
 from .storage import (
     OnSkip,
@@ -267,7 +268,12 @@ def read_records(
     paths = [storage.path_of(f) for f in folders]
     files = [storage.join(p, YAML_NAME) for p in paths]
     contents = storage.read_many(files, layout.MAX_RECORD)  # looked up now: tests lower it
-    for folder, path, raw in zip(folders, paths, contents):
+    # Annotations (tags, note) live in a sidecar: read in the same batch, so a remote
+    # report pays one concurrent round for them rather than one request per trial.
+    sidecars = storage.read_many(
+        [storage.join(p, ANNOTATIONS_NAME) for p in paths], ANNOTATIONS_LIMIT
+    )
+    for folder, path, raw, sidecar in zip(folders, paths, contents, sidecars):
         name = shown_name(folder, YAML_NAME)  # text only: no connection to name a file
         if isinstance(raw, FileNotFoundError) and storage.gone(path):
             continue  # deleted since the walk listed it: no longer a trial, nothing lost
@@ -281,7 +287,9 @@ def read_records(
         except TrialLoadError as exc:
             yield exc
             continue
-        yield Trial(folder, data, storage_options=storage_options)
+        trial = Trial(folder, data, storage_options=storage_options)
+        trial.set_sidecar(sidecar)
+        yield trial
 
 
 def iter_trials(

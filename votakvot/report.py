@@ -11,6 +11,10 @@ Column rule of reports (one row per trial, default integer index):
 * a param or info field whose name is a reserved column (:data:`RESERVED`) or
   starts with a reserved prefix (``result.``, ``meta.``, ...) is kept as
   ``params.<name>`` / ``info.<name>``;
+* ``tags`` (comma-joined text, ``"best,bad-seed"``) and ``note`` right after those,
+  when any trial of the report was annotated (``votakvot.annotate``); ``""`` for
+  the others. Params and info named ``tags`` or ``note`` are therefore always
+  ``params.tags``, ``info.note``, ...;
 * ``full=True`` adds ``id``, ``function``, ``parent``, ``started``,
   ``finished``, ``path``, ``error.type``, ``error.message``, ``meta.*`` and any
   other top-level field dotted (``ab.*``).
@@ -32,6 +36,7 @@ if TYPE_CHECKING:
     import pandas
 
 __all__ = [
+    "ANNOTATION_COLUMNS",
     "BASE_COLUMNS",
     "FULL_COLUMNS",
     "RESERVED",
@@ -57,7 +62,11 @@ FULL_COLUMNS = (
     "error.message",
 )
 """Columns ``full=True`` adds (before ``meta.*``), present even in an empty report."""
-RESERVED = frozenset({*BASE_COLUMNS, *FULL_COLUMNS, "result", "error", "votakvot", "traceback"})
+ANNOTATION_COLUMNS = ("tags", "note")
+"""Columns of trials annotated with ``votakvot.annotate`` (see :mod:`votakvot.annotations`)."""
+RESERVED = frozenset(
+    {*BASE_COLUMNS, *FULL_COLUMNS, *ANNOTATION_COLUMNS, "result", "error", "votakvot", "traceback"}
+)
 """Names params and info never take bare; they become ``params.<name>``/``info.<name>``."""
 _RESERVED_PREFIXES = ("result.", "meta.", "error.", "at.", "params.", "info.")
 _KNOWN_KEYS = frozenset(
@@ -112,6 +121,10 @@ def trial_row(trial: Trial, full: bool = False) -> dict[str, Any]:
     if info:
         for name, value in _flat(info).items():
             row[name if _free(name) and name not in row else f"info.{name}"] = value
+    annotations = trial.sidecar_annotations()
+    if annotations is not None:
+        row["tags"] = annotations.tags_text
+        row["note"] = annotations.note
     if "result" in data:
         result = data["result"]
         if isinstance(result, dict) and result:
@@ -284,6 +297,7 @@ def _columns(rows: Iterable[dict[str, Any]]) -> tuple[dict[str, list[Any]], int]
 def _order(names: Iterable[str], full: bool) -> list[str]:
     names = list(names)
     base = [c for c in BASE_COLUMNS]
+    base += [c for c in ANNOTATION_COLUMNS if c in names]  # what a person said, up front
     fixed = [c for c in FULL_COLUMNS] if full else []
     taken = set(base) | set(fixed)
     own = [c for c in names if c not in taken and not c.startswith(("meta.", "error.", "at."))]
@@ -350,6 +364,9 @@ def load_report(
     columns, n = _merge(parts)
     for name in (*BASE_COLUMNS, *(FULL_COLUMNS if full else ())):
         columns.setdefault(name, [None] * n)
+    for name in ANNOTATION_COLUMNS:
+        if name in columns:  # some trial was annotated: the others read as "", never NaN
+            columns[name] = ["" if v is None else v for v in columns[name]]
     for name in _TIMESTAMPS:
         if name in columns:
             columns[name] = _to_datetime(columns[name])

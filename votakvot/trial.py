@@ -9,8 +9,10 @@ from typing import IO, TYPE_CHECKING, Any
 
 from . import layout
 from ._records import check_record, parse_record
+from .annotations import ANNOTATIONS_LIMIT, Annotations, annotations_from
 from .exceptions import TrialFailedError, TrialLoadError, UnreadableFileWarning
 from .layout import (
+    ANNOTATIONS_NAME,
     HEARTBEAT_NAME,
     SIDE_FILE_LIMIT,
     YAML_NAME,
@@ -252,6 +254,74 @@ class Trial:
         file = storage.shown(storage.join(storage.root, *name.split("/")))
         why = self.unreadable.get(name, "")
         return redact(f"{file}: {why}; trial {self.tid or self.path!r} kept without it")
+
+    # --- annotations -------------------------------------------------------------
+
+    @property
+    def annotations(self) -> Annotations:
+        """Tags and note added after the fact (``votakvot.annotate``); empty if none.
+
+        Read from the sidecar on first use (readers of many trials read it with
+        the record). A sidecar that cannot be read is noted in :attr:`unreadable`
+        and warned about once; the trial then reads as unannotated.
+        """
+        return self.sidecar_annotations() or Annotations()
+
+    @property
+    def tags(self) -> list[str]:
+        """The trial's tags (``["best"]``), in the order they were added."""
+        return list(self.annotations.tags)
+
+    @property
+    def note(self) -> str:
+        """The trial's note, ``""`` if it has none."""
+        return self.annotations.note
+
+    def sidecar_annotations(self) -> Annotations | None:
+        """The annotations, or ``None`` when the trial has no sidecar at all.
+
+        Reports use this to add their ``tags``/``note`` columns only when some
+        trial was annotated.
+        """
+        if "_annotations" in self.__dict__:
+            return self.__dict__["_annotations"]
+        raw: bytes | Exception | None
+        if "_sidecar" in self.__dict__:
+            raw = self.__dict__.pop("_sidecar")
+        else:
+            storage = self.storage
+            file = storage.join(storage.root, ANNOTATIONS_NAME)
+            try:
+                raw = storage.read(file, ANNOTATIONS_LIMIT)
+            except TrialLoadError as exc:
+                raw = exc
+        self._parse_sidecar(raw)
+        return self.__dict__["_annotations"]
+
+    def set_sidecar(self, raw: bytes | Exception | None) -> None:
+        """Take the sidecar as read by the caller (bytes, the error, ``None`` if absent).
+
+        Readers of many trials read all sidecars in one batch (concurrently on
+        remote stores) and hand each trial its own; it is parsed on first use.
+        """
+        self.__dict__.pop("_annotations", None)
+        self.__dict__["_sidecar"] = raw
+
+    def _parse_sidecar(self, raw: bytes | Exception | None) -> None:
+        storage = self.storage
+        shown = storage.shown(storage.join(storage.root, ANNOTATIONS_NAME))
+        try:
+            value = annotations_from(raw, shown)
+        except TrialLoadError as exc:
+            value = None
+            if ANNOTATIONS_NAME not in self.unreadable:
+                self.unreadable[ANNOTATIONS_NAME] = exc.reason
+                if not self._quiet:
+                    import warnings
+
+                    note = self.unreadable_note(ANNOTATIONS_NAME)
+                    warnings.warn(note, UnreadableFileWarning, stacklevel=4)
+        self.__dict__["_annotations"] = value
 
     # --- files -------------------------------------------------------------------
 

@@ -428,6 +428,19 @@ class VotakvotApp(LaunchActions, App[None]):
 
     # -------------------------------------------------------------- actions
 
+    def deliver_screenshot(
+        self,
+        filename: str | None = None,
+        path: str | None = None,
+        time_format: str | None = None,
+    ) -> str | None:
+        """Save a screenshot (the palette's "Screenshot") into the current folder.
+
+        Textual saves to ``~/Downloads`` by default, which many machines (servers,
+        containers) do not have: the save failed there. The notification names the file.
+        """
+        return super().deliver_screenshot(filename, path or os.getcwd(), time_format)
+
     def action_help(self) -> None:
         """Show every key of the current screen and of the app."""
         if not isinstance(self.screen, HelpScreen):

@@ -84,11 +84,18 @@ async def test_code_version_rows_come_first_and_stand_out(trials) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot, 4)
         same = await _compare(pilot, app, paths[:2])
+        # Same code, differences only: the code version is still shown, as one row.
         keys = [str(k.value) for k in same.query_one(DataTable).rows]
-        code_rows = ["source.hash", "meta.git.commit", "meta.git.dirty", "meta.git.tree"]
+        assert keys[0] == "code" and "source.hash" not in keys
+        commit = same.fields["meta.git.commit"][0]
+        assert same.fields["code"][0].startswith(commit[:8])
+        assert "src " + same.fields["source.hash"][0][:8] in same.fields["code"][0]
+        await pilot.press("d")  # all rows
+        keys = [str(k.value) for k in same.query_one(DataTable).rows]
+        code_rows = ["code", "source.hash", "meta.git.commit", "meta.git.dirty", "meta.git.tree"]
         assert all(f in keys for f in code_rows)
         assert max(keys.index(f) for f in code_rows) < keys.index("params.lr")
-        assert keys.index("function") < keys.index("source.hash")
+        assert keys.index("function") < keys.index("code") < keys.index("source.hash")
         assert not same.code_differs()
         assert "code" not in str(same.query_one("#compare-title").render())
         await pilot.press("escape")
@@ -105,6 +112,6 @@ async def test_code_version_rows_come_first_and_stand_out(trials) -> None:
         edited = await _compare(pilot, app, paths[2:4])  # the cell redefined: same git state
         assert edited.differs("source.hash") and not edited.differs("meta.git.tree")
         assert edited.code_differs()
-        await pilot.press("d")  # only differences: the code version is still the first row
+        # Only differences (the view it opens on): the code version still comes first.
         keys = [str(k.value) for k in edited.query_one(DataTable).rows]
-        assert keys[:2] == ["source.file", "source.hash"]
+        assert keys[:3] == ["code", "source.file", "source.hash"]

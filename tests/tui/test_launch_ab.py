@@ -150,6 +150,10 @@ async def test_form_shows_validation_errors(workdir):
         form = await _open_form(pilot)
         assert form.query_one("#path", Input).value == str(workdir / "results")
         _fill(form, callable="x.f", number="many")
+        inline = form.query_one("#number-error", Static)
+        # The field says so as it is typed (the buttons move down a line: click after that).
+        await wait_for(pilot, lambda: "must be a whole number" in str(inline.render()))
+        assert form.query_one("#number", Input).has_class("-invalid")
         await pilot.click("#start")
         error = form.query_one("#launch-error", Static)
         await wait_for(pilot, lambda: "must be a whole number" in str(error.render()))

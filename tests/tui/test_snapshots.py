@@ -6,6 +6,7 @@ Review every changed SVG before accepting it with ``pytest --snapshot-update``.
 from __future__ import annotations
 
 import pytest
+from test_snapshots_sizes import pin_header, settle, steady_cursors
 from tui_helpers import loaded, wait_for
 
 from votakvot_tui import make_app
@@ -16,18 +17,33 @@ pytestmark = pytest.mark.usefixtures("utc_timezone")
 
 
 def _app(root):
-    return make_app([str(root)], watch=False)
+    app = make_app([str(root)], watch=False)
+    app.animation_level = "none"  # a tab's underline slides by timing otherwise
+    return app
 
 
 async def _ready(pilot) -> None:
     await loaded(pilot, 6)
-    await pilot.pause()
+    await settle(pilot)
+    pin_header(pilot)
+
+
+def _stable(run_before):
+    """``run_before``, then what differs between runs made the same (see test_snapshots_sizes)."""
+
+    async def run(pilot) -> None:
+        await run_before(pilot)
+        await settle(pilot)
+        steady_cursors(pilot)
+        await pilot.pause()
+
+    return run
 
 
 def test_trials_screen(snap_compare, sample):
     """The table: newest first, state colours, status bar, footer keys."""
     root, _ = sample
-    assert snap_compare(_app(root), run_before=_ready)
+    assert snap_compare(_app(root), run_before=_stable(_ready))
 
 
 def test_trials_screen_query(snap_compare, sample):
@@ -48,7 +64,7 @@ def test_trials_screen_query(snap_compare, sample):
         screen.query_one(TrialTable).focus()
         await pilot.pause()
 
-    assert snap_compare(_app(root), run_before=run_before)
+    assert snap_compare(_app(root), run_before=_stable(run_before))
 
 
 def _open(key_path: str):
@@ -69,13 +85,13 @@ def _open(key_path: str):
 def test_detail_failed(snap_compare, sample):
     """A failed trial opens on its traceback."""
     root, _ = sample
-    assert snap_compare(_app(root), run_before=_open("00000004"))
+    assert snap_compare(_app(root), run_before=_stable(_open("00000004")))
 
 
 def test_detail_yaml(snap_compare, sample):
     """A finished trial opens on its highlighted YAML."""
     root, _ = sample
-    assert snap_compare(_app(root), run_before=_open("00000001"))
+    assert snap_compare(_app(root), run_before=_stable(_open("00000001")))
 
 
 def test_plot(snap_compare, sample):
@@ -88,11 +104,11 @@ def test_plot(snap_compare, sample):
         table.cursor = next(i for i, r in enumerate(table.view.rows) if "00000002" in r.path)
         await pilot.press("p")
         await wait_for(
-            pilot, lambda: isinstance(pilot.app.screen, PlotScreen) and pilot.app.screen.frames
+            pilot, lambda: isinstance(pilot.app.screen, PlotScreen) and pilot.app.screen.drawn
         )
         await pilot.pause()
 
-    assert snap_compare(_app(root), run_before=run_before)
+    assert snap_compare(_app(root), run_before=_stable(run_before))
 
 
 def test_compare(snap_compare, sample):
@@ -107,10 +123,9 @@ def test_compare(snap_compare, sample):
         await wait_for(
             pilot, lambda: isinstance(pilot.app.screen, CompareScreen) and pilot.app.screen.fields
         )
-        await pilot.press("d")
-        await pilot.pause()
+        await pilot.pause()  # it opens on the differences
 
-    assert snap_compare(_app(root), run_before=run_before)
+    assert snap_compare(_app(root), run_before=_stable(run_before))
 
 
 def test_help(snap_compare, sample):
@@ -123,4 +138,4 @@ def test_help(snap_compare, sample):
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
         await pilot.pause(0.2)
 
-    assert snap_compare(_app(root), run_before=run_before)
+    assert snap_compare(_app(root), run_before=_stable(run_before))

@@ -57,7 +57,9 @@ async def test_text_filter_and_query(sample):
         app.screen.query_one("#filter").value = "result.loss < 0.3"
         await wait_for(pilot, lambda: [r.values.get("lr") for r in rows(app)] == [0.2])
         app.screen.query_one("#filter").value = "nosuchcolumn > 1"
-        await wait_for(pilot, lambda: "query not applied" in _status(app))
+        box = app.screen.query_one("#filter-error")
+        await wait_for(pilot, lambda: "query not applied" in str(box.render()))
+        assert box.display and "there is no column 'nosuchcolumn'" in str(box.render())
         assert len(rows(app)) == 6
         await pilot.press("escape", "escape")
         await wait_for(pilot, lambda: app.screen.query_one("#filter").value == "")

@@ -44,6 +44,7 @@ __all__ = [
     "JobError",
     "JobManager",
     "jobs_dir",
+    "readable_command",
 ]
 
 GRACE = 10.0
@@ -278,12 +279,45 @@ class Job:
 
         return shlex.join(self.argv)
 
+    @property
+    def short_id(self) -> str:
+        """The random end of the id (``a1b2c3``): tells jobs apart, the table shows it."""
+        return self.id.rsplit("-", 1)[-1]
+
+    def readable(self) -> str:
+        """The command as a person reads it (see :func:`readable_command`)."""
+        return readable_command(self.argv, self.cwd)
+
     def describe(self) -> str:
         """``state, elapsed, exit code``: one short line."""
         text = f"{self.state} {_fmt_elapsed(self.elapsed)}"
         if self.exit_code is not None:
             text += f" exit {self.exit_code}"
         return text
+
+
+def readable_command(argv: Sequence[str], cwd: str = "") -> str:
+    """A command line for reading, not for pasting into a shell.
+
+    ``shlex.join`` quotes every ``'`` (``'tags=('"'"'a'"'"',)'``) and shows the full
+    interpreter path; here the interpreter is ``python``, paths under ``cwd`` are
+    relative and under the home folder start with ``~``, and only an argument with
+    spaces (or an empty one) is put in double quotes.
+    """
+    home = os.path.expanduser("~").rstrip("/")
+    base = cwd.rstrip("/")
+    out = []
+    for index, arg in enumerate(argv):
+        if index == 0 and (arg == sys.executable or os.path.basename(arg).startswith("python")):
+            arg = "python"
+        elif os.path.isabs(arg) and base and arg.startswith(base + "/"):
+            arg = arg[len(base) + 1 :]
+        elif os.path.isabs(arg) and home and arg.startswith(home + "/"):
+            arg = "~" + arg[len(home) :]
+        if not arg or any(c.isspace() for c in arg):
+            arg = '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        out.append(arg)
+    return " ".join(out)
 
 
 def _fmt_elapsed(seconds: float) -> str:

@@ -51,11 +51,20 @@ __all__ = [
     "sort_key",
 ]
 
+ANNOTATION_COLUMNS = ("tags", "note")
+"""Tags and note (``votakvot.annotate``): shown right after the base columns."""
 BASE_COLUMNS = ("function", "state", "started", "duration")
 """Columns every trial has, shown first; params, info and result follow, then ``tid``."""
 
-HIDDEN_COLUMNS = frozenset({"created", "finished", "path", "id", "parent"})
+HIDDEN_COLUMNS = frozenset({"created", "finished", "path", "id", "parent", "kind", "heartbeat"})
 """Kept in each row (queries may use them) but not shown as table columns."""
+
+AB_COLUMNS = ("calls/s", "p50", "p99")
+"""What a ``votakvot-ab`` trial shows instead of its ~40 ``result.*`` columns (which
+stay in the row, so queries like ```result.latency.p90` < 0.01`` still work)."""
+
+LATENCY_COLUMNS = frozenset({"p50", "p99"})
+"""Seconds shown as latencies (``812 ns``, ``3.4 µs``, ``12.1 ms``)."""
 
 STATES = ("running", "done", "failed", "interrupted", "stale", "unreadable")
 """Every state a row can show; ``unreadable`` is ours, for folders that failed to load."""
@@ -281,6 +290,11 @@ def _record(trial: Any, row: Callable[[Any], dict[str, Any]]) -> TrialRecord:
         message = f"{error.get('type', 'Error')}: {error.get('message', '')}"
         values["error"] = message.rstrip(": ")
     values["tid"] = trial.tid or _guess_tid(path)
+    if data.get("kind") == "ab":
+        values.update(_ab_values(data.get("result")))
+    if values["state"] in ("running", "stale"):
+        # When it last beat: a stale trial's duration stops there ("died 5m ago").
+        values["heartbeat"] = trial.liveness()[0]
     if trial.unreadable:
         # A heartbeat that is a FIFO or a loop: the row stays, saying what is unknown.
         note = "; ".join(f"{name}: {why}" for name, why in trial.unreadable.items())
@@ -289,6 +303,22 @@ def _record(trial: Any, row: Callable[[Any], dict[str, Any]]) -> TrialRecord:
     record = TrialRecord(path, values)
     record.text  # noqa: B018 - made now, off the event loop (a helper may be the one reading)
     return record
+
+
+def _ab_values(result: Any) -> dict[str, Any]:
+    """The figures of an ab run people compare: calls per second, median and p99 latency."""
+    values: dict[str, Any] = {"kind": "ab"}
+    if not isinstance(result, dict):
+        return values
+    latency = result.get("latency")
+    if not isinstance(latency, dict):
+        latency = {}
+    for column, value in zip(
+        AB_COLUMNS, (result.get("rate"), latency.get("p50"), latency.get("p99")), strict=True
+    ):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            values[column] = float(value)
+    return values
 
 
 def _guess_function(path: str) -> str:
@@ -333,6 +363,12 @@ def display(value: Any, column: str = "") -> str:
     """How one cell is shown: short numbers, local times, human durations."""
     if value is None:
         return ""
+    if column in LATENCY_COLUMNS and isinstance(value, float):
+        from votakvot.ab.progress import fmt_seconds
+
+        return fmt_seconds(value, micro="µs")
+    if column == "calls/s" and isinstance(value, float) and math.isfinite(value):
+        return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
     if column in ("started", "created", "finished") and isinstance(value, float):
         return _local_time(value)
     if column == "duration" and isinstance(value, int | float) and not isinstance(value, bool):
@@ -404,17 +440,27 @@ class View:
     """Why the filter was not applied (a bad query), empty when fine."""
     total: int = 0
     """Trials in the store."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """State -> number of the shown rows (the status bar follows the filter)."""
+    hidden: list[str] = field(default_factory=list)
+    """Columns left out because they are the same in every shown row."""
 
 
 MAX_WIDTH = 28
 """No column gets wider than this; longer values are cut with an ellipsis."""
+
+STALE_WIDTH = len("stale · died 59m ago")
+"""The state column's width when a stale trial is shown (it says when it died)."""
 
 
 def measure(records: Iterable[TrialRecord]) -> dict[str, int]:
     """Column -> widest display among the rows (capped), in order of appearance."""
     widths: dict[str, int] = {}
     for record in records:
+        ab = record.values.get("kind") == "ab"
         for key, value in record.values.items():
+            if ab and key.startswith("result."):
+                continue  # an ab run shows AB_COLUMNS instead: not a column of its own
             width = min(len(display(value, key)), MAX_WIDTH)
             if width > widths.get(key, -1):
                 widths[key] = width
@@ -487,13 +533,15 @@ class TrialStore:
         return out
 
     def shown_columns(self) -> list[str]:
-        """Base columns, then params/info/result in order of appearance, ``tid`` last."""
+        """Base columns, tags and note, then params/info/result in order of appearance,
+        ``tid`` last."""
         # list() copies in one step: the event loop may add columns while a worker reads.
         dynamic = [
             c
             for c in list(self.columns)
             if c not in BASE_COLUMNS and c not in HIDDEN_COLUMNS and c not in ("tid", "error")
         ]
+        dynamic.sort(key=lambda c: c not in ANNOTATION_COLUMNS)  # tags, note first, as in reports
         error = ["error"] if "error" in self.columns else []
         return [*BASE_COLUMNS, *dynamic, *error, "tid"]
 
@@ -513,7 +561,7 @@ class TrialStore:
             try:
                 rows = query_rows(rows, text)
             except Exception as exc:
-                error = f"query not applied: {type(exc).__name__}: {exc}"
+                error = "query not applied: " + query_error(exc, columns)
         elif text:
             needle = text.lower()
             rows = [r for r in rows if needle in r.text]
@@ -530,12 +578,29 @@ class TrialStore:
             rows.extend(empty)
         if is_cancelled():
             return None
+        hidden: list[str] = []
         if spec.hide_constant and len(rows) > 1:
-            columns = [
+            kept = [
                 c for c in columns if c in ("function", "state", "tid") or not _constant(rows, c)
             ]
+            hidden = [c for c in columns if c not in kept]
+            columns = kept
+        counts: dict[str, int] = {}
+        for row in rows:
+            state = row.state
+            counts[state] = counts.get(state, 0) + 1
         widths = {c: max(len(c) + 1, self.widths.get(c, 0)) for c in columns}
-        return View(rows=rows, columns=columns, widths=widths, error=error, total=total)
+        if counts.get("stale"):
+            widths["state"] = max(widths["state"], STALE_WIDTH)
+        return View(
+            rows=rows,
+            columns=columns,
+            widths=widths,
+            error=error,
+            total=total,
+            counts=counts,
+            hidden=hidden,
+        )
 
 
 def _constant(rows: Sequence[TrialRecord], column: str) -> bool:
@@ -563,3 +628,45 @@ def query_rows(rows: list[TrialRecord], expression: str) -> list[TrialRecord]:
 
 
 _ROW = "__votakvot_tui_row__"
+
+_QUERY_HELP = (
+    "a query compares columns: lr > 0.01 and state == 'done', function.str.contains('train')"
+)
+
+
+def query_error(exc: BaseException, columns: Sequence[str]) -> str:
+    """Why a pandas query failed, in words a user can act on (not pandas internals).
+
+    Args:
+        exc: what ``DataFrame.query`` raised.
+        columns: the columns there are (named when one was misspelt).
+    """
+    import difflib
+
+    text = str(exc)
+    name = re.fullmatch(r"name '(.+)' is not defined", text)
+    if isinstance(exc, NameError) and name:
+        missing = name.group(1)
+        backticked = re.fullmatch(r"BACKTICK_QUOTED_STRING_(.+)", missing)
+        if backticked:  # pandas' mangled form of a `quoted name`
+            missing = backticked.group(1).replace("_SLASH_", "/").replace("_", " ")
+        close = difflib.get_close_matches(missing, list(columns), n=3)
+        if close:
+            known = f"did you mean {' or '.join(close)}?"
+        else:
+            known = "the columns are " + ", ".join(columns[:12])
+            known += ", …" if len(columns) > 12 else ""
+        return (
+            f"there is no column {missing!r}: {known} (names with / or spaces go in "
+            "backticks: `calls/s`; text in quotes: state == 'done')"
+        )
+    if isinstance(exc, SyntaxError) or type(exc).__name__ == "TokenError":
+        return f"{text or 'invalid syntax'}: not a complete query; {_QUERY_HELP}"
+    if isinstance(exc, TypeError) and "not supported between" in text:
+        return (
+            f"{text}: a column of text was compared with a number (or the reverse); "
+            "quote text ('done'), leave numbers bare (0.1)"
+        )
+    if isinstance(exc, KeyError):
+        return f"not a filter (it gives no true/false per row): {_QUERY_HELP}"
+    return f"{type(exc).__name__}: {text}"

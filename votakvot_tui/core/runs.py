@@ -60,7 +60,17 @@ ENGINES = ("threads", "gevent", "processes")
 
 
 class LaunchError(Exception):
-    """What the user asked cannot be launched; the message says what to fix."""
+    """What the user asked cannot be launched; the message says what to fix.
+
+    Args:
+        message: what is wrong and what to do.
+        field: the form field at fault (an :class:`AbRequest` field name), or "".
+    """
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+        """The form field the message is about ("" when none in particular)."""
 
 
 def ab_base_command() -> list[str]:
@@ -129,7 +139,9 @@ class AbRequest:
         try:
             return shlex.split(self.args)
         except ValueError as exc:
-            raise LaunchError(f"arguments {self.args!r}: {exc} (close the quote)") from None
+            raise LaunchError(
+                f"arguments {self.args!r}: {exc} (close the quote)", field="args"
+            ) from None
 
     def validate(self) -> Options:
         """Read and check every field without importing the callable.
@@ -139,15 +151,20 @@ class AbRequest:
         """
         spec = self.callable.strip()
         if not spec:
-            raise LaunchError("callable: give module.attr (e.g. my_module.get) or file.py:attr")
+            raise LaunchError(
+                "callable: give module.attr (e.g. my_module.get) or file.py:attr",
+                field="callable",
+            )
         try:
             kwargs = parse_kwargs(self.arguments())
         except UsageError as exc:
-            raise LaunchError(str(exc)) from None
+            raise LaunchError(str(exc), field="args") from None
         if self.engine not in ENGINES:
-            raise LaunchError(f"engine must be one of {', '.join(ENGINES)} (got {self.engine!r})")
+            raise LaunchError(
+                f"engine must be one of {', '.join(ENGINES)} (got {self.engine!r})", field="engine"
+            )
         if not self.path.strip():
-            raise LaunchError("results folder (-p): give the folder the trials go to")
+            raise LaunchError("results folder (-p): give the folder the trials go to", field="path")
         field = ""
 
         def read(name: str, parse: Any, text: str, *, optional: bool = False) -> Any:
@@ -166,7 +183,9 @@ class AbRequest:
             rate = read("rate", parse_number, self.rate, optional=True)
         except TextError as exc:
             what = _FORM_WHAT.get(field, exc.what)
-            raise LaunchError(f"{form_name(field)} must be {what} (got {exc.text!r})") from None
+            raise LaunchError(
+                f"{form_name(field)} must be {what} (got {exc.text!r})", field=field
+            ) from None
         opts = Options(
             spec=spec,
             kwargs=kwargs,
@@ -183,7 +202,7 @@ class AbRequest:
         try:
             opts.validate()
         except OptionError as exc:
-            raise LaunchError(exc.named(form=True)) from None
+            raise LaunchError(exc.named(form=True), field=exc.field) from None
         return opts
 
     def argv(self, tid: str | None = None) -> list[str]:

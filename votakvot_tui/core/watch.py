@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from votakvot.layout import HEARTBEAT_NAME, YAML_NAME, is_metrics_file
+from votakvot.layout import ANNOTATIONS_NAME, HEARTBEAT_NAME, YAML_NAME, is_metrics_file
 from votakvot.storage import Storage, open_storage
 
 from .model import Source
@@ -89,8 +89,8 @@ class _Batcher:
 
 
 def _trial_file(name: str) -> bool:
-    """The files whose changes the poller reports: records and metric files."""
-    return name == YAML_NAME or is_metrics_file(name)
+    """The files whose changes the poller reports: records, annotations and metric files."""
+    return name in (YAML_NAME, ANNOTATIONS_NAME) or is_metrics_file(name)
 
 
 def _classify(path: str) -> tuple[str, str] | None:
@@ -101,7 +101,7 @@ def _classify(path: str) -> tuple[str, str] | None:
         return "trials", folder
     if is_metrics_file(name):
         return "metrics", folder
-    if name == HEARTBEAT_NAME:
+    if name in (HEARTBEAT_NAME, ANNOTATIONS_NAME):  # tags and notes are row columns too
         return "trials", folder
     return None
 
@@ -278,7 +278,8 @@ class Poller:
         if not self._first:
             for path, stamp in listing.items():
                 if self._seen.get(path) != stamp:
-                    kind = "trials" if posixpath.basename(path) == YAML_NAME else "metrics"
+                    name = posixpath.basename(path)
+                    kind = "trials" if name in (YAML_NAME, ANNOTATIONS_NAME) else "metrics"
                     getattr(changes, kind).add(posixpath.dirname(path))
             for path in self._seen.keys() - listing.keys():
                 if posixpath.basename(path) == YAML_NAME:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import platform
 import signal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -26,6 +26,7 @@ from votakvot.storage import redact
 
 from ..core.ab_data import AbReader, AbSnapshot, display_bins, fmt_latency
 from ..messages import LaunchAbAgain
+from ..widgets.plot_canvas import integer_ticks
 from .base import BaseScreen
 
 __all__ = ["AbMonitorScreen", "histogram_text", "percentile_table"]
@@ -35,6 +36,9 @@ INTERVAL = 0.2
 FINAL_STATES = ("done", "failed", "interrupted")
 MAX_POINTS = 600
 """Seconds of history drawn (the newest ones) in the time series."""
+NARROW = 120
+"""Below this many columns the panels stack (charts over the figures) instead of
+standing side by side, as oha does in a narrow terminal."""
 
 
 def histogram_text(snapshot: AbSnapshot, bins: int = 12, width: int = 30) -> Text:
@@ -56,14 +60,22 @@ def histogram_text(snapshot: AbSnapshot, bins: int = 12, width: int = 30) -> Tex
 
 
 def percentile_table(snapshot: AbSnapshot) -> Table:
-    """Latency figures: percentiles, then min, mean and max."""
+    """Latency figures: percentiles on the left, min, mean and max beside them.
+
+    Side by side rather than one long column: the panel stays seven lines high,
+    which leaves the histogram below it room at 30 rows.
+    """
     table = Table(box=None, show_header=False, padding=(0, 1), expand=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
-    for name, value in snapshot.percentiles():
-        table.add_row(name, fmt_latency(value))
-    for name in ("min", "mean", "max"):
-        table.add_row(name, fmt_latency(snapshot.latency(name)))
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    left = [(name, fmt_latency(value)) for name, value in snapshot.percentiles()]
+    right = [(name, fmt_latency(snapshot.latency(name))) for name in ("min", "mean", "max")]
+    for i in range(max(len(left), len(right))):
+        a = left[i] if i < len(left) else ("", "")
+        b = right[i] if i < len(right) else ("", "")
+        table.add_row(*a, *b)
     return table
 
 
@@ -125,6 +137,14 @@ def _errors_text(snapshot: AbSnapshot) -> Text:
     return text
 
 
+def _whole_seconds(plt: Any, times: list[float], width: int) -> None:
+    """Ticks on whole seconds (``1 2 3``, not ``1.0 2.8 4.5``)."""
+    if len(times) > 1 and max(times) - min(times) >= 2:
+        ticks = integer_ticks(min(times), max(times), max(2, width // 10))
+        if ticks:
+            plt.xticks([float(t) for t in ticks], [str(t) for t in ticks])
+
+
 class _HistogramPanel(Static):
     """The histogram's panel: redrawn to fit whenever its size changes."""
 
@@ -135,7 +155,7 @@ class _HistogramPanel(Static):
 
 
 class AbMonitorScreen(BaseScreen[None]):
-    """The monitor of the ab trial in ``path``.
+    """The monitor of the ab trial in ``path``; panels stack below :data:`NARROW` columns.
 
     Args:
         path: the trial folder (it may not exist yet when the run is starting).
@@ -143,6 +163,7 @@ class AbMonitorScreen(BaseScreen[None]):
         interval: seconds between reads while it runs.
     """
 
+    CSS_PATH = "ab_monitor.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "back", "Back", tooltip="Back to where you were"),
         Binding("s", "stop", "Stop run", tooltip="Stop the run; it records what it measured"),
@@ -185,7 +206,11 @@ class AbMonitorScreen(BaseScreen[None]):
                 yield Static("", id="abm-errors")
         yield Footer()
 
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW, "-narrow")
+
     def on_mount(self) -> None:
+        self.set_class(self.size.width < NARROW, "-narrow")
         self.query_one("#abm-percentiles").border_title = "latency"
         self.query_one("#abm-histogram").border_title = "histogram"
         self.query_one("#abm-results-box").border_title = "results"
@@ -276,7 +301,6 @@ class AbMonitorScreen(BaseScreen[None]):
         plt = rate.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title("calls/s")
         times = list(xs)
         calls = [r.get("calls", 0.0) for r in rows]
         if snapshot.running:
@@ -287,21 +311,25 @@ class AbMonitorScreen(BaseScreen[None]):
                     times.append(t)
                     calls.append(value)
         if times:
-            plt.plot(times, calls, marker="braille", color="green")
+            plt.plot(times, calls, marker="braille", color="green", label="calls/s")
+            # From zero: a dip from 1,200 to 1,100 calls/s is not a collapse.
+            plt.ylim(0, max(max(calls) * 1.1, 1.0))
         if any(r.get("errors") for r in rows):
-            plt.plot(
-                xs,
-                [r.get("errors", 0.0) for r in rows],
-                marker="braille",
-                color="red",
-                label="errors",
-            )
+            # Errors on their own (right) axis: 20/s would lie flat on a 1,200/s scale.
+            errors = [r.get("errors", 0.0) for r in rows]
+            plt.plot(xs, errors, marker="braille", color="red", label="errors/s", yside="right")
+            # textual-plotext's stub types yside as a float; plotext takes "left"/"right".
+            plt.ylim(0, max(max(errors) * 1.1, 1.0), yside="right")  # type: ignore[arg-type]
+        plt.xlabel("seconds since start")
+        _whole_seconds(plt, times, rate.size.width)
         rate.refresh()
         latency = self.query_one("#abm-latency", PlotextPlot)
         plt = latency.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title("latency (ms)")
+        plt.ylabel("latency (ms)")
+        plt.xlabel("seconds since start")
+        _whole_seconds(plt, xs, latency.size.width)
         for key, color in (("p50", "cyan"), ("p99", "magenta")):
             points = [(x, r[key] * 1e3) for x, r in zip(xs, rows) if r.get(key) is not None]
             if points:

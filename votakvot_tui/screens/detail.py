@@ -13,11 +13,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Label, OptionList, Static, TabbedContent, TabPane
 
 from votakvot.storage import redact
 
 from ..messages import MetricsChanged, TrialsUpdated
+from ..widgets.trial_table import fit_middle
 from .base import ReadingScreen
 
 if TYPE_CHECKING:
@@ -38,6 +40,17 @@ HIGHLIGHT_LIMIT = 64 * 1024
 """Longer YAML is shown plain: syntax highlighting is slow on big texts."""
 
 log = logging.getLogger(__name__)
+
+_TABS = {
+    "tab-yaml": "YAML",
+    "tab-traceback": "Traceback",
+    "tab-files": "Files",
+    "tab-metrics": "Metrics",
+    "tab-output": "Output",
+}
+"""The tabs in order: pane id -> title (keys 1-5 open them)."""
+_FORWARDED = ("up", "down", "pageup", "pagedown", "home", "end", "enter")
+"""Keys that act on the active tab's content when the row of tab names has the focus."""
 
 
 @dataclass
@@ -158,6 +171,15 @@ def _output_text(output: str) -> Text:
     return text
 
 
+def _traceback(text: str) -> Text | Syntax:
+    """The traceback highlighted as Python's (files, lines, the error last in red)."""
+    if not text:
+        return Text("no traceback", style="dim")
+    if len(text) > HIGHLIGHT_LIMIT:
+        return Text(text)
+    return Syntax(text, "pytb", theme="ansi_dark", word_wrap=True)
+
+
 def _read_trial(path: str) -> tuple[Trial | None, str]:
     from votakvot.exceptions import TrialLoadError
     from votakvot.layout import YAML_NAME
@@ -190,6 +212,13 @@ class DetailScreen(ReadingScreen[TrialDetails]):
         Binding("y", "copy_path", "Copy path", tooltip="Copy the trial's folder"),
         Binding("t", "copy_tid", "Copy tid", tooltip="Copy the trial's id"),
         Binding("r", "reload", "Reload", show=False, tooltip="Read the trial again"),
+        *(Binding(key, f"forward('{key}')", show=False) for key in _FORWARDED),
+        Binding("right_square_bracket", "tab(1)", "Next tab", key_display="]"),
+        Binding("left_square_bracket", "tab(-1)", "Prev tab", key_display="["),
+        *(
+            Binding(str(n), f"show_tab('{tab}')", title, show=False, tooltip=f"The {title} tab")
+            for n, (tab, title) in enumerate(_TABS.items(), 1)
+        ),
     ]
 
     def __init__(self, path: str) -> None:
@@ -219,6 +248,39 @@ class DetailScreen(ReadingScreen[TrialDetails]):
 
     READ_GROUP = "detail"
 
+    def _pane_widget(self) -> Widget | None:
+        """What the active tab shows: its scroll area, metrics table or files list."""
+        tabs = self.query_one("#detail-tabs", TabbedContent)
+        if not tabs.active:
+            return None
+        found = self.query_one(f"#{tabs.active}").query("VerticalScroll, DataTable, OptionList")
+        return found.first() if found else None
+
+    async def action_forward(self, key: str) -> None:
+        """A moving key pressed on the row of tab names acts on the tab's content.
+
+        Focusing the content instead would not do: Textual switches to the tab of a
+        widget that gets focus, so a focus landing late (a quick ``]``, or the switch
+        to the traceback of a failed trial) would switch back.
+        """
+        widget = self._pane_widget()
+        if widget is None or widget.has_focus:
+            return
+        for binding in widget._bindings.key_to_bindings.get(key, ()):
+            await self.app.run_action(binding.action, widget)
+            return
+
+    def action_tab(self, step: int) -> None:
+        """The next (1) or previous (-1) tab."""
+        tabs = self.query_one("#detail-tabs", TabbedContent)
+        names = list(_TABS)
+        index = names.index(tabs.active) if tabs.active in names else 0
+        tabs.active = names[(index + step) % len(names)]
+
+    def action_show_tab(self, tab: str) -> None:
+        """Open the tab ``tab`` (keys 1-5)."""
+        self.query_one("#detail-tabs", TabbedContent).active = tab
+
     def read(self) -> TrialDetails:
         """The trial read again."""
         return load_details(self.path)
@@ -230,7 +292,11 @@ class DetailScreen(ReadingScreen[TrialDetails]):
         title = Text()
         title.append(str(data.get("function", "")) + " ", style="bold")
         title.append(state, style=_STATE_STYLES.get(state, ""))
-        title.append("  " + str(data.get("tid", redact(self.path))))
+        room = self.size.width - len(title.plain) - 4
+        tid = str(data.get("tid", redact(self.path)))
+        title.append("  " + fit_middle(tid, max(room, 12)).rstrip())
+        title.no_wrap = True
+        title.overflow = "ellipsis"
         self.query_one("#detail-title", Label).update(title)
         yaml_widget = self.query_one("#yaml", Static)
         if details.error:
@@ -239,7 +305,7 @@ class DetailScreen(ReadingScreen[TrialDetails]):
             yaml_widget.update(Text(details.yaml))
         else:
             yaml_widget.update(Syntax(details.yaml, "yaml", theme="ansi_dark", word_wrap=True))
-        self.query_one("#traceback", Static).update(details.traceback or "no traceback")
+        self.query_one("#traceback", Static).update(_traceback(details.traceback))
         files = self.query_one("#files", OptionList)
         highlighted = files.highlighted
         files.clear_options()
@@ -250,6 +316,8 @@ class DetailScreen(ReadingScreen[TrialDetails]):
             files.add_option("(no attached files)")
         if highlighted is not None and highlighted < len(details.attached):
             files.highlighted = highlighted
+        elif details.attached:
+            files.highlighted = 0  # Enter opens the first file straight away
         self._show_metrics(details.metrics, details.metrics_error)
         output = details.output
         self.query_one("#output", Static).update(

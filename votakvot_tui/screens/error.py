@@ -16,6 +16,9 @@ from .base import BaseModal
 
 __all__ = ["ErrorScreen"]
 
+SUMMARY_LIMIT = 300
+"""Characters of the message shown above the details: Close stays on screen at 80x24."""
+
 
 class ErrorScreen(BaseModal[None]):
     """What went wrong, with the details folded below.
@@ -38,15 +41,14 @@ class ErrorScreen(BaseModal[None]):
         with Vertical(classes="dialog error-dialog"):
             yield Label(redact(self.title_text), classes="dialog-title", markup=False)
             # Errors name URLs; their passwords stay out of the dialog (and screenshots).
-            yield Static(
-                redact(f"{type(self.error).__name__}: {self.error}"),
-                classes="error-text",
-                markup=False,
-            )
+            summary = redact(f"{type(self.error).__name__}: {self.error}")
+            if len(summary) > SUMMARY_LIMIT:  # the whole text is in the details below
+                summary = summary[:SUMMARY_LIMIT] + "… (all of it below)"
+            yield Static(summary, classes="error-text", markup=False)
             with VerticalScroll(classes="error-details"):
                 details = "".join(traceback.format_exception(self.error))
                 yield Static(redact(details), markup=False)
-            yield Button("Close", variant="primary", id="close")
+            yield Button("Close", variant="primary", id="close", compact=True)
 
     def on_button_pressed(self) -> None:
         self.dismiss(None)

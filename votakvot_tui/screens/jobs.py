@@ -23,10 +23,7 @@ TAIL_LINES = 40
 """Lines of output shown for the highlighted job."""
 COLUMNS = ("job", "kind", "state", "elapsed", "exit", "command")
 
-NOTICE = (
-    "Jobs run in their own session: they keep running when you quit the dashboard, "
-    "and are listed here again next time."
-)
+NOTICE = "Jobs keep running when you quit the dashboard; they are listed here next time."
 
 _STATE_STYLE = {
     "running": "bold dodger_blue1",
@@ -37,6 +34,14 @@ _STATE_STYLE = {
     "stopped": "yellow",
     "lost": "italic red",
 }
+
+
+def _title(job: Job) -> str:
+    """What the job is: its title, or its command readably when the title is the default
+    (the start of the raw command line)."""
+    if job.title and job.title != " ".join(job.argv[:6]):
+        return job.title.replace("\n", " ⏎ ")
+    return job.readable().replace("\n", " ⏎ ")  # one line per job
 
 
 def _elapsed(seconds: float) -> str:
@@ -66,6 +71,7 @@ class JobsScreen(ReadingScreen[list[Job]]):
         """The job id to highlight."""
         self.jobs: list[Job] = []
         """The jobs as last read."""
+        self._output_of: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Label("jobs started from the dashboard", id="jobs-title")
@@ -104,12 +110,12 @@ class JobsScreen(ReadingScreen[list[Job]]):
         for job in jobs:
             state = job.state
             cells = (  # Text, not str: a title like "x=[1]" is not markup
-                Text(job.id),
+                Text(job.short_id),
                 Text(job.kind),
                 Text(state, style=_STATE_STYLE.get(state, "")),
                 Text(_elapsed(job.elapsed)),
                 Text("" if job.exit_code is None else str(job.exit_code)),
-                Text(job.title or job.command),
+                Text(_title(job), no_wrap=True, overflow="ellipsis"),
             )
             if job.id in current:
                 for column, cell in zip(COLUMNS, cells):
@@ -117,7 +123,15 @@ class JobsScreen(ReadingScreen[list[Job]]):
             else:
                 table.add_row(*cells, key=job.id)
         if keys and [str(r.value) for r in table.rows] != keys:
-            table.sort("job", reverse=True)
+            # A new job goes on top: the ids (row keys) sort by start time, but the
+            # cells show only their random end, so the rows are laid out again.
+            current_job = self.current()
+            rows = {str(key.value): table.get_row(key) for key in table.rows}
+            table.clear()
+            for key in keys:
+                table.add_row(*rows[key], key=key)
+            if current_job is not None and current_job.id in rows and not self.select:
+                table.move_cursor(row=table.get_row_index(current_job.id))
         if self.select and self.select in keys:
             table.move_cursor(row=table.get_row_index(self.select))
             self.select = None
@@ -144,8 +158,16 @@ class JobsScreen(ReadingScreen[list[Job]]):
         job = self.current()
         if job is None:
             return
-        head = f"$ {job.command}\n  in {job.cwd}  ({job.describe()})\n\n"
-        self.query_one("#jobs-output", Static).update(head + job.tail(TAIL_LINES))
+        head = Text()
+        head.append(f"$ {job.readable()}\n", style="bold")
+        head.append(f"  in {job.cwd}  ({job.describe()})  job {job.id}\n\n", style="dim")
+        head.append(job.tail(TAIL_LINES))
+        self.query_one("#jobs-output", Static).update(head)
+        # Another job's output opens at its end (where a failure says why) and follows
+        # it as it grows, until the user scrolls up to read (Textual's anchor).
+        if job.id != self._output_of:
+            self.query_one("#jobs-output-box", VerticalScroll).anchor()
+        self._output_of = job.id
 
     # ---------------------------------------------------------------- actions
 

@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from ..core.jobs import Job
 from ..core.runs import ENGINES, AbRequest, LaunchError, ab_base_command
 from .base import BaseModal
+from .form import EARLY_FOCUS_KEYS, EarlyKeys, FormInput
 
 __all__ = ["LaunchAbScreen", "check_request"]
 
@@ -64,7 +65,7 @@ def check_request(request: AbRequest) -> tuple[list[str], str, str]:
     return argv, f"{root.rstrip('/')}/{tid}", tid
 
 
-class LaunchAbScreen(BaseModal[tuple[Job, str] | None]):
+class LaunchAbScreen(EarlyKeys, BaseModal[tuple[Job, str] | None]):
     """Callable, arguments and options of an ab run; dismisses with ``(job, trial folder)``.
 
     Args:
@@ -75,12 +76,15 @@ class LaunchAbScreen(BaseModal[tuple[Job, str] | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", tooltip="Close without starting anything"),
         Binding("ctrl+s", "start", "Start", tooltip="Check the form and start the run"),
+        *EARLY_FOCUS_KEYS,
     ]
 
     def __init__(self, results: str = ".", request: AbRequest | None = None) -> None:
         super().__init__(classes="modal")
         self.request = request or AbRequest(callable="", path=results)
         """The values the form opens with."""
+        self.touched: set[str] = set()
+        """Fields edited since the form opened: only their errors show as they are typed."""
 
     def compose(self) -> ComposeResult:
         r = self.request
@@ -94,14 +98,18 @@ class LaunchAbScreen(BaseModal[tuple[Job, str] | None]):
                             [(e, e) for e in ENGINES], value=r.engine, allow_blank=False, id=name
                         )
                     else:
-                        yield Input(getattr(r, name), placeholder=placeholder, id=name)
+                        with Vertical(classes="field"):
+                            yield FormInput(getattr(r, name), placeholder=placeholder, id=name)
+                            yield Static(
+                                "", id=f"{name}-error", classes="field-error", markup=False
+                            )
             yield Static("", id="launch-error", classes="error-text", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button("Start", variant="primary", id="start")
-                yield Button("Cancel", id="cancel")
+                yield Button("Start", variant="primary", id="start", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#callable", Input).focus()
+        self.fields_ready(self.query_one("#callable", Input))
         self._sync_processes()
 
     def form(self) -> AbRequest:
@@ -125,15 +133,42 @@ class LaunchAbScreen(BaseModal[tuple[Job, str] | None]):
         self.query_one("#launch-error", Static).update(text)
         self.query_one("#start", Button).disabled = False
 
+    @on(Input.Changed, "#launch-grid Input")
+    def _on_changed(self, event: Input.Changed) -> None:
+        if event.input.id and event.value != getattr(self.request, event.input.id, None):
+            self.touched.add(event.input.id)
+        self.check_fields()
+
+    def check_fields(self, every: bool = False) -> LaunchError | None:
+        """The cheap checks (no import) as the user types: the first wrong field is marked
+        and says why under itself, if it was edited (``every``: whether edited or not).
+
+        Returns:
+            What is wrong, or ``None`` when the checks pass.
+        """
+        problem: LaunchError | None = None
+        try:
+            self.form().validate()
+        except LaunchError as exc:
+            problem = exc
+        for _, name, _ in _FIELDS:
+            if name == "engine":
+                continue
+            show = problem is not None and problem.field == name and (every or name in self.touched)
+            self.query_one(f"#{name}", Input).set_class(show, "-invalid")
+            error = self.query_one(f"#{name}-error", Static)
+            error.update(str(problem) if show else "")
+            error.display = show
+        return problem
+
     @on(Input.Submitted)
     @on(Button.Pressed, "#start")
     def action_start(self) -> None:
         """Check the form (cheap checks now, the callable in a worker), then start."""
         request = self.form()
-        try:
-            request.validate()
-        except LaunchError as exc:
-            self.show_error(str(exc))
+        problem = self.check_fields(every=True)
+        if problem is not None:
+            self.show_error(f"not started: {problem}")
             return
         self.query_one("#launch-error", Static).update("checking the callable…")
         self.query_one("#start", Button).disabled = True

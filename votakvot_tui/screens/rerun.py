@@ -7,8 +7,10 @@ from the folder the source trial ran in.
 
 from __future__ import annotations
 
+import ast
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -29,8 +31,9 @@ from ..core.runs import (
 )
 from ..messages import LaunchAbAgain
 from .base import BaseModal
+from .form import EARLY_FOCUS_KEYS, EarlyKeys, FormInput, literal_error
 
-__all__ = ["RerunScreen", "param_items"]
+__all__ = ["RerunScreen", "extra_errors", "param_diff", "param_items"]
 
 
 def param_items(values: dict[str, str], extra: str = "") -> list[str]:
@@ -52,7 +55,59 @@ def param_items(values: dict[str, str], extra: str = "") -> list[str]:
     return items
 
 
-class RerunScreen(BaseModal[Job | None]):
+def extra_errors(extra: str, names: set[str]) -> str:
+    """Why the extra ``KEY=VALUE ...`` field cannot be used ("" when it can): each value
+    must be a Python literal, each key a new argument name (not one of ``names``)."""
+    import shlex
+
+    try:
+        items = shlex.split(extra)
+    except ValueError as exc:
+        return f"{exc} (close the quote)"
+    problems = []
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.isidentifier():
+            problems.append(f"{item!r} is not KEY=VALUE (e.g. seed=3 name='a b')")
+        elif key in names:
+            problems.append(f"{key} is in the form above already: edit it there")
+        elif problem := literal_error(text):
+            problems.append(f"{key}: {problem}")
+    return "; ".join(problems)
+
+
+def param_diff(recorded: dict[str, Any], values: dict[str, Any]) -> list[str]:
+    """What differs from the recorded params: ``lr: 0.1 → 0.5``, ``+ seed=3``, ``- epochs``."""
+    lines = []
+    for name, value in values.items():
+        if name not in recorded:
+            lines.append(f"+ {name}={format_value(value)}")
+        elif not _same(recorded[name], value):
+            lines.append(f"{name}: {format_value(recorded[name])} → {format_value(value)}")
+    lines += [f"- {name}" for name in recorded if name not in values]
+    return lines
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as params: ``(1, 2)`` read back from YAML as ``[1, 2]`` is no change."""
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def _extra_values(extra: str) -> dict[str, Any]:
+    import shlex
+
+    out = {}
+    for item in shlex.split(extra):
+        key, _, text = item.partition("=")
+        out[key] = ast.literal_eval(text.strip())
+    return out
+
+
+class RerunScreen(EarlyKeys, BaseModal[Job | None]):
     """The params of the trial in ``path`` in a form; Run starts the new trial as a job.
 
     Args:
@@ -62,6 +117,7 @@ class RerunScreen(BaseModal[Job | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", tooltip="Close without running anything"),
         Binding("ctrl+s", "run", "Run", tooltip="Run the function with these params"),
+        *EARLY_FOCUS_KEYS,
     ]
 
     def __init__(self, path: str) -> None:
@@ -78,15 +134,18 @@ class RerunScreen(BaseModal[Job | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog rerun-dialog"):
-            yield Label("Rerun with edited params", classes="dialog-title")
+            yield Label("Rerun with edited params", id="rerun-title", classes="dialog-title")
             yield Static("reading the trial…", id="rerun-function", markup=False)
             with VerticalScroll(id="rerun-scroll"):
                 yield Grid(id="rerun-grid")
-            yield Static("", id="rerun-owner", classes="warning", markup=False)
+            owner = Static("", id="rerun-owner", classes="warning", markup=False)
+            owner.display = False  # shown only for someone else's folder
+            yield owner
+            yield Static("", id="rerun-diff", markup=False)
             yield Static("", id="rerun-error", classes="error-text", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button("Run", variant="primary", id="run", disabled=True)
-                yield Button("Cancel", id="cancel")
+                yield Button("Run", variant="primary", id="run", disabled=True, compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.load()
@@ -133,18 +192,41 @@ class RerunScreen(BaseModal[Job | None]):
     def _show_record(self, record: dict[str, Any]) -> None:
         self.record = record
         tid = record.get("tid")
-        self.query_one("#rerun-function", Static).update(
-            f"{record.get('function') or '?'}  (from {tid})"
-        )
+        title = Text("Rerun ")
+        title.append(str(record.get("function") or "?"), style="bold")
+        title.append(" with edited params")
+        self.query_one("#rerun-title", Label).update(title)
+        self.query_one("#rerun-function", Static).update(f"from {tid}")
         grid = self.query_one("#rerun-grid", Grid)
         params = record.get("params") or {}
         widgets: list[Any] = []
         for index, (name, value) in enumerate(params.items()):
             widgets.append(Label(str(name)))
-            widgets.append(Input(format_value(value), id=f"param-{index}", name=str(name)))
+            widgets.append(
+                Vertical(
+                    FormInput(format_value(value), id=f"param-{index}", name=str(name)),
+                    Static("", id=f"param-{index}-error", classes="field-error", markup=False),
+                    classes="field",
+                )
+            )
         widgets.append(Label("more"))
-        widgets.append(Input("", placeholder="KEY=VALUE ... (extra params)", id="rerun-extra"))
+        widgets.append(
+            Vertical(
+                FormInput("", placeholder="KEY=VALUE ... (extra params)", id="rerun-extra"),
+                Static("", id="rerun-extra-error", classes="field-error", markup=False),
+                classes="field",
+            )
+        )
+        # Focus the first field as soon as it is there, not after the import check: keys
+        # typed meanwhile stay in the field they were typed into.
         grid.mount_all(widgets)
+        self.call_after_refresh(self._focus_first)
+        self.call_after_refresh(self._validate)
+
+    def _focus_first(self) -> None:
+        fields = self.query("#rerun-grid Input")
+        if fields and not any(f.has_focus for f in fields):
+            self.fields_ready(fields.first(Input))
 
     def _to_launch_form(self, record: dict[str, Any]) -> None:
         """An ab run is rerun through the launch form, filled with its options."""
@@ -155,16 +237,54 @@ class RerunScreen(BaseModal[Job | None]):
     def _show_foreign(self, foreign: ForeignCode) -> None:
         """Someone else's folder: say whose, and exactly what Run would import and call."""
         self.foreign = foreign
-        self.query_one("#rerun-owner", Static).update(foreign.text("rerun"))
+        owner = self.query_one("#rerun-owner", Static)
+        owner.update(foreign.text("rerun"))
+        owner.display = True
         self.query_one("#run", Button).label = "Run it as me"
         self._ready()
 
     def _ready(self) -> None:
         self.checked = True
-        self.query_one("#run", Button).disabled = False
-        first = self.query("#rerun-grid Input")
-        if first:
-            first.first().focus()
+        self._validate()
+
+    @on(Input.Changed, "#rerun-grid Input")
+    def _validate(self) -> bool:
+        """Check every field as a Python literal; mark the wrong ones, say why under each,
+        show what differs from the recorded params, and allow Run only when all are fine."""
+        if self.record is None:
+            return False
+        fields = [f for f in self.query("#rerun-grid Input") if isinstance(f, Input)]
+        names = {f.name for f in fields if f.id != "rerun-extra" and f.name}
+        valid = True
+        values: dict[str, Any] = {}
+        for field in fields:
+            if field.id == "rerun-extra":
+                problem = extra_errors(field.value, names)
+            else:
+                problem = literal_error(field.value)
+                if not problem and field.name:
+                    values[field.name] = ast.literal_eval(field.value.strip())
+            valid = valid and not problem
+            field.set_class(bool(problem), "-invalid")
+            error = self.query_one(f"#{field.id}-error", Static)
+            error.update(problem)
+            error.display = bool(problem)
+        extra = self.query("#rerun-extra")
+        if valid and extra:
+            values.update(_extra_values(extra.first(Input).value))
+        recorded = dict(self.record.get("params") or {})
+        diff = param_diff(recorded, values) if valid else []
+        text = Text()
+        if not valid:
+            text.append("fix the fields marked in red to run", style="bold red")
+        elif diff:
+            text.append("changes: ", style="bold")
+            text.append("  ".join(diff))
+        else:
+            text.append("same params as the recorded trial", style="dim")
+        self.query_one("#rerun-diff", Static).update(text)
+        self.query_one("#run", Button).disabled = not (self.checked and valid)
+        return valid
 
     def show_error(self, text: str) -> None:
         """Say what is wrong below the form."""
@@ -184,6 +304,9 @@ class RerunScreen(BaseModal[Job | None]):
     def action_run(self) -> None:
         """Start the function with the edited params as a new trial."""
         if not self.checked or self.record is None:
+            return
+        if not self._validate():
+            self.show_error("not run: some fields are not Python literals (see the red notes)")
             return
         try:
             items = param_items(self.values(), self.query_one("#rerun-extra", Input).value)

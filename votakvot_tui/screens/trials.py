@@ -6,12 +6,13 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Protocol
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.reactive import reactive
-from textual.widgets import Footer, Input, Label
+from textual.widgets import Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..core.model import Source, TrialRecord, TrialStore, View, ViewSpec, is_query
@@ -73,6 +74,20 @@ class TrialsScreen(BaseScreen[None]):
             "e", "export", "Export CSV", show=False, tooltip="Write the shown rows to a CSV file"
         ),
         Binding("a", "select_all", "Mark all", show=False, tooltip="Mark every shown trial"),
+        Binding(
+            "T",
+            "annotate",
+            "Tag / note",
+            show=False,
+            tooltip="Tag the marked trials (or this one), write a note",
+        ),
+        Binding(
+            "S",
+            "sweep",
+            "Sweep",
+            show=False,
+            tooltip="Run this trial's function over lists of params",
+        ),
         Binding("escape", "clear", "Clear", show=False, tooltip="Clear the marks, then the filter"),
     ]
 
@@ -91,6 +106,7 @@ class TrialsScreen(BaseScreen[None]):
         """The view on screen."""
 
     def compose(self) -> ComposeResult:
+        yield Label(self._header_text(), id="trials-header")
         with Horizontal(id="filter-row"):
             yield Label("filter", id="filter-mode")
             yield Input(
@@ -98,6 +114,7 @@ class TrialsScreen(BaseScreen[None]):
                 id="filter",
                 compact=True,
             )
+        yield Static("", id="filter-error", markup=False)
         yield TrialTable(id="table")
         yield StatusBar(id="status")
         yield Footer(compact=True)
@@ -107,6 +124,17 @@ class TrialsScreen(BaseScreen[None]):
         self.set_interval(1.0, self._tick)
         self.set_interval(MIN_REBUILD_INTERVAL, self._rebuild_if_dirty)
         self.request_view(now=True)
+
+    def _header_text(self) -> Text:
+        """``votakvot · /where/the/trials/are``: which results this is, always in view."""
+        text = Text("votakvot", style="bold")
+        text.append("  ")
+        from votakvot.storage import redact  # a URL's password never shows
+
+        text.append(", ".join(s.base if s.local else redact(s.path) for s in self.host.sources))
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        return text
 
     @property
     def table(self) -> TrialTable:
@@ -168,7 +196,15 @@ class TrialsScreen(BaseScreen[None]):
             table.empty_text = "No trials here yet (waiting for new ones)."
         table.set_view(view)
         self._counts = counts
+        self._show_filter_error(view.error)
         self._update_status()
+
+    def _show_filter_error(self, error: str) -> None:
+        """A query that failed says why, whole, in red under the filter box."""
+        box = self.query_one("#filter-error", Static)
+        box.update(error)
+        box.display = bool(error)
+        self.query_one("#filter-row").set_class(bool(error), "-error")
 
     def _update_status(self) -> None:
         view = self.view
@@ -177,14 +213,18 @@ class TrialsScreen(BaseScreen[None]):
         spec = self.spec
         # The header shows a column sort with an arrow; only say what it cannot.
         sort = "oldest first" if spec.sort is None and spec.reverse else ""
+        table = self.table
         self.query_one(StatusBar).show(
             shown=len(view.rows),
             total=view.total,
-            counts=getattr(self, "_counts", {}),
-            selected=len(self.table.selected),
+            counts=view.counts,
+            selected=len(table.selected),
             sort=sort,
-            note=view.error or self._row_error(),
+            note=self._row_error(),
             loading=self.host.scanning,
+            row=table.cursor if view.rows else None,
+            hidden=len(view.hidden),
+            offscreen=table.columns_out_of_view(),
         )
 
     def _row_error(self) -> str:
@@ -195,12 +235,14 @@ class TrialsScreen(BaseScreen[None]):
         return str(record.values.get("error") or record.state)
 
     @on(TrialTable.Highlighted, "#table")
+    @on(TrialTable.ColumnsScrolled, "#table")
     def _on_highlighted(self) -> None:
         self._update_status()
 
     def _tick(self) -> None:
-        """Running trials' durations move on; redraw only if one is on screen."""
-        if self.view is not None and getattr(self, "_counts", {}).get("running"):
+        """Running trials' durations (and "died 5m ago") move on: redraw while there are some."""
+        counts = getattr(self, "_counts", {})
+        if self.view is not None and (counts.get("running") or counts.get("stale")):
             self.table.refresh()
 
     @on(TrialsUpdated)
@@ -224,8 +266,8 @@ class TrialsScreen(BaseScreen[None]):
         self.table.focus()
 
     def action_focus_filter(self) -> None:
-        """Put the cursor in the filter box."""
-        self.query_one("#filter", Input).focus()
+        """Put the cursor in the filter box (at once: the keys typed next go there)."""
+        self.set_focus(self.query_one("#filter", Input))
 
     def action_clear(self) -> None:
         """Escape: leave the filter box, else clear marks, else clear the filter."""
@@ -317,6 +359,25 @@ class TrialsScreen(BaseScreen[None]):
             self.table.selected = {r.path for r in self.view.rows}
             self.table.refresh()
             self._update_status()
+
+    def action_annotate(self) -> None:
+        """Tag the marked trials (or the one under the cursor) and write a note."""
+        from .annotate import AnnotateScreen
+
+        paths = self.marked_or_current()
+        records = [self.host.store.get(p) for p in paths]
+        if paths:
+            self.app.push_screen(
+                AnnotateScreen(paths, [r.tid if r else p for r, p in zip(records, paths)])
+            )
+
+    def action_sweep(self) -> None:
+        """Run the cursor trial's function over lists or ranges of params, as a job."""
+        from .sweep import SweepScreen
+
+        record = self.table.record
+        if record is not None:
+            self.app.push_screen(SweepScreen(record.path))
 
     def action_plot(self) -> None:
         """Plot the metrics of the marked trials (or the one under the cursor)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Label, TextArea
@@ -11,6 +12,7 @@ from textual.widgets import Footer, Label, TextArea
 from votakvot.storage import redact
 
 from ..core._files import LIMIT, read_start
+from ..widgets.trial_table import fit_middle
 from .base import ReadingScreen
 
 __all__ = ["ViewerScreen", "read_text"]
@@ -67,13 +69,23 @@ class ViewerScreen(ReadingScreen[str]):
         """The attached file shown."""
 
     def compose(self) -> ComposeResult:
-        yield Label(f"{self.file_name}  ({redact(self.path)})", id="viewer-title", markup=False)
+        yield Label(self._title(80), id="viewer-title", markup=False)
         yield TextArea("reading…", read_only=True, id="viewer", soft_wrap=False)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(TextArea).focus()
         self.reload()
+
+    def on_resize(self) -> None:
+        self.query_one("#viewer-title", Label).update(self._title(self.size.width))
+
+    def _title(self, width: int) -> Text:
+        """The file's name, then its trial folder cut in the middle to fit on one line."""
+        title = Text(self.file_name, style="bold", no_wrap=True, overflow="ellipsis")
+        room = max(width - len(self.file_name) - 6, 12)
+        title.append(f"  {fit_middle(redact(self.path), room).rstrip()}", style="dim")
+        return title
 
     READ_GROUP = "viewer"
 

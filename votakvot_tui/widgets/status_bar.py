@@ -9,7 +9,8 @@ __all__ = ["StatusBar"]
 
 
 class StatusBar(Static):
-    """Shown/total, running, failed, what the filter did, and the sort order."""
+    """Cursor position, shown/total, the states of the shown rows, hidden columns,
+    marks, sort and the error of the trial under the cursor."""
 
     DEFAULT_CSS = """
     StatusBar {
@@ -30,9 +31,28 @@ class StatusBar(Static):
         sort: str = "",
         note: str = "",
         loading: bool = False,
+        row: int | None = None,
+        hidden: int = 0,
+        offscreen: tuple[int, int] = (0, 0),
     ) -> None:
-        """Redraw with these figures."""
+        """Redraw with these figures.
+
+        Args:
+            shown: rows the filter kept.
+            total: trials known.
+            counts: state -> number among the shown rows.
+            selected: marked rows.
+            sort: the order, when the header cannot say it.
+            note: an error to show in red (the trial under the cursor).
+            loading: the scan still runs.
+            row: the cursor's row (0-based), ``None`` without rows.
+            hidden: columns hidden because they are the same in every row.
+            offscreen: columns scrolled out of view on the left and on the right.
+        """
         text = Text()
+        if row is not None and shown:
+            text.append(f"row {row + 1:,}/{shown:,}", style="bold")
+            text.append(" · ")
         text.append(f"{shown:,}", style="bold")
         text.append(f"/{total:,} shown")
         if loading:
@@ -47,8 +67,18 @@ class StatusBar(Static):
             if count or state in ("running", "failed"):
                 text.append(" · ")
                 text.append(f"{count:,} {state}", style=_rich(style) if count else "")
+        left, right = offscreen
+        if left or right:
+            text.append(" · ")
+            more = f"←{left} " if left else ""
+            text.append(f"{more}columns{f' {right}→' if right else ''}", style="bold")
+        if hidden:
+            text.append(" · ")
+            text.append(
+                f" {hidden} same-value column{'s' * (hidden != 1)} hidden (h) ", style="reverse"
+            )
         if selected:
-            text.append(f" · {selected} marked", style="bold")
+            text.append(f" · {selected:,} marked", style="bold")
         if sort:
             text.append(f" · {sort}")
         if note:

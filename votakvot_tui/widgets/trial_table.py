@@ -23,16 +23,38 @@ from textual.strip import Strip
 
 from ..core.model import TrialRecord, View, display
 
-__all__ = ["TrialTable"]
+__all__ = ["TrialTable", "ago", "fit_middle"]
 
 MARK_WIDTH = 2
 """The leftmost cells: a dot on selected rows."""
+
+FROZEN = ("function", "state")
+"""Columns that stay put when the table scrolls sideways: which trial a row is stays in view."""
 
 
 def _fit(text: str, width: int) -> str:
     if len(text) > width:
         return text[: max(width - 1, 0)] + "…"
     return text.ljust(width)
+
+
+def fit_middle(text: str, width: int) -> str:
+    """Cut in the middle: a tid keeps its start and its uuid end (what tells trials apart)."""
+    if len(text) <= width:
+        return text.ljust(width)
+    if width < 2:
+        return text[:width]
+    head = (width - 1) // 3
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+
+
+def ago(seconds: float) -> str:
+    """``40s``, ``5m``, ``3h``, ``2d``: how long ago, short."""
+    seconds = max(seconds, 0.0)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
 
 
 class _TableMessage(Message):
@@ -56,8 +78,8 @@ class TrialTable(ScrollView, can_focus=True):
         height: 1fr;
     }
     TrialTable > .trial-table--header { text-style: bold; background: $panel; }
-    TrialTable > .trial-table--cursor { background: $accent 40%; }
-    TrialTable:focus > .trial-table--cursor { background: $accent; color: $text; }
+    TrialTable > .trial-table--cursor { background: $primary 25%; }
+    TrialTable:focus > .trial-table--cursor { background: $primary 55%; text-style: bold; }
     TrialTable > .trial-table--selected { color: $warning; text-style: bold; }
     TrialTable > .trial-table--running { color: $primary; text-style: bold; }
     TrialTable > .trial-table--done { color: $success; }
@@ -90,6 +112,12 @@ class TrialTable(ScrollView, can_focus=True):
         Binding("end,G", "jump(-1)", "Last", show=False),
         Binding("space", "toggle_select", "Mark", tooltip="Mark the trial for compare/plot/delete"),
         Binding("enter", "open", "Open", show=False, tooltip="Show the trial's details"),
+        # Keys that open a place to type in run before the next key is handed on
+        # (priority), so text typed right after them lands there, not on the table
+        # (``/divide`` typed at once: ``d`` was the delete key).
+        Binding("slash", "screen.focus_filter", show=False, priority=True),
+        Binding("b", "app.launch_ab", show=False, priority=True),
+        Binding("E", "app.rerun", show=False, priority=True),
     ]
 
     cursor: reactive[int] = reactive(0, always_update=True, repaint=True)
@@ -118,6 +146,9 @@ class TrialTable(ScrollView, can_focus=True):
             super().__init__(table)
             self.column = column
             """The clicked column."""
+
+    class ColumnsScrolled(_TableMessage):
+        """The table scrolled sideways or changed width: other columns are out of view."""
 
     class SelectionChanged(_TableMessage):
         """Rows were marked or unmarked with space."""
@@ -176,6 +207,38 @@ class TrialTable(ScrollView, can_focus=True):
         self.refresh()
         self.post_message(self.Highlighted(self, self.record))
 
+    @property
+    def frozen_width(self) -> int:
+        """Cells at the left that never scroll sideways: the mark, function and state."""
+        widths = self.view.widths
+        return MARK_WIDTH + sum(widths[c] + 1 for c in FROZEN if c in widths)
+
+    def columns_out_of_view(self) -> tuple[int, int]:
+        """How many columns are out of view on the left and on the right."""
+        frozen = self.frozen_width
+        start = frozen + int(self.scroll_x)
+        end = int(self.scroll_x) + self.scrollable_content_region.width
+        left = right = 0
+        x = frozen
+        for column in self.view.columns:
+            if column in FROZEN:
+                continue
+            width = self.view.widths[column] + 1
+            if x + width <= start:
+                left += 1
+            elif x >= end:
+                right += 1
+            x += width
+        return left, right
+
+    def watch_scroll_x(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_x(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self.post_message(self.ColumnsScrolled(self))
+
+    def on_resize(self) -> None:
+        self.post_message(self.ColumnsScrolled(self))
+
     def column_at(self, x: int) -> str | None:
         """The column drawn at virtual x (header clicks)."""
         x -= MARK_WIDTH
@@ -191,14 +254,20 @@ class TrialTable(ScrollView, can_focus=True):
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"trial-table--{name}", partial=True)
 
+    def _scrolled(self, strip: Strip, scroll_x: int, width: int) -> Strip:
+        """The frozen cells as they are, the rest shifted left by ``scroll_x``."""
+        frozen = min(self.frozen_width, width)
+        if not scroll_x or frozen >= width:
+            return strip.crop(0, width)
+        return Strip.join([strip.crop(0, frozen), strip.crop(frozen + scroll_x, scroll_x + width)])
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
         base = self.rich_style
         if y == 0:
             return (
-                self._header()
-                .crop(scroll_x, scroll_x + width)
+                self._scrolled(self._header(), scroll_x, width)
                 .extend_cell_length(width, base + self._style("header"))
                 .apply_style(base)
             )
@@ -211,10 +280,8 @@ class TrialTable(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         if index >= len(rows):
             return Strip.blank(width, base)
-        return (
-            self._row(index, rows[index])
-            .crop(scroll_x, scroll_x + width)
-            .extend_cell_length(width, base)
+        return self._scrolled(self._row(index, rows[index]), scroll_x, width).extend_cell_length(
+            width, base
         )
 
     def _header(self) -> Strip:
@@ -235,13 +302,23 @@ class TrialTable(ScrollView, can_focus=True):
         mark_style = row_style + self._style("selected")
         segments = [Segment("● " if marked else "  ", mark_style)]
         state = record.state
+        values = record.values
+        beat = values.get("heartbeat") if state == "stale" else None
         for column in self.view.columns:
-            value = record.values.get(column)
+            value = values.get(column)
+            width = self.view.widths[column]
             if column == "duration" and state in ("running", "stale") and value is None:
-                started = record.values.get("started")
+                started = values.get("started")
                 if isinstance(started, float):
-                    value = time.time() - started
-            text = _fit(display(value, column), self.view.widths[column]) + " "
+                    # A stale trial stopped at its last heartbeat: its clock stops there too.
+                    end = beat if isinstance(beat, float) else time.time()
+                    value = max(end - started, 0.0)
+            if column == "state" and isinstance(beat, float):
+                text = _fit(f"stale · died {ago(time.time() - beat)} ago", width) + " "
+            elif column == "tid":
+                text = fit_middle(display(value, column), width) + " "
+            else:
+                text = _fit(display(value, column), width) + " "
             style = row_style
             if column == "state":
                 style = row_style + self._style(state if state in _STATES else "stale")
@@ -253,7 +330,8 @@ class TrialTable(ScrollView, can_focus=True):
     # ---------------------------------------------------------------- moving
 
     def _visible_rows(self) -> int:
-        return max(self.size.height - 1, 1)
+        """Rows the user can see: below the header and above the horizontal scrollbar."""
+        return max(self.scrollable_content_region.height - 1, 1)
 
     def _scroll_cursor_into_view(self) -> None:
         top = int(self.scroll_y)
@@ -317,7 +395,7 @@ class TrialTable(ScrollView, can_focus=True):
         offset = event.get_content_offset(self)
         if offset is None:
             return
-        x = offset.x + int(self.scroll_x)
+        x = offset.x if offset.x < self.frozen_width else offset.x + int(self.scroll_x)
         if offset.y == 0:
             column = self.column_at(x)
             if column is not None:

@@ -1,0 +1,32 @@
+"""A helper process that draws big plots: ``python -m votakvot_tui.widgets._plot_builder``.
+
+Reads pickled ``(figure, width, height, theme, colours)`` requests from stdin and
+answers each with the pickled ANSI text of the plot. plotext draws in pure Python;
+in a thread of the app it held the GIL against the event loop (keys took 350 ms
+while twelve series were drawn). Plain pipes rather than ``multiprocessing``, as
+for the scan helper: nothing depends on how the app's own ``__main__`` was started.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+
+__all__ = ["main"]
+
+
+def main() -> None:
+    from votakvot_tui.widgets.plot_canvas import build_in_process
+
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        try:
+            request = pickle.load(stdin)
+        except EOFError:
+            return
+        pickle.dump(build_in_process(*request), stdout, protocol=pickle.HIGHEST_PROTOCOL)
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
