@@ -8,6 +8,7 @@ from tui_helpers import loaded, rows, wait_for
 
 import votakvot
 from votakvot.annotations import Annotations, read_annotations
+from votakvot.exceptions import UnreadableFileWarning
 from votakvot.layout import ANNOTATIONS_NAME
 from votakvot_tui import make_app
 from votakvot_tui.screens.annotate import AnnotateScreen
@@ -156,6 +157,12 @@ async def test_a_bad_sidecar_is_named_and_the_row_stays(sample):
     proof = root.parent / "ran"
     (folder / ANNOTATIONS_NAME).write_text(f"!!python/object/apply:os.system ['touch {proof}']\n")
     app = make_app([str(root)], watch=False)
+    with pytest.warns(UnreadableFileWarning, match=ANNOTATIONS_NAME):
+        await _bad_sidecar_form(app, folder)
+    assert not proof.exists()
+
+
+async def _bad_sidecar_form(app, folder) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot, 6)
         row = _row(app, folder)
@@ -167,4 +174,3 @@ async def test_a_bad_sidecar_is_named_and_the_row_stays(sample):
         error = form.query_one("#annotate-error", Static)
         await wait_for(pilot, lambda: "fix or delete the file" in str(error.render()))
         assert form.query_one("#save").disabled
-    assert not proof.exists()
