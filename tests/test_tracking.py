@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -134,13 +135,18 @@ def test_metrics_are_flushed_while_the_trial_runs(root: Path) -> None:
     assert seen and seen[0].splitlines()[0] == "at,loss"
 
 
-def test_running_state_is_written_at_start(root: Path) -> None:
-    """votakvot.yaml exists with state ``running`` while the call is still going."""
+def test_running_state_is_written_while_the_call_lasts(root: Path) -> None:
+    """votakvot.yaml appears with state ``running`` while a call that lasts is still going
+    (written by the flusher once the call outlasts ``RECORD_AFTER``)."""
     during: list[dict] = []
 
     @votakvot.track()
     def slow():
-        during.append(yaml.safe_load((root / votakvot.tid() / "votakvot.yaml").read_text()))
+        record = root / votakvot.tid() / "votakvot.yaml"
+        deadline = time.monotonic() + 30
+        while not record.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        during.append(yaml.safe_load(record.read_text()))
 
     slow()
     assert during[0]["state"] == "running"

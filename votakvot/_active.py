@@ -138,6 +138,8 @@ class ActiveTrial:
         self._info_dirty = False
         self._write_failed = False
         self._last_heartbeat = 0.0
+        self._record_due: float | None = None
+        """``perf_counter`` time from which the flusher writes the deferred ``running`` record."""
         self._token: contextvars.Token | None = None
         self.finished = False
         self.resumed_duration = 0.0
@@ -224,13 +226,23 @@ class ActiveTrial:
 
     # --- lifecycle ---------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, record_after: float = 0.0) -> None:
+        """Begin the trial: folder made, record written, hooks told.
+
+        Args:
+            record_after: write the ``running`` record only once the trial has run
+                this many seconds (from the flusher thread), so a call shorter than
+                that writes its record once, at its end. 0 writes it now.
+        """
         providers = self.config.meta_providers
         self.data["meta"] = meta.collect(providers)
         self.data["at"]["started"] = _now()
         self._t0 = time.perf_counter()
         self._guard("create the trial folder", lambda: self.storage.makedirs(self.path))
-        self.write_yaml()
+        if record_after > 0:
+            self._record_due = self._t0 + record_after
+        else:
+            self.write_yaml()
         self._token = _current.set(self)
         flusher.register(self)
         for hook in hooks:
@@ -379,10 +391,29 @@ class ActiveTrial:
 
     # --- background ---------------------------------------------------------------
 
-    def background_flush(self, now: float) -> None:
-        """Called by the flusher thread: metrics, changed info, heartbeat when due."""
+    def publish_due(self, force: bool = False) -> None:
+        """Called by the flusher thread: write the deferred ``running`` record once the
+        call has lasted ``record_after`` (a viewer, or a kill, now sees it running)."""
+        due = self._record_due
+        if due is None or self.finished or (not force and time.perf_counter() < due):
+            return
+        with self._yaml_lock:
+            if self.finished or self._record_due is None:
+                return  # ended meanwhile: its final record was written instead
+            self._record_due = None
+            self._info_dirty = False  # the record written now has the info so far
+            self.write_yaml()
+
+    def background_flush(self, now: float, force: bool = False) -> None:
+        """Called by the flusher thread: metrics, changed info, heartbeat when due.
+
+        ``force`` (``flush_now``) writes a deferred record even before it is due."""
         if self.finished:
             return
+        if self._record_due is not None:
+            self.publish_due(force)
+            if self._record_due is not None:
+                return  # too short to show yet: its end writes everything at once
         self.flush_metrics()
         if self._info_dirty:
             self._info_dirty = False

@@ -24,6 +24,12 @@ __all__ = ["track"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+RECORD_AFTER = 0.2
+"""Seconds a tracked call runs before its ``running`` record is written (by the
+flusher thread, which looks every ``_flusher.CHECK_EVERY``: a viewer sees it running
+within ~0.3 s). A shorter call writes its record once, when it ends: half the
+writes, and nobody could have seen the first one anyway."""
+
 
 class _Binder:
     """Turns a call's arguments into the ``params`` mapping that is recorded."""
@@ -124,7 +130,7 @@ def track(name: str | None = None, *, capture: Capture | None = None) -> Callabl
                 trial_id=trial_uuid,
                 source=source,
             )
-            trial.start()
+            trial.start(record_after=RECORD_AFTER)
             return trial
 
         wrapper: Callable[..., Any]
