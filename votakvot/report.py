@@ -163,12 +163,15 @@ def _path(path: str | os.PathLike[str] | None) -> str | None:
 
 
 _Options = Mapping[str, Any] | None
-_Part = tuple[dict[str, list[Any]], int, list[tuple[type, str, str]]]
+_Part = tuple[dict[str, list[Any]], int, list[tuple[type, str, str]], list[str], list[bool]]
 
 
 def _collect(folders: list[str], full: bool, options: _Options = None) -> _Part:
-    """Report columns of some folders, and their errors as plain (picklable) tuples."""
+    """Report columns of some folders, their errors as plain (picklable) tuples, and
+    each row's folder and whether it was read without a warning (the index keeps those)."""
     errors: list[tuple[type, str, str]] = []
+    paths: list[str] = []
+    clean: list[bool] = []
 
     def rows() -> Iterator[dict[str, Any]]:
         for item in read_records(folders, options, shared=True):
@@ -178,11 +181,13 @@ def _collect(folders: list[str], full: bool, options: _Options = None) -> _Part:
             # Warned about by the caller: a forked child's own warnings would be lost.
             item._quiet = True
             yield trial_row(item, full)
+            paths.append(item.path)
+            clean.append(not item.unreadable)
             for name in item.unreadable:
                 errors.append((UnreadableFileWarning, item.unreadable_note(name), ""))
 
     columns, n = _columns(rows())
-    return columns, n, errors
+    return columns, n, errors, paths, clean
 
 
 PARALLEL_MIN = 3000
@@ -209,7 +214,7 @@ def _merge(parts: list[_Part]) -> tuple[dict[str, list[Any]], int]:
         return parts[0][0], parts[0][1]
     columns: dict[str, list[Any]] = {}
     total = 0
-    for part, n, _ in parts:
+    for part, n, *_ in parts:
         for name, values in part.items():
             column = columns.get(name)
             if column is None:
@@ -304,6 +309,7 @@ def load_report(
     safe: bool = True,
     *,
     storage_options: Mapping[str, Any] | None = None,
+    cache: bool = True,
 ) -> pandas.DataFrame:
     """One row per trial at or below ``path``, oldest first (see the module for columns).
 
@@ -321,14 +327,23 @@ def load_report(
             password.
         storage_options: options of the fsspec filesystem (credentials,
             endpoints), e.g. ``{"key": ..., "secret": ...}`` for ``s3://``.
+        cache: use and update the warm index (:mod:`votakvot.index`): rows of
+            records unchanged since the last report are not read again.
+            ``False`` reads every record and leaves the index alone.
 
     Returns:
         A DataFrame with a default integer index; with no trials, an empty one
         that still has the base columns, so ``pandas.concat`` always works.
     """
-    folders = find_trial_dirs(_path(path), storage_options, strict=not safe)
-    parts = _collect_all(folders, full, storage_options)
-    for _, _, errors in parts:
+    parts = None
+    if cache:
+        from .index import cached_report_parts
+
+        parts = cached_report_parts(_path(path), full, not safe, storage_options, _collect_all)
+    if parts is None:
+        folders = find_trial_dirs(_path(path), storage_options, strict=not safe)
+        parts = _collect_all(folders, full, storage_options)
+    for _, _, errors, *_ in parts:
         for cls, name, reason in errors:
             if issubclass(cls, Warning):  # the row is kept; something of it is unknown
                 warnings.warn(name, cls, stacklevel=2)

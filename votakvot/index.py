@@ -1,0 +1,517 @@
+"""The warm index: report rows of a root, cached where the user's cache lives.
+
+Reading 100,000 records takes seconds however fast each is parsed; a second
+``load_report`` of the same root should only pay for listing it. The index keeps
+the rows a report made, per root and kind (``report``, ``report-full``), in one
+JSON file under :func:`cache_dir` (never inside the root: it may be read-only or
+shared). Each row is keyed by its folder and a stamp of its files:
+
+* local: the folder's ``mtime_ns`` (every atomic write renames a file into the
+  folder, and adding or removing a file changes it too), the record's size and
+  ``mtime_ns``, and the size and ``mtime_ns`` of each side file that changes a
+  row (:data:`SIDE_FILES`) that existed when the row was cached;
+* object stores: the record's size and ETag (or checksum, or time) and those of
+  the side files, all from the one listing.
+
+A stamp that differs means the record is read again; rows of ``running`` trials
+(their state depends on the heartbeat and the clock), rows whose files changed
+within the last :data:`RACY_NS` (a file system's clock ticks coarsely), rows a
+reader warned about, and rows with values JSON cannot hold exactly are never
+cached. A missing, truncated or foreign index file is rebuilt without a word; a
+cache folder that cannot be written is logged once and the report goes on.
+Several processes may save at once: each writes a temporary file and renames
+it, so a reader sees one whole index, and the last writer wins. Loading it is
+``json.loads``: nothing in it runs.
+
+``$VOTAKVOT_CACHE_DIR`` moves the cache (tests point it at a temporary folder);
+``load_report(cache=False)`` and ``votakvot report --no-cache`` bypass it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .storage import LocalStorage, Storage, redact, temp_name
+
+__all__ = [
+    "CACHE_ENV",
+    "FORMAT",
+    "RACY_NS",
+    "SIDE_FILES",
+    "RowIndex",
+    "cache_dir",
+]
+
+log = logging.getLogger(__name__)
+
+CACHE_ENV = "VOTAKVOT_CACHE_DIR"
+"""The environment variable that names the cache folder instead of the default."""
+FORMAT = "votakvot-index-1"
+"""The index file's format tag; a file with any other is rebuilt."""
+SIDE_FILES = ("votakvot.annotations.yaml",)
+"""Files of a trial folder besides its record whose change changes the trial's row."""
+RACY_NS = 2_000_000_000
+"""Rows whose files changed this recently (ns) are not cached: a second write within
+one tick of the file system's clock could leave size and time unchanged."""
+_KEPT_STATES = frozenset({"done", "failed", "interrupted"})
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_SIDES = "\t+"
+"""Between a row's key and the stamps of its side files, in the index file."""
+_warned: set[str] = set()
+
+
+def cache_dir() -> str:
+    """Where indexes live: ``$VOTAKVOT_CACHE_DIR``, else ``$XDG_CACHE_HOME/votakvot``,
+    else ``~/.cache/votakvot``."""
+    chosen = os.environ.get(CACHE_ENV)
+    if chosen:
+        return os.path.abspath(os.path.expanduser(chosen))
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "votakvot")
+
+
+def _plain(value: Any) -> bool:
+    """Whether JSON gives ``value`` back exactly (same types, all the way down)."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return True
+    if kind is list:
+        return all(_plain(v) for v in value)
+    if kind is dict:
+        return all(type(k) is str and _plain(v) for k, v in value.items())
+    return False
+
+
+class RowIndex:
+    """The cached rows of one root and one kind of row.
+
+    The file is one JSON header line, then one line per row (its folder relative
+    to the root, a tab, its stamp: split and looked up whole, which is many times
+    faster than parsing the same strings as JSON), then the rows' columns as JSON.
+
+    Args:
+        storage: the root's storage (its ``root`` is what the index is of).
+        kind: which rows (``report``, ``report-full``): each kind is its own file.
+        directory: the cache folder; default :func:`cache_dir`.
+    """
+
+    def __init__(self, storage: Storage, kind: str, directory: str | None = None) -> None:
+        self.storage = storage
+        """The root's storage."""
+        self.kind = kind
+        """Which rows this index holds."""
+        self.local = isinstance(storage, LocalStorage)
+        root = storage.root
+        self._prefix = root if root.endswith(storage.sep) else root + storage.sep
+        name = hashlib.sha256(f"{kind}\0{storage.to_url(root)}".encode()).hexdigest()[:32]
+        self.file = os.path.join(directory or cache_dir(), f"{kind}-{name}.json")
+        """The index file."""
+        self._keys: list[str] = []
+        self._columns: dict[str, list[Any]] = {}
+        self._datetimes: list[str] = []
+        self._where: dict[str, int] = {}
+        self._sided: dict[str, int] = {}
+
+    # --- loading -------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Read the index file; anything wrong with it leaves the index empty."""
+        try:
+            with open(self.file, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            log.debug("index %s not read (%s); reading every record", self.file, exc)
+            return
+        try:
+            self._take(raw)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            log.debug("index %s is not one (%s); rebuilding it", self.file, exc)
+            self.clear()
+
+    def clear(self) -> None:
+        """Forget every cached row (the next save writes only what was read)."""
+        self._keys, self._columns, self._datetimes = [], {}, []
+        self._where, self._sided = {}, {}
+
+    def _take(self, raw: bytes) -> None:
+        end = raw.index(b"\n")
+        head = json.loads(raw[:end])
+        if head.get("format") != FORMAT or head.get("kind") != self.kind:
+            raise ValueError("another format or kind")
+        n, size = head["rows"], head["keys"]
+        start = end + 1
+        keys = raw[start : start + size].decode().split("\n") if n else []
+        columns = json.loads(raw[start + size :])
+        if not (
+            type(n) is int
+            and len(keys) == n
+            and type(columns) is dict
+            and all(type(c) is list and len(c) == n for c in columns.values())
+        ):
+            raise ValueError("parts of different lengths")
+        self._keys, self._columns = keys, columns
+        self._datetimes = [c for c in head.get("datetimes", ()) if c in columns]
+        self._where = dict(zip(keys, range(n)))
+        sided = head.get("sided", ())
+        self._sided = {keys[i].rpartition(_SIDES)[0]: i for i in sided}
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    # --- using it ------------------------------------------------------------------
+
+    def _rel(self, folder: str) -> str:
+        return folder[len(self._prefix) :] if folder.startswith(self._prefix) else ""
+
+    def _rel_at(self, pos: int) -> str:
+        return self._keys[pos].partition("\t")[0]
+
+    def _folder(self, rel: str) -> str:
+        return self._prefix + rel if rel else self.storage.root
+
+    def _key(self, rel: str, stamp: tuple[Any, ...]) -> str:
+        if self.local:
+            return f"{rel}\t{stamp[0]} {stamp[1]} {stamp[2]}"
+        return f"{rel}\t{json.dumps(stamp)}"
+
+    def _sides(self, folder: str) -> str:
+        """The stamps of the side files that are there ('' if none), locally."""
+        out = []
+        for name in SIDE_FILES:
+            try:
+                st = os.stat(os.path.join(folder, name))
+            except OSError:
+                continue
+            out.append(f"{name} {st.st_size} {st.st_mtime_ns}")
+        return _SIDES + " ".join(out) if out else ""
+
+    def split(
+        self, found: Iterable[tuple[str, tuple[Any, ...]]]
+    ) -> tuple[list[int], list[tuple[str, tuple[Any, ...]]]]:
+        """Walked ``(folder, stamp)`` pairs -> (index positions still valid, the rest).
+
+        Locally a side file is looked at only if it was there when the row was
+        cached: one that appears since changes the folder's time.
+        """
+        hits: list[int] = []
+        misses: list[tuple[str, tuple[Any, ...]]] = []
+        where, sided, prefix = self._where, self._sided, self._prefix
+        cut = len(prefix)
+        key = self._key
+        for folder, stamp in found:
+            k = key(folder[cut:] if folder.startswith(prefix) else "", stamp)
+            pos = where.get(k)
+            if pos is None and sided:
+                pos = sided.get(k)
+                if pos is not None and self._keys[pos] != k + self._sides(folder):
+                    pos = None
+            if pos is None:
+                misses.append((folder, stamp))
+            else:
+                hits.append(pos)
+        return hits, misses
+
+    def columns(self, hits: list[int]) -> dict[str, list[Any]]:
+        """The cached columns of the rows at ``hits``, values as the reader made them.
+
+        Raises:
+            ValueError: a stored time is no time (a damaged index).
+        """
+        out: dict[str, list[Any]] = {}
+        whole = len(hits) == len(self._keys) and hits == list(range(len(hits)))
+        for name, values in self._columns.items():
+            column = list(values) if whole else [values[i] for i in hits]
+            if name in self._datetimes:
+                parse = datetime.datetime.fromisoformat
+                column = [None if v is None else parse(v) for v in column]
+            out[name] = column
+        keys = self._keys
+        if "tid" in out:  # stored as None when it is the folder's relative path
+            out["tid"] = [
+                t if t is not None else keys[i].partition("\t")[0].replace(os.sep, "/")
+                for t, i in zip(out["tid"], hits)
+            ]
+        if "path" in out:
+            url = self.storage.to_url
+            out["path"] = [
+                p if p is not None else url(self._folder(keys[i].partition("\t")[0]))
+                for p, i in zip(out["path"], hits)
+            ]
+        return out
+
+    # --- saving --------------------------------------------------------------------
+
+    def save(
+        self,
+        hits: list[int],
+        new: Mapping[str, list[Any]],
+        folders: list[str],
+        stamps: list[tuple[Any, ...]],
+        keep: list[bool],
+        complete: bool,
+        missed: Iterable[str] = (),
+    ) -> None:
+        """Write the index of this walk: the rows still valid and the new ones.
+
+        Args:
+            hits: positions of the cached rows the walk found unchanged.
+            new: columns of the rows read now (``None`` where a row lacks one).
+            folders: the folder of each new row; ``stamps`` their walk stamps.
+            keep: which new rows may be cached (read without a warning).
+            complete: the walk saw the whole root (no glob): cached rows it did not
+                find are gone and dropped; otherwise they are kept, but for those
+                of the folders in ``missed`` (the walk's changed or new folders).
+        """
+        n_new = len(folders)
+        now = time.time_ns()
+        keep = list(keep)
+        state = new.get("state", [None] * n_new)
+        for i in range(n_new):
+            if keep[i] and state[i] not in _KEPT_STATES:
+                keep[i] = False
+            elif keep[i] and self.local and max(stamps[i][0], stamps[i][2]) > now - RACY_NS:
+                keep[i] = False  # changed within a clock tick or two: may change unseen
+        datetimes = set(self._datetimes)
+        for name, values in new.items():
+            if any(type(v) is datetime.datetime for v in values):
+                datetimes.add(name)
+        for name, values in new.items():
+            dt = name in datetimes
+            for i, v in enumerate(values):
+                if keep[i] and not (
+                    (v is None or type(v) is datetime.datetime) if dt else _plain(v)
+                ):
+                    keep[i] = False
+        old = list(hits)
+        for name in datetimes.difference(self._datetimes):
+            before = self._columns.get(name)
+            if before is not None:  # cached as plain values before: read those rows again
+                old = [pos for pos in old if before[pos] is None]
+        mine: list[int] = []
+        keys: list[str] = []
+        sided: list[int] = []
+        for i in range(n_new):
+            if not keep[i]:
+                continue
+            rel = self._rel(folders[i])
+            if "\n" in rel or "\t" in rel:
+                continue  # cannot be a line of the index: read each time
+            key = self._key(rel, stamps[i])
+            if self.local:
+                sides = self._sides(folders[i])
+                if sides:
+                    if max(int(t) for t in sides.split()[2::3]) > now - RACY_NS:
+                        continue
+                    sided.append(len(mine))
+                    key += sides
+            mine.append(i)
+            keys.append(key)
+        if not complete:  # rows outside this walk stay for the walks they belong to
+            by_rel = {k.partition("\t")[0]: p for p, k in enumerate(self._keys)}
+            walked = set(hits)
+            walked.update(by_rel.get(self._rel(f), -1) for f in missed)
+            old += [p for p in range(len(self._keys)) if p not in walked]
+        if not mine and len(old) == len(self._keys):
+            return  # nothing new, nothing gone: the file on disk says it already
+        names = list(self._columns)
+        names += [c for c in new if c not in self._columns]
+        columns: dict[str, list[Any]] = {}
+        for name in names:
+            cached = self._columns.get(name)
+            column = [None] * len(old) if cached is None else [cached[p] for p in old]
+            fresh = new.get(name)
+            if fresh is None:
+                column += [None] * len(mine)
+            elif name in datetimes:
+                column += [None if fresh[i] is None else fresh[i].isoformat() for i in mine]
+            else:
+                column += [fresh[i] for i in mine]
+            columns[name] = column
+        all_keys = [self._keys[p] for p in old] + keys
+        m = len(old)
+        if "tid" in columns:
+            tids = columns["tid"]
+            for j in range(m, len(all_keys)):
+                if tids[j] == all_keys[j].partition("\t")[0].replace(os.sep, "/"):
+                    tids[j] = None
+        if "path" in columns:
+            urls = columns["path"]
+            url = self.storage.to_url
+            for j in range(m, len(all_keys)):
+                if urls[j] == url(self._folder(all_keys[j].partition("\t")[0])):
+                    urls[j] = None
+        old_sided = {p for p in self._sided.values()}
+        is_sided = [p in old_sided for p in old] + [False] * len(mine)
+        for j in sided:
+            is_sided[m + j] = True
+        # Rows in folder order: a report's columns come in the order trials are read.
+        order = sorted(range(len(all_keys)), key=all_keys.__getitem__)
+        if order != list(range(len(order))):
+            all_keys = [all_keys[j] for j in order]
+            columns = {name: [values[j] for j in order] for name, values in columns.items()}
+            is_sided = [is_sided[j] for j in order]
+        text = "\n".join(all_keys).encode()
+        head = {
+            "format": FORMAT,
+            "kind": self.kind,
+            "root": redact(self.storage.to_url(self.storage.root)),
+            "rows": len(all_keys),
+            "keys": len(text),
+            "datetimes": sorted(datetimes),
+            "sided": [j for j, flag in enumerate(is_sided) if flag],
+        }
+        body = json.dumps(columns, separators=(",", ":")).encode()
+        self._write(json.dumps(head).encode() + b"\n" + text + body)
+
+    def _write(self, payload: bytes) -> None:
+        """Replace the index file atomically; a cache that cannot be written is logged once."""
+        folder = os.path.dirname(self.file)
+        tmp = temp_name(self.file)
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(payload)
+            os.replace(tmp, self.file)
+        except OSError as exc:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass  # never made: the write's own error is the one to tell
+            if folder not in _warned:
+                _warned.add(folder)
+                log.warning(
+                    "votakvot: the report index cannot be saved in %s (%s); reports read "
+                    "every record. Set %s to a writable folder to keep one.",
+                    folder,
+                    exc.strerror or exc,
+                    CACHE_ENV,
+                )
+
+
+Part = tuple[dict[str, list[Any]], int, list[tuple[type, str, str]], list[str], list[bool]]
+"""Rows read by a report: columns, count, errors, each row's folder, whether it may be cached."""
+Collect = Callable[[list[str], bool, "Mapping[str, Any] | None"], list[Part]]
+
+
+def cached_report_parts(
+    path: str | None,
+    full: bool,
+    strict: bool,
+    storage_options: Mapping[str, Any] | None,
+    collect: Collect,
+) -> list[Part] | None:
+    """The parts of a report: cached rows whose files did not change, the rest read by
+    ``collect(folders, full, storage_options)``; the index saved for the next time.
+
+    Returns ``None`` for stores that give no cheap stamp (FTP, SFTP): the caller
+    reads every record as without a cache.
+    """
+    from . import reading
+    from .layout import YAML_NAME
+
+    storage, pattern = reading._open_walk(path, storage_options)
+    root, sep = storage.root, storage.sep
+    try:
+        walk = storage.stamp_folders(root, YAML_NAME, SIDE_FILES, reading._skipper(strict))
+    except NotImplementedError:
+        return None
+    if pattern is None:
+        found = list(walk)
+    else:
+        found = [(f, s) for f, s in walk if reading._matches(pattern, root, f, sep)]
+    index = RowIndex(storage, "report-full" if full else "report")
+    index.load()
+    hits, misses = index.split(found)
+    hits.sort()  # the index is in folder order, as an uncached report reads
+    misses.sort()
+    try:
+        cached = index.columns(hits)
+    except (ValueError, TypeError):  # a time that is none: a damaged index, rebuilt
+        index.clear()
+        hits, misses, cached = [], sorted(found), {}
+    to_url = storage.to_url
+    by_url = {to_url(f): (f, s) for f, s in misses}
+    parts = collect(list(by_url), full, storage_options)
+    new, folders, stamps, keep = _joined(parts, by_url)
+    try:
+        index.save(hits, new, folders, stamps, keep, pattern is None, (f for f, _ in misses))
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # A row JSON cannot write after all: the report stands, the index waits.
+        log.warning("votakvot: the report index of %s not saved (%s)", storage.shown(root), exc)
+    errors = [error for part in parts for error in part[2]]
+    first_cached = [index._rel_at(p) for p in hits]
+    first_new = [index._rel(f) for f in folders]
+    columns = _combined(cached, first_cached, new, first_new)
+    return [(columns, len(hits) + len(folders), errors, [], [])]
+
+
+def _combined(
+    cached: dict[str, list[Any]],
+    cached_rels: list[str],
+    new: dict[str, list[Any]],
+    new_rels: list[str],
+) -> dict[str, list[Any]]:
+    """Cached rows then new ones, columns in the order a report reading every record in
+    folder order would make: by the first row (in folder order) holding a value."""
+
+    def first(values: list[Any], rels: list[str]) -> str:
+        for v, rel in zip(values, rels):
+            if v is not None:
+                return rel
+        return rels[0] if rels else "\U0010ffff"
+
+    n_cached, n_new = len(cached_rels), len(new_rels)
+    keyed: list[tuple[str, int, str]] = []
+    for n, (name, values) in enumerate(cached.items()):
+        keyed.append((first(values, cached_rels), n, name))
+    for n, (name, values) in enumerate(new.items()):
+        if name not in cached:
+            keyed.append((first(values, new_rels), len(cached) + n, name))
+        elif new_rels and first(values, new_rels) < first(cached[name], cached_rels):
+            earlier = (first(values, new_rels), len(cached) + n, name)
+            keyed = [earlier if k == name else (r, i, k) for r, i, k in keyed]
+    keyed.sort()
+    out: dict[str, list[Any]] = {}
+    for _, _, name in keyed:
+        had = cached.get(name)
+        column = list(had) if had is not None else [None] * n_cached
+        added = new.get(name)
+        column.extend(added if added is not None else [None] * n_new)
+        out[name] = column
+    return out
+
+
+def _joined(
+    parts: list[Part], by_url: Mapping[str, tuple[str, tuple[Any, ...]]]
+) -> tuple[dict[str, list[Any]], list[str], list[tuple[Any, ...]], list[bool]]:
+    """The new rows of all parts as one set of columns, with their folders and stamps."""
+    columns: dict[str, list[Any]] = {}
+    folders: list[str] = []
+    stamps: list[tuple[Any, ...]] = []
+    keep: list[bool] = []
+    total = 0
+    for part, n, _, urls, ok in parts:
+        for name, values in part.items():
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = [None] * total
+            column.extend(values)
+        total += n
+        for column in columns.values():
+            if len(column) < total:
+                column.extend([None] * (total - len(column)))
+        for url, fine in zip(urls, ok):
+            folder, stamp = by_url[url]
+            folders.append(folder)
+            stamps.append(stamp)
+            keep.append(fine)
+    return columns, folders, stamps, keep
