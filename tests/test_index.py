@@ -318,3 +318,16 @@ def test_cached_values_of_every_kind_round_trip(tmp_path: Path, cache: Path) -> 
         second = load_report(tmp_path / "r", full=True)
     pandas.testing.assert_frame_equal(first, second)
     pandas.testing.assert_frame_equal(second, load_report(tmp_path / "r", full=True, cache=False))
+
+
+def test_cli_no_cache_reads_every_record(trials: Path, cache: Path, capsys) -> None:
+    """``votakvot report --no-cache`` reads the records themselves, not the index."""
+    from votakvot import cli
+
+    assert cli.main(["report", str(trials), "--format", "csv"]) == 0
+    same_edit(records(trials)[0], "note: n", "note: W")
+    capsys.readouterr()
+    assert cli.main(["report", str(trials), "--format", "csv"]) == 0
+    assert ",W" not in capsys.readouterr().out
+    assert cli.main(["report", str(trials), "--format", "csv", "--no-cache"]) == 0
+    assert ",W" in capsys.readouterr().out

@@ -75,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
         help="fail (exit 3) when anything is skipped: an unreadable trial, a folder that "
         "cannot be listed, a record that is not a regular file",
     )
+    report.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="read every record; neither use nor update the warm index of unchanged "
+        "rows kept in ~/.cache/votakvot ($VOTAKVOT_CACHE_DIR)",
+    )
 
     show = commands.add_parser(
         "show",
@@ -312,7 +318,11 @@ def _report(args: argparse.Namespace) -> int:
     from .report import load_report, query
 
     frame = load_report(
-        args.path, full=args.full, safe=not args.strict, storage_options=_options(args)
+        args.path,
+        full=args.full,
+        safe=not args.strict,
+        storage_options=_options(args),
+        cache=not args.no_cache,
     )
     if args.query:
         try:

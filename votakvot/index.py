@@ -62,7 +62,7 @@ RACY_NS = 2_000_000_000
 one tick of the file system's clock could leave size and time unchanged."""
 _KEPT_STATES = frozenset({"done", "failed", "interrupted"})
 _PLAIN = frozenset({str, int, float, bool, type(None)})
-_SIDES = "\t+"
+_SIDES = " +"
 """Between a row's key and the stamps of its side files, in the index file."""
 _warned: set[str] = set()
 
@@ -92,9 +92,10 @@ def _plain(value: Any) -> bool:
 class RowIndex:
     """The cached rows of one root and one kind of row.
 
-    The file is one JSON header line, then one line per row (its folder relative
-    to the root, a tab, its stamp: split and looked up whole, which is many times
-    faster than parsing the same strings as JSON), then the rows' columns as JSON.
+    The file is one JSON header line, then each row's folder relative to the root
+    (one a line), then each row's stamp (one a line: text split at newlines is
+    many times faster to read than the same strings as JSON), then the rows'
+    columns as JSON.
 
     Args:
         storage: the root's storage (its ``root`` is what the index is of).
@@ -113,11 +114,11 @@ class RowIndex:
         name = hashlib.sha256(f"{kind}\0{storage.to_url(root)}".encode()).hexdigest()[:32]
         self.file = os.path.join(directory or cache_dir(), f"{kind}-{name}.json")
         """The index file."""
-        self._keys: list[str] = []
+        self._rels: list[str] = []
+        self._stamps: list[str] = []
         self._columns: dict[str, list[Any]] = {}
         self._datetimes: list[str] = []
         self._where: dict[str, int] = {}
-        self._sided: dict[str, int] = {}
 
     # --- loading -------------------------------------------------------------------
 
@@ -139,33 +140,36 @@ class RowIndex:
 
     def clear(self) -> None:
         """Forget every cached row (the next save writes only what was read)."""
-        self._keys, self._columns, self._datetimes = [], {}, []
-        self._where, self._sided = {}, {}
+        self._rels, self._stamps, self._columns, self._datetimes = [], [], {}, []
+        self._where = {}
 
     def _take(self, raw: bytes) -> None:
         end = raw.index(b"\n")
         head = json.loads(raw[:end])
         if head.get("format") != FORMAT or head.get("kind") != self.kind:
             raise ValueError("another format or kind")
-        n, size = head["rows"], head["keys"]
-        start = end + 1
-        keys = raw[start : start + size].decode().split("\n") if n else []
-        columns = json.loads(raw[start + size :])
+        n, a, b = (
+            head["rows"],
+            end + 1 + head["folders"],
+            end + 1 + head["folders"] + head["stamps"],
+        )
+        rels = raw[end + 1 : a].decode().split("\n") if n else []
+        stamps = raw[a:b].decode().split("\n") if n else []
+        columns = json.loads(raw[b:])
         if not (
             type(n) is int
-            and len(keys) == n
+            and len(rels) == n
+            and len(stamps) == n
             and type(columns) is dict
             and all(type(c) is list and len(c) == n for c in columns.values())
         ):
             raise ValueError("parts of different lengths")
-        self._keys, self._columns = keys, columns
+        self._rels, self._stamps, self._columns = rels, stamps, columns
         self._datetimes = [c for c in head.get("datetimes", ()) if c in columns]
-        self._where = dict(zip(keys, range(n)))
-        sided = head.get("sided", ())
-        self._sided = {keys[i].rpartition(_SIDES)[0]: i for i in sided}
+        self._where = dict(zip(rels, range(n)))
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._rels)
 
     # --- using it ------------------------------------------------------------------
 
@@ -173,15 +177,15 @@ class RowIndex:
         return folder[len(self._prefix) :] if folder.startswith(self._prefix) else ""
 
     def _rel_at(self, pos: int) -> str:
-        return self._keys[pos].partition("\t")[0]
+        return self._rels[pos]
 
     def _folder(self, rel: str) -> str:
         return self._prefix + rel if rel else self.storage.root
 
-    def _key(self, rel: str, stamp: tuple[Any, ...]) -> str:
+    def _text(self, stamp: tuple[Any, ...]) -> str:
         if self.local:
-            return f"{rel}\t{stamp[0]} {stamp[1]} {stamp[2]}"
-        return f"{rel}\t{json.dumps(stamp)}"
+            return f"{stamp[0]} {stamp[1]} {stamp[2]}"
+        return json.dumps(stamp)
 
     def _sides(self, folder: str) -> str:
         """The stamps of the side files that are there ('' if none), locally."""
@@ -204,20 +208,21 @@ class RowIndex:
         """
         hits: list[int] = []
         misses: list[tuple[str, tuple[Any, ...]]] = []
-        where, sided, prefix = self._where, self._sided, self._prefix
+        where, stamps, prefix = self._where, self._stamps, self._prefix
         cut = len(prefix)
-        key = self._key
+        text = self._text
+        local = self.local
         for folder, stamp in found:
-            k = key(folder[cut:] if folder.startswith(prefix) else "", stamp)
-            pos = where.get(k)
-            if pos is None and sided:
-                pos = sided.get(k)
-                if pos is not None and self._keys[pos] != k + self._sides(folder):
-                    pos = None
-            if pos is None:
-                misses.append((folder, stamp))
-            else:
-                hits.append(pos)
+            pos = where.get(folder[cut:] if folder.startswith(prefix) else "")
+            if pos is not None:
+                have = stamps[pos]
+                now = f"{stamp[0]} {stamp[1]} {stamp[2]}" if local else text(stamp)
+                if have == now or (
+                    have.startswith(now + _SIDES) and have == now + self._sides(folder)
+                ):
+                    hits.append(pos)
+                    continue
+            misses.append((folder, stamp))
         return hits, misses
 
     def columns(self, hits: list[int]) -> dict[str, list[Any]]:
@@ -227,24 +232,26 @@ class RowIndex:
             ValueError: a stored time is no time (a damaged index).
         """
         out: dict[str, list[Any]] = {}
-        whole = len(hits) == len(self._keys) and hits == list(range(len(hits)))
+        whole = len(hits) == len(self._rels) and hits == list(range(len(hits)))
         for name, values in self._columns.items():
             column = list(values) if whole else [values[i] for i in hits]
             if name in self._datetimes:
                 parse = datetime.datetime.fromisoformat
                 column = [None if v is None else parse(v) for v in column]
             out[name] = column
-        keys = self._keys
+        rels = self._rels
         if "tid" in out:  # stored as None when it is the folder's relative path
-            out["tid"] = [
-                t if t is not None else keys[i].partition("\t")[0].replace(os.sep, "/")
-                for t, i in zip(out["tid"], hits)
-            ]
+            if os.sep == "/":
+                out["tid"] = [t if t is not None else rels[i] for t, i in zip(out["tid"], hits)]
+            else:
+                out["tid"] = [
+                    t if t is not None else rels[i].replace(os.sep, "/")
+                    for t, i in zip(out["tid"], hits)
+                ]
         if "path" in out:
-            url = self.storage.to_url
+            url, folder = self.storage.to_url, self._folder
             out["path"] = [
-                p if p is not None else url(self._folder(keys[i].partition("\t")[0]))
-                for p, i in zip(out["path"], hits)
+                p if p is not None else url(folder(rels[i])) for p, i in zip(out["path"], hits)
             ]
         return out
 
@@ -297,30 +304,29 @@ class RowIndex:
             if before is not None:  # cached as plain values before: read those rows again
                 old = [pos for pos in old if before[pos] is None]
         mine: list[int] = []
-        keys: list[str] = []
-        sided: list[int] = []
+        rels: list[str] = []
+        texts: list[str] = []
         for i in range(n_new):
             if not keep[i]:
                 continue
             rel = self._rel(folders[i])
-            if "\n" in rel or "\t" in rel:
+            if "\n" in rel:
                 continue  # cannot be a line of the index: read each time
-            key = self._key(rel, stamps[i])
+            text = self._text(stamps[i])
             if self.local:
                 sides = self._sides(folders[i])
                 if sides:
                     if max(int(t) for t in sides.split()[2::3]) > now - RACY_NS:
                         continue
-                    sided.append(len(mine))
-                    key += sides
+                    text += sides
             mine.append(i)
-            keys.append(key)
+            rels.append(rel)
+            texts.append(text)
         if not complete:  # rows outside this walk stay for the walks they belong to
-            by_rel = {k.partition("\t")[0]: p for p, k in enumerate(self._keys)}
             walked = set(hits)
-            walked.update(by_rel.get(self._rel(f), -1) for f in missed)
-            old += [p for p in range(len(self._keys)) if p not in walked]
-        if not mine and len(old) == len(self._keys):
+            walked.update(self._where.get(self._rel(f), -1) for f in missed)
+            old += [p for p in range(len(self._rels)) if p not in walked]
+        if not mine and len(old) == len(self._rels):
             return  # nothing new, nothing gone: the file on disk says it already
         names = list(self._columns)
         names += [c for c in new if c not in self._columns]
@@ -336,41 +342,40 @@ class RowIndex:
             else:
                 column += [fresh[i] for i in mine]
             columns[name] = column
-        all_keys = [self._keys[p] for p in old] + keys
+        all_rels = [self._rels[p] for p in old] + rels
+        all_stamps = [self._stamps[p] for p in old] + texts
         m = len(old)
         if "tid" in columns:
             tids = columns["tid"]
-            for j in range(m, len(all_keys)):
-                if tids[j] == all_keys[j].partition("\t")[0].replace(os.sep, "/"):
+            for j in range(m, len(all_rels)):
+                if tids[j] == all_rels[j].replace(os.sep, "/"):
                     tids[j] = None
         if "path" in columns:
             urls = columns["path"]
             url = self.storage.to_url
-            for j in range(m, len(all_keys)):
-                if urls[j] == url(self._folder(all_keys[j].partition("\t")[0])):
+            for j in range(m, len(all_rels)):
+                if urls[j] == url(self._folder(all_rels[j])):
                     urls[j] = None
-        old_sided = {p for p in self._sided.values()}
-        is_sided = [p in old_sided for p in old] + [False] * len(mine)
-        for j in sided:
-            is_sided[m + j] = True
         # Rows in folder order: a report's columns come in the order trials are read.
-        order = sorted(range(len(all_keys)), key=all_keys.__getitem__)
+        order = sorted(range(len(all_rels)), key=all_rels.__getitem__)
         if order != list(range(len(order))):
-            all_keys = [all_keys[j] for j in order]
+            all_rels = [all_rels[j] for j in order]
+            all_stamps = [all_stamps[j] for j in order]
             columns = {name: [values[j] for j in order] for name, values in columns.items()}
-            is_sided = [is_sided[j] for j in order]
-        text = "\n".join(all_keys).encode()
+        folders_text = "\n".join(all_rels).encode()
+        stamps_text = "\n".join(all_stamps).encode()
         head = {
             "format": FORMAT,
             "kind": self.kind,
             "root": redact(self.storage.to_url(self.storage.root)),
-            "rows": len(all_keys),
-            "keys": len(text),
+            "rows": len(all_rels),
+            "folders": len(folders_text),
+            "stamps": len(stamps_text),
             "datetimes": sorted(datetimes),
-            "sided": [j for j, flag in enumerate(is_sided) if flag],
         }
         body = json.dumps(columns, separators=(",", ":")).encode()
-        self._write(json.dumps(head).encode() + b"\n" + text + body)
+        payload = json.dumps(head).encode() + b"\n" + folders_text + stamps_text + body
+        self._write(payload)
 
     def _write(self, payload: bytes) -> None:
         """Replace the index file atomically; a cache that cannot be written is logged once."""

@@ -360,9 +360,23 @@ def load_report(
     order = _order(columns, full)
     frame = pandas.DataFrame({name: columns.pop(name) for name in order})
     if n and frame["created"].dtype.kind == "M":
-        frame = frame.sort_values(["created", "tid"], kind="stable", na_position="last")
-        frame = frame.reset_index(drop=True)
+        frame = _oldest_first(frame)
     return frame
+
+
+def _oldest_first(frame: pandas.DataFrame) -> pandas.DataFrame:
+    """Sorted by ``created``, then ``tid``; without ties (the usual case) one numpy sort
+    of the times does it: factorizing 100,000 tids for nothing took longer."""
+    import numpy
+
+    times = frame["created"].array.asi8
+    order = numpy.argsort(times, kind="stable")
+    ordered = times[order]
+    no_nat = len(ordered) and ordered[0] != numpy.iinfo(numpy.int64).min  # NaT sorts first
+    if no_nat and (len(ordered) < 2 or bool((ordered[1:] != ordered[:-1]).all())):
+        return frame.take(order).reset_index(drop=True)
+    frame = frame.sort_values(["created", "tid"], kind="stable", na_position="last")
+    return frame.reset_index(drop=True)
 
 
 def query(frame: pandas.DataFrame, expr: str) -> pandas.DataFrame:
