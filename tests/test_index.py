@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import posixpath
 import shutil
 import subprocess
 import sys
@@ -331,3 +332,48 @@ def test_cli_no_cache_reads_every_record(trials: Path, cache: Path, capsys) -> N
     assert ",W" not in capsys.readouterr().out
     assert cli.main(["report", str(trials), "--format", "csv", "--no-cache"]) == 0
     assert ",W" in capsys.readouterr().out
+
+
+@pytest.fixture
+def s3(tmp_path: Path, cache: Path):
+    """A moto S3 server on loopback holding six trials under s3://bucket/results."""
+    moto_server = pytest.importorskip("moto.server")
+    s3fs = pytest.importorskip("s3fs")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        options = {
+            "key": "testing",
+            "secret": "testing",
+            "client_kwargs": {"endpoint_url": f"http://{host}:{port}", "region_name": "eu-west-1"},
+        }
+        fs = s3fs.S3FileSystem(**options)
+        fs.mkdir("bucket", region_name="eu-west-1")
+        local = make_trials(tmp_path / "local")
+        fs.put(str(local) + "/", "bucket/results", recursive=True)
+        yield fs, options
+    finally:
+        server.stop()
+
+
+def test_object_store_rows_are_cached_by_etag(s3) -> None:
+    """On S3 the index keys rows by ETag: a replaced record is read again, a deleted one
+    leaves, and unchanged ones come from the index."""
+    fs, options = s3
+    url = "s3://bucket/results"
+    expected = load_report(url, storage_options=options, cache=False)
+    pandas.testing.assert_frame_equal(load_report(url, storage_options=options), expected)
+    storage = open_storage(url, options)
+    cached = RowIndex(storage, "report")
+    cached.load()
+    assert len(cached) == 6
+    pandas.testing.assert_frame_equal(load_report(url, storage_options=options), expected)
+    records_ = sorted(f for f in fs.find("bucket/results") if f.endswith(YAML_NAME))
+    text = fs.cat_file(records_[0]).decode()
+    fs.pipe_file(records_[0], text.replace("note: n", "note: S").encode())  # same size
+    fs.rm(posixpath.dirname(records_[1]), recursive=True)
+    frame = load_report(url, storage_options=options)
+    assert len(frame) == 5
+    assert sum(n.startswith("S") for n in frame["note"]) == 1
+    pandas.testing.assert_frame_equal(frame, load_report(url, storage_options=options, cache=False))
