@@ -81,8 +81,23 @@ parent_tid: Callable[[ActiveTrial | None], str | None] = _parent_tid
 a trial of the process that started it, and a forked copy of an ended trial is not."""
 
 
+_zone: tuple[float, float, datetime.timezone] = (0.0, 0.0, datetime.UTC)
+"""The local zone as ``now().astimezone()`` gives it, with the minute it holds for."""
+
+
 def _now() -> datetime.datetime:
-    return datetime.datetime.now().astimezone()
+    """Now, local time with its UTC offset: ``now().astimezone()``, whose ``localtime``
+    call was the dearest of a trial's three timestamps, made once a minute (zones
+    change offset on whole minutes)."""
+    global _zone
+    t = time.time()
+    start, end, zone = _zone
+    if not start <= t < end:
+        local = time.localtime(t)
+        zone = datetime.timezone(datetime.timedelta(seconds=local.tm_gmtoff), local.tm_zone)
+        start = t - t % 60
+        _zone = (start, start + 60, zone)
+    return datetime.datetime.fromtimestamp(t, zone)
 
 
 class ActiveTrial:
