@@ -47,6 +47,8 @@ __all__ = [
     "SIDE_FILES",
     "RowIndex",
     "cache_dir",
+    "cached_report_parts",
+    "walk",
 ]
 
 log = logging.getLogger(__name__)
@@ -119,6 +121,9 @@ class RowIndex:
         self._columns: dict[str, list[Any]] = {}
         self._datetimes: list[str] = []
         self._where: dict[str, int] = {}
+        self._absent: dict[str, set[int]] = {}
+        self.extra: dict[str, Any] = {}
+        """What the last save kept beside the rows (``save(extra=...)``)."""
 
     # --- loading -------------------------------------------------------------------
 
@@ -141,7 +146,7 @@ class RowIndex:
     def clear(self) -> None:
         """Forget every cached row (the next save writes only what was read)."""
         self._rels, self._stamps, self._columns, self._datetimes = [], [], {}, []
-        self._where = {}
+        self._where, self._absent, self.extra = {}, {}, {}
 
     def _take(self, raw: bytes) -> None:
         end = raw.index(b"\n")
@@ -167,6 +172,9 @@ class RowIndex:
         self._rels, self._stamps, self._columns = rels, stamps, columns
         self._datetimes = [c for c in head.get("datetimes", ()) if c in columns]
         self._where = dict(zip(rels, range(n)))
+        self._absent = {k: set(v) for k, v in (head.get("absent") or {}).items()}
+        extra = head.get("extra")
+        self.extra = extra if type(extra) is dict else {}
 
     def __len__(self) -> int:
         return len(self._rels)
@@ -255,6 +263,18 @@ class RowIndex:
             ]
         return out
 
+    def rows(self, hits: list[int]) -> list[dict[str, Any]]:
+        """The cached rows at ``hits`` as mappings, without the columns a row lacked."""
+        columns = self.columns(hits)
+        names = list(columns)
+        if not any(self._absent.get(name) for name in names):
+            return [dict(zip(names, values)) for values in zip(*columns.values())]
+        lacks = [self._absent.get(name, set()) for name in names]
+        return [
+            {n: v for n, v, lack in zip(names, values, lacks) if pos not in lack}
+            for pos, values in zip(hits, zip(*columns.values()))
+        ]
+
     # --- saving --------------------------------------------------------------------
 
     def save(
@@ -266,6 +286,8 @@ class RowIndex:
         keep: list[bool],
         complete: bool,
         missed: Iterable[str] = (),
+        absent: Mapping[str, Iterable[int]] | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         """Write the index of this walk: the rows still valid and the new ones.
 
@@ -277,6 +299,10 @@ class RowIndex:
             complete: the walk saw the whole root (no glob): cached rows it did not
                 find are gone and dropped; otherwise they are kept, but for those
                 of the folders in ``missed`` (the walk's changed or new folders).
+            absent: for rows that are mappings (the dashboard's), the new rows
+                (positions in ``folders``) that lack each column; given, the index
+                keeps which rows lack which column, and :meth:`rows` honours it.
+            extra: JSON values kept beside the rows (:attr:`extra` when loaded).
         """
         n_new = len(folders)
         now = time.time_ns()
@@ -345,6 +371,23 @@ class RowIndex:
         all_rels = [self._rels[p] for p in old] + rels
         all_stamps = [self._stamps[p] for p in old] + texts
         m = len(old)
+        lacking: dict[str, list[int]] = {}
+        if absent is not None:
+            told = {name: set(rows) for name, rows in absent.items()}
+            for name in names:
+                marks: list[int] = []
+                had = self._absent.get(name)
+                if name not in self._columns:
+                    marks.extend(range(m))  # a column only new rows have
+                elif had:
+                    marks.extend(j for j, p in enumerate(old) if p in had)
+                if name not in new:
+                    marks.extend(range(m, m + len(mine)))
+                elif told.get(name):
+                    lack = told[name]
+                    marks.extend(m + j for j, i in enumerate(mine) if i in lack)
+                if marks:
+                    lacking[name] = marks
         if "tid" in columns:
             tids = columns["tid"]
             for j in range(m, len(all_rels)):
@@ -362,6 +405,10 @@ class RowIndex:
             all_rels = [all_rels[j] for j in order]
             all_stamps = [all_stamps[j] for j in order]
             columns = {name: [values[j] for j in order] for name, values in columns.items()}
+            moved = [0] * len(order)
+            for j, was in enumerate(order):
+                moved[was] = j
+            lacking = {name: sorted(moved[j] for j in rows) for name, rows in lacking.items()}
         folders_text = "\n".join(all_rels).encode()
         stamps_text = "\n".join(all_stamps).encode()
         head = {
@@ -372,6 +419,8 @@ class RowIndex:
             "folders": len(folders_text),
             "stamps": len(stamps_text),
             "datetimes": sorted(datetimes),
+            "absent": lacking if absent is not None else None,
+            "extra": dict(extra or {}),
         }
         body = json.dumps(columns, separators=(",", ":")).encode()
         payload = json.dumps(head).encode() + b"\n" + folders_text + stamps_text + body
@@ -402,6 +451,40 @@ class RowIndex:
                 )
 
 
+def walk(
+    path: str | os.PathLike[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    *,
+    strict: bool = False,
+    on_skip: Callable[[str, str], None] | None = None,
+) -> tuple[Storage, list[tuple[str, tuple[Any, ...]]], bool] | None:
+    """The trial folders at or below ``path`` with the stamps an index keys them by.
+
+    Args:
+        path, storage_options, strict, on_skip: as for
+            :func:`votakvot.reading.iter_trial_dirs`.
+
+    Returns:
+        ``(storage, [(folder, stamp), ...], complete)``: folders are the storage's
+        own paths (``storage.to_url`` makes them URLs), newest first; ``complete``
+        is False for a glob (the walk saw part of the root). ``None`` for stores
+        that give no cheap stamp (FTP, SFTP, ``memory://``).
+    """
+    from . import reading
+    from .layout import YAML_NAME
+
+    storage, pattern = reading._open_walk(path, storage_options)
+    root, sep = storage.root, storage.sep
+    skip = reading._skipper(strict, on_skip)
+    try:
+        found = storage.stamp_folders(root, YAML_NAME, SIDE_FILES, skip)
+    except NotImplementedError:
+        return None
+    if pattern is None:
+        return storage, list(found), True
+    return storage, [(f, s) for f, s in found if reading._matches(pattern, root, f, sep)], False
+
+
 Part = tuple[dict[str, list[Any]], int, list[tuple[type, str, str]], list[str], list[bool]]
 """Rows read by a report: columns, count, errors, each row's folder, whether it may be cached."""
 Collect = Callable[[list[str], bool, "Mapping[str, Any] | None"], list[Part]]
@@ -420,19 +503,11 @@ def cached_report_parts(
     Returns ``None`` for stores that give no cheap stamp (FTP, SFTP): the caller
     reads every record as without a cache.
     """
-    from . import reading
-    from .layout import YAML_NAME
-
-    storage, pattern = reading._open_walk(path, storage_options)
-    root, sep = storage.root, storage.sep
-    try:
-        walk = storage.stamp_folders(root, YAML_NAME, SIDE_FILES, reading._skipper(strict))
-    except NotImplementedError:
+    walked = walk(path, storage_options, strict=strict)
+    if walked is None:
         return None
-    if pattern is None:
-        found = list(walk)
-    else:
-        found = [(f, s) for f, s in walk if reading._matches(pattern, root, f, sep)]
+    storage, found, complete = walked
+    root = storage.root
     index = RowIndex(storage, "report-full" if full else "report")
     index.load()
     hits, misses = index.split(found)
@@ -448,7 +523,7 @@ def cached_report_parts(
     parts = collect(list(by_url), full, storage_options)
     new, folders, stamps, keep = _joined(parts, by_url)
     try:
-        index.save(hits, new, folders, stamps, keep, pattern is None, (f for f, _ in misses))
+        index.save(hits, new, folders, stamps, keep, complete, (f for f, _ in misses))
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         # A row JSON cannot write after all: the report stands, the index waits.
         log.warning("votakvot: the report index of %s not saved (%s)", storage.shown(root), exc)
