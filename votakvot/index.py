@@ -187,6 +187,10 @@ class RowIndex:
     def _rel_at(self, pos: int) -> str:
         return self._rels[pos]
 
+    def folder(self, pos: int) -> str:
+        """The folder (this storage's own path) of the cached row at ``pos``."""
+        return self._folder(self._rels[pos])
+
     def _folder(self, rel: str) -> str:
         return self._prefix + rel if rel else self.storage.root
 
