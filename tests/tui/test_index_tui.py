@@ -87,3 +87,11 @@ async def test_unwritable_cache_folder_still_shows_every_row(
     monkeypatch.setenv(index.CACHE_ENV, str(blocker / "cache"))
     assert len(await _rows(root)) == 6
     assert len(await _rows(root)) == 6
+
+
+def test_no_cache_option() -> None:
+    """``votakvot-tui --no-cache`` asks for an app that reads every record."""
+    from votakvot_tui.__main__ import parse_args
+
+    assert parse_args(["results", "--no-cache"]).no_cache is True
+    assert parse_args(["results"]).no_cache is False
