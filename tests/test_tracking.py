@@ -101,7 +101,8 @@ def test_attach_refuses_names_outside_the_folder(root: Path, name: str) -> None:
 
 
 def test_readme_meter_example(root: Path) -> None:
-    """``meter`` rows land in CSV files with an ``at`` column, all rows kept in order."""
+    """``meter`` rows land in CSV files with an ``at_us`` column (integer microseconds),
+    all rows kept in order."""
 
     @votakvot.track()
     def train():
@@ -114,8 +115,9 @@ def test_readme_meter_example(root: Path) -> None:
     files = sorted(folder.glob("votakvot.metrics.*.csv"))
     assert len(files) == 2
     lines = files[0].read_text().splitlines()
-    assert lines[0] == "at,step,loss"
+    assert lines[0] == "at_us,step,loss"
     assert len(lines) == 1001
+    assert all(line.split(",")[0].isdigit() for line in lines[1:])
     assert [int(line.split(",")[1]) for line in lines[1:]] == list(range(1000))
     assert files[1].read_text().splitlines()[1].endswith(",metric value")
 
@@ -132,7 +134,7 @@ def test_metrics_are_flushed_while_the_trial_runs(root: Path) -> None:
         seen.extend(p.read_text() for p in folder.glob("votakvot.metrics.*.csv"))
 
     train()
-    assert seen and seen[0].splitlines()[0] == "at,loss"
+    assert seen and seen[0].splitlines()[0] == "at_us,loss"
 
 
 def test_running_state_is_written_while_the_call_lasts(root: Path) -> None:
