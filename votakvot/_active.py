@@ -18,6 +18,7 @@ import functools
 import io
 import itertools
 import logging
+import operator
 import threading
 import time
 import uuid
@@ -549,17 +550,20 @@ def metric_csv(key: tuple[str, ...], rows: list[tuple[Any, ...]], *, header: boo
         rows = [row[1:] for row in rows]
         names = key
     elif type(rows[0][0]) is int and AT_US not in key:
-        if any(type(row[0]) is not int for row in rows):
+        if set(map(type, map(_first, rows))) != {int}:  # C loops: no Python frame a row
             rows = [(row[0] if type(row[0]) is int else _as_us(row[0]), *row[1:]) for row in rows]
         names = (AT_US, *key)
     else:
-        if any(type(row[0]) is int for row in rows):
+        if int in set(map(type, map(_first, rows))):
             rows = [(row[0] / 1e6 if type(row[0]) is int else row[0], *row[1:]) for row in rows]
         names = ("at", *key)
     text = _csv_rows(rows)
     if header:
         text = _csv_rows([names]) + text
     return text
+
+
+_first = operator.itemgetter(0)
 
 
 def _as_us(at: Any) -> int:
