@@ -285,6 +285,8 @@ class GitWatch:
         self._scanned_at = 0.0
         self._scan_cost = 0.0
         self._state: dict[str, Any] = {}
+        self.cwd: str | None = None
+        """The cwd the last check read (``system.cwd`` of the same trial reuses it)."""
         self.refreshes = 0
         """How many times git was run (for tests and benchmarks)."""
         self.scans = 0
@@ -294,6 +296,7 @@ class GitWatch:
         """The git state now: the same dict as last time unless something changed."""
         with self._lock:
             where = _where(self._dotgit_dirs)
+            self.cwd = where[0]
             if where != self._where:
                 return self._refresh(where)
             if _stats(self._repo_paths) != self._repo_stats:
@@ -385,6 +388,16 @@ def _git_state() -> dict[str, Any]:
     return state
 
 
+def _cwd() -> str:
+    """The cwd: the one the git check of this ``collect`` just read, else ``getcwd``."""
+    token = getattr(_pass, "token", None)
+    if token is not None and getattr(_pass, "git_token", None) is token:
+        cwd = _watch.cwd
+        if cwd is not None:
+            return cwd
+    return os.getcwd()
+
+
 def _git_field(name: str) -> Provider:
     def provider() -> Any:
         return _git_state().get(name)
@@ -426,7 +439,7 @@ providers: dict[str, Provider] = {
     "system.machine": _const(platform.machine),
     "system.platform": _const(platform.platform),
     "system.user": _user,
-    "system.cwd": os.getcwd,
+    "system.cwd": _cwd,
     "python.version": _const(platform.python_version),
     "python.implementation": _const(platform.python_implementation),
     "python.executable": _const(lambda: sys.executable),

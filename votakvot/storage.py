@@ -401,7 +401,13 @@ class LocalStorage(Storage):
         return os.path.join(*parts)
 
     def makedirs(self, path: str) -> None:
-        os.makedirs(path, exist_ok=True)
+        try:
+            os.mkdir(path)  # the usual case, a new trial's folder: one system call
+        except FileNotFoundError:
+            os.makedirs(path, exist_ok=True)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise
 
     def write_atomic(self, path: str, data: bytes) -> None:
         # Raw os calls: open() would also probe for a terminal and set up buffering,
