@@ -68,9 +68,10 @@ JUST_WRITTEN = textwrap.dedent(
 
     for i in range(int(sys.argv[2])):
         f(i, 0.5, "x" * (i % 5))
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     frame = votakvot.load_report(sys.argv[1])
-    print(json.dumps({"load_s": time.perf_counter() - t, "rows": len(frame)}))
+    print(json.dumps({"load_s": time.perf_counter() - t, "cpu_s": time.process_time() - c,
+                      "rows": len(frame)}))
     """
 )
 
@@ -81,12 +82,14 @@ LOAD = textwrap.dedent(
     t0 = time.perf_counter()
     import json, sys
     import pandas, votakvot
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     kwargs = {} if sys.argv[2] == "default" else {"cache": sys.argv[2] == "cache"}
     frame = votakvot.load_report(sys.argv[1], **kwargs)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
+    import resource
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)  # the forked helper of big reports
     print(json.dumps({"rows": len(frame), "import_s": t1 - t0, "load_s": t2 - t1,
-                      "total_s": t2 - t0}))
+                      "total_s": t2 - t0, "cpu_s": c2 - c1 + child.ru_utime + child.ru_stime}))
     """
 )
 
@@ -128,7 +131,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--tui", type=int, default=100000, help="trials for the dashboard; 0: skip")
     parser.add_argument("--just-written", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--out", default=str(HERE / "results" / "index.md"))
     args = parser.parse_args()
     before, ours = Path(args.before), HERE.parent
@@ -147,7 +150,10 @@ def main() -> None:
     load_start = os.getloadavg()[0]
 
     # 1. just written, in-process (W3)
-    rows = ["| reader | trials | load_report s (median) | runs |", "|---|---:|---:|---|"]
+    rows = [
+        "| reader | trials | load_report s (median) | CPU s | runs |",
+        "|---|---:|---:|---:|---|",
+    ]
     for name, checkout in (("this", ours), ("before", before)):
 
         def once(checkout: Path = checkout) -> dict:
@@ -163,15 +169,18 @@ def main() -> None:
 
         res = median_runs(once, args.repeat)
         assert res["rows"] == args.just_written, res
-        rows.append(f"| {name} | {args.just_written:,} | {res['load_s']:.3f} | {res['runs']} |")
+        rows.append(
+            f"| {name} | {args.just_written:,} | {res['load_s']:.3f} | {res['cpu_s']:.3f} | "
+            f"{res['runs']} |"
+        )
         print(rows[-1])
     lines += ["## load_report of trials just written (same process, like the peers' W3)", ""]
     lines += [*rows, ""]
 
     # 2. fresh processes
     rows = [
-        "| reader | trials | total s | import s | load s | runs (total s) |",
-        "|---|---:|---:|---:|---:|---|",
+        "| reader | trials | total s | import s | load s | load CPU s | runs (total s) |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for n in [int(s) for s in args.sizes.split(",") if s]:
         root = ensure_trials(before, data, n)
@@ -197,7 +206,7 @@ def main() -> None:
             assert res["rows"] == n, res
             rows.append(
                 f"| {name} | {n:,} | {res['total_s']:.2f} | {res['import_s']:.2f} | "
-                f"{res['load_s']:.2f} | {res['runs']} |"
+                f"{res['load_s']:.2f} | {res['cpu_s']:.2f} | {res['runs']} |"
             )
             print(rows[-1])
     lines += ["## load_report in a fresh process (imports included)", "", *rows, ""]

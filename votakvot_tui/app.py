@@ -100,6 +100,7 @@ class VotakvotApp(LaunchActions, App[None]):
         super().__init__()
         self.use_index = cache
         """Keep rows of local trials in votakvot's warm index between starts."""
+        self._index_to_save: tuple[RowCache, list[TrialRecord]] | None = None
         self.sources = [Source(p) for p in (paths or (".",))]
         """The PATH arguments."""
         self.store = TrialStore()
@@ -203,6 +204,7 @@ class VotakvotApp(LaunchActions, App[None]):
                 self.call_from_thread(self.apply, self._read_many(late), late, ())
         self.scanning = False
         self.call_from_thread(self.apply, [], [], ())
+        self._save_index()
 
     def _scan_indexed(self, cache: RowCache) -> list[str] | None:
         """The scan with the warm index: cached rows shown at once, the rest read
@@ -227,11 +229,19 @@ class VotakvotApp(LaunchActions, App[None]):
                 records = self._read_many(folders)
                 read += records
                 self.call_from_thread(self.apply, records, folders, (), measure(records))
+        self._index_to_save = (cache, read)  # saved once the table is whole
+        return [r.path for r in cache.cached] + cache.missed
+
+    def _save_index(self) -> None:
+        """Keep the rows just read in the warm index, after the table is whole."""
+        pending, self._index_to_save = self._index_to_save, None
+        if pending is None:
+            return
+        cache, read = pending
         try:
             cache.save(read)
         except Exception as exc:  # the table is whole; only the next start reads more
             log.warning("the dashboard's index not saved (%s)", exc)
-        return [r.path for r in cache.cached] + cache.missed
 
     def _spawn_helpers(self) -> list[subprocess.Popen[bytes]]:
         """Helper processes for a big scan, one per core (none if they cannot start)."""
