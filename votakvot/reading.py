@@ -37,6 +37,7 @@ from .exceptions import SkippedTrialWarning, TrialLoadError
 from .layout import MAX_RECORD, SIDE_FILE_LIMIT, YAML_NAME
 from .metrics import resolve_trial_path
 from .storage import (
+    LocalStorage,
     OnSkip,
     Storage,
     open_storage,
@@ -267,8 +268,10 @@ def read_records(
     paths = [storage.path_of(f) for f in folders]
     files = [storage.join(p, YAML_NAME) for p in paths]
     contents = storage.read_many(files, layout.MAX_RECORD)  # looked up now: tests lower it
-    for folder, path, raw in zip(folders, paths, contents):
-        name = shown_name(folder, YAML_NAME)  # text only: no connection to name a file
+    local = isinstance(storage, LocalStorage)
+    for folder, path, file, raw in zip(folders, paths, files, contents):
+        # text only, no connection to name a file; a local one is its own name
+        name = file if local else shown_name(folder, YAML_NAME)
         if isinstance(raw, FileNotFoundError) and storage.gone(path):
             continue  # deleted since the walk listed it: no longer a trial, nothing lost
         try:
