@@ -26,10 +26,10 @@ __all__ = ["track"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-RECORD_AFTER = 0.2
+RECORD_AFTER = 0.1
 """Seconds a tracked call runs before its ``running`` record is written (by the
 flusher thread, which looks every ``_flusher.CHECK_EVERY``: a viewer sees it running
-within ~0.3 s). A shorter call writes its record once, when it ends: half the
+within ~0.15 s). A shorter call writes its record once, when it ends: half the
 writes, and nobody could have seen the first one anyway. A call killed (SIGKILL,
 ``os._exit``, a crash) before then leaves no record; SIGTERM still records it."""
 

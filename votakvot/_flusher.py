@@ -22,7 +22,7 @@ __all__ = ["flusher"]
 
 logger = logging.getLogger("votakvot")
 
-CHECK_EVERY = 0.1
+CHECK_EVERY = 0.05
 """Seconds between the thread's looks for deferred ``running`` records that are due
 (see ``ActiveTrial.start(record_after=...)``); metrics still flush once a flush interval."""
 
