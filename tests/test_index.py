@@ -377,3 +377,30 @@ def test_object_store_rows_are_cached_by_etag(s3) -> None:
     assert len(frame) == 5
     assert sum(n.startswith("S") for n in frame["note"]) == 1
     pandas.testing.assert_frame_equal(frame, load_report(url, storage_options=options, cache=False))
+
+
+def test_shared_walk_finds_what_the_plain_walk_finds(tmp_path: Path) -> None:
+    """Half the walk in a forked helper: the same folders and stamps, its skips told here."""
+    from votakvot import storage as storage_module
+
+    root = tmp_path / "r"
+    for hour in range(12):
+        for n in range(3):
+            folder = root / "m" / "f" / "26-01-01" / f"10:{hour:02d}:00" / f"u{n}"
+            folder.mkdir(parents=True)
+            (folder / YAML_NAME).write_text("tid: x\nstate: done\nresult: 1\n")
+    fifos = []
+    for hour in (0, 1):  # one in each half of the walk
+        odd = root / "m" / "f" / "26-01-01" / f"10:{hour:02d}:00" / "fifo"
+        odd.mkdir()
+        os.mkfifo(odd / YAML_NAME)
+        fifos.append(str(odd / YAML_NAME))
+    plain_skips: list[tuple[str, str, str]] = []
+    plain = set(storage_module._stamp_local(str(root), YAML_NAME, lambda *a: plain_skips.append(a)))
+    shared_skips: list[tuple[str, str, str]] = []
+    shared = storage_module.stamp_local_shared(
+        str(root), YAML_NAME, lambda *a: shared_skips.append(a)
+    )
+    assert len(shared) == len(set(shared)) == len(plain) == 36
+    assert set(shared) == plain
+    assert sorted(s[0] for s in shared_skips) == sorted(s[0] for s in plain_skips) == fifos

@@ -461,12 +461,16 @@ def walk(
     *,
     strict: bool = False,
     on_skip: Callable[[str, str], None] | None = None,
+    shared: bool = False,
 ) -> tuple[Storage, list[tuple[str, tuple[Any, ...]]], bool] | None:
     """The trial folders at or below ``path`` with the stamps an index keys them by.
 
     Args:
         path, storage_options, strict, on_skip: as for
             :func:`votakvot.reading.iter_trial_dirs`.
+        shared: locally, walk half the tree in a forked helper process when that
+            is safe (no other threads): the ``stat`` calls are most of a warm
+            report. The folders then come in no particular order.
 
     Returns:
         ``(storage, [(folder, stamp), ...], complete)``: folders are the storage's
@@ -481,9 +485,14 @@ def walk(
     root, sep = storage.root, storage.sep
     skip = reading._skipper(strict, on_skip)
     try:
+        found: Iterable[tuple[str, tuple[Any, ...]]]
         found = storage.stamp_folders(root, YAML_NAME, SIDE_FILES, skip)
     except NotImplementedError:
         return None
+    if shared and isinstance(storage, LocalStorage):
+        from .storage import stamp_local_shared
+
+        found = stamp_local_shared(root, YAML_NAME, skip)
     if pattern is None:
         return storage, list(found), True
     return storage, [(f, s) for f, s in found if reading._matches(pattern, root, f, sep)], False
@@ -507,7 +516,7 @@ def cached_report_parts(
     Returns ``None`` for stores that give no cheap stamp (FTP, SFTP): the caller
     reads every record as without a cache.
     """
-    walked = walk(path, storage_options, strict=strict)
+    walked = walk(path, storage_options, strict=strict, shared=True)
     if walked is None:
         return None
     storage, found, complete = walked

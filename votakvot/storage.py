@@ -1003,49 +1003,106 @@ def _stamp_local(
     """
     stack = [root]
     while stack:
-        folder = stack.pop()
+        below: list[str] = []
+        yield from _stamp_folder(stack.pop(), name, on_skip, below)
+        below.reverse()  # pushed oldest first: the newest is popped next
+        stack.extend(below)
+
+
+def _stamp_folder(
+    folder: str, name: str, on_skip: OnSkip, below: list[str]
+) -> Iterator[tuple[str, tuple[int, int, int]]]:
+    """The trials of one folder (itself, and its subfolders that are leaves), newest
+    first; its other subfolders are added to ``below``, newest first."""
+    try:
+        fd = os.open(folder, _DIR_FLAGS)
+    except (FileNotFoundError, NotADirectoryError):
+        return  # gone since its parent was listed
+    except OSError as exc:
+        on_skip(folder, _unlistable(exc), "")
+        return
+    try:
         try:
-            fd = os.open(folder, _DIR_FLAGS)
-        except (FileNotFoundError, NotADirectoryError):
-            continue  # gone since its parent was listed
+            with os.scandir(fd) as entries:
+                names = sorted(e.name for e in entries)
         except OSError as exc:
             on_skip(folder, _unlistable(exc), "")
-            continue
-        try:
-            try:
-                with os.scandir(fd) as entries:
-                    names = sorted(e.name for e in entries)
-            except OSError as exc:
-                on_skip(folder, _unlistable(exc), "")
+            return
+        prefix = folder if folder.endswith(os.sep) else folder + os.sep
+        if name in names:
+            record = _record_stat(name, on_skip, fd, prefix)
+            if record is not None:
+                yield folder, (os.fstat(fd).st_mtime_ns, record.st_size, record.st_mtime_ns)
+        for entry in reversed(names):
+            if entry[0] == "." or entry in _SKIP_DIRS or entry == name:
                 continue
-            prefix = folder if folder.endswith(os.sep) else folder + os.sep
-            below: list[str] = []
-            if name in names:
-                record = _record_stat(name, on_skip, fd, prefix)
-                if record is not None:
-                    yield folder, (os.fstat(fd).st_mtime_ns, record.st_size, record.st_mtime_ns)
-            for entry in reversed(names):
-                if entry[0] == "." or entry in _SKIP_DIRS or entry == name:
-                    continue
-                try:
-                    st = os.stat(entry, dir_fd=fd, follow_symlinks=False)
-                except FileNotFoundError:
-                    continue
-                except OSError as exc:
-                    on_skip(prefix + entry, _unlistable(exc), "")
-                    continue
-                if not stat.S_ISDIR(st.st_mode):
-                    continue
-                if st.st_nlink != 2:
-                    below.append(prefix + entry)
-                    continue
-                record = _record_stat(f"{entry}{os.sep}{name}", on_skip, fd, prefix)
-                if record is not None:
-                    yield prefix + entry, (st.st_mtime_ns, record.st_size, record.st_mtime_ns)
-            below.reverse()  # pushed oldest first: the newest is popped next
-            stack.extend(below)
-        finally:
-            os.close(fd)
+            try:
+                st = os.stat(entry, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                on_skip(prefix + entry, _unlistable(exc), "")
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                continue
+            if st.st_nlink != 2:
+                below.append(prefix + entry)
+                continue
+            record = _record_stat(f"{entry}{os.sep}{name}", on_skip, fd, prefix)
+            if record is not None:
+                yield prefix + entry, (st.st_mtime_ns, record.st_size, record.st_mtime_ns)
+    finally:
+        os.close(fd)
+
+
+_SHARED_WALK = 8
+"""Folders of one level from which a walk is shared with a forked helper process."""
+
+
+def stamp_local_shared(
+    root: str, name: str, on_skip: OnSkip
+) -> list[tuple[str, tuple[int, int, int]]]:
+    """:func:`_stamp_local`, half of it in a forked helper process where that is safe.
+
+    Two ``stat`` calls per trial are most of a warm report of a big root, and most
+    of their time is the kernel's: the levels above the trials are listed here
+    until one has a few folders, then every other folder of it is walked by the
+    helper. Its skips are told here, after it. Order: not newest first.
+    """
+    from ._fork import ForkedCall, can_fork
+
+    if not can_fork():
+        return list(_stamp_local(root, name, on_skip))
+    found: list[tuple[str, tuple[int, int, int]]] = []
+    level = [root]
+    while level and len(level) < _SHARED_WALK:
+        deeper: list[str] = []
+        for folder in level:
+            found.extend(_stamp_folder(folder, name, on_skip, deeper))
+        level = deeper
+    if not level:
+        return found
+    child = ForkedCall(_stamp_quietly, level[1::2], name)
+    for folder in level[0::2]:
+        found.extend(_stamp_local(folder, name, on_skip))
+    theirs, skipped = child.result()
+    for path, reason, lead in skipped:
+        on_skip(path, reason, lead)
+    found.extend(theirs)
+    return found
+
+
+def _stamp_quietly(
+    folders: list[str], name: str
+) -> tuple[list[tuple[str, tuple[int, int, int]]], list[tuple[str, str, str]]]:
+    """The stamped walk of ``folders``, its skips kept to be told by the caller."""
+    skipped: list[tuple[str, str, str]] = []
+
+    def skip(path: str, reason: str, lead: str) -> None:
+        skipped.append((path, reason, lead))
+
+    found = [item for folder in folders for item in _stamp_local(folder, name, skip)]
+    return found, skipped
 
 
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
