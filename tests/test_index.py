@@ -404,3 +404,19 @@ def test_shared_walk_finds_what_the_plain_walk_finds(tmp_path: Path) -> None:
     assert len(shared) == len(set(shared)) == len(plain) == 36
     assert set(shared) == plain
     assert sorted(s[0] for s in shared_skips) == sorted(s[0] for s in plain_skips) == fifos
+
+
+def test_repeated_strings_are_packed_and_a_flipped_byte_is_caught(
+    tmp_path: Path, cache: Path
+) -> None:
+    """Columns of few distinct strings are stored as a table; a value changed inside
+    the file (same length, still valid JSON) fails the checksum and is read again."""
+    root = make_trials(tmp_path / "r", 70)
+    expected = load_report(root, cache=False)
+    load_report(root)
+    file = Path(index_of(root).file)
+    raw = file.read_bytes()
+    assert b'"table":["done"]' in raw
+    pandas.testing.assert_frame_equal(load_report(root), expected)
+    file.write_bytes(raw.replace(b'"table":["done"]', b'"table":["dune"]'))
+    pandas.testing.assert_frame_equal(load_report(root), expected)

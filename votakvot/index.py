@@ -35,6 +35,7 @@ import json
 import logging
 import os
 import time
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -158,9 +159,17 @@ class RowIndex:
             end + 1 + head["folders"],
             end + 1 + head["folders"] + head["stamps"],
         )
+        if zlib.crc32(memoryview(raw)[end + 1 :]) != head["crc32"]:
+            raise ValueError("its checksum does not match: damaged")
         rels = raw[end + 1 : a].decode().split("\n") if n else []
         stamps = raw[a:b].decode().split("\n") if n else []
         columns = json.loads(raw[b:])
+        for name, column in columns.items():
+            if type(column) is dict:  # repeated strings: a table and each row's place in it
+                table, codes = column["table"], column["codes"]
+                if type(table) is not list or type(codes) is not list:
+                    raise ValueError(f"column {name!r} is neither a list nor a table")
+                columns[name] = [table[i] for i in codes]
         if not (
             type(n) is int
             and len(rels) == n
@@ -426,8 +435,10 @@ class RowIndex:
             "absent": lacking if absent is not None else None,
             "extra": dict(extra or {}),
         }
-        body = json.dumps(columns, separators=(",", ":")).encode()
-        payload = json.dumps(head).encode() + b"\n" + folders_text + stamps_text + body
+        body = json.dumps({k: _packed(v) for k, v in columns.items()}, separators=(",", ":"))
+        rest = folders_text + stamps_text + body.encode()
+        head["crc32"] = zlib.crc32(rest)
+        payload = json.dumps(head).encode() + b"\n" + rest
         self._write(payload)
 
     def _write(self, payload: bytes) -> None:
@@ -496,6 +507,23 @@ def walk(
     if pattern is None:
         return storage, list(found), True
     return storage, [(f, s) for f, s in found if reading._matches(pattern, root, f, sep)], False
+
+
+def _packed(values: list[Any]) -> list[Any] | dict[str, list[Any]]:
+    """A column of few distinct strings as a table and codes: many times fewer string
+    objects for ``json.loads`` to make (states, functions, repeated params)."""
+    n = len(values)
+    if n < 64:
+        return values
+    table: dict[Any, int] = {}
+    for v in values:
+        if v is not None and type(v) is not str:
+            return values
+        if v not in table:
+            if len(table) >= n // 8:
+                return values
+            table[v] = len(table)
+    return {"table": list(table), "codes": [table[v] for v in values]}
 
 
 Part = tuple[dict[str, list[Any]], int, list[tuple[type, str, str]], list[str], list[bool]]
