@@ -17,7 +17,8 @@ A stamp that differs means the record is read again; rows of ``running`` trials
 (their state depends on the heartbeat and the clock), rows whose files changed
 within the last :data:`RACY_NS` (a file system's clock ticks coarsely), rows a
 reader warned about, and rows with values JSON cannot hold exactly are never
-cached. A missing, truncated or foreign index file is rebuilt without a word; a
+cached. A missing, truncated, damaged (its CRC-32 says) or foreign index file is
+rebuilt without a word; a
 cache folder that cannot be written is logged once and the report goes on.
 Several processes may save at once: each writes a temporary file and renames
 it, so a reader sees one whole index, and the last writer wins. Loading it is
