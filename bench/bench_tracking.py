@@ -148,6 +148,10 @@ def make_repo(folder: str, files: int) -> str:
 
 
 def run(python: str, code: str, *args: str, env: dict[str, str] | None = None) -> dict:
+    # The previous run's files (and their removal) are written back first: on a disk,
+    # their write-back would otherwise stall the file system calls of this run.
+    if hasattr(os, "sync"):
+        os.sync()
     with tempfile.TemporaryDirectory(prefix="votakvot-bench-", dir=TMP_DIR) as root:
         trials = os.path.join(root, "trials")
         extra = [make_repo(root, GIT_FILES)] if GIT_FILES and code is CALL_OVERHEAD else []
