@@ -10,6 +10,7 @@ config folder of its own, never the developer's ``~/.config/votakvot``.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -23,6 +24,11 @@ import votakvot
 from votakvot._config import get_config, set_config
 
 __all__ = ["ftp_server", "root", "sftp_server"]
+
+# Reports keep a warm index in the user's cache folder: never the tester's own
+# (this process's and every subprocess's), one fresh folder per test session.
+os.environ["VOTAKVOT_CACHE_DIR"] = tempfile.mkdtemp(prefix="votakvot-test-cache-")
+atexit.register(shutil.rmtree, os.environ["VOTAKVOT_CACHE_DIR"], ignore_errors=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -158,6 +158,7 @@ def test_a_running_bar_reaches_the_file_within_a_second_and_moves(root: Path) ->
     thread.start()
     try:
         wait_for(lambda: list((root).rglob("output.log")))
+        wait_for(lambda: list(root.rglob("votakvot.yaml")))  # written once the call ran 0.1 s
         folder = str(the_folder(root))
         wait_for(lambda: read_output(folder) == "step 0")
         steps[0].set()

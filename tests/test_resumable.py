@@ -139,7 +139,7 @@ def test_metrics_continue_across_a_resume(root: Path) -> None:
     seen = []
     for name in files:
         lines = (folder / name).read_text().splitlines()
-        assert lines[0] == "at,i"
+        assert lines[0] == "at_us,i"  # integer-microsecond stamps (issue 18)
         seen.extend(int(line.split(",")[1]) for line in lines[1:])
     # 1..15 from the first run (flushed when it failed), 11..20 replayed from the snapshot.
     assert sorted(set(seen)) == list(range(1, 21))

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 import votakvot
+from votakvot import _active, runners
 from votakvot import layout as _layout
-from votakvot import runners
 from votakvot._config import get_config, set_config
 
 
@@ -303,6 +303,12 @@ def test_process_runner_on_a_remote_root(use, sftp_server, tmp_path: Path) -> No
 
 
 def dies(x: int) -> int:
+    # Dies once its running record is written: a call killed sooner leaves none
+    # (see RECORD_AFTER in votakvot/_decorator.py).
+    record = Path(_active.current().url) / "votakvot.yaml"
+    deadline = time.monotonic() + 30
+    while not record.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
     os._exit(3)
 
 

@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -100,7 +101,8 @@ def test_attach_refuses_names_outside_the_folder(root: Path, name: str) -> None:
 
 
 def test_readme_meter_example(root: Path) -> None:
-    """``meter`` rows land in CSV files with an ``at`` column, all rows kept in order."""
+    """``meter`` rows land in CSV files with an ``at_us`` column (integer microseconds),
+    all rows kept in order."""
 
     @votakvot.track()
     def train():
@@ -113,8 +115,9 @@ def test_readme_meter_example(root: Path) -> None:
     files = sorted(folder.glob("votakvot.metrics.*.csv"))
     assert len(files) == 2
     lines = files[0].read_text().splitlines()
-    assert lines[0] == "at,step,loss"
+    assert lines[0] == "at_us,step,loss"
     assert len(lines) == 1001
+    assert all(line.split(",")[0].isdigit() for line in lines[1:])
     assert [int(line.split(",")[1]) for line in lines[1:]] == list(range(1000))
     assert files[1].read_text().splitlines()[1].endswith(",metric value")
 
@@ -131,16 +134,21 @@ def test_metrics_are_flushed_while_the_trial_runs(root: Path) -> None:
         seen.extend(p.read_text() for p in folder.glob("votakvot.metrics.*.csv"))
 
     train()
-    assert seen and seen[0].splitlines()[0] == "at,loss"
+    assert seen and seen[0].splitlines()[0] == "at_us,loss"
 
 
-def test_running_state_is_written_at_start(root: Path) -> None:
-    """votakvot.yaml exists with state ``running`` while the call is still going."""
+def test_running_state_is_written_while_the_call_lasts(root: Path) -> None:
+    """votakvot.yaml appears with state ``running`` while a call that lasts is still going
+    (written by the flusher once the call outlasts ``RECORD_AFTER``)."""
     during: list[dict] = []
 
     @votakvot.track()
     def slow():
-        during.append(yaml.safe_load((root / votakvot.tid() / "votakvot.yaml").read_text()))
+        record = root / votakvot.tid() / "votakvot.yaml"
+        deadline = time.monotonic() + 30
+        while not record.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        during.append(yaml.safe_load(record.read_text()))
 
     slow()
     assert during[0]["state"] == "running"

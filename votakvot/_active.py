@@ -16,7 +16,9 @@ import contextvars
 import datetime
 import functools
 import io
+import itertools
 import logging
+import operator
 import threading
 import time
 import uuid
@@ -81,8 +83,23 @@ parent_tid: Callable[[ActiveTrial | None], str | None] = _parent_tid
 a trial of the process that started it, and a forked copy of an ended trial is not."""
 
 
+_zone: tuple[float, float, datetime.timezone] = (0.0, 0.0, datetime.UTC)
+"""The local zone as ``now().astimezone()`` gives it, with the minute it holds for."""
+
+
 def _now() -> datetime.datetime:
-    return datetime.datetime.now().astimezone()
+    """Now, local time with its UTC offset: ``now().astimezone()``, whose ``localtime``
+    call was the dearest of a trial's three timestamps, made once a minute (zones
+    change offset on whole minutes)."""
+    global _zone
+    t = time.time()
+    start, end, zone = _zone
+    if not start <= t < end:
+        local = time.localtime(t)
+        zone = datetime.timezone(datetime.timedelta(seconds=local.tm_gmtoff), local.tm_zone)
+        start = t - t % 60
+        _zone = (start, start + 60, zone)
+    return datetime.datetime.fromtimestamp(t, zone)
 
 
 class ActiveTrial:
@@ -138,6 +155,8 @@ class ActiveTrial:
         self._info_dirty = False
         self._write_failed = False
         self._last_heartbeat = 0.0
+        self._record_due: float | None = None
+        """``perf_counter`` time from which the flusher writes the deferred ``running`` record."""
         self._token: contextvars.Token | None = None
         self.finished = False
         self.resumed_duration = 0.0
@@ -224,13 +243,23 @@ class ActiveTrial:
 
     # --- lifecycle ---------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, record_after: float = 0.0) -> None:
+        """Begin the trial: folder made, record written, hooks told.
+
+        Args:
+            record_after: write the ``running`` record only once the trial has run
+                this many seconds (from the flusher thread), so a call shorter than
+                that writes its record once, at its end. 0 writes it now.
+        """
         providers = self.config.meta_providers
         self.data["meta"] = meta.collect(providers)
         self.data["at"]["started"] = _now()
         self._t0 = time.perf_counter()
         self._guard("create the trial folder", lambda: self.storage.makedirs(self.path))
-        self.write_yaml()
+        if record_after > 0:
+            self._record_due = self._t0 + record_after
+        else:
+            self.write_yaml()
         self._token = _current.set(self)
         flusher.register(self)
         for hook in hooks:
@@ -297,7 +326,7 @@ class ActiveTrial:
         rows = self._metric_rows.get(tuple(fields))
         if rows is None:
             rows = self._metric_rows.setdefault(tuple(fields), [])
-        rows.append((time.time(), *fields.values()))
+        rows.append((time.time_ns() // 1000, *fields.values()))
 
     def flush_metrics(self) -> None:
         """Write the buffered rows out.
@@ -379,10 +408,29 @@ class ActiveTrial:
 
     # --- background ---------------------------------------------------------------
 
-    def background_flush(self, now: float) -> None:
-        """Called by the flusher thread: metrics, changed info, heartbeat when due."""
+    def publish_due(self, force: bool = False) -> None:
+        """Called by the flusher thread: write the deferred ``running`` record once the
+        call has lasted ``record_after`` (a viewer, or a kill, now sees it running)."""
+        due = self._record_due
+        if due is None or self.finished or (not force and time.perf_counter() < due):
+            return
+        with self._yaml_lock:
+            if self.finished or self._record_due is None:
+                return  # ended meanwhile: its final record was written instead
+            self._record_due = None
+            self._info_dirty = False  # the record written now has the info so far
+            self.write_yaml()
+
+    def background_flush(self, now: float, force: bool = False) -> None:
+        """Called by the flusher thread: metrics, changed info, heartbeat when due.
+
+        ``force`` (``flush_now``) writes a deferred record even before it is due."""
         if self.finished:
             return
+        if self._record_due is not None:
+            self.publish_due(force)
+            if self._record_due is not None:
+                return  # too short to show yet: its end writes everything at once
         self.flush_metrics()
         if self._info_dirty:
             self._info_dirty = False
@@ -483,27 +531,53 @@ class _AttachedFile:
 
 _NUMBERS = frozenset({int, float})
 
+AT_US = "at_us"
+"""The column of our time stamps: integer microseconds since the epoch. Readers turn
+it into ``at`` (float seconds), as older files wrote it; making the text of an
+integer costs a fraction of a float's ``repr``, the largest part of a flush."""
+
 
 def metric_csv(key: tuple[str, ...], rows: list[tuple[Any, ...]], *, header: bool) -> str:
     """CSV text of metered rows (``(at, *values)`` each) under the names ``key``.
 
-    When the user metered an ``at`` of their own, theirs is kept and ours dropped.
+    Our ``at`` is written as ``at_us`` (integer microseconds) when it is one (rows of
+    ``meter``), as ``at`` (float seconds) when not. When the user metered an ``at`` of
+    their own, theirs is kept and ours dropped; with an ``at_us`` of theirs ours is
+    written as ``at``, so readers never take theirs for ours.
     """
     user_at = "at" in key
     if user_at:
         rows = [row[1:] for row in rows]
+        names = key
+    elif type(rows[0][0]) is int and AT_US not in key:
+        if set(map(type, map(_first, rows))) != {int}:  # C loops: no Python frame a row
+            rows = [(row[0] if type(row[0]) is int else _as_us(row[0]), *row[1:]) for row in rows]
+        names = (AT_US, *key)
+    else:
+        if int in set(map(type, map(_first, rows))):
+            rows = [(row[0] / 1e6 if type(row[0]) is int else row[0], *row[1:]) for row in rows]
+        names = ("at", *key)
     text = _csv_rows(rows)
     if header:
-        text = _csv_rows([key if user_at else ("at", *key)]) + text
+        text = _csv_rows([names]) + text
     return text
 
 
+_first = operator.itemgetter(0)
+
+
+def _as_us(at: Any) -> int:
+    """A float time in seconds (a forked child's row) as integer microseconds."""
+    return round(at * 1_000_000)
+
+
 def _csv_rows(rows: list[tuple[Any, ...]]) -> str:
-    """CSV text of the rows; all-numeric batches (the usual metrics) skip the csv module."""
-    if {type(v) for row in rows for v in row} <= _NUMBERS:
-        fmt = ",".join(["%r"] * len(rows[0])) + "\n"
-        if all(len(row) == len(rows[0]) for row in rows):
-            return "".join([fmt % row for row in rows])
+    """CSV text of the rows; all-numeric batches (the usual metrics) skip the csv module
+    and are formatted by one ``%`` over all their values (no Python loop per row)."""
+    width = len(rows[0])
+    flat = tuple(itertools.chain.from_iterable(rows))
+    if len(flat) == width * len(rows) and set(map(type, flat)) <= _NUMBERS:
+        return ((",".join(["%r"] * width) + "\n") * len(rows)) % flat
     import csv
 
     buf = io.StringIO()

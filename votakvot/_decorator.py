@@ -11,6 +11,9 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import itertools
+import os
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,11 +21,17 @@ from . import _children, _source
 from ._active import ActiveTrial
 from ._config import Capture
 from ._naming import default_prefix, function_name
-from .layout import new_tid
 
 __all__ = ["track"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+RECORD_AFTER = 0.1
+"""Seconds a tracked call runs before its ``running`` record is written (by the
+flusher thread, which looks every ``_flusher.CHECK_EVERY``: a viewer sees it running
+within ~0.15 s). A shorter call writes its record once, when it ends: half the
+writes, and nobody could have seen the first one anyway. A call killed (SIGKILL,
+``os._exit``, a crash) before then leaves no record; SIGTERM still records it."""
 
 
 class _Binder:
@@ -49,19 +58,28 @@ class _Binder:
         )
         self.names = frozenset(self.kinds)
         self.required = frozenset(p.name for p in params if p.default is empty)
+        self.recorded = tuple(
+            (name, default) for name, default in self.by_keyword or () if not name.startswith("_")
+        )
+        """``by_keyword`` without the ``_private`` parameters, which are not recorded."""
+        positional = itertools.takewhile(
+            lambda p: p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD, params
+        )
+        self.positional = tuple(p.name for p in positional)
+        """Names the call may give by position, in order (with ``by_keyword`` only)."""
 
     def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        if (
-            not args
-            and self.by_keyword is not None
-            and kwargs.keys() <= self.names
-            and self.required <= kwargs.keys()
-        ):
-            return {
-                name: kwargs.get(name, default)
-                for name, default in self.by_keyword
-                if not name.startswith("_")
-            }
+        # Plain parameters given by position and/or keyword: Signature.bind's answer
+        # without its cost (it was the largest Python part of a short tracked call).
+        if self.by_keyword is not None and len(args) <= len(self.positional):
+            given = dict(zip(self.positional, args)) if args else kwargs
+            if args and kwargs:
+                if given.keys() & kwargs.keys():
+                    given = {}  # a parameter given twice: bind raises the TypeError
+                else:
+                    given.update(kwargs)
+            if given.keys() <= self.names and self.required <= given.keys():
+                return {name: given.get(name, default) for name, default in self.recorded}
         bound = self.signature.bind(*args, **kwargs)
         bound.apply_defaults()
         params: dict[str, Any] = {}
@@ -74,6 +92,46 @@ class _Binder:
             elif name != self.skip:
                 params[name] = value
         return {k: v for k, v in params.items() if not k.startswith("_")}
+
+
+class _Ids:
+    """Fresh trial uuids and the date/time part of tids, made cheaply.
+
+    A uuid4 per trial costs a ``getrandom`` call and a ``UUID`` object; instead each
+    process draws 122 random bits once (again after a fork) and counts up in the last
+    48 of them: still a valid version-4 uuid, unique in the process, and as unlikely
+    as a uuid4 to meet one of another process. The ``yy-mm-dd/HH:MM:SS`` text is made
+    once a second.
+    """
+
+    def __init__(self) -> None:
+        self._reseed()
+        self._second = -1
+        self._second_text = ""
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        random = int.from_bytes(os.urandom(16), "big")
+        # The top 80 bits, with uuid4's version (bits 76-79 = 4) and variant (62-63 = 10).
+        head = (random >> 48) & ~(0xF << 28) & ~(0x3 << 14) | (0x4 << 28) | (0x2 << 14)
+        text = f"{head:020x}"
+        self._prefix = f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-"
+        self._counter = itertools.count(random & 0xFFFFFFFFFFFF)
+
+    def next_uuid(self) -> str:
+        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
+
+    def folder_time(self) -> str:
+        """``yy-mm-dd/HH:MM:SS`` of now, local time (the tid's folders)."""
+        second = int(time.time())
+        if second != self._second:
+            self._second_text = time.strftime("%y-%m-%d/%H:%M:%S", time.localtime(second))
+            self._second = second
+        return self._second_text
+
+
+_ids = _Ids()
 
 
 def track(name: str | None = None, *, capture: Capture | None = None) -> Callable[[F], F]:
@@ -110,12 +168,18 @@ def track(name: str | None = None, *, capture: Capture | None = None) -> Callabl
         function = function_name(fn)
         source = _source.describe(fn)
 
+        # A generator's trial spans an iteration the consumer drives, item by item:
+        # it is shown running from its first item on, not after RECORD_AFTER.
+        generator = inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn)
+        record_after = 0.0 if generator else RECORD_AFTER
+
         def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> ActiveTrial | None:
             try:
                 params = binder(args, kwargs)
             except TypeError:
                 return None  # the call itself is wrong: let the function raise it
-            tid_, trial_uuid = new_tid(prefix)
+            trial_uuid = _ids.next_uuid()
+            tid_ = f"{prefix}/{_ids.folder_time()}/{trial_uuid}"
             trial = ActiveTrial(
                 tid_,
                 params,
@@ -124,7 +188,7 @@ def track(name: str | None = None, *, capture: Capture | None = None) -> Callabl
                 trial_id=trial_uuid,
                 source=source,
             )
-            trial.start()
+            trial.start(record_after=record_after)
             return trial
 
         wrapper: Callable[..., Any]

@@ -22,13 +22,17 @@ __all__ = ["flusher"]
 
 logger = logging.getLogger("votakvot")
 
+CHECK_EVERY = 0.05
+"""Seconds between the thread's looks for deferred ``running`` records that are due
+(see ``ActiveTrial.start(record_after=...)``); metrics still flush once a flush interval."""
+
 
 class Flushed(Protocol):
     """What the flusher keeps fresh: a running trial."""
 
     tid: str
 
-    def background_flush(self, now: float) -> None: ...
+    def background_flush(self, now: float, force: bool = False) -> None: ...
 
 
 class _Flusher:
@@ -82,16 +86,17 @@ class _Flusher:
             self._trials.discard(trial)
 
     def flush_now(self) -> None:
-        """Flush every running trial at once (tests, and before a process exits)."""
-        self._tick()
+        """Flush every running trial at once (tests, and before a process exits),
+        deferred records included."""
+        self._tick(force=True)
 
-    def _tick(self) -> None:
+    def _tick(self, force: bool = False) -> None:
         with self._lock:
             trials = list(self._trials)
         now = time.time()
         for trial in trials:
             try:
-                trial.background_flush(now)
+                trial.background_flush(now, force) if force else trial.background_flush(now)
             except Exception:
                 logger.exception("votakvot: background flush of trial %r failed", trial.tid)
         for handler in self.tick_handlers:
@@ -100,11 +105,31 @@ class _Flusher:
             except Exception:
                 logger.exception("votakvot: flusher handler %r failed", handler)
 
+    def _publish(self) -> None:
+        """Write the deferred ``running`` records that are due (between full ticks)."""
+        with self._lock:
+            trials = list(self._trials)
+        for trial in trials:
+            publish = getattr(trial, "publish_due", None)
+            if publish is None:
+                continue
+            try:
+                publish()
+            except Exception:
+                logger.exception("votakvot: writing the record of trial %r failed", trial.tid)
+
     def _run(self) -> None:
+        last = time.monotonic()
         while True:
-            self._wake.wait(get_config().flush_interval)
+            interval = get_config().flush_interval
+            woken = self._wake.wait(min(interval, CHECK_EVERY))
             self._wake.clear()
-            self._tick()
+            now = time.monotonic()
+            if woken or now - last >= interval:
+                last = now
+                self._tick()
+            else:
+                self._publish()
 
 
 flusher = _Flusher()

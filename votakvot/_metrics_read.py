@@ -52,6 +52,9 @@ def read_metrics_rows(raw: bytes, name: str, *, live: bool = True) -> list[dict[
     header = next(reader, None)
     if not header:
         return []
+    in_us = _in_us(header)
+    if in_us:
+        header = ["at", *header[1:]]
     rows = []
     for parts in reader:
         if len(parts) != len(header):
@@ -64,8 +67,16 @@ def read_metrics_rows(raw: bytes, name: str, *, live: bool = True) -> list[dict[
                 row[key] = float(cell)
             except ValueError:
                 continue
+        if in_us and "at" in row:
+            row["at"] = int(parts[0]) / 1e6 if parts[0].isdigit() else row["at"] / 1e6
         rows.append(row)
     return rows
+
+
+def _in_us(header: list[str]) -> bool:
+    """Whether a metric file's time stamps are ``at_us`` (integer microseconds, written
+    since votakvot 0.2) rather than ``at`` (float seconds): readers give ``at`` either way."""
+    return bool(header) and header[0] == "at_us" and "at" not in header
 
 
 def read_metrics_files(
@@ -143,6 +154,9 @@ def metrics_frame(
         frame = _read_csv(name, raw)
         if frame is None:
             continue
+        if _in_us(list(frame.columns)):
+            us = pandas.to_numeric(frame.pop("at_us"), errors="coerce")
+            frame.insert(0, "at", us / 1e6)
         if "at" in frame.columns and frame["at"].dtype.kind not in "if":
             at = pandas.to_numeric(frame["at"], errors="coerce")
             odd = int(at.isna().sum() - frame["at"].isna().sum())

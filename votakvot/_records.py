@@ -14,6 +14,11 @@ the whole document does. Sections that repeat across trials (``meta``,
 ``function``, ``votakvot``) are parsed once and copied (or shared, for readers
 that promise not to change them).
 
+Records made of ``key: value`` lines only (nearly all) take a faster path still:
+one regex checks and splits every line, ``meta`` is cut out and taken from the
+section cache, and short values (states, small numbers) are resolved once per
+process; any other shape goes the way described above.
+
 Nothing here executes code from a file: the fallback is the safe loader, which
 keeps tags that would as inert placeholders; :func:`parse_record` warns once per
 field about each (:class:`~votakvot.exceptions.UnreadableValueWarning`).
@@ -116,6 +121,9 @@ def _quoted(text: str) -> str:
     """
     if text[-1] != '"' or "\\u" in text or "\t" in text:
         raise _Fallback
+    inner = text[1:-1]
+    if "\\" not in inner and '"' not in inner and len(text) > 1:
+        return inner  # JSON without escapes: the text itself, as json.loads gives it
     try:
         value = json.loads(text)
     except ValueError:
@@ -343,9 +351,7 @@ def parse_record(raw: bytes, name: str, *, shared: bool = False) -> dict[str, An
     except RecursionError:
         raise TrialLoadError(name, "nested too deeply to be a trial record") from None
     if not isinstance(data, dict):
-        raise TrialLoadError(
-            name, f"expected a mapping of fields, found {type(data).__name__}"
-        )
+        raise TrialLoadError(name, f"expected a mapping of fields, found {type(data).__name__}")
     if found:
         _warn_placeholders(data, name)
     return data
@@ -394,13 +400,110 @@ def _warn_placeholders(data: dict[str, Any], name: str) -> None:
         )
 
 
+# A record made only of ``key: value`` and ``key:`` lines (no sequences, no quoted
+# keys, no comments): what the writer emits for nearly every trial.
+_KEY_LINES = re.compile(r"(?: *[^ \n\"#\-:][^:\n]*:(?: [^\n]+)?\n)*\Z")
+_KEY_LINE = re.compile(r"( *)([^ \n\"#\-:][^:\n]*):(?: ([^\n]+))?\n")
+_value_cache: dict[str, Any] = {}
+_VALUE_CACHED = 24
+"""Values up to this long (states, small numbers, repeated words) are resolved once."""
+
+
+_DEEPEST = 64
+"""Nesting beyond which the fast path leaves a text to the other readers."""
+_MISSING = object()
+_MUTABLE = (dict, list)
+
+
+def _key_lines(text: str) -> dict[str, Any] | None:
+    """The mapping of a text of key lines only, ``None`` if it is not one.
+
+    One regex checks every line and one splits them (both in C); the loop only
+    nests and converts. Values go through :func:`_value` (raising ``_Fallback``
+    for anything it does not resolve exactly like the safe loader).
+    """
+    if not _KEY_LINES.match(text):
+        return None
+    items = _KEY_LINE.findall(text)
+    root: dict[str, Any] = {}
+    stack: list[tuple[int, dict[str, Any]]] = [(0, root)]
+    depth, current = 0, root
+    keys = _key_cache
+    values = _value_cache
+    n = len(items)
+    for k in range(n):
+        pad, key, value = items[k]
+        indent = len(pad)
+        if indent != depth:
+            if indent > depth:
+                return None  # deeper without a "key:" line above
+            while stack[-1][0] > indent:
+                stack.pop()
+            if stack[-1][0] != indent:
+                return None
+            depth, current = stack[-1]
+        plain = keys.get(key)
+        if plain is None:
+            plain = _plain_key(key)
+        if not plain:
+            return None
+        if value:
+            if len(value) <= _VALUE_CACHED:
+                known = values.get(value, _MISSING)
+                if known is _MISSING:
+                    known = _value(value)
+                    if type(known) not in _MUTABLE:
+                        if len(values) >= _CACHE_LIMIT:
+                            values.clear()
+                        values[value] = known
+                current[key] = known
+            else:
+                current[key] = _value(value)
+        elif k + 1 < n and len(items[k + 1][0]) > indent:
+            child: dict[str, Any] = {}
+            current[key] = child
+            depth, current = len(items[k + 1][0]), child
+            stack.append((depth, child))
+            if len(stack) > _DEEPEST:
+                return None  # the loaders decide what is too deep
+        else:
+            current[key] = None
+    return root
+
+
+def _fast(text: str, shared: bool, found: list[_yaml.Placeholder]) -> dict[str, Any] | None:
+    """A record of key lines with its ``meta`` section cut out and taken from the
+    section cache; ``None`` when the text is in any other shape."""
+    start = text.find("\nmeta:\n")
+    try:
+        if start < 0:
+            return _key_lines(text)
+        after = _TOP.search(text, start + 7)
+        end = after.start() if after else len(text)
+        before = _key_lines(text[: start + 1])
+        rest = _key_lines(text[end:]) if after else {}
+        if before is None or rest is None or "meta" in before or "meta" in rest:
+            return None
+        meta = _parse_section("meta", text[start + 1 : end], shared, found)
+    except (_Fallback, _FullError):
+        return None
+    if len(meta) != 1 or "meta" not in meta:
+        return None
+    if not rest:
+        before.update(meta)
+        return before
+    return {**before, **meta, **rest}
+
+
 def _parse_text(text: str, shared: bool, found: list[_yaml.Placeholder]) -> Any:
     if text.isascii():
         simple = not _ASCII_SPECIAL.search(text)
     else:
-        simple = not (
-            _BREAKS.search(text) or _NON_PRINTABLE.search(text) or "\ufeff" in text
-        )
+        simple = not (_BREAKS.search(text) or _NON_PRINTABLE.search(text) or "\ufeff" in text)
+    if simple and text[:1] not in ("", " ", "\n"):
+        data = _fast(text, shared, found)
+        if data:
+            return data
     sections = _split_sections(text) if simple else None
     if sections:
         try:

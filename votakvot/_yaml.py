@@ -148,8 +148,9 @@ def _scalar(value: Any) -> str:
             return value
         if len(value) > 200 or not value.isprintable():
             raise _NotPlain  # line breaks, control or odd characters: PyYAML's styles
-        # A JSON string of printable characters is a valid YAML double-quoted scalar.
-        return json.dumps(value, ensure_ascii=False)
+        # A JSON string of printable characters is a valid YAML double-quoted scalar
+        # (json.dumps(value, ensure_ascii=False) without its 0.7 us of set-up).
+        return _json_string(value)
     if cls is bool:
         return "true" if value else "false"
     if cls is int:
@@ -173,6 +174,7 @@ def _scalar(value: Any) -> str:
 
 
 _INF = float("inf")
+_json_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
 _key_text: dict[str, str] = {}

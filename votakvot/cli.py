@@ -80,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
         help="fail (exit 3) when anything is skipped: an unreadable trial, a folder that "
         "cannot be listed, a record that is not a regular file",
     )
+    report.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="read every record; neither use nor update the warm index of unchanged "
+        "rows kept in ~/.cache/votakvot ($VOTAKVOT_CACHE_DIR)",
+    )
 
     show = commands.add_parser(
         "show",
@@ -358,6 +364,7 @@ def _report(args: argparse.Namespace) -> int:
         safe=not args.strict,
         storage_options=_options(args),
         attempts=args.attempts,
+        cache=not args.no_cache,
     )
     if args.query:
         try:

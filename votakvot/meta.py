@@ -38,6 +38,28 @@ logger = logging.getLogger("votakvot")
 Provider = Callable[[], Any]
 
 
+class _Process:
+    """This process's pid and generation, refreshed in a forked child: a per-process
+    cache compares one integer instead of asking the kernel for the pid every trial."""
+
+    pid = os.getpid()
+    generation = 0
+
+    @classmethod
+    def after_fork(cls) -> None:
+        cls.pid = os.getpid()
+        cls.generation += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_Process.after_fork)
+
+
+def _pid() -> int:
+    """The pid of this process (``os.getpid()`` without the system call)."""
+    return _Process.pid
+
+
 def per_process(fn: Provider) -> Provider:
     """Cache a provider's value for the life of the current process (recomputed after fork)."""
     return _PerProcess(fn)
@@ -62,15 +84,15 @@ class _PerProcess:
         self._lock = threading.Lock()
 
     def __call__(self) -> Any:
-        pid = os.getpid()
+        generation = _Process.generation  # changes in a forked child
         try:
-            return self._cache[pid]
+            return self._cache[generation]
         except KeyError:
             with self._lock:
-                if pid not in self._cache:
+                if generation not in self._cache:
                     self._cache.clear()
-                    self._cache[pid] = self.fn()
-                return self._cache[pid]
+                    self._cache[generation] = self.fn()
+                return self._cache[generation]
 
     def __reduce__(self) -> Any:
         # Decorated at a module's top level, the name now means this object: by reference.
@@ -215,9 +237,12 @@ def _where(dotgit_dirs: frozenset[str] = frozenset()) -> tuple[Any, ...]:
     except OSError:  # the cwd was removed: git cannot run there either
         return (None,)
     env = _git_env()
-    folder = cwd
-    while True:
-        dotgit = os.path.join(folder, ".git")
+    candidates = _dotgit_candidates.get(cwd)
+    if candidates is None:
+        if len(_dotgit_candidates) > 256:
+            _dotgit_candidates.clear()
+        candidates = _dotgit_candidates[cwd] = _candidates(cwd)
+    for dotgit in candidates:
         if _exists(dotgit):
             if dotgit in dotgit_dirs:
                 return (cwd, env, dotgit)
@@ -228,9 +253,21 @@ def _where(dotgit_dirs: frozenset[str] = frozenset()) -> tuple[Any, ...]:
             if stat.S_ISDIR(st.st_mode):
                 return (cwd, env, dotgit)
             return (cwd, env, dotgit, (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino))
+    return (cwd, env, None)
+
+
+_dotgit_candidates: dict[str, tuple[str, ...]] = {}
+"""Per cwd, the ``.git`` paths to look for, nearest first: the walk up made once."""
+
+
+def _candidates(cwd: str) -> tuple[str, ...]:
+    found = []
+    folder = cwd
+    while True:
+        found.append(os.path.join(folder, ".git"))
         parent = os.path.dirname(folder)
         if parent == folder:
-            return (cwd, env, None)
+            return tuple(found)
         folder = parent
 
 
@@ -272,6 +309,8 @@ class GitWatch:
         self._scanned_at = 0.0
         self._scan_cost = 0.0
         self._state: dict[str, Any] = {}
+        self.cwd: str | None = None
+        """The cwd the last check read (``system.cwd`` of the same trial reuses it)."""
         self.refreshes = 0
         """How many times git was run (for tests and benchmarks)."""
         self.scans = 0
@@ -281,6 +320,7 @@ class GitWatch:
         """The git state now: the same dict as last time unless something changed."""
         with self._lock:
             where = _where(self._dotgit_dirs)
+            self.cwd = where[0]
             if where != self._where:
                 return self._refresh(where)
             if _stats(self._repo_paths) != self._repo_stats:
@@ -372,6 +412,16 @@ def _git_state() -> dict[str, Any]:
     return state
 
 
+def _cwd() -> str:
+    """The cwd: the one the git check of this ``collect`` just read, else ``getcwd``."""
+    token = getattr(_pass, "token", None)
+    if token is not None and getattr(_pass, "git_token", None) is token:
+        cwd = _watch.cwd
+        if cwd is not None:
+            return cwd
+    return os.getcwd()
+
+
 class _GitField:
     """The provider of one ``git.*`` field: a class so that it pickles."""
 
@@ -433,12 +483,12 @@ providers: dict[str, Provider] = {
     "system.machine": _const(platform.machine),
     "system.platform": _const(platform.platform),
     "system.user": _user,
-    "system.cwd": os.getcwd,
+    "system.cwd": _cwd,
     "python.version": _const(platform.python_version),
     "python.implementation": _const(platform.python_implementation),
     "python.executable": _const(_executable),
     "python.virtualenv": _virtualenv,
-    "process.pid": os.getpid,
+    "process.pid": _pid,
 }
 
 
@@ -483,7 +533,7 @@ def collect(selected: dict[str, Provider] | None = None) -> dict[str, Any]:
         selected = {k: v for k, v in selected.items() if k.split(".", 1)[0] not in pins}
     _pass.token = object()
     try:
-        for key, provider in (providers if selected is None else selected).items():
+        for key, provider, parents, leaf in _plan(providers if selected is None else selected):
             try:
                 value = provider()
             except Exception as exc:
@@ -492,7 +542,6 @@ def collect(selected: dict[str, Provider] | None = None) -> dict[str, Any]:
             if value is None:
                 continue
             node = meta
-            *parents, leaf = key.split(".")
             for part in parents:
                 child = node.get(part)
                 if not isinstance(child, dict):
@@ -504,6 +553,27 @@ def collect(selected: dict[str, Provider] | None = None) -> dict[str, Any]:
     if pins:
         meta.update({k: v for k, v in pins.items() if v is not None})
     return meta
+
+
+_Plan = list[tuple[str, Provider, tuple[str, ...], str]]
+_plans: dict[int, tuple[tuple[tuple[str, Provider], ...], _Plan]] = {}
+
+
+def _plan(selected: dict[str, Provider]) -> _Plan:
+    """``selected`` with its dotted keys split, remade only when the dict changed
+    (``providers`` may be edited in place): splitting them was a third of ``collect``."""
+    items = tuple(selected.items())
+    known = _plans.get(id(selected))
+    if known is not None and known[0] == items:
+        return known[1]
+    plan: _Plan = []
+    for key, provider in items:
+        *parents, leaf = key.split(".")
+        plan.append((key, provider, tuple(parents), leaf))
+    if len(_plans) > 64:
+        _plans.clear()
+    _plans[id(selected)] = (items, plan)
+    return plan
 
 
 _warned: set[str] = set()

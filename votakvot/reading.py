@@ -38,6 +38,7 @@ from .exceptions import SkippedTrialWarning, TrialLoadError
 from .layout import ANNOTATIONS_NAME, MAX_RECORD, SIDE_FILE_LIMIT, YAML_NAME
 from .metrics import resolve_trial_path
 from .storage import (
+    LocalStorage,
     OnSkip,
     Storage,
     open_storage,
@@ -273,8 +274,10 @@ def read_records(
     sidecars = storage.read_many(
         [storage.join(p, ANNOTATIONS_NAME) for p in paths], ANNOTATIONS_LIMIT
     )
-    for folder, path, raw, sidecar in zip(folders, paths, contents, sidecars):
-        name = shown_name(folder, YAML_NAME)  # text only: no connection to name a file
+    local = isinstance(storage, LocalStorage)
+    for folder, path, file, raw, sidecar in zip(folders, paths, files, contents, sidecars):
+        # text only, no connection to name a file; a local one is its own name
+        name = file if local else shown_name(folder, YAML_NAME)
         if isinstance(raw, FileNotFoundError) and storage.gone(path):
             continue  # deleted since the walk listed it: no longer a trial, nothing lost
         try:

@@ -178,12 +178,15 @@ def _path(path: str | os.PathLike[str] | None) -> str | None:
 
 
 _Options = Mapping[str, Any] | None
-_Part = tuple[dict[str, list[Any]], int, list[tuple[type, str, str]]]
+_Part = tuple[dict[str, list[Any]], int, list[tuple[type, str, str]], list[str], list[bool]]
 
 
 def _collect(folders: list[str], full: bool, options: _Options = None) -> _Part:
-    """Report columns of some folders, and their errors as plain (picklable) tuples."""
+    """Report columns of some folders, their errors as plain (picklable) tuples, and
+    each row's folder and whether it was read without a warning (the index keeps those)."""
     errors: list[tuple[type, str, str]] = []
+    paths: list[str] = []
+    clean: list[bool] = []
 
     def rows() -> Iterator[dict[str, Any]]:
         for item in read_records(folders, options, shared=True):
@@ -193,11 +196,13 @@ def _collect(folders: list[str], full: bool, options: _Options = None) -> _Part:
             # Warned about by the caller: a forked child's own warnings would be lost.
             item._quiet = True
             yield trial_row(item, full)
+            paths.append(item.path)
+            clean.append(not item.unreadable)
             for name in item.unreadable:
                 errors.append((UnreadableFileWarning, item.unreadable_note(name), ""))
 
     columns, n = _columns(rows())
-    return columns, n, errors
+    return columns, n, errors, paths, clean
 
 
 PARALLEL_MIN = 3000
@@ -224,7 +229,7 @@ def _merge(parts: list[_Part]) -> tuple[dict[str, list[Any]], int]:
         return parts[0][0], parts[0][1]
     columns: dict[str, list[Any]] = {}
     total = 0
-    for part, n, _ in parts:
+    for part, n, *_ in parts:
         for name, values in part.items():
             column = columns.get(name)
             if column is None:
@@ -326,6 +331,7 @@ def load_report(
     *,
     storage_options: Mapping[str, Any] | None = None,
     attempts: bool = False,
+    cache: bool = True,
 ) -> pandas.DataFrame:
     """One row per trial at or below ``path``, oldest first (see the module for columns).
 
@@ -346,14 +352,23 @@ def load_report(
         attempts: also show the earlier attempts of calls that were run again
             (``state`` ``superseded``; ``full=True`` adds ``attempt``, ``ended_as``
             and ``superseded_by``). By default a call is one row: its latest attempt.
+        cache: use and update the warm index (:mod:`votakvot.index`): rows of
+            records unchanged since the last report are not read again.
+            ``False`` reads every record and leaves the index alone.
 
     Returns:
         A DataFrame with a default integer index; with no trials, an empty one
         that still has the base columns, so ``pandas.concat`` always works.
     """
-    folders = find_trial_dirs(_path(path), storage_options, strict=not safe)
-    parts = _collect_all(folders, full, storage_options)
-    for _, _, errors in parts:
+    parts = None
+    if cache:
+        from .index import cached_report_parts
+
+        parts = cached_report_parts(_path(path), full, not safe, storage_options, _collect_all)
+    if parts is None:
+        folders = find_trial_dirs(_path(path), storage_options, strict=not safe)
+        parts = _collect_all(folders, full, storage_options)
+    for _, _, errors, *_ in parts:
         for cls, name, reason in errors:
             if issubclass(cls, Warning):  # the row is kept; something of it is unknown
                 warnings.warn(name, cls, stacklevel=2)
@@ -378,9 +393,23 @@ def load_report(
             frame = frame[kept].reset_index(drop=True)
             n = len(frame)
     if n and frame["created"].dtype.kind == "M":
-        frame = frame.sort_values(["created", "tid"], kind="stable", na_position="last")
-        frame = frame.reset_index(drop=True)
+        frame = _oldest_first(frame)
     return frame
+
+
+def _oldest_first(frame: pandas.DataFrame) -> pandas.DataFrame:
+    """Sorted by ``created``, then ``tid``; without ties (the usual case) one numpy sort
+    of the times does it: factorizing 100,000 tids for nothing took longer."""
+    import numpy
+
+    times = frame["created"].array.asi8
+    order = numpy.argsort(times, kind="stable")
+    ordered = times[order]
+    no_nat = len(ordered) and ordered[0] != numpy.iinfo(numpy.int64).min  # NaT sorts first
+    if no_nat and (len(ordered) < 2 or bool((ordered[1:] != ordered[:-1]).all())):
+        return frame.take(order).reset_index(drop=True)
+    frame = frame.sort_values(["created", "tid"], kind="stable", na_position="last")
+    return frame.reset_index(drop=True)
 
 
 def query(frame: pandas.DataFrame, expr: str) -> pandas.DataFrame:

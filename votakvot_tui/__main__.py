@@ -33,6 +33,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="seconds between polls of remote URLs (default: 2)",
     )
     parser.add_argument("--no-watch", action="store_true", help="read once; do not follow changes")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="read every record; neither use nor update the warm index of rows kept in "
+        "~/.cache/votakvot ($VOTAKVOT_CACHE_DIR) for the next start",
+    )
     add_storage_option(parser)
     args = parser.parse_args(argv)
     if args.poll_interval <= 0:
@@ -66,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         watch=not args.no_watch,
         poll_interval=args.poll_interval,
         storage_options=dict(args.storage_options) or None,
+        cache=not args.no_cache,
     ).run()
     return 0
 

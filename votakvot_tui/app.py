@@ -38,6 +38,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from votakvot.storage import redact
 
 from .core.model import (
+    RowCache,
     Source,
     TrialRecord,
     TrialStore,
@@ -64,6 +65,8 @@ CHUNK = 2000
 """Trials read per batch after that, and per batch of live changes."""
 PROCESS_CHUNK = 1500
 """Trials per task of a helper process."""
+INDEXED_CHUNK = 20000
+"""Cached rows (from the warm index) put in the table per batch."""
 RECHECK_INTERVAL = 5.0
 """Seconds between re-reads of running trials (to notice ``stale`` ones)."""
 
@@ -95,8 +98,12 @@ class VotakvotApp(LaunchActions, App[None]):
         watch: bool = True,
         poll_interval: float = 2.0,
         storage_options: Mapping[str, Any] | None = None,
+        cache: bool = True,
     ) -> None:
         super().__init__()
+        self.use_index = cache
+        """Keep rows of local trials in votakvot's warm index between starts."""
+        self._index_to_save: tuple[RowCache, list[TrialRecord]] | None = None
         self.sources = [Source(p) for p in (paths or (".",))]
         """The PATH arguments."""
         self.store = TrialStore()
@@ -162,9 +169,20 @@ class VotakvotApp(LaunchActions, App[None]):
         # A full first batch hints at a big folder: helper processes parse it while
         # this thread is still walking it (see _read_in_processes).
         local = all(s.local for s in self.sources)
-        helpers = self._spawn_helpers() if local and len(first) >= FIRST_CHUNK else []
         done = set(first)
-        if helpers:
+        dirs: list[str] | None = None
+        if local and self.use_index:
+            cache = RowCache([s for s in self.sources if s.path not in self.missing])
+            if cache.open(done):
+                dirs = self._scan_indexed(cache)
+                if dirs is None:
+                    return
+        helpers = []
+        if dirs is None and local and len(first) >= FIRST_CHUNK:
+            helpers = self._spawn_helpers()
+        if dirs is not None:
+            pass
+        elif helpers:
             walked = itertools.chain.from_iterable(
                 iter_trial_dirs(s) for s in self.sources if s.path not in self.missing
             )
@@ -189,6 +207,44 @@ class VotakvotApp(LaunchActions, App[None]):
                 self.call_from_thread(self.apply, self._read_many(late), late, ())
         self.scanning = False
         self.call_from_thread(self.apply, [], [], ())
+        self._save_index()
+
+    def _scan_indexed(self, cache: RowCache) -> list[str] | None:
+        """The scan with the warm index: cached rows shown at once, the rest read
+        (in helper processes when many), then kept in the index for the next start.
+        Returns the folders shown, ``None`` if cancelled."""
+        worker = get_current_worker()
+        for start in range(0, len(cache.cached), INDEXED_CHUNK):
+            if worker.is_cancelled:
+                return None
+            rows = cache.cached[start : start + INDEXED_CHUNK]
+            self.call_from_thread(self.apply, rows, [r.path for r in rows], (), cache.widths)
+        read: list[TrialRecord] = []
+        helpers = self._spawn_helpers() if len(cache.missed) >= PROCESS_CHUNK else []
+        if helpers:
+            if self._read_in_processes(cache.missed, helpers, read) is None:
+                return None
+        else:
+            for start in range(0, len(cache.missed), CHUNK):
+                if worker.is_cancelled:
+                    return None
+                folders = cache.missed[start : start + CHUNK]
+                records = self._read_many(folders)
+                read += records
+                self.call_from_thread(self.apply, records, folders, (), measure(records))
+        self._index_to_save = (cache, read)  # saved once the table is whole
+        return [r.path for r in cache.cached] + cache.missed
+
+    def _save_index(self) -> None:
+        """Keep the rows just read in the warm index, after the table is whole."""
+        pending, self._index_to_save = self._index_to_save, None
+        if pending is None:
+            return
+        cache, read = pending
+        try:
+            cache.save(read)
+        except Exception as exc:  # the table is whole; only the next start reads more
+            log.warning("the dashboard's index not saved (%s)", exc)
 
     def _spawn_helpers(self) -> list[subprocess.Popen[bytes]]:
         """Helper processes for a big scan, one per core (none if they cannot start)."""
@@ -209,7 +265,10 @@ class VotakvotApp(LaunchActions, App[None]):
         return processes
 
     def _read_in_processes(
-        self, walked: Iterable[str], processes: list[subprocess.Popen[bytes]]
+        self,
+        walked: Iterable[str],
+        processes: list[subprocess.Popen[bytes]],
+        into: list[TrialRecord] | None = None,
     ) -> list[str] | None:
         """Parse trial folders in helper processes while they are still being found.
 
@@ -237,6 +296,8 @@ class VotakvotApp(LaunchActions, App[None]):
                     pickle.dump(chunk, process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                     process.stdin.flush()
                     records, widths = pickle.load(process.stdout)
+                    if into is not None:
+                        into.extend(records)
                     self.call_from_thread(self.apply, records, chunk, (), widths)
                     chunk = None
             except (OSError, EOFError, pickle.UnpicklingError) as exc:
@@ -277,6 +338,8 @@ class VotakvotApp(LaunchActions, App[None]):
             thread.join()
         while (left := take()) is not None:  # whatever failed helpers left
             records = self._read_many(left)
+            if into is not None:
+                into.extend(records)
             self.call_from_thread(self.apply, records, left, (), measure(records))
         return None if worker.is_cancelled else dirs
 

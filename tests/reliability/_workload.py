@@ -37,7 +37,7 @@ def payload(key: str) -> str:
 def work(worker: str, i: int, rows: int = 20, pause: float = 0.0, _journal: str = "") -> dict:
     """One trial: records its key everywhere a mix-up could put another trial's data."""
     key = f"{worker}:{i}"
-    journal(_journal, f"started {votakvot.tid()}")
+    journal(_journal, f"started {votakvot.tid()} {key}")
     votakvot.inform(key=key, worker=worker, i=i)
     for step in range(rows):
         votakvot.meter(key=key, step=step, value=i * 100_000 + step)

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "BASE_COLUMNS",
+    "RowCache",
     "Source",
     "TrialRecord",
     "TrialStore",
@@ -251,6 +252,99 @@ def read_and_measure(paths: Sequence[str]) -> tuple[list[TrialRecord], dict[str,
     """:func:`read_records` and :func:`measure` in one call (what a worker process runs)."""
     records = read_records(paths)
     return records, measure(records)
+
+
+class RowCache:
+    """The table's rows of local sources kept in votakvot's warm index between runs.
+
+    A second start of the dashboard on 100,000 trials then lists the folders and
+    reads only the records whose stamps changed (see :mod:`votakvot.index`);
+    the rows and their column widths come from the index file.
+
+    Args:
+        sources: the local sources of the app (each has its own index).
+    """
+
+    KIND = "tui"
+    """The index kind of the dashboard's rows (the report's rows differ)."""
+
+    def __init__(self, sources: Sequence[Source]) -> None:
+        self.sources = list(sources)
+        """The sources walked."""
+        self.cached: list[TrialRecord] = []
+        """Rows of records unchanged since the index was saved."""
+        self.widths: dict[str, int] = {}
+        """Column widths of :attr:`cached`, as :func:`measure` gives them."""
+        self.missed: list[str] = []
+        """Trial folders to read: new, changed, or not in the index."""
+        self._walks: list[tuple[Any, list[tuple[str, Any]], bool, list[int], Any]] = []
+
+    def open(self, skip: Iterable[str] = ()) -> bool:
+        """Walk the sources and split cached rows from folders to read; False if a
+        source's store gives no stamps (read everything as without an index).
+
+        Args:
+            skip: folders already read (not put in :attr:`cached` or :attr:`missed`).
+        """
+        from votakvot.index import RowIndex, walk
+
+        skipped = set(skip)
+        for source in self.sources:
+            walked = walk(source.path, on_skip=_log_skip)
+            if walked is None:
+                return False
+            storage, found, complete = walked
+            index = RowIndex(storage, self.KIND)
+            index.load()
+            hits, misses = index.split(found)
+            try:
+                rows = index.rows(hits)
+            except (ValueError, TypeError):  # a damaged index: read every record
+                index.clear()
+                hits, misses, rows = [], found, []
+            to_url = storage.to_url
+            for pos, values in zip(hits, rows):
+                path = to_url(index.folder(pos))
+                if path not in skipped:
+                    self.cached.append(TrialRecord(path, values))
+            self.missed += [u for u in (to_url(f) for f, _ in misses) if u not in skipped]
+            widths = index.extra.get("widths")
+            if isinstance(widths, dict):
+                for key, width in widths.items():
+                    if isinstance(width, int) and width > self.widths.get(key, -1):
+                        self.widths[key] = width
+            elif hits:
+                self.widths = measure(self.cached)
+            self._walks.append((storage, misses, complete, hits, index))
+        return True
+
+    def save(self, records: Iterable[TrialRecord]) -> None:
+        """Keep ``records`` (read after :meth:`open` walked) with the cached rows."""
+        by_path = {r.path: r for r in records}
+        for storage, misses, complete, hits, index in self._walks:
+            to_url = storage.to_url
+            read = [(f, s, by_path[u]) for f, s in misses if (u := to_url(f)) in by_path]
+            rows = [r for _, _, r in read]
+            names: dict[str, None] = {}
+            for record in rows:
+                names.update(dict.fromkeys(record.values))
+            columns = {n: [r.values.get(n) for r in rows] for n in names}
+            absent = {n: [i for i, r in enumerate(rows) if n not in r.values] for n in names}
+            widths = dict(self.widths)
+            for key, width in measure(rows).items():
+                if width > widths.get(key, -1):
+                    widths[key] = width
+            index.save(
+                hits,
+                columns,
+                [f for f, _, _ in read],
+                [s for _, s, _ in read],
+                [True] * len(read),
+                complete,
+                (f for f, _ in misses),
+                absent={n: v for n, v in absent.items() if v},
+                extra={"widths": widths},
+            )
 
 
 def _unreadable(path: str, reason: str) -> TrialRecord:
