@@ -505,6 +505,9 @@ class ViewSpec:
     """Descending order for ``sort``."""
     hide_constant: bool = False
     """Leave out columns whose value is the same in every shown row."""
+    attempts: bool = False
+    """Also show earlier attempts of calls run again (``superseded``), as
+    ``load_report(attempts=True)`` does; a query naming ``superseded`` shows them too."""
 
     @property
     def is_query(self) -> bool:
@@ -539,6 +542,9 @@ class View:
     hidden: list[str] = field(default_factory=list)
     """Columns left out because they are the same in every shown row."""
 
+
+SUPERSEDED = "superseded"
+"""The state of an earlier attempt of a call that a runner ran again."""
 
 MAX_WIDTH = 28
 """No column gets wider than this; longer values are cut with an ellipsis."""
@@ -647,10 +653,13 @@ class TrialStore:
         Returns ``None`` when cancelled half way.
         """
         rows = list(self.records.values())
+        text = spec.text.strip()
+        if not spec.attempts and SUPERSEDED not in text:
+            # A call run again is one row, its latest attempt, as in load_report.
+            rows = [r for r in rows if r.state != SUPERSEDED]
         total = len(rows)
         columns = self.shown_columns()
         error = ""
-        text = spec.text.strip()
         if text and is_query(text):
             try:
                 rows = query_rows(rows, text)

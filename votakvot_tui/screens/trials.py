@@ -88,6 +88,13 @@ class TrialsScreen(BaseScreen[None]):
             show=False,
             tooltip="Run this trial's function over lists of params",
         ),
+        Binding(
+            "A",
+            "attempts",
+            "Attempts",
+            show=False,
+            tooltip="Show or hide earlier attempts of calls run again (superseded)",
+        ),
         Binding("escape", "clear", "Clear", show=False, tooltip="Clear the marks, then the filter"),
     ]
 
@@ -259,6 +266,7 @@ class TrialsScreen(BaseScreen[None]):
             sort=self.spec.sort,
             reverse=self.spec.reverse,
             hide_constant=self.spec.hide_constant,
+            attempts=self.spec.attempts,
         )
 
     @on(Input.Submitted, "#filter")
@@ -288,6 +296,7 @@ class TrialsScreen(BaseScreen[None]):
             "sort": self.spec.sort,
             "reverse": self.spec.reverse,
             "hide_constant": self.spec.hide_constant,
+            "attempts": self.spec.attempts,
             **changes,
         }
         self.spec = ViewSpec(**values)
@@ -330,6 +339,15 @@ class TrialsScreen(BaseScreen[None]):
         self._set(hide_constant=not self.spec.hide_constant)
         self.notify(
             "hiding columns equal in every row" if self.spec.hide_constant else "all columns"
+        )
+
+    def action_attempts(self) -> None:
+        """Toggle showing the earlier (superseded) attempts of calls run again."""
+        self._set(attempts=not self.spec.attempts)
+        self.notify(
+            "showing earlier attempts (superseded)"
+            if self.spec.attempts
+            else "one row per call: its latest attempt"
         )
 
     # -------------------------------------------------------------- actions
