@@ -43,6 +43,7 @@ class _Flusher:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
+        self._idle = False
         self.tick_handlers: list[Callable[[], None]] = []
         """Called on every tick after the trials (captured output is drained so)."""
         self.fork_handlers: list[Callable[[list[Any]], None]] = []
@@ -60,11 +61,15 @@ class _Flusher:
         self._lock = threading.Lock()
         self._thread = None
         self._wake = threading.Event()
+        self._idle = False
 
     def register(self, trial: Flushed) -> None:
         with self._lock:
             self._trials.add(trial)
             self._start()
+            if self._idle:  # the thread sleeps a whole interval: back to short looks
+                self._idle = False
+                self._wake.set()
 
     def ensure_running(self) -> None:
         """Start the thread if it is not running (tick handlers have work for it)."""
@@ -122,7 +127,11 @@ class _Flusher:
         last = time.monotonic()
         while True:
             interval = get_config().flush_interval
-            woken = self._wake.wait(min(interval, CHECK_EVERY))
+            with self._lock:
+                # No trial: nothing can become due, so a long-lived process (a notebook)
+                # is woken once an interval, not 20 times a second.
+                self._idle = not self._trials
+            woken = self._wake.wait(interval if self._idle else min(interval, CHECK_EVERY))
             self._wake.clear()
             now = time.monotonic()
             if woken or now - last >= interval:
