@@ -50,17 +50,34 @@ def snapshot_key() -> bytes:
     except FileNotFoundError:
         pass
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return _read_key_file(path)
+    _create_key_file(path)
+    return _read_key_file(path)
+
+
+def _create_key_file(path: str) -> None:
+    """Write a new random key to a private temp file, then link it into place: a
+    process that reads the key never sees it half written, and when several
+    processes start at once (a pool's workers) the first link wins and all use it."""
     import secrets
 
+    temp = f"{path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        os.write(fd, (secrets.token_hex(32) + "\n").encode("ascii"))
+        try:
+            os.write(fd, (secrets.token_hex(32) + "\n").encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(temp, path)  # never replaces: another process's key stays
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links
+            if not os.path.exists(path):
+                os.replace(temp, path)
+                return
     finally:
-        os.close(fd)
-    return _read_key_file(path)
+        os.unlink(temp)
 
 
 def key_id(key: bytes) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import pickle
 import stat
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -366,3 +368,32 @@ def test_worker_settings_print_without_password(
     assert password not in repr(settings) and password not in str(settings)
     assert url.replace(f":{password}@", "@") in repr(settings)
     assert pickle.loads(pickle.dumps(settings)) == settings
+
+
+_KEY_RACE = """
+import sys
+from votakvot._userkey import snapshot_key
+print(snapshot_key().decode())
+"""
+
+
+def test_processes_making_the_key_at_once_share_one(tmp_path: Path) -> None:
+    """A pool's workers that all resume at first use make the key at the same moment:
+    none reads it half written, and all sign with the same key."""
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    env.pop("VOTAKVOT_SNAPSHOT_KEY", None)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _KEY_RACE],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
+    keys = {out.strip() for out, _ in outs}
+    assert len(keys) == 1 and len(keys.pop()) >= 32
+    assert os.listdir(tmp_path / "config" / "votakvot") == ["snapshot.key"]  # no temp left
