@@ -127,10 +127,14 @@ class _Flusher:
         last = time.monotonic()
         while True:
             interval = get_config().flush_interval
-            with self._lock:
-                # No trial: nothing can become due, so a long-lived process (a notebook)
-                # is woken once an interval, not 20 times a second.
-                self._idle = not self._trials
+            # No trial: nothing can become due, so a long-lived process (a notebook) is
+            # woken once an interval, not 20 times a second. No lock here: under gevent
+            # this thread is a greenlet started while register() holds the lock. Idle is
+            # set before the trials are looked at, so a trial registered meanwhile is
+            # either seen here or sees idle and wakes the thread.
+            self._idle = True
+            if self._trials:
+                self._idle = False
             woken = self._wake.wait(interval if self._idle else min(interval, CHECK_EVERY))
             self._wake.clear()
             now = time.monotonic()
