@@ -48,7 +48,7 @@ def make_trials(path: Path, n: int = 6) -> Path:
 
         @votakvot.track("mod/experiment")
         def experiment(one, two):
-            votakvot.inform(note=f"n{one}")
+            votakvot.inform(comment=f"n{one}")
             return one * two
 
         for i in range(n):
@@ -93,21 +93,21 @@ def test_second_report_equals_a_fresh_read_and_comes_from_the_index(trials: Path
         pandas.testing.assert_frame_equal(first, second)
         pandas.testing.assert_frame_equal(second, load_report(trials, full=full, cache=False))
     # the proof the second read used the index: a change its stamp cannot see is not seen
-    same_edit(records(trials)[0], "note: n", "note: X")
-    assert "X" not in "".join(load_report(trials)["note"])
-    assert sum(n.startswith("X") for n in load_report(trials, cache=False)["note"]) == 1
+    same_edit(records(trials)[0], "comment: n", "comment: X")
+    assert "X" not in "".join(load_report(trials)["comment"])
+    assert sum(n.startswith("X") for n in load_report(trials, cache=False)["comment"]) == 1
 
 
 def test_a_rewritten_record_is_read_again(trials: Path) -> None:
     """A record replaced (atomically, as votakvot writes) shows its new values."""
     load_report(trials)
     record = records(trials)[2]
-    text = record.read_text().replace("note: n", "note: changed-n")
+    text = record.read_text().replace("comment: n", "comment: changed-n")
     tmp = record.with_name("x.tmp")
     tmp.write_text(text)
     os.replace(tmp, record)
     age(trials, PAST + 60)
-    notes = list(load_report(trials)["note"])
+    notes = list(load_report(trials)["comment"])
     assert sum(n.startswith("changed-") for n in notes) == 1
 
 
@@ -115,9 +115,9 @@ def test_same_size_other_time_is_read_again(trials: Path) -> None:
     """An in-place edit keeping the size but not the time is noticed by the time alone."""
     load_report(trials)
     record = records(trials)[1]
-    same_edit(record, "note: n", "note: Y")
+    same_edit(record, "comment: n", "comment: Y")
     os.utime(record, (PAST + 5, PAST + 5))
-    assert sum(n.startswith("Y") for n in load_report(trials)["note"]) == 1
+    assert sum(n.startswith("Y") for n in load_report(trials)["comment"]) == 1
 
 
 def test_deleted_and_added_trials(trials: Path) -> None:
@@ -179,8 +179,8 @@ def test_fresh_and_running_trials_are_not_cached(tmp_path: Path, cache: Path) ->
     age(root)
     load_report(root)
     assert len(index_of(root)) == 1  # the done one only
-    same_edit(record, "note: n", "note: Z")
-    assert sum(n.startswith("Z") for n in load_report(root)["note"]) == 1
+    same_edit(record, "comment: n", "comment: Z")
+    assert sum(n.startswith("Z") for n in load_report(root)["comment"]) == 1
     make_trials(tmp_path / "fresh", 1)
     os.utime(records(tmp_path / "fresh")[0])  # written now
     load_report(tmp_path / "fresh")
@@ -326,7 +326,7 @@ def test_cli_no_cache_reads_every_record(trials: Path, cache: Path, capsys) -> N
     from votakvot import cli
 
     assert cli.main(["report", str(trials), "--format", "csv"]) == 0
-    same_edit(records(trials)[0], "note: n", "note: W")
+    same_edit(records(trials)[0], "comment: n", "comment: W")
     capsys.readouterr()
     assert cli.main(["report", str(trials), "--format", "csv"]) == 0
     assert ",W" not in capsys.readouterr().out
@@ -371,11 +371,11 @@ def test_object_store_rows_are_cached_by_etag(s3) -> None:
     pandas.testing.assert_frame_equal(load_report(url, storage_options=options), expected)
     records_ = sorted(f for f in fs.find("bucket/results") if f.endswith(YAML_NAME))
     text = fs.cat_file(records_[0]).decode()
-    fs.pipe_file(records_[0], text.replace("note: n", "note: S").encode())  # same size
+    fs.pipe_file(records_[0], text.replace("comment: n", "comment: S").encode())  # same size
     fs.rm(posixpath.dirname(records_[1]), recursive=True)
     frame = load_report(url, storage_options=options)
     assert len(frame) == 5
-    assert sum(n.startswith("S") for n in frame["note"]) == 1
+    assert sum(n.startswith("S") for n in frame["comment"]) == 1
     pandas.testing.assert_frame_equal(frame, load_report(url, storage_options=options, cache=False))
 
 
