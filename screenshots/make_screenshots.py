@@ -143,14 +143,20 @@ async def shoot_ab(root: str) -> list[str]:
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     demo = runpy.run_path(str(ROOT / "examples" / "demo.py"), run_name="demo")
-    root = tempfile.mkdtemp(prefix="votakvot-screenshots-")
+    base = tempfile.mkdtemp(prefix="votakvot-screenshots-")
+    root = os.path.join(base, "my-results")  # shown in the header as typed
     live = None
     try:
         demo["write_demo"](root)
         tag_best(root)
         live = demo["start_live"](root, 30.0)
         time.sleep(4)  # a few metric points and a heartbeat
-        saved = asyncio.run(shoot(root))
+        here = os.getcwd()
+        os.chdir(base)  # the header shows the path as typed: not a temp folder's name
+        try:
+            saved = asyncio.run(shoot("my-results"))
+        finally:
+            os.chdir(here)
         ab_root = os.path.join(root, "ab")
         os.environ.setdefault("VOTAKVOT_JOBS_DIR", os.path.join(root, "jobs"))
         saved += asyncio.run(shoot_ab(ab_root))
@@ -159,7 +165,7 @@ def main() -> None:
         if live is not None and live.poll() is None:
             live.terminate()
             live.wait(timeout=10)
-        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -133,12 +133,13 @@ class TrialsScreen(BaseScreen[None]):
         self.request_view(now=True)
 
     def _header_text(self) -> Text:
-        """``votakvot · /where/the/trials/are``: which results this is, always in view."""
+        """``votakvot  ./my-results``: which results this is, always in view, as the user
+        typed it (the command line, or the launcher's path)."""
         text = Text("votakvot", style="bold")
         text.append("  ")
         from votakvot.storage import redact  # a URL's password never shows
 
-        text.append(", ".join(s.base if s.local else redact(s.path) for s in self.host.sources))
+        text.append(", ".join(redact(s.path) for s in self.host.sources))
         text.no_wrap = True
         text.overflow = "ellipsis"
         return text
