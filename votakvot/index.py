@@ -40,6 +40,7 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from ._columns import join_columns
 from .storage import LocalStorage, Storage, redact, temp_name
 
 __all__ = [
@@ -616,21 +617,11 @@ def _joined(
     parts: list[Part], by_url: Mapping[str, tuple[str, tuple[Any, ...]]]
 ) -> tuple[dict[str, list[Any]], list[str], list[tuple[Any, ...]], list[bool]]:
     """The new rows of all parts as one set of columns, with their folders and stamps."""
-    columns: dict[str, list[Any]] = {}
+    columns, _ = join_columns((part, n) for part, n, *_ in parts)
     folders: list[str] = []
     stamps: list[tuple[Any, ...]] = []
     keep: list[bool] = []
-    total = 0
-    for part, n, _, urls, ok in parts:
-        for name, values in part.items():
-            column = columns.get(name)
-            if column is None:
-                column = columns[name] = [None] * total
-            column.extend(values)
-        total += n
-        for column in columns.values():
-            if len(column) < total:
-                column.extend([None] * (total - len(column)))
+    for _, _, _, urls, ok in parts:
         for url, fine in zip(urls, ok):
             folder, stamp = by_url[url]
             folders.append(folder)

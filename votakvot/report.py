@@ -27,6 +27,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from ._columns import join_columns
 from .exceptions import SkippedTrialWarning, TrialLoadError, UnreadableFileWarning
 from .reading import find_trial_dirs, read_records
 from .storage import open_storage, redact
@@ -227,19 +228,7 @@ def _collect_all(folders: list[str], full: bool, options: _Options) -> list[_Par
 def _merge(parts: list[_Part]) -> tuple[dict[str, list[Any]], int]:
     if len(parts) == 1:
         return parts[0][0], parts[0][1]
-    columns: dict[str, list[Any]] = {}
-    total = 0
-    for part, n, *_ in parts:
-        for name, values in part.items():
-            column = columns.get(name)
-            if column is None:
-                column = columns[name] = [None] * total
-            column.extend(values)
-        total += n
-        for column in columns.values():
-            if len(column) < total:
-                column.extend([None] * (total - len(column)))
-    return columns, total
+    return join_columns((part[0], part[1]) for part in parts)
 
 
 def load_trials(
