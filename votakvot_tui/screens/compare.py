@@ -12,7 +12,6 @@ and say little: they are folded into one row that ``m`` opens.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -25,7 +24,7 @@ from textual.worker import get_current_worker
 
 from ..core.labels import MAX_SHOWN, cap_message, short_middle, trial_labels
 from ..core.model import display
-from .base import ReadingScreen
+from .base import StoppableReadingScreen
 
 __all__ = ["CompareRead", "CompareScreen", "best_index", "compare_rows", "lower_is_better"]
 
@@ -219,7 +218,7 @@ def compare_rows(
     return out
 
 
-class CompareScreen(ReadingScreen[CompareRead]):
+class CompareScreen(StoppableReadingScreen[CompareRead]):
     """Fields in rows, trials in columns; opens on the rows that differ.
 
     Args:
@@ -237,6 +236,8 @@ class CompareScreen(ReadingScreen[CompareRead]):
     ]
 
     READ_GROUP = "compare"
+    PROGRESS_ID = "compare-progress"
+    PROGRESS_TEXT = "reading trials {done}/{total} · Esc: stop"
 
     def __init__(self, paths: list[str]) -> None:
         super().__init__()
@@ -254,8 +255,6 @@ class CompareScreen(ReadingScreen[CompareRead]):
         """Field -> value per trial."""
         self.reading = False
         """A read is under way (Escape stops it instead of leaving)."""
-        self._stopped = False
-        self._last_progress = 0.0
 
     def compose(self) -> ComposeResult:
         yield Label(f"comparing {len(self.paths)} trials", id="compare-title", markup=False)
@@ -277,40 +276,14 @@ class CompareScreen(ReadingScreen[CompareRead]):
             return not self.only_differences
         return True
 
-    def reload(self) -> None:
-        """Read the trials again (in a worker; Escape stops it)."""
-        self.reading = True
-        self._stopped = False
-        super().reload()
-
     def read(self) -> CompareRead:
         """The trials' labels and fields, with progress on the screen."""
         worker = get_current_worker()
         return compare_rows(self.paths, self._report, lambda: worker.is_cancelled)
 
-    def _report(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done == total or now - self._last_progress > 0.1:
-            self._last_progress = now
-            self.app.call_from_thread(self._progress, done, total)
-
-    def _progress(self, done: int, total: int) -> None:
-        if self.reading and done < total:
-            self.query_one("#compare-progress", Label).update(
-                f"reading trials {done}/{total} · Esc: stop"
-            )
-
     def show(self, read: CompareRead) -> None:
-        if read.cancelled and not self._stopped:
+        if not self._read_done(read.cancelled, read.read, len(self.paths)):
             return  # replaced by a newer read, which will show
-        self.reading = False
-        progress = self.query_one("#compare-progress", Label)
-        progress.update(
-            f"stopped after {read.read} of {len(self.paths)} trials · r: read again"
-            if read.cancelled
-            else ""
-        )
-        progress.set_class(not read.cancelled, "hidden")
         self.labels, self.fields = read.labels, read.fields
         self.draw()
 
@@ -402,8 +375,5 @@ class CompareScreen(ReadingScreen[CompareRead]):
 
     def action_back(self) -> None:
         """Stop a read under way; otherwise back to the trials."""
-        if self.reading:
-            self._stopped = True
-            self.workers.cancel_group(self, self.READ_GROUP)
-            return
-        self.dismiss(None)
+        if not self.stop_reading():
+            self.dismiss(None)

@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Label, Static
+from textual.widgets import Label, Static
 
-from .base import BaseModal
+from .base import ConfirmModal
 
 __all__ = ["ConfirmDeleteScreen"]
 
@@ -19,7 +17,7 @@ SHOWN = 5
 """Folders listed by name; the rest are counted."""
 
 
-class ConfirmDeleteScreen(BaseModal[bool]):
+class ConfirmDeleteScreen(ConfirmModal):
     """Asks before trial folders are removed; dismisses with ``True`` to delete.
 
     Args:
@@ -31,34 +29,22 @@ class ConfirmDeleteScreen(BaseModal[bool]):
         Binding("n,escape", "answer(False)", "No", tooltip="Keep them"),
     ]
 
+    YES = "Delete"
+    NO = "Keep"
+
     def __init__(self, paths: Sequence[str]) -> None:
-        super().__init__(classes="modal")
+        super().__init__()
         self.paths = list(paths)
         """The folders to delete."""
 
-    def compose(self) -> ComposeResult:
+    def body(self) -> ComposeResult:
         count = len(self.paths)
         listed = "\n".join(self.paths[:SHOWN])
         if count > SHOWN:
             listed += f"\n… and {count - SHOWN} more"
-        with Vertical(classes="dialog"):
-            yield Label(
-                f"Delete {count} trial folder{'s' * (count != 1)} from disk?",
-                classes="dialog-title",
-            )
-            yield Static(listed, markup=False, classes="dialog-body")
-            yield Static("This cannot be undone.", classes="warning")
-            with Horizontal(classes="buttons"):
-                yield Button("Delete", variant="error", id="yes")
-                yield Button("Keep", variant="primary", id="no")
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
-
-    def action_answer(self, yes: bool) -> None:
-        """Close with the answer."""
-        self.dismiss(yes)
+        yield Label(
+            f"Delete {count} trial folder{'s' * (count != 1)} from disk?",
+            classes="dialog-title",
+        )
+        yield Static(listed, markup=False, classes="dialog-body")
+        yield Static("This cannot be undone.", classes="warning")

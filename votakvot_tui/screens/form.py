@@ -1,15 +1,22 @@
-"""What the dashboard's forms (rerun, launch ab) share: Tab keys that never lose typing,
-and reading a field as a Python literal with a message that says what is allowed."""
+"""What the dashboard's forms (rerun, sweep, launch ab) share: Tab keys that never lose
+typing, reading a field as a Python literal with a message that says what is allowed,
+and (:class:`TrialForm`) filling a form from a trial's record."""
 
 from __future__ import annotations
 
 import ast
 import re
-from typing import Any
+from typing import Any, ClassVar
 
-from textual import events
+from textual import events, on
 from textual.binding import Binding
-from textual.widgets import Input
+from textual.widgets import Button, Input, Static
+
+from votakvot.layout import YAML_NAME
+
+from ..core.jobs import Job
+from ..core.runs import check_importable
+from .base import BaseModal
 
 __all__ = [
     "EARLY_FOCUS_KEYS",
@@ -17,6 +24,8 @@ __all__ = [
     "LITERAL_HELP",
     "EarlyKeys",
     "FormInput",
+    "TrialForm",
+    "import_problem",
     "literal_error",
     "read_literal",
 ]
@@ -186,3 +195,108 @@ def literal_error(text: str) -> str:
             return f"not a literal: quote text ({stripped!r}) or type {LITERAL_HELP}"
         return f"not a literal: type {LITERAL_HELP}"
     return ""
+
+
+def import_problem(function: str, cwd: str) -> str | None:
+    """Why ``function`` cannot run from ``cwd`` (it does not import in a fresh
+    interpreter there), with what to do about it; ``None`` when it imports."""
+    why = check_importable(function, cwd)
+    if why is None:
+        return None
+    return (
+        f"{function} is not importable from {cwd}: {why}. Run the dashboard from "
+        "the folder the trial ran in, or install its package"
+    )
+
+
+class TrialForm(BaseModal[Job | None]):
+    """A form filled from the record of the trial in ``path`` (rerun, sweep); dismisses
+    with the job Run started, or ``None``.
+
+    Rerun and sweep read the record, show its params as named fields and report
+    problems the same way; only the fields and what Run starts differ. The ids
+    ``#<PREFIX>-grid`` (the fields) and ``#<PREFIX>-error`` are the subclass's, and so
+    are :meth:`_show_record`, :meth:`_check_record` and a ``#cancel`` button.
+
+    Args:
+        path: the source trial's folder.
+    """
+
+    PREFIX: ClassVar[str]
+    """The form's id prefix: ``rerun`` or ``sweep``."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(classes="modal")
+        self.path = path
+        """The source trial."""
+        self.record: dict[str, Any] | None = None
+        """Its ``votakvot.yaml`` once read."""
+        self.checked = False
+        """The function imported fine in a fresh interpreter (or, for a rerun from a
+        folder of someone else's, the user was shown what Run would import and call)."""
+
+    def on_mount(self) -> None:
+        self.load()
+
+    def load(self) -> None:
+        """Read the trial and check its function imports (in a subprocess, so in a
+        worker: the form shows meanwhile)."""
+        self.run_worker(
+            self._load,
+            name="load",
+            group=self.PREFIX,
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _load(self) -> None:
+        read = self._read_record()
+        if read is not None:
+            self._check_record(*read)
+
+    def _check_record(self, record: dict[str, Any], function: str) -> None:
+        """In the worker: check the record names a function Run can start; then
+        ``_ready`` (or the reason shown)."""
+        raise NotImplementedError
+
+    def _read_record(self) -> tuple[dict[str, Any], str] | None:
+        """In the worker: read the trial, show its record; the record and its function,
+        or ``None`` (the reason shown) when there is no record or it names no function."""
+        from votakvot.trial import read_trial
+
+        trial = read_trial(self.path)
+        if trial is None:
+            self.app.call_from_thread(self.show_error, f"{self.path} has no {YAML_NAME}")
+            return None
+        record = dict(trial.data)
+        function = str(record.get("function") or "")
+        self.app.call_from_thread(self._show_record, record)
+        if not function:
+            self.app.call_from_thread(
+                self.show_error, f"{trial.tid} records no function: nothing to {self.PREFIX}"
+            )
+            return None
+        return record, function
+
+    def _show_record(self, record: dict[str, Any]) -> None:
+        """Fill the form from the record (on the event loop)."""
+        raise NotImplementedError
+
+    def show_error(self, text: str) -> None:
+        """Say what is wrong below the form."""
+        self.query_one(f"#{self.PREFIX}-error", Static).update(text)
+
+    def param_texts(self) -> dict[str, str]:
+        """Param name -> the text in its field."""
+        out = {}
+        for field in self.query(f"#{self.PREFIX}-grid Input"):
+            assert isinstance(field, Input)
+            if field.name:
+                out[field.name] = field.value
+        return out
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Close without running anything."""
+        self.dismiss(None)

@@ -7,7 +7,6 @@ are overlaid (the first in the table's order), with a note saying so.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -23,7 +22,7 @@ from textual.worker import get_current_worker
 from ..core.labels import MAX_SHOWN, cap_message, trial_label, trial_labels
 from ..messages import MetricsChanged
 from ..widgets.plot_canvas import PALETTE, Figure, PlotCanvas, Series
-from .base import ReadingScreen
+from .base import ReadingScreen, StoppableReadingScreen
 
 if TYPE_CHECKING:
     import pandas
@@ -165,7 +164,7 @@ def _thin(xs: list[Any], ys: list[Any], most: int) -> tuple[list[Any], list[Any]
     return [xs[i] for i in keep], [ys[i] for i in keep]
 
 
-class PlotScreen(ReadingScreen[PlotRead]):
+class PlotScreen(StoppableReadingScreen[PlotRead]):
     """Pick the series and the x axis on the left; the plot follows the files live.
 
     Args:
@@ -182,6 +181,8 @@ class PlotScreen(ReadingScreen[PlotRead]):
     ]
 
     READ_GROUP = "plot"
+    PROGRESS_ID = "plot-progress"
+    PROGRESS_TEXT = "reading metrics {done}/{total} trials · Esc: stop"
 
     def __init__(self, paths: list[str]) -> None:
         super().__init__()
@@ -205,9 +206,7 @@ class PlotScreen(ReadingScreen[PlotRead]):
         self._chosen: list[str] | None = None
         self._columns: list[str] = []
         self._x_options: list[str] = [ROW, AT]
-        self._stopped = False
         self._live_due = False
-        self._last_progress = 0.0
         self._legend = Text()
         self._cache: dict[tuple[str, str, str, int], tuple[list[Any], list[Any]] | None] = {}
 
@@ -231,41 +230,14 @@ class PlotScreen(ReadingScreen[PlotRead]):
     def on_mount(self) -> None:
         self.reload()
 
-    def reload(self) -> None:
-        """Read the metrics again (in a worker; Escape stops it)."""
-        self.reading = True
-        self._stopped = False
-        super().reload()
-
     def read(self) -> PlotRead:
         """The metrics read again, with progress on the screen."""
         worker = get_current_worker()
         return load_series(self.paths, self._report, lambda: worker.is_cancelled)
 
-    def _report(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done == total or now - self._last_progress > 0.1:
-            self._last_progress = now
-            self.app.call_from_thread(self._progress, done, total)
-
-    def _progress(self, done: int, total: int) -> None:
-        if self.reading and done < total:
-            self.query_one("#plot-progress", Label).update(
-                f"reading metrics {done}/{total} trials · Esc: stop"
-            )
-
     def show(self, read: PlotRead) -> None:
-        if read.cancelled and not self._stopped:
+        if not self._read_done(read.cancelled, read.read, len(self.paths)):
             return  # replaced by a newer read, which will show
-        self.reading = False
-        progress = self.query_one("#plot-progress", Label)
-        if read.cancelled:
-            progress.update(
-                f"stopped after {read.read} of {len(self.paths)} trials · r: read again"
-            )
-        else:
-            progress.update("")
-        progress.set_class(not read.cancelled, "hidden")
         self.frames = read.frames
         self.labels = read.labels
         self._cache.clear()
@@ -423,8 +395,5 @@ class PlotScreen(ReadingScreen[PlotRead]):
 
     def action_back(self) -> None:
         """Stop a read under way; otherwise back to where you were."""
-        if self.reading:
-            self._stopped = True
-            self.workers.cancel_group(self, self.READ_GROUP)
-            return
-        self.dismiss(None)
+        if not self.stop_reading():
+            self.dismiss(None)

@@ -11,27 +11,23 @@ import ast
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Static
 
-from votakvot.layout import YAML_NAME
-
-from ..core.jobs import Job, JobError
+from ..core.jobs import JobError
 from ..core.ownership import ForeignCode, foreign_code
 from ..core.runs import (
     LaunchError,
-    check_importable,
     format_value,
     not_rerunnable,
     rerun_command,
     trial_cwd,
 )
 from ..messages import LaunchAbAgain
-from .base import BaseModal
-from .form import EARLY_FOCUS_KEYS, EarlyKeys, FormInput, literal_error
+from .form import EARLY_FOCUS_KEYS, EarlyKeys, FormInput, TrialForm, import_problem, literal_error
 
 __all__ = ["RerunScreen", "extra_errors", "param_diff", "param_items"]
 
@@ -107,7 +103,7 @@ def _extra_values(extra: str) -> dict[str, Any]:
     return out
 
 
-class RerunScreen(EarlyKeys, BaseModal[Job | None]):
+class RerunScreen(EarlyKeys, TrialForm):
     """The params of the trial in ``path`` in a form; Run starts the new trial as a job.
 
     Args:
@@ -119,16 +115,10 @@ class RerunScreen(EarlyKeys, BaseModal[Job | None]):
         Binding("ctrl+s", "run", "Run", tooltip="Run the function with these params"),
         *EARLY_FOCUS_KEYS,
     ]
+    PREFIX = "rerun"
 
     def __init__(self, path: str) -> None:
-        super().__init__(classes="modal")
-        self.path = path
-        """The source trial."""
-        self.record: dict[str, Any] | None = None
-        """Its ``votakvot.yaml`` once read."""
-        self.checked = False
-        """The function imported fine in a fresh interpreter (or, for a folder of
-        someone else's, the user was shown what Run would import and call)."""
+        super().__init__(path)
         self.foreign: ForeignCode | None = None
         """What Run would run when the folder is not the user's own, else ``None``."""
 
@@ -147,26 +137,9 @@ class RerunScreen(EarlyKeys, BaseModal[Job | None]):
                 yield Button("Run", variant="primary", id="run", disabled=True, compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
 
-    def on_mount(self) -> None:
-        self.load()
-
-    @work(thread=True, exclusive=True, group="rerun", exit_on_error=False)
-    def load(self) -> None:
-        """Read the trial and check its function imports (in a subprocess)."""
-        from votakvot.trial import read_trial
-
-        trial = read_trial(self.path)
-        if trial is None:
-            self.app.call_from_thread(self.show_error, f"{self.path} has no {YAML_NAME}")
-            return
-        record = dict(trial.data)
-        function = str(record.get("function") or "")
-        self.app.call_from_thread(self._show_record, record)
-        if not function:
-            self.app.call_from_thread(
-                self.show_error, f"{trial.tid} records no function: nothing to rerun"
-            )
-            return
+    def _check_record(self, record: dict[str, Any], function: str) -> None:
+        """An ab run goes to its launch form; someone else's folder is shown, not imported
+        (importing would already run its code)."""
         if record.get("kind") == "ab":
             self.app.call_from_thread(self._to_launch_form, record)
             return
@@ -179,13 +152,9 @@ class RerunScreen(EarlyKeys, BaseModal[Job | None]):
         if foreign is not None:  # checking the import would already run the module
             self.app.call_from_thread(self._show_foreign, foreign)
             return
-        problem = check_importable(function, cwd)
+        problem = import_problem(function, cwd)
         if problem is not None:
-            self.app.call_from_thread(
-                self.show_error,
-                f"{function} is not importable from {cwd}: {problem}. Run the dashboard from "
-                "the folder the trial ran in, or install its package",
-            )
+            self.app.call_from_thread(self.show_error, problem)
             return
         self.app.call_from_thread(self._ready)
 
@@ -286,18 +255,7 @@ class RerunScreen(EarlyKeys, BaseModal[Job | None]):
         self.query_one("#run", Button).disabled = not (self.checked and valid)
         return valid
 
-    def show_error(self, text: str) -> None:
-        """Say what is wrong below the form."""
-        self.query_one("#rerun-error", Static).update(text)
-
-    def values(self) -> dict[str, str]:
-        """Param name -> the text in its field."""
-        out = {}
-        for field in self.query("#rerun-grid Input"):
-            assert isinstance(field, Input)
-            if field.id != "rerun-extra" and field.name:
-                out[field.name] = field.value
-        return out
+    values = TrialForm.param_texts  # the extra field has no name: not among them
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#run")
@@ -327,8 +285,3 @@ class RerunScreen(EarlyKeys, BaseModal[Job | None]):
             return
         self.app.notify(f"started {job.title} (job {job.id}; J shows its output)", title="Rerun")
         self.dismiss(job)
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        """Close without running anything."""
-        self.dismiss(None)

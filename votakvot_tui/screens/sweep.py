@@ -11,16 +11,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
-from votakvot.layout import YAML_NAME
-
-from ..core.jobs import Job, JobError
-from ..core.runs import LaunchError, check_importable, not_rerunnable, trial_cwd
+from ..core.jobs import JobError
+from ..core.runs import LaunchError, not_rerunnable, trial_cwd
 from ..core.sweep import (
     FIELD_HELP,
     MAX_TRIALS,
@@ -30,13 +28,12 @@ from ..core.sweep import (
     parse_axes,
     sweep_command,
 )
-from .base import BaseModal
-from .form import FOCUS_KEYS, FormInput
+from .form import FOCUS_KEYS, FormInput, TrialForm, import_problem
 
 __all__ = ["SweepScreen"]
 
 
-class SweepScreen(BaseModal[Job | None]):
+class SweepScreen(TrialForm):
     """The params of the trial in ``path`` as sweep fields; Run starts the sweep as a job.
 
     Args:
@@ -44,20 +41,12 @@ class SweepScreen(BaseModal[Job | None]):
     """
 
     CSS_PATH = "sweep.tcss"
+    PREFIX = "sweep"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", tooltip="Close without running anything"),
         Binding("ctrl+s", "run", "Run", tooltip="Start every combination as trials"),
         *FOCUS_KEYS,
     ]
-
-    def __init__(self, path: str) -> None:
-        super().__init__(classes="modal")
-        self.path = path
-        """The source trial."""
-        self.record: dict[str, Any] | None = None
-        """Its ``votakvot.yaml`` once read."""
-        self.checked = False
-        """The function imported fine in a fresh interpreter."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog sweep-dialog"):
@@ -79,26 +68,8 @@ class SweepScreen(BaseModal[Job | None]):
                 yield Button("Run", variant="primary", id="run", disabled=True)
                 yield Button("Cancel", id="cancel")
 
-    def on_mount(self) -> None:
-        self.load()
-
-    @work(thread=True, exclusive=True, group="sweep", exit_on_error=False)
-    def load(self) -> None:
-        """Read the trial and check its function imports (in a subprocess)."""
-        from votakvot.trial import read_trial
-
-        trial = read_trial(self.path)
-        if trial is None:
-            self.app.call_from_thread(self.show_error, f"{self.path} has no {YAML_NAME}")
-            return
-        record = dict(trial.data)
-        function = str(record.get("function") or "")
-        self.app.call_from_thread(self._show_record, record)
-        if not function:
-            self.app.call_from_thread(
-                self.show_error, f"{trial.tid} records no function: nothing to sweep"
-            )
-            return
+    def _check_record(self, record: dict[str, Any], function: str) -> None:
+        """An ab run is not swept; the function must import from where the trial ran."""
         if record.get("kind") == "ab":
             self.app.call_from_thread(
                 self.show_error, "an ab run is repeated from its launch form (E), not swept"
@@ -106,13 +77,7 @@ class SweepScreen(BaseModal[Job | None]):
             return
         problem = not_rerunnable(record)
         if problem is None:
-            cwd = trial_cwd(record)
-            why = check_importable(function, cwd)
-            if why is not None:
-                problem = (
-                    f"{function} is not importable from {cwd}: {why}. Run the dashboard from "
-                    "the folder the trial ran in, or install its package"
-                )
+            problem = import_problem(function, trial_cwd(record))
         if problem is not None:
             self.app.call_from_thread(self.show_error, problem)
             return
@@ -138,18 +103,7 @@ class SweepScreen(BaseModal[Job | None]):
         if first:
             first.first().focus()
 
-    def show_error(self, text: str) -> None:
-        """Say what is wrong below the form."""
-        self.query_one("#sweep-error", Static).update(text)
-
-    def fields(self) -> dict[str, str]:
-        """Param name -> the text in its field."""
-        out = {}
-        for field in self.query("#sweep-grid Input"):
-            assert isinstance(field, Input)
-            if field.name:
-                out[field.name] = field.value
-        return out
+    fields = TrialForm.param_texts
 
     def runner(self) -> str:
         """The runner chosen."""
@@ -215,8 +169,3 @@ class SweepScreen(BaseModal[Job | None]):
             return
         self.app.notify(f"started {count} trials (job {job.id}; J shows its output)", title="Sweep")
         self.dismiss(job)
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        """Close without running anything."""
-        self.dismiss(None)
