@@ -123,11 +123,16 @@ def steady_cursors(pilot: Pilot[Any]) -> None:
             widget.cursor_blink = False
 
 
-def cursor_on(pilot: Pilot[Any], folder: Path) -> None:
-    """Put the table's cursor on the trial in ``folder``."""
-    table = pilot.app.screen.query_one(TrialTable)
-    table.cursor = next(i for i, r in enumerate(table.view.rows) if r.path == str(folder))
+async def cursor_on(pilot: Pilot[Any], folder: Path) -> None:
+    """Put the table's cursor on the trial in ``folder``, and wait for the status bar to
+    say so (it follows the cursor a message later; a modal's snapshot shows it)."""
+    screen = pilot.app.screen
+    table = screen.query_one(TrialTable)
+    row = next(i for i, r in enumerate(table.view.rows) if r.path == str(folder))
+    table.cursor = row
     table.focus()
+    status = screen.query_one("#status")
+    await wait_for(pilot, lambda: f"row {row + 1}/" in str(status.render()))
 
 
 async def press_for(pilot: Pilot[Any], key: str, screen: type) -> Any:
@@ -157,7 +162,7 @@ async def query(pilot: Pilot[Any], w: dict[str, Path]) -> None:
 async def detail(pilot: Pilot[Any], w: dict[str, Path]) -> None:
     """A finished trial opens on its highlighted YAML (a failed one switches to its
     traceback as it is read, and the tab underline then lands by timing)."""
-    cursor_on(pilot, w["train0"])
+    await cursor_on(pilot, w["train0"])
     screen = await press_for(pilot, "enter", DetailScreen)
     await wait_for(pilot, lambda: screen.details)
     await settle(pilot)
@@ -249,7 +254,7 @@ async def resumable(pilot: Pilot[Any], w: dict[str, Path]) -> None:
 
 async def rerun(pilot: Pilot[Any], w: dict[str, Path]) -> None:
     """A trial's params in the rerun form, its function importable."""
-    cursor_on(pilot, w["train1"])
+    await cursor_on(pilot, w["train1"])
     screen = await press_for(pilot, "E", RerunScreen)
     await wait_for(pilot, lambda: screen.checked, timeout=60)
 
@@ -276,20 +281,26 @@ async def annotate(pilot: Pilot[Any], w: dict[str, Path]) -> None:
     pilot.app.apply(read_records([folder]), [folder], ())  # as the watcher would have it
     await wait_for(pilot, lambda: "tags" in pilot.app.screen.view.columns)
     await settle(pilot)
-    cursor_on(pilot, w["train2"])
+    await cursor_on(pilot, w["train2"])
     screen = await press_for(pilot, "T", AnnotateScreen)
     await wait_for(pilot, lambda: screen.current is not None)
 
 
 async def sweep(pilot: Pilot[Any], w: dict[str, Path]) -> None:
     """The sweep form over a trial's params: two lists, the count of trials."""
-    cursor_on(pilot, w["train1"])
+    await cursor_on(pilot, w["train1"])
     screen = await press_for(pilot, "S", SweepScreen)
     await wait_for(pilot, lambda: screen.checked, timeout=60)
     fields = {f.name: f for f in screen.query("#sweep-grid Input")}
     fields["lr"].value = "[0.05, 0.1, 0.2]"
     fields["seed"].value = "range(3)"
-    await wait_for(pilot, lambda: screen.count() == 9)
+    # What the screenshot shows, not only what the form would start: the count label
+    # and the Run button follow the fields through Input.Changed, a message later.
+    count = screen.query_one("#sweep-count")
+    run = screen.query_one("#run")
+    await wait_for(pilot, lambda: str(count.render()).startswith("9 trials") and not run.disabled)
+    run.focus()  # no text cursor in a field: where it stands depends on timing
+    await pilot.pause()
 
 
 SCREENS: dict[str, Before] = {

@@ -347,9 +347,8 @@ class TrialTable(ScrollView, can_focus=True):
             return
         index = max(0, min(index, rows - 1))
         if index != self.cursor:
-            self.cursor = index
+            self.cursor = index  # watch_cursor tells the screen
             self._scroll_cursor_into_view()
-            self.post_message(self.Highlighted(self, self.record))
 
     def action_cursor(self, delta: int) -> None:
         """Move the cursor by ``delta`` rows."""
@@ -390,6 +389,8 @@ class TrialTable(ScrollView, can_focus=True):
 
     def watch_cursor(self, old: int, new: int) -> None:
         self.refresh()
+        if self.view.rows:  # however the cursor moved (a key, a click, code): say so
+            self.post_message(self.Highlighted(self, self.record))
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
