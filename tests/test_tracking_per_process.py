@@ -16,7 +16,8 @@ import yaml
 
 import votakvot
 from votakvot import _active, meta
-from votakvot._decorator import _Binder, _ids
+from votakvot._decorator import _Binder
+from votakvot.layout import _ids
 
 
 def test_trial_ids_are_unique_version_4_uuids() -> None:

@@ -12,8 +12,6 @@ import contextvars
 import functools
 import inspect
 import itertools
-import os
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -21,6 +19,7 @@ from . import _children, _source
 from ._active import ActiveTrial
 from ._config import Capture
 from ._naming import default_prefix, function_name
+from .layout import new_tid
 
 __all__ = ["track"]
 
@@ -94,46 +93,6 @@ class _Binder:
         return {k: v for k, v in params.items() if not k.startswith("_")}
 
 
-class _Ids:
-    """Fresh trial uuids and the date/time part of tids, made cheaply.
-
-    A uuid4 per trial costs a ``getrandom`` call and a ``UUID`` object; instead each
-    process draws 122 random bits once (again after a fork) and counts up in the last
-    48 of them: still a valid version-4 uuid, unique in the process, and as unlikely
-    as a uuid4 to meet one of another process. The ``yy-mm-dd/HH:MM:SS`` text is made
-    once a second.
-    """
-
-    def __init__(self) -> None:
-        self._reseed()
-        self._second = -1
-        self._second_text = ""
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._reseed)
-
-    def _reseed(self) -> None:
-        random = int.from_bytes(os.urandom(16), "big")
-        # The top 80 bits, with uuid4's version (bits 76-79 = 4) and variant (62-63 = 10).
-        head = (random >> 48) & ~(0xF << 28) & ~(0x3 << 14) | (0x4 << 28) | (0x2 << 14)
-        text = f"{head:020x}"
-        self._prefix = f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-"
-        self._counter = itertools.count(random & 0xFFFFFFFFFFFF)
-
-    def next_uuid(self) -> str:
-        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
-
-    def folder_time(self) -> str:
-        """``yy-mm-dd/HH:MM:SS`` of now, local time (the tid's folders)."""
-        second = int(time.time())
-        if second != self._second:
-            self._second_text = time.strftime("%y-%m-%d/%H:%M:%S", time.localtime(second))
-            self._second = second
-        return self._second_text
-
-
-_ids = _Ids()
-
-
 def track(name: str | None = None, *, capture: Capture | None = None) -> Callable[[F], F]:
     """Make every call of the decorated function a trial.
 
@@ -178,8 +137,7 @@ def track(name: str | None = None, *, capture: Capture | None = None) -> Callabl
                 params = binder(args, kwargs)
             except TypeError:
                 return None  # the call itself is wrong: let the function raise it
-            trial_uuid = _ids.next_uuid()
-            tid_ = f"{prefix}/{_ids.folder_time()}/{trial_uuid}"
+            tid_, trial_uuid = new_tid(prefix)
             trial = ActiveTrial(
                 tid_,
                 params,
