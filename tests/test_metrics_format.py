@@ -120,3 +120,30 @@ def test_a_frame_of_old_and_new_files_together_is_sorted_by_time(tmp_path: Path)
     frame = votakvot.metrics.load_metrics(str(folder))
     expected = pandas.DataFrame({"at": [10.5, 11.0, 12.0], "loss": [1.0, 0.75, 0.5]})
     pandas.testing.assert_frame_equal(frame, expected)
+
+
+def test_a_flush_between_a_rows_time_and_its_values_writes_whole_rows_only(tmp_path) -> None:
+    """``meter`` appends a row's time, then its values; the flusher thread may run in
+    between, and must leave the half row for the next flush, not write it torn."""
+    import votakvot
+    from votakvot._active import current
+    from votakvot.metrics import load_metrics
+
+    votakvot.init(path=str(tmp_path))
+
+    @votakvot.track()
+    def train() -> str:
+        votakvot.meter(step=0, loss=0.5)
+        trial = current()
+        assert trial is not None
+        rows = trial._metric_rows[("step", "loss")]
+        rows.append(1_700_000_000_000_000)  # what meter did before it was interrupted
+        trial.flush_metrics()
+        rows += {"step": 1, "loss": 0.25}.values()  # ... and what it did after
+        trial.flush_metrics()
+        return trial.path
+
+    frame = load_metrics(train())
+    assert frame["step"].tolist() == [1, 0]  # sorted by time: the hand-made one is older
+    assert frame["loss"].tolist() == [0.25, 0.5]
+    assert frame["at"].iloc[0] == 1_700_000_000.0

@@ -18,7 +18,6 @@ import functools
 import io
 import itertools
 import logging
-import operator
 import threading
 import time
 import uuid
@@ -149,7 +148,8 @@ class ActiveTrial:
             self.data.update(extra)
         self._lock = threading.RLock()
         self._yaml_lock = threading.RLock()
-        self._metric_rows: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        self._metric_rows: dict[tuple[str, ...], list[Any]] = {}
+        """Per set of metered names, its buffered rows flat: ``at_us, *values, at_us, ...``."""
         self._metric_files: dict[tuple[str, ...], str] = {}
         self._metric_seq = 0
         self._info_dirty = False
@@ -326,24 +326,26 @@ class ActiveTrial:
         rows = self._metric_rows.get(tuple(fields))
         if rows is None:
             rows = self._metric_rows.setdefault(tuple(fields), [])
-        rows.append((time.time_ns() // 1000, *fields.values()))
+        rows.append(time.time_ns() // 1000)
+        rows += fields.values()
 
     def flush_metrics(self) -> None:
         """Write the buffered rows out.
 
-        Lock-free against ``meter``: it only appends, and this writes the first ``n``
-        rows it saw, then deletes exactly those (atomic under the GIL), so a row
-        metered meanwhile stays for the next flush.
+        Each set of names buffers its rows flat (``at, *values`` one after another).
+        Lock-free against ``meter``: it only appends (a time, then the values), and
+        this writes the whole rows it saw, then deletes exactly those (atomic under the
+        GIL), so a row metered meanwhile, even half appended, stays for the next flush.
         """
         with self._lock:
             for key, rows in list(self._metric_rows.items()):
-                n = len(rows)
+                n = len(rows) // (len(key) + 1) * (len(key) + 1)
                 if n:
                     batch = rows[:n]
                     self._guard("write metrics", functools.partial(self._write_metrics, key, batch))
                     del rows[:n]
 
-    def _write_metrics(self, key: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    def _write_metrics(self, key: tuple[str, ...], rows: list[Any]) -> None:
         name = self._metric_files.get(key) if self.storage.can_append else None
         new_file = name is None
         if name is None:
@@ -351,7 +353,7 @@ class ActiveTrial:
             self._metric_seq += 1
             if self.storage.can_append:
                 self._metric_files[key] = name
-        data = metric_csv(key, rows, header=new_file).encode("utf-8")
+        data = metric_csv_flat(key, rows, header=new_file).encode("utf-8")
         path = self.file(name)
         if self.storage.can_append:
             self.storage.append(path, data)
@@ -538,32 +540,36 @@ integer costs a fraction of a float's ``repr``, the largest part of a flush."""
 
 
 def metric_csv(key: tuple[str, ...], rows: list[tuple[Any, ...]], *, header: bool) -> str:
-    """CSV text of metered rows (``(at, *values)`` each) under the names ``key``.
+    """CSV text of metered rows (``(at, *values)`` each) under the names ``key``."""
+    return metric_csv_flat(key, list(itertools.chain.from_iterable(rows)), header=header)
+
+
+def metric_csv_flat(key: tuple[str, ...], flat: list[Any], *, header: bool) -> str:
+    """CSV text of metered rows given flat (``at, *values`` of each row one after another)
+    under the names ``key``; ``flat`` may be changed.
 
     Our ``at`` is written as ``at_us`` (integer microseconds) when it is one (rows of
     ``meter``), as ``at`` (float seconds) when not. When the user metered an ``at`` of
     their own, theirs is kept and ours dropped; with an ``at_us`` of theirs ours is
     written as ``at``, so readers never take theirs for ours.
     """
-    user_at = "at" in key
-    if user_at:
-        rows = [row[1:] for row in rows]
-        names = key
-    elif type(rows[0][0]) is int and AT_US not in key:
-        if set(map(type, map(_first, rows))) != {int}:  # C loops: no Python frame a row
-            rows = [(row[0] if type(row[0]) is int else _as_us(row[0]), *row[1:]) for row in rows]
+    width = len(key) + 1
+    stamps = flat[0::width]  # one C loop each below: no Python frame a row
+    if "at" in key:
+        del flat[0::width]
+        names, width = key, width - 1
+    elif type(stamps[0]) is int and AT_US not in key:
+        if set(map(type, stamps)) != {int}:
+            flat[0::width] = [at if type(at) is int else _as_us(at) for at in stamps]
         names = (AT_US, *key)
     else:
-        if int in set(map(type, map(_first, rows))):
-            rows = [(row[0] / 1e6 if type(row[0]) is int else row[0], *row[1:]) for row in rows]
+        if int in set(map(type, stamps)):
+            flat[0::width] = [at / 1e6 if type(at) is int else at for at in stamps]
         names = ("at", *key)
-    text = _csv_rows(rows)
+    text = _csv_rows(flat, width)
     if header:
-        text = _csv_rows([names]) + text
+        text = _csv_rows(list(names), len(names)) + text
     return text
-
-
-_first = operator.itemgetter(0)
 
 
 def _as_us(at: Any) -> int:
@@ -571,18 +577,17 @@ def _as_us(at: Any) -> int:
     return round(at * 1_000_000)
 
 
-def _csv_rows(rows: list[tuple[Any, ...]]) -> str:
-    """CSV text of the rows; all-numeric batches (the usual metrics) skip the csv module
-    and are formatted by one ``%`` over all their values (no Python loop per row)."""
-    width = len(rows[0])
-    flat = tuple(itertools.chain.from_iterable(rows))
-    if len(flat) == width * len(rows) and set(map(type, flat)) <= _NUMBERS:
-        return ((",".join(["%r"] * width) + "\n") * len(rows)) % flat
+def _csv_rows(flat: list[Any], width: int) -> str:
+    """CSV text of the rows given flat; all-numeric batches (the usual metrics) skip the
+    csv module and are formatted by one ``%`` over all their values (no Python loop a row)."""
+    if set(map(type, flat)) <= _NUMBERS:
+        return ((",".join(["%r"] * width) + "\n") * (len(flat) // width)) % tuple(flat)
     import csv
 
     buf = io.StringIO()
+    values = list(map(_metric_value, flat))
     csv.writer(buf, lineterminator="\n").writerows(
-        [tuple(map(_metric_value, row)) for row in rows]
+        [values[i : i + width] for i in range(0, len(values), width)]
     )
     return buf.getvalue()
 

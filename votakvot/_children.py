@@ -142,15 +142,24 @@ class _ViewRows(dict):  # type: ignore[type-arg]
 
 
 class _ViewRowList(list):  # type: ignore[type-arg]
-    __slots__ = ("key", "view")
+    """Takes what ``meter`` appends (its time, then ``+=`` its values) and writes the
+    row at once; the time waits per thread, so two threads' rows never swap times."""
+
+    __slots__ = ("_at", "key", "view")
 
     def __init__(self, view: ParentView, key: tuple[str, ...]) -> None:
         super().__init__()
         self.view = view
         self.key = key
+        self._at: dict[int, Any] = {}
 
-    def append(self, row: Any) -> None:
-        self.view.write_row(self.key, row)
+    def append(self, at: Any) -> None:
+        self._at[threading.get_ident()] = at
+
+    def __iadd__(self, values: Any) -> _ViewRowList:  # type: ignore[override,misc]
+        at = self._at.pop(threading.get_ident(), None)
+        self.view.write_row(self.key, (time.time() if at is None else at, *values))
+        return self
 
 
 class ParentView:
