@@ -85,3 +85,35 @@ def test_a_trial_after_idle_wakes_the_flusher(root) -> None:
     finally:
         release.set()
         worker.join()
+
+
+class _CountingEvent(_SpyEvent):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sets = 0
+
+    def set(self) -> None:
+        self.sets += 1
+        super().set()
+
+
+def test_short_calls_one_after_another_do_not_wake_the_thread_each(root) -> None:
+    """Each wake is a thread switch in the middle of the next call (and was a whole
+    tick): back-to-back short calls must find the thread already looking."""
+    votakvot.init(path=str(root))
+
+    @votakvot.track()
+    def short(i: int) -> int:
+        return i
+
+    short(0)  # the thread runs and has seen a trial
+    spy = _CountingEvent()
+    woken, flusher._wake = flusher._wake, spy
+    woken.set()  # the thread now waits on the spy
+    deadline = time.monotonic() + 10
+    while not spy.timeouts and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert spy.timeouts
+    for i in range(200):
+        short(i)
+    assert spy.sets <= 1, f"the flusher was woken {spy.sets} times by 200 short calls"
