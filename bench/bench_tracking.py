@@ -184,6 +184,7 @@ def main() -> None:
     parser.add_argument("--orig", help="a Python that imports votakvot 0.1rc1")
     parser.add_argument("--reps", type=int, default=3, help="rounds of every workload")
     parser.add_argument("--only-calls", action="store_true", help="skip the meter workloads")
+    parser.add_argument("--only-meter", action="store_true", help="skip the tracked calls")
     args = parser.parse_args()
     global TMP_DIR, GIT_FILES
     TMP_DIR, GIT_FILES = args.dir, args.git_files
@@ -197,19 +198,8 @@ def main() -> None:
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"trials in {args.dir or tempfile.gettempdir()}")
 
-    where = f", cwd in a git repo of {GIT_FILES} tracked files" if GIT_FILES else ""
-    print(f"tracked call, 3 params + inform + float result, median of {args.calls} calls{where}")
-    overhead: dict[str, list[float]] = {name: [] for name in peers}
-    floor: list[float] = []
-    for _ in range(args.reps):
-        for name, (python, env) in peers.items():
-            r = run(python, CALL_OVERHEAD, str(args.calls), env=env)
-            overhead[name].append(r["tracked_us"] - r["bare_us"])
-        floor.append(run(sys.executable, FLOOR, str(args.calls))["floor_us"])
-    for name, values in overhead.items():
-        print(f"  {name:18} overhead {_figures(values, '{:.1f}')} us/call")
-    print(f"  the disk's floor: mkdir + one atomic write, {_figures(floor, '{:.1f}')} us")
-    print("  target: <= 100 us")
+    if not args.only_meter:
+        tracked_calls(args, peers)
     if args.only_calls:
         _load_after()
         return
@@ -232,6 +222,26 @@ def main() -> None:
             print(f"  {'':18} {_figures(cpu_rate[name], '{:,.0f}')} points per CPU second")
         print("  target: >= 1,000,000 points/s")
     _load_after()
+
+
+Peers = dict[str, tuple[str, dict[str, str] | None]]
+"""Name -> (python, environment) of each votakvot measured in the run."""
+
+
+def tracked_calls(args: argparse.Namespace, peers: Peers) -> None:
+    where = f", cwd in a git repo of {GIT_FILES} tracked files" if GIT_FILES else ""
+    print(f"tracked call, 3 params + inform + float result, median of {args.calls} calls{where}")
+    overhead: dict[str, list[float]] = {name: [] for name in peers}
+    floor: list[float] = []
+    for _ in range(args.reps):
+        for name, (python, env) in peers.items():
+            r = run(python, CALL_OVERHEAD, str(args.calls), env=env)
+            overhead[name].append(r["tracked_us"] - r["bare_us"])
+        floor.append(run(sys.executable, FLOOR, str(args.calls))["floor_us"])
+    for name, values in overhead.items():
+        print(f"  {name:18} overhead {_figures(values, '{:.1f}')} us/call")
+    print(f"  the disk's floor: mkdir + one atomic write, {_figures(floor, '{:.1f}')} us")
+    print("  target: <= 100 us")
 
 
 def _figures(values: list[float], fmt: str) -> str:
