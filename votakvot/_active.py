@@ -28,7 +28,7 @@ from . import meta
 from ._config import Config, get_config
 from ._flusher import flusher
 from ._tracebacks import error_type, is_interruption, traceback_text
-from ._values import dump_record
+from ._values import _short_floats, dump_record
 from ._version import __version__
 from .exceptions import StorageError
 from .layout import (
@@ -600,6 +600,9 @@ def _metric_value(value: Any) -> Any:
         return value
     item = getattr(value, "item", None)
     if item is not None and cls.__module__.partition(".")[0] in _ARRAY_MODULES:
+        short = _short_floats(value)  # np.float32(0.2) as 0.2, as records write it
+        if type(short) is float:
+            return repr(short)
         try:
             value = item()
         except Exception:  # not a single value (an array of several): written as it prints
