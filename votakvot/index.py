@@ -37,7 +37,7 @@ import logging
 import os
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ._columns import join_columns
@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 
 CACHE_ENV = "VOTAKVOT_CACHE_DIR"
 """The environment variable that names the cache folder instead of the default."""
-FORMAT = "votakvot-index-1"
+FORMAT = "votakvot-index-2"
 """The index file's format tag; a file with any other is rebuilt."""
 SIDE_FILES = ("votakvot.annotations.yaml",)
 """Files of a trial folder besides its record whose change changes the trial's row."""
@@ -125,6 +125,8 @@ class RowIndex:
         self._datetimes: list[str] = []
         self._where: dict[str, int] = {}
         self._absent: dict[str, set[int]] = {}
+        self._shapes: list[tuple[str, ...]] = []
+        self._codes: list[int] = []
         self.extra: dict[str, Any] = {}
         """What the last save kept beside the rows (``save(extra=...)``)."""
 
@@ -150,6 +152,7 @@ class RowIndex:
         """Forget every cached row (the next save writes only what was read)."""
         self._rels, self._stamps, self._columns, self._datetimes = [], [], {}, []
         self._where, self._absent, self.extra = {}, {}, {}
+        self._shapes, self._codes = [], []
 
     def _take(self, raw: bytes) -> None:
         end = raw.index(b"\n")
@@ -165,7 +168,18 @@ class RowIndex:
             raise ValueError("its checksum does not match: damaged")
         rels = raw[end + 1 : a].decode().split("\n") if n else []
         stamps = raw[a:b].decode().split("\n") if n else []
-        columns = json.loads(raw[b:])
+        body = json.loads(raw[b:])
+        columns = body["columns"]
+        shapes = [tuple(shape) for shape in body["shapes"]]
+        codes = body["codes"]
+        if type(codes) is int:  # every row of one shape
+            codes = [codes] * n
+        if type(codes) is not list or not all(
+            type(c) is int and -1 <= c < len(shapes) for c in codes
+        ):
+            raise ValueError("row shapes that are none")
+        if not all(all(type(k) is str for k in shape) for shape in shapes):
+            raise ValueError("a row shape that is no list of names")
         for name, column in columns.items():
             if type(column) is dict:  # repeated strings: a table and each row's place in it
                 table, codes = column["table"], column["codes"]
@@ -176,11 +190,13 @@ class RowIndex:
             type(n) is int
             and len(rels) == n
             and len(stamps) == n
+            and len(codes) == n
             and type(columns) is dict
             and all(type(c) is list and len(c) == n for c in columns.values())
         ):
             raise ValueError("parts of different lengths")
         self._rels, self._stamps, self._columns = rels, stamps, columns
+        self._shapes, self._codes = shapes, codes
         self._datetimes = [c for c in head.get("datetimes", ()) if c in columns]
         self._where = dict(zip(rels, range(n)))
         self._absent = {k: set(v) for k, v in (head.get("absent") or {}).items()}
@@ -278,6 +294,20 @@ class RowIndex:
             ]
         return out
 
+    def shapes(self, hits: list[int]) -> tuple[list[tuple[str, ...]], list[int]]:
+        """The names of each cached row at ``hits`` in its own order: the shapes and each
+        row's place among them. A report orders its columns by where a name first
+        appears (``None`` values too), which the columns alone cannot tell.
+
+        Raises:
+            ValueError: a row was saved without its shape (not by a report).
+        """
+        codes = self._codes
+        mine = list(codes) if len(hits) == len(codes) else [codes[p] for p in hits]
+        if -1 in mine:
+            raise ValueError("rows saved without their shapes")
+        return list(self._shapes), mine
+
     def rows(self, hits: list[int]) -> list[dict[str, Any]]:
         """The cached rows at ``hits`` as mappings, without the columns a row lacked."""
         columns = self.columns(hits)
@@ -303,6 +333,7 @@ class RowIndex:
         missed: Iterable[str] = (),
         absent: Mapping[str, Iterable[int]] | None = None,
         extra: Mapping[str, Any] | None = None,
+        shapes: Sequence[tuple[str, ...]] | None = None,
     ) -> None:
         """Write the index of this walk: the rows still valid and the new ones.
 
@@ -318,6 +349,8 @@ class RowIndex:
                 (positions in ``folders``) that lack each column; given, the index
                 keeps which rows lack which column, and :meth:`rows` honours it.
             extra: JSON values kept beside the rows (:attr:`extra` when loaded).
+            shapes: each new row's names in its order (:meth:`shapes` gives them back);
+                without, those rows have none.
         """
         n_new = len(folders)
         now = time.time_ns()
@@ -385,6 +418,19 @@ class RowIndex:
             columns[name] = column
         all_rels = [self._rels[p] for p in old] + rels
         all_stamps = [self._stamps[p] for p in old] + texts
+        table = list(self._shapes)
+        lookup = {shape: code for code, shape in enumerate(table)}
+        all_codes = [self._codes[p] for p in old]
+        for i in mine:
+            if shapes is None:
+                all_codes.append(-1)
+                continue
+            shape = tuple(shapes[i])
+            code = lookup.get(shape)
+            if code is None:
+                code = lookup[shape] = len(table)
+                table.append(shape)
+            all_codes.append(code)
         m = len(old)
         lacking: dict[str, list[int]] = {}
         if absent is not None:
@@ -419,11 +465,21 @@ class RowIndex:
         if order != list(range(len(order))):
             all_rels = [all_rels[j] for j in order]
             all_stamps = [all_stamps[j] for j in order]
+            all_codes = [all_codes[j] for j in order]
             columns = {name: [values[j] for j in order] for name, values in columns.items()}
             moved = [0] * len(order)
             for j, was in enumerate(order):
                 moved[was] = j
             lacking = {name: sorted(moved[j] for j in rows) for name, rows in lacking.items()}
+        used = sorted(set(all_codes) - {-1})
+        if len(used) < len(table):  # shapes of rows gone: dropped, the rest renumbered
+            renumber = {old_code: new_code for new_code, old_code in enumerate(used)}
+            renumber[-1] = -1
+            table = [table[c] for c in used]
+            all_codes = [renumber[c] for c in all_codes]
+        codes: int | list[int] = all_codes
+        if all_codes and len(table) == 1 and -1 not in all_codes:
+            codes = 0
         folders_text = "\n".join(all_rels).encode()
         stamps_text = "\n".join(all_stamps).encode()
         head = {
@@ -437,7 +493,14 @@ class RowIndex:
             "absent": lacking if absent is not None else None,
             "extra": dict(extra or {}),
         }
-        body = json.dumps({k: _packed(v) for k, v in columns.items()}, separators=(",", ":"))
+        body = json.dumps(
+            {
+                "columns": {k: _packed(v) for k, v in columns.items()},
+                "shapes": table,
+                "codes": codes,
+            },
+            separators=(",", ":"),
+        )
         rest = folders_text + stamps_text + body.encode()
         head["crc32"] = zlib.crc32(rest)
         payload = json.dumps(head).encode() + b"\n" + rest
@@ -528,8 +591,16 @@ def _packed(values: list[Any]) -> list[Any] | dict[str, list[Any]]:
     return {"table": list(table), "codes": [table[v] for v in values]}
 
 
-Part = tuple[dict[str, list[Any]], int, list[tuple[type, str, str]], list[str], list[bool]]
-"""Rows read by a report: columns, count, errors, each row's folder, whether it may be cached."""
+Part = tuple[
+    dict[str, list[Any]],
+    int,
+    list[tuple[type, str, str]],
+    list[str],
+    list[bool],
+    list[tuple[str, ...]],
+]
+"""Rows read by a report: columns, count, errors, each row's folder, whether it may be
+cached, and its names in order."""
 Collect = Callable[[list[str], bool, "Mapping[str, Any] | None"], list[Part]]
 
 
@@ -558,73 +629,91 @@ def cached_report_parts(
     misses.sort()
     try:
         cached = index.columns(hits)
+        table, codes = index.shapes(hits)
     except (ValueError, TypeError):  # a time that is none: a damaged index, rebuilt
         index.clear()
-        hits, misses, cached = [], sorted(found), {}
+        hits, misses, cached, table, codes = [], sorted(found), {}, [], []
     to_url = storage.to_url
     by_url = {to_url(f): (f, s) for f, s in misses}
     parts = collect(list(by_url), full, storage_options)
-    new, folders, stamps, keep = _joined(parts, by_url)
+    new, folders, stamps, keep, shapes = _joined(parts, by_url)
     try:
-        index.save(hits, new, folders, stamps, keep, complete, (f for f, _ in misses))
+        index.save(
+            hits, new, folders, stamps, keep, complete, (f for f, _ in misses), shapes=shapes
+        )
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         # A row JSON cannot write after all: the report stands, the index waits.
         log.warning("votakvot: the report index of %s not saved (%s)", storage.shown(root), exc)
     errors = [error for part in parts for error in part[2]]
-    first_cached = [index._rel_at(p) for p in hits]
-    first_new = [index._rel(f) for f in folders]
-    columns = _combined(cached, first_cached, new, first_new)
-    return [(columns, len(hits) + len(folders), errors, [], [])]
+    lookup = {shape: code for code, shape in enumerate(table)}
+    for shape in shapes:
+        code = lookup.get(shape)
+        if code is None:
+            code = lookup[shape] = len(table)
+            table.append(shape)
+        codes.append(code)
+    rels = [index._rel_at(p) for p in hits] + [index._rel(f) for f in folders]
+    columns = _combined(cached, new, len(hits), rels, table, codes)
+    return [(columns, len(rels), errors, [], [], [])]
 
 
 def _combined(
     cached: dict[str, list[Any]],
-    cached_rels: list[str],
     new: dict[str, list[Any]],
-    new_rels: list[str],
+    n_cached: int,
+    rels: list[str],
+    table: list[tuple[str, ...]],
+    codes: list[int],
 ) -> dict[str, list[Any]]:
-    """Cached rows then new ones, columns in the order a report reading every record in
-    folder order would make: by the first row (in folder order) holding a value."""
+    """Cached rows then new ones as one report read in folder order would make them:
+    rows in folder order, the columns any row has, in the order of where each name
+    first appears (a name with ``None`` too).
 
-    def first(values: list[Any], rels: list[str]) -> str:
-        for v, rel in zip(values, rels):
-            if v is not None:
-                return rel
-        return rels[0] if rels else "\U0010ffff"
-
-    n_cached, n_new = len(cached_rels), len(new_rels)
-    keyed: list[tuple[str, int, str]] = []
-    for n, (name, values) in enumerate(cached.items()):
-        keyed.append((first(values, cached_rels), n, name))
-    for n, (name, values) in enumerate(new.items()):
-        if name not in cached:
-            keyed.append((first(values, new_rels), len(cached) + n, name))
-        elif new_rels and first(values, new_rels) < first(cached[name], cached_rels):
-            earlier = (first(values, new_rels), len(cached) + n, name)
-            keyed = [earlier if k == name else (r, i, k) for r, i, k in keyed]
-    keyed.sort()
+    Args:
+        cached, new: the columns of the cached rows and of the rows read now.
+        n_cached: how many rows are cached (``rels`` and ``codes`` start with those).
+        rels: each row's folder relative to the root.
+        table, codes: the row shapes, and each row's place among them.
+    """
+    n_new = len(rels) - n_cached
+    order: list[int] | None = None
+    if n_cached and n_new and rels[n_cached - 1] > rels[n_cached]:
+        order = sorted(range(len(rels)), key=rels.__getitem__)
+        codes = [codes[j] for j in order]
+    names: dict[str, None] = {}
+    for code in dict.fromkeys(codes):  # each shape once, where it first comes
+        names.update(dict.fromkeys(table[code]))
     out: dict[str, list[Any]] = {}
-    for _, _, name in keyed:
+    for name in names:
         had = cached.get(name)
-        column = list(had) if had is not None else [None] * n_cached
+        column = had if had is not None else [None] * n_cached
         added = new.get(name)
         column.extend(added if added is not None else [None] * n_new)
-        out[name] = column
+        out[name] = column if order is None else [column[j] for j in order]
     return out
 
 
 def _joined(
     parts: list[Part], by_url: Mapping[str, tuple[str, tuple[Any, ...]]]
-) -> tuple[dict[str, list[Any]], list[str], list[tuple[Any, ...]], list[bool]]:
-    """The new rows of all parts as one set of columns, with their folders and stamps."""
+) -> tuple[
+    dict[str, list[Any]],
+    list[str],
+    list[tuple[Any, ...]],
+    list[bool],
+    list[tuple[str, ...]],
+]:
+    """The new rows of all parts as one set of columns, with their folders, stamps and
+    shapes."""
     columns, _ = join_columns((part, n) for part, n, *_ in parts)
     folders: list[str] = []
     stamps: list[tuple[Any, ...]] = []
     keep: list[bool] = []
-    for _, _, _, urls, ok in parts:
+    shapes: list[tuple[str, ...]] = []
+    for _, _, _, urls, ok, rows in parts:
         for url, fine in zip(urls, ok):
             folder, stamp = by_url[url]
             folders.append(folder)
             stamps.append(stamp)
             keep.append(fine)
-    return columns, folders, stamps, keep
+        shapes.extend(rows)
+    return columns, folders, stamps, keep, shapes

@@ -179,12 +179,21 @@ def _path(path: str | os.PathLike[str] | None) -> str | None:
 
 
 _Options = Mapping[str, Any] | None
-_Part = tuple[dict[str, list[Any]], int, list[tuple[type, str, str]], list[str], list[bool]]
+_Part = tuple[
+    dict[str, list[Any]],
+    int,
+    list[tuple[type, str, str]],
+    list[str],
+    list[bool],
+    list[tuple[str, ...]],
+]
 
 
 def _collect(folders: list[str], full: bool, options: _Options = None) -> _Part:
     """Report columns of some folders, their errors as plain (picklable) tuples, and
-    each row's folder and whether it was read without a warning (the index keeps those)."""
+    each row's folder, whether it was read without a warning, and its column names in
+    order (the index keeps those: a report's column order is where each name first
+    appears, ``None`` values included)."""
     errors: list[tuple[type, str, str]] = []
     paths: list[str] = []
     clean: list[bool] = []
@@ -202,8 +211,9 @@ def _collect(folders: list[str], full: bool, options: _Options = None) -> _Part:
             for name in item.unreadable:
                 errors.append((UnreadableFileWarning, item.unreadable_note(name), ""))
 
-    columns, n = _columns(rows())
-    return columns, n, errors, paths, clean
+    shapes: list[tuple[str, ...]] = []
+    columns, n = _columns(rows(), shapes)
+    return columns, n, errors, paths, clean, shapes
 
 
 PARALLEL_MIN = 3000
@@ -269,11 +279,20 @@ def load_trials(
     return trials
 
 
-def _columns(rows: Iterable[dict[str, Any]]) -> tuple[dict[str, list[Any]], int]:
-    """Rows to columns without keeping the rows: memory stays one pointer per cell."""
+def _columns(
+    rows: Iterable[dict[str, Any]], shapes: list[tuple[str, ...]] | None = None
+) -> tuple[dict[str, list[Any]], int]:
+    """Rows to columns without keeping the rows: memory stays one pointer per cell.
+
+    ``shapes``, given, gets each row's names in order (rows of one shape share one tuple).
+    """
     columns: dict[str, list[Any]] = {}
+    seen: dict[tuple[str, ...], tuple[str, ...]] = {}
     n = 0
     for row in rows:
+        if shapes is not None:
+            shape = tuple(row)
+            shapes.append(seen.setdefault(shape, shape))
         for name, value in row.items():
             column = columns.get(name)
             if column is None:
