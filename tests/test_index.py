@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 import warnings
 from pathlib import Path
 
@@ -343,6 +344,10 @@ def s3(tmp_path: Path, cache: Path):
     server.start()
     try:
         host, port = server.get_host_and_port()
+        # moto keeps its buckets per process, not per server: start from none
+        urllib.request.urlopen(
+            urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
+        ).close()
         options = {
             "key": "testing",
             "secret": "testing",
@@ -420,3 +425,83 @@ def test_repeated_strings_are_packed_and_a_flipped_byte_is_caught(
     pandas.testing.assert_frame_equal(load_report(root), expected)
     file.write_bytes(raw.replace(b'"table":["done"]', b'"table":["dune"]'))
     pandas.testing.assert_frame_equal(load_report(root), expected)
+
+
+def _reads(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list[str]:
+    """Every path ``module.name`` (a reader of files) is asked for, recorded."""
+    asked: list[str] = []
+    real = getattr(module, name)
+
+    def recording(self_or_path, *args, **kwargs):
+        if isinstance(self_or_path, str):
+            asked.append(self_or_path)
+            return real(self_or_path, *args, **kwargs)
+        asked.extend(args[0])
+        return real(self_or_path, *args, **kwargs)
+
+    monkeypatch.setattr(module, name, recording)
+    return asked
+
+
+def test_trials_without_a_sidecar_open_none(trials: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Locally only the sidecars that are there are opened: no failed open per trial."""
+    from votakvot import storage as storage_module
+    from votakvot.layout import ANNOTATIONS_NAME
+
+    annotated = records(trials)[3].parent
+    votakvot.annotate(str(annotated), tags="best")
+    age(trials)
+    asked = _reads(monkeypatch, storage_module, "read_local")
+    for frame in (load_report(trials, cache=False), load_report(trials)):
+        assert list(frame["tags"]).count("best") == 1
+    assert len(votakvot.load_trials(trials)) == 6
+    sides = [p for p in asked if p.endswith(ANNOTATIONS_NAME)]
+    assert sides and set(sides) == {str(annotated / ANNOTATIONS_NAME)}
+
+
+def test_a_removed_sidecar_is_seen(trials: Path) -> None:
+    """A sidecar deleted after its row was cached: the row is read again, untagged."""
+    from votakvot.layout import ANNOTATIONS_NAME
+
+    folder = records(trials)[2].parent
+    votakvot.annotate(str(folder), tags="best", note="n")
+    age(trials)
+    assert list(load_report(trials)["tags"]).count("best") == 1
+    assert list(load_report(trials)["tags"]).count("best") == 1  # from the index
+    (folder / ANNOTATIONS_NAME).unlink()
+    age(trials, PAST + 60)
+    frame = load_report(trials)
+    assert "tags" not in frame.columns
+    pandas.testing.assert_frame_equal(frame, load_report(trials, cache=False))
+
+
+def test_object_store_asks_only_for_listed_sidecars(s3, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On S3 the one listing says which trials are annotated: no request for the
+    sidecars of the others, with the index or without; sidecars added, changed or
+    removed later show in the next report."""
+    from votakvot.layout import ANNOTATIONS_NAME
+    from votakvot.storage import FsspecStorage
+
+    fs, options = s3
+    url = "s3://bucket/results"
+    folders = sorted(
+        posixpath.dirname(f) for f in fs.find("bucket/results") if f.endswith(YAML_NAME)
+    )
+    fs.pipe_file(f"{folders[1]}/{ANNOTATIONS_NAME}", b"tags: [best]\nnote: ''\n")
+    asked = _reads(monkeypatch, FsspecStorage, "read_many")
+    expected = load_report(url, storage_options=options, cache=False)
+    assert list(expected["tags"]).count("best") == 1
+    pandas.testing.assert_frame_equal(load_report(url, storage_options=options), expected)
+    assert len(votakvot.load_trials(url, storage_options=options)) == 6
+    sides = {p for p in asked if p.endswith(ANNOTATIONS_NAME)}
+    assert sides == {f"{folders[1]}/{ANNOTATIONS_NAME}"}
+    fs.pipe_file(f"{folders[4]}/{ANNOTATIONS_NAME}", b"tags: [new]\nnote: ''\n")
+    fs.pipe_file(f"{folders[1]}/{ANNOTATIONS_NAME}", b"tags: [wide]\nnote: ''\n")
+    frame = load_report(url, storage_options=options)
+    assert sorted(t for t in frame["tags"] if t) == ["new", "wide"]
+    pandas.testing.assert_frame_equal(frame, load_report(url, storage_options=options, cache=False))
+    fs.rm(f"{folders[1]}/{ANNOTATIONS_NAME}")
+    fs.rm(f"{folders[4]}/{ANNOTATIONS_NAME}")
+    frame = load_report(url, storage_options=options)
+    assert "tags" not in frame.columns
+    pandas.testing.assert_frame_equal(frame, load_report(url, storage_options=options, cache=False))

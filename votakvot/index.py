@@ -37,10 +37,11 @@ import logging
 import os
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from ._columns import join_columns
+from .layout import ANNOTATIONS_NAME
 from .storage import LocalStorage, Storage, redact, temp_name
 
 __all__ = [
@@ -60,7 +61,7 @@ CACHE_ENV = "VOTAKVOT_CACHE_DIR"
 """The environment variable that names the cache folder instead of the default."""
 FORMAT = "votakvot-index-2"
 """The index file's format tag; a file with any other is rebuilt."""
-SIDE_FILES = ("votakvot.annotations.yaml",)
+SIDE_FILES = (ANNOTATIONS_NAME,)
 """Files of a trial folder besides its record whose change changes the trial's row."""
 RACY_NS = 2_000_000_000
 """Rows whose files changed this recently (ns) are not cached: a second write within
@@ -601,7 +602,9 @@ Part = tuple[
 ]
 """Rows read by a report: columns, count, errors, each row's folder, whether it may be
 cached, and its names in order."""
-Collect = Callable[[list[str], bool, "Mapping[str, Any] | None"], list[Part]]
+Collect = Callable[
+    [list[str], bool, "Mapping[str, Any] | None", "Collection[str] | None"], list[Part]
+]
 
 
 def cached_report_parts(
@@ -612,7 +615,9 @@ def cached_report_parts(
     collect: Collect,
 ) -> list[Part] | None:
     """The parts of a report: cached rows whose files did not change, the rest read by
-    ``collect(folders, full, storage_options)``; the index saved for the next time.
+    ``collect(folders, full, storage_options, annotated)``; the index saved for the next
+    time. ``annotated`` are the folders whose annotations sidecar the walk listed (object
+    stores list every file at once), so the reader asks for no other; ``None`` locally.
 
     Returns ``None`` for stores that give no cheap stamp (FTP, SFTP): the caller
     reads every record as without a cache.
@@ -635,7 +640,11 @@ def cached_report_parts(
         hits, misses, cached, table, codes = [], sorted(found), {}, [], []
     to_url = storage.to_url
     by_url = {to_url(f): (f, s) for f, s in misses}
-    parts = collect(list(by_url), full, storage_options)
+    annotated = None
+    if not index.local:  # the stamps of object stores hold the side files' (None: absent)
+        side = 2 + SIDE_FILES.index(ANNOTATIONS_NAME)
+        annotated = {url for url, (_, s) in by_url.items() if s[side] is not None}
+    parts = collect(list(by_url), full, storage_options, annotated)
     new, folders, stamps, keep, shapes = _joined(parts, by_url)
     try:
         index.save(
