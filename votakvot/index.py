@@ -26,6 +26,13 @@ it, so a reader sees one whole index, and the last writer wins. Loading it is
 
 ``$VOTAKVOT_CACHE_DIR`` moves the cache (tests point it at a temporary folder);
 ``load_report(cache=False)`` and ``votakvot report --no-cache`` bypass it.
+
+Index files do not pile up (:func:`evict`, run by a save at most once per
+:data:`EVICT_EVERY`): those of local roots that no longer exist go, those unused
+for :data:`MAX_AGE` (a load touches its file at most once per :data:`TOUCH_EVERY`)
+go, and the oldest go while the folder holds more than :data:`MAX_BYTES`. A
+process reading an index as another evicts it keeps the open file; one that
+finds it gone reads every record and saves a new one.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ import hashlib
 import json
 import logging
 import os
+import re
+import stat
 import time
 import zlib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -46,12 +55,17 @@ from .storage import LocalStorage, Storage, redact, temp_name
 
 __all__ = [
     "CACHE_ENV",
+    "EVICT_EVERY",
     "FORMAT",
+    "MAX_AGE",
+    "MAX_BYTES",
     "RACY_NS",
     "SIDE_FILES",
+    "TOUCH_EVERY",
     "RowIndex",
     "cache_dir",
     "cached_report_parts",
+    "evict",
     "walk",
 ]
 
@@ -66,6 +80,18 @@ SIDE_FILES = (ANNOTATIONS_NAME,)
 RACY_NS = 2_000_000_000
 """Rows whose files changed this recently (ns) are not cached: a second write within
 one tick of the file system's clock could leave size and time unchanged."""
+MAX_AGE = 30 * 86400
+"""Seconds an index may go unused (by its file's mtime) before :func:`evict` removes it."""
+TOUCH_EVERY = 86400
+"""Seconds between the touches a load gives its index file (its mtime says "used")."""
+MAX_BYTES = 1 << 30
+"""Bytes of index files a cache folder keeps; beyond, the least recently used go."""
+EVICT_EVERY = 3600
+"""Seconds between evictions of one cache folder, run by the saves in it."""
+_EVICTED = ".evicted"
+"""The file in the cache folder whose mtime says when it was last evicted."""
+_INDEX_NAME = re.compile(r"[A-Za-z0-9_.-]+-[0-9a-f]{32}\.json(\..+\.tmp)?\Z")
+"""Names of index files (and of their temporary files): nothing else is evicted."""
 _KEPT_STATES = frozenset({"done", "failed", "interrupted"})
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 _SIDES = " +"
@@ -138,11 +164,17 @@ class RowIndex:
         try:
             with open(self.file, "rb") as f:
                 raw = f.read()
+                used = os.fstat(f.fileno()).st_mtime
         except FileNotFoundError:
             return
         except OSError as exc:
             log.debug("index %s not read (%s); reading every record", self.file, exc)
             return
+        if time.time() - used > TOUCH_EVERY:  # used now: eviction goes by this time
+            try:
+                os.utime(self.file)
+            except OSError as exc:  # evicted just now, or a read-only cache
+                log.debug("index %s not touched (%s)", self.file, exc)
         try:
             self._take(raw)
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
@@ -530,6 +562,110 @@ class RowIndex:
                     exc.strerror or exc,
                     CACHE_ENV,
                 )
+            return
+        try:
+            _evict_now_and_then(folder)
+        except OSError as exc:  # the index is saved; the clean-up waits for the next save
+            log.debug("cache folder %s not evicted (%s)", folder, exc)
+
+
+def _evict_now_and_then(folder: str) -> None:
+    """:func:`evict` ``folder`` if it was not evicted within :data:`EVICT_EVERY`."""
+    marker = os.path.join(folder, _EVICTED)
+    try:
+        last = os.stat(marker).st_mtime
+    except FileNotFoundError:
+        last = 0.0
+    if time.time() - last < EVICT_EVERY:
+        return
+    with open(marker, "wb"):  # first: the other processes saving now need not evict too
+        pass
+    evict(folder)
+
+
+def evict(
+    directory: str | None = None,
+    *,
+    max_age: float = MAX_AGE,
+    max_bytes: int = MAX_BYTES,
+) -> list[str]:
+    """Remove the index files a cache folder no longer needs; the removed files.
+
+    In turn: index files of local roots that no longer exist; those not used
+    (their mtime: loads touch it) for ``max_age`` seconds; temporary files of
+    writes that died an hour ago or more; then the least recently used while
+    the rest is bigger than ``max_bytes`` (the most recently used one stays
+    whatever its size). Other files of the folder are never touched.
+
+    Safe while other processes use the folder: a reader keeps the file it has
+    open, a later one finds none and rebuilds it; a file gone already is no error.
+    Saves call it at most once per :data:`EVICT_EVERY`; call it to clean up now.
+    """
+    folder = directory or cache_dir()
+    now = time.time()
+    try:
+        with os.scandir(folder) as listing:
+            entries = [e for e in listing if _INDEX_NAME.match(e.name)]
+    except FileNotFoundError:
+        return []
+    removed: list[str] = []
+    kept: list[tuple[float, int, str]] = []
+    for entry in entries:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue  # evicted or replaced by another process since listed
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        unused = now - st.st_mtime
+        if entry.name.endswith(".tmp"):
+            if unused > 3600 and _remove(entry.path):
+                removed.append(entry.path)
+        elif unused > max_age or _root_gone(entry.path):
+            if _remove(entry.path):
+                removed.append(entry.path)
+        else:
+            kept.append((st.st_mtime, st.st_size, entry.path))
+    kept.sort()
+    total = sum(size for _, size, _ in kept)
+    for _, size, path in kept[:-1]:
+        if total <= max_bytes:
+            break
+        if _remove(path):
+            removed.append(path)
+        total -= size
+    if removed:
+        log.debug("evicted %d index files from %s", len(removed), folder)
+    return removed
+
+
+def _remove(path: str) -> bool:
+    """Unlink ``path``; False (logged unless gone already) if it could not be."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False  # another process evicted it first
+    except OSError as exc:
+        log.debug("index %s not evicted (%s)", path, exc)
+        return False
+    return True
+
+
+def _root_gone(path: str) -> bool:
+    """Whether the index file at ``path`` is of a local root that no longer exists
+    (its header names the root; remote roots are left to their age)."""
+    try:
+        with open(path, "rb") as f:
+            line = f.readline(1 << 16).decode()
+        # the header's keys come in the order saved: the root is near the start
+        at = line.index('"root": ') + len('"root": ')
+        root = json.JSONDecoder().raw_decode(line, at)[0]
+    except (OSError, ValueError) as exc:
+        log.debug("index %s: no root read (%s); left to its age", path, exc)
+        return False
+    if type(root) is not str or "://" in root or not os.path.isabs(root):
+        return False
+    return not os.path.lexists(root)
 
 
 def walk(
