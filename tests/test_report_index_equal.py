@@ -65,9 +65,9 @@ BASE = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.UTC)
 @st.composite
 def trials(draw: Any) -> dict[str, Any]:
     """One trial: its folder, record fields and annotations (or none)."""
-    folder = (
-        draw(st.sampled_from(["f", "g", "f/sub", "h"])) + "/" + draw(st.sampled_from("0123456789"))
-    )
+    folder = draw(st.sampled_from(["f", "g", "f/sub", "h"]))
+    if draw(st.integers(0, 5)):  # else a trial holding others: ``run("f/0")`` within ``f``
+        folder += "/" + draw(st.sampled_from("0123456789"))
     state = draw(st.sampled_from(["done", "failed", "running"]))
     record: dict[str, Any] = {
         "tid": draw(st.sampled_from([folder, "t1", "t2"])),
@@ -122,11 +122,13 @@ def scratch() -> Iterator[Path]:
 
 
 def check(root: Path, full: bool) -> None:
-    """A full read, then reports through the index, all equal."""
-    expected = load_report(root, full=full, cache=False)
-    for _ in range(2):
-        got = load_report(root, full=full)
-        pandas.testing.assert_frame_equal(got, expected)
+    """A full read, then reports through the index, all equal; also of a glob (a walk
+    of part of the root, whose index keeps the rows outside it)."""
+    for path in (root, root / "f" / "*"):
+        expected = load_report(path, full=full, cache=False)
+        for _ in range(2):
+            got = load_report(path, full=full)
+            pandas.testing.assert_frame_equal(got, expected)
 
 
 @settings(
