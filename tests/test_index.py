@@ -616,3 +616,21 @@ def test_reports_stay_right_while_another_process_evicts(
         stop.touch()
         evictor.wait(timeout=60)
     assert evictor.returncode == 0
+
+
+def test_report_rows_saved_without_their_shapes_are_read_again(trials: Path) -> None:
+    """Rows a report index holds without their column names in order (saved by another
+    writer) cannot say where their columns go: the report reads those records again."""
+    expected = load_report(trials, cache=False)
+    load_report(trials)
+    saved = index_of(trials)
+    storage = open_storage(str(trials))
+    found = list(storage.stamp_folders(storage.root, YAML_NAME, index.SIDE_FILES, print))
+    hits, _ = saved.split(found)
+    rows = saved.columns(hits)
+    folders = [saved.folder(p) for p in hits]
+    stamps = [dict(found)[f] for f in folders]
+    RowIndex(storage, "report").save([], rows, folders, stamps, [True] * len(hits), True)
+    assert len(index_of(trials)) == 6
+    pandas.testing.assert_frame_equal(load_report(trials), expected)
+    index_of(trials).shapes(list(range(6)))  # saved again with them

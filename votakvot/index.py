@@ -527,8 +527,8 @@ class RowIndex:
             table = [table[c] for c in used]
             all_codes = [renumber[c] for c in all_codes]
         codes: int | list[int] = all_codes
-        if all_codes and len(table) == 1 and -1 not in all_codes:
-            codes = 0
+        if all_codes and all_codes.count(all_codes[0]) == len(all_codes):
+            codes = all_codes[0]  # rows of one shape (or none known, the dashboard's)
         folders_text = "\n".join(all_rels).encode()
         stamps_text = "\n".join(all_stamps).encode()
         head = {
