@@ -126,8 +126,11 @@ class RowIndex:
 
     The file is one JSON header line, then each row's folder relative to the root
     (one a line), then each row's stamp (one a line: text split at newlines is
-    many times faster to read than the same strings as JSON), then the rows'
-    columns as JSON.
+    many times faster to read than the same strings as JSON), then one JSON object:
+    the rows' ``columns``, and their ``shapes`` (each distinct list of a row's column
+    names in its order) with each row's place among them in ``codes`` (one number when
+    all rows are alike; -1 for rows saved without): a report orders its columns by
+    where each name first appears, ``None`` values too, which the columns cannot tell.
 
     Args:
         storage: the root's storage (its ``root`` is what the index is of).
