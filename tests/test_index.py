@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 import warnings
 from pathlib import Path
 
@@ -278,7 +279,7 @@ def test_index_lives_in_the_cache_folder_not_the_root(trials: Path, cache: Path)
     before = sorted(p.name for p in trials.rglob("*"))
     load_report(trials)
     assert sorted(p.name for p in trials.rglob("*")) == before
-    (file,) = cache.iterdir()
+    (file,) = cache.glob("*.json")  # and the mark of the last eviction
     head = json.loads(file.read_bytes().split(b"\n", 1)[0])
     assert head["format"] == index.FORMAT and head["rows"] == 6
     assert head["root"] == str(trials)
@@ -343,6 +344,10 @@ def s3(tmp_path: Path, cache: Path):
     server.start()
     try:
         host, port = server.get_host_and_port()
+        # moto keeps its buckets per process, not per server: start from none
+        urllib.request.urlopen(
+            urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
+        ).close()
         options = {
             "key": "testing",
             "secret": "testing",
@@ -420,3 +425,212 @@ def test_repeated_strings_are_packed_and_a_flipped_byte_is_caught(
     pandas.testing.assert_frame_equal(load_report(root), expected)
     file.write_bytes(raw.replace(b'"table":["done"]', b'"table":["dune"]'))
     pandas.testing.assert_frame_equal(load_report(root), expected)
+
+
+def _reads(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list[str]:
+    """Every path ``module.name`` (a reader of files) is asked for, recorded."""
+    asked: list[str] = []
+    real = getattr(module, name)
+
+    def recording(self_or_path, *args, **kwargs):
+        if isinstance(self_or_path, str):
+            asked.append(self_or_path)
+            return real(self_or_path, *args, **kwargs)
+        asked.extend(args[0])
+        return real(self_or_path, *args, **kwargs)
+
+    monkeypatch.setattr(module, name, recording)
+    return asked
+
+
+def test_trials_without_a_sidecar_open_none(trials: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Locally only the sidecars that are there are opened: no failed open per trial."""
+    from votakvot import storage as storage_module
+    from votakvot.layout import ANNOTATIONS_NAME
+
+    annotated = records(trials)[3].parent
+    votakvot.annotate(str(annotated), tags="best")
+    age(trials)
+    asked = _reads(monkeypatch, storage_module, "read_local")
+    for frame in (load_report(trials, cache=False), load_report(trials)):
+        assert list(frame["tags"]).count("best") == 1
+    assert len(votakvot.load_trials(trials)) == 6
+    sides = [p for p in asked if p.endswith(ANNOTATIONS_NAME)]
+    assert sides and set(sides) == {str(annotated / ANNOTATIONS_NAME)}
+
+
+def test_a_removed_sidecar_is_seen(trials: Path) -> None:
+    """A sidecar deleted after its row was cached: the row is read again, untagged."""
+    from votakvot.layout import ANNOTATIONS_NAME
+
+    folder = records(trials)[2].parent
+    votakvot.annotate(str(folder), tags="best", note="n")
+    age(trials)
+    assert list(load_report(trials)["tags"]).count("best") == 1
+    assert list(load_report(trials)["tags"]).count("best") == 1  # from the index
+    (folder / ANNOTATIONS_NAME).unlink()
+    age(trials, PAST + 60)
+    frame = load_report(trials)
+    assert "tags" not in frame.columns
+    pandas.testing.assert_frame_equal(frame, load_report(trials, cache=False))
+
+
+def test_object_store_asks_only_for_listed_sidecars(s3, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On S3 the one listing says which trials are annotated: no request for the
+    sidecars of the others, with the index or without; sidecars added, changed or
+    removed later show in the next report."""
+    from votakvot.layout import ANNOTATIONS_NAME
+    from votakvot.storage import FsspecStorage
+
+    fs, options = s3
+    url = "s3://bucket/results"
+    folders = sorted(
+        posixpath.dirname(f) for f in fs.find("bucket/results") if f.endswith(YAML_NAME)
+    )
+    fs.pipe_file(f"{folders[1]}/{ANNOTATIONS_NAME}", b"tags: [best]\nnote: ''\n")
+    asked = _reads(monkeypatch, FsspecStorage, "read_many")
+    expected = load_report(url, storage_options=options, cache=False)
+    assert list(expected["tags"]).count("best") == 1
+    pandas.testing.assert_frame_equal(load_report(url, storage_options=options), expected)
+    assert len(votakvot.load_trials(url, storage_options=options)) == 6
+    sides = {p for p in asked if p.endswith(ANNOTATIONS_NAME)}
+    assert sides == {f"{folders[1]}/{ANNOTATIONS_NAME}"}
+    fs.pipe_file(f"{folders[4]}/{ANNOTATIONS_NAME}", b"tags: [new]\nnote: ''\n")
+    fs.pipe_file(f"{folders[1]}/{ANNOTATIONS_NAME}", b"tags: [wide]\nnote: ''\n")
+    frame = load_report(url, storage_options=options)
+    assert sorted(t for t in frame["tags"] if t) == ["new", "wide"]
+    pandas.testing.assert_frame_equal(frame, load_report(url, storage_options=options, cache=False))
+    fs.rm(f"{folders[1]}/{ANNOTATIONS_NAME}")
+    fs.rm(f"{folders[4]}/{ANNOTATIONS_NAME}")
+    frame = load_report(url, storage_options=options)
+    assert "tags" not in frame.columns
+    pandas.testing.assert_frame_equal(frame, load_report(url, storage_options=options, cache=False))
+
+
+DAY = 86400
+
+
+def _set_mtime(file: str | Path, seconds_ago: float) -> None:
+    when = time.time() - seconds_ago
+    os.utime(file, (when, when))
+
+
+def test_evict_removes_indexes_of_roots_gone(tmp_path: Path, cache: Path) -> None:
+    """An index of a local root that no longer exists goes; that of one that does stays,
+    and files of the cache folder that are no index are never touched."""
+    kept = make_trials(tmp_path / "kept", 2)
+    gone = make_trials(tmp_path / "gone", 2)
+    load_report(kept)
+    load_report(gone)
+    (cache / "notes.txt").write_text("mine")
+    shutil.rmtree(gone)
+    assert index.evict() == [index_of(gone).file]
+    assert os.path.exists(index_of(kept).file)
+    assert (cache / "notes.txt").read_text() == "mine"
+
+
+def test_evict_removes_indexes_unused_for_max_age(trials: Path, cache: Path) -> None:
+    """By its file's mtime: 29 days unused stays, 31 days goes; a dead write's
+    temporary file goes after an hour."""
+    load_report(trials)
+    file = index_of(trials).file
+    _set_mtime(file, 29 * DAY)
+    tmp = Path(file + ".123-abc-0.tmp")
+    tmp.write_bytes(b"half")
+    assert index.evict() == []
+    _set_mtime(tmp, 2 * 3600)
+    assert index.evict() == [str(tmp)]
+    _set_mtime(file, 31 * DAY)
+    assert index.evict() == [file]
+
+
+def test_a_load_touches_its_index_at_most_once_a_day(trials: Path) -> None:
+    """A used index looks used (its mtime moves on) without a write per report."""
+    load_report(trials)
+    file = index_of(trials).file
+    _set_mtime(file, 3600)
+    before = os.stat(file).st_mtime_ns
+    load_report(trials)  # every row from the index: nothing saved
+    assert os.stat(file).st_mtime_ns == before
+    _set_mtime(file, 2 * DAY)
+    load_report(trials)
+    assert time.time() - os.stat(file).st_mtime < 3600
+
+
+def test_evict_keeps_the_folder_under_max_bytes(tmp_path: Path, cache: Path) -> None:
+    """The least recently used go first; the most recently used stays whatever its size."""
+    roots = [make_trials(tmp_path / f"r{i}", 2) for i in range(3)]
+    files = []
+    for i, root in enumerate(roots):
+        load_report(root)
+        files.append(index_of(root).file)
+        _set_mtime(files[-1], (3 - i) * 3600)  # r0 used longest ago
+    sizes = [os.path.getsize(f) for f in files]
+    assert index.evict(max_bytes=sizes[1] + sizes[2]) == [files[0]]
+    assert index.evict(max_bytes=1) == [files[1]]
+    assert os.path.exists(files[2])
+
+
+def test_saves_evict_at_most_once_an_hour(tmp_path: Path, cache: Path) -> None:
+    """A report that saves an index evicts the cache folder when the last eviction is
+    an hour old or more, not on every save."""
+    gone = make_trials(tmp_path / "gone", 1)
+    load_report(gone)
+    shutil.rmtree(gone)
+    marker = cache / ".evicted"
+    assert marker.exists()  # the first save evicted (nothing to remove then)
+    load_report(make_trials(tmp_path / "a", 1))
+    assert os.path.exists(index_of(gone).file)  # evicted within the hour: not again
+    _set_mtime(marker, 2 * 3600)
+    load_report(make_trials(tmp_path / "b", 1))
+    assert not os.path.exists(index_of(gone).file)
+
+
+EVICTING = """
+import os, sys
+from votakvot import index
+print("ready", flush=True)
+while not os.path.exists(sys.argv[2]):
+    index.evict(sys.argv[1], max_age=-1)
+"""
+
+
+def test_reports_stay_right_while_another_process_evicts(
+    trials: Path, cache: Path, tmp_path: Path
+) -> None:
+    """A process removing every index file over and over: each report still equals a
+    full read, none warns."""
+    expected = load_report(trials, cache=False)
+    load_report(trials)
+    stop = tmp_path / "stop"
+    evictor = subprocess.Popen(
+        [sys.executable, "-c", EVICTING, str(cache), str(stop)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert evictor.stdout is not None and evictor.stdout.readline() == "ready\n"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for _ in range(30):
+                pandas.testing.assert_frame_equal(load_report(trials), expected)
+    finally:
+        stop.touch()
+        evictor.wait(timeout=60)
+    assert evictor.returncode == 0
+
+
+def test_report_rows_saved_without_their_shapes_are_read_again(trials: Path) -> None:
+    """Rows a report index holds without their column names in order (saved by another
+    writer) cannot say where their columns go: the report reads those records again."""
+    expected = load_report(trials, cache=False)
+    load_report(trials)
+    saved = index_of(trials)
+    storage = open_storage(str(trials))
+    found = list(storage.stamp_folders(storage.root, YAML_NAME, index.SIDE_FILES, print))
+    hits, _ = saved.split(found)
+    rows = saved.columns(hits)
+    folders = [saved.folder(p) for p in hits]
+    stamps = [dict(found)[f] for f in folders]
+    RowIndex(storage, "report").save([], rows, folders, stamps, [True] * len(hits), True)
+    assert len(index_of(trials)) == 6
+    pandas.testing.assert_frame_equal(load_report(trials), expected)
+    index_of(trials).shapes(list(range(6)))  # saved again with them

@@ -26,6 +26,13 @@ it, so a reader sees one whole index, and the last writer wins. Loading it is
 
 ``$VOTAKVOT_CACHE_DIR`` moves the cache (tests point it at a temporary folder);
 ``load_report(cache=False)`` and ``votakvot report --no-cache`` bypass it.
+
+Index files do not pile up (:func:`evict`, run by a save at most once per
+:data:`EVICT_EVERY`): those of local roots that no longer exist go, those unused
+for :data:`MAX_AGE` (a load touches its file at most once per :data:`TOUCH_EVERY`)
+go, and the oldest go while the folder holds more than :data:`MAX_BYTES`. A
+process reading an index as another evicts it keeps the open file; one that
+finds it gone reads every record and saves a new one.
 """
 
 from __future__ import annotations
@@ -35,22 +42,30 @@ import hashlib
 import json
 import logging
 import os
+import re
+import stat
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from ._columns import join_columns
+from .layout import ANNOTATIONS_NAME
 from .storage import LocalStorage, Storage, redact, temp_name
 
 __all__ = [
     "CACHE_ENV",
+    "EVICT_EVERY",
     "FORMAT",
+    "MAX_AGE",
+    "MAX_BYTES",
     "RACY_NS",
     "SIDE_FILES",
+    "TOUCH_EVERY",
     "RowIndex",
     "cache_dir",
     "cached_report_parts",
+    "evict",
     "walk",
 ]
 
@@ -58,13 +73,25 @@ log = logging.getLogger(__name__)
 
 CACHE_ENV = "VOTAKVOT_CACHE_DIR"
 """The environment variable that names the cache folder instead of the default."""
-FORMAT = "votakvot-index-1"
+FORMAT = "votakvot-index-2"
 """The index file's format tag; a file with any other is rebuilt."""
-SIDE_FILES = ("votakvot.annotations.yaml",)
+SIDE_FILES = (ANNOTATIONS_NAME,)
 """Files of a trial folder besides its record whose change changes the trial's row."""
 RACY_NS = 2_000_000_000
 """Rows whose files changed this recently (ns) are not cached: a second write within
 one tick of the file system's clock could leave size and time unchanged."""
+MAX_AGE = 30 * 86400
+"""Seconds an index may go unused (by its file's mtime) before :func:`evict` removes it."""
+TOUCH_EVERY = 86400
+"""Seconds between the touches a load gives its index file (its mtime says "used")."""
+MAX_BYTES = 1 << 30
+"""Bytes of index files a cache folder keeps; beyond, the least recently used go."""
+EVICT_EVERY = 3600
+"""Seconds between evictions of one cache folder, run by the saves in it."""
+_EVICTED = ".evicted"
+"""The file in the cache folder whose mtime says when it was last evicted."""
+_INDEX_NAME = re.compile(r"[A-Za-z0-9_.-]+-[0-9a-f]{32}\.json(\..+\.tmp)?\Z")
+"""Names of index files (and of their temporary files): nothing else is evicted."""
 _KEPT_STATES = frozenset({"done", "failed", "interrupted"})
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 _SIDES = " +"
@@ -99,8 +126,11 @@ class RowIndex:
 
     The file is one JSON header line, then each row's folder relative to the root
     (one a line), then each row's stamp (one a line: text split at newlines is
-    many times faster to read than the same strings as JSON), then the rows'
-    columns as JSON.
+    many times faster to read than the same strings as JSON), then one JSON object:
+    the rows' ``columns``, and their ``shapes`` (each distinct list of a row's column
+    names in its order) with each row's place among them in ``codes`` (one number when
+    all rows are alike; -1 for rows saved without): a report orders its columns by
+    where each name first appears, ``None`` values too, which the columns cannot tell.
 
     Args:
         storage: the root's storage (its ``root`` is what the index is of).
@@ -125,6 +155,8 @@ class RowIndex:
         self._datetimes: list[str] = []
         self._where: dict[str, int] = {}
         self._absent: dict[str, set[int]] = {}
+        self._shapes: list[tuple[str, ...]] = []
+        self._codes: list[int] = []
         self.extra: dict[str, Any] = {}
         """What the last save kept beside the rows (``save(extra=...)``)."""
 
@@ -135,11 +167,17 @@ class RowIndex:
         try:
             with open(self.file, "rb") as f:
                 raw = f.read()
+                used = os.fstat(f.fileno()).st_mtime
         except FileNotFoundError:
             return
         except OSError as exc:
             log.debug("index %s not read (%s); reading every record", self.file, exc)
             return
+        if time.time() - used > TOUCH_EVERY:  # used now: eviction goes by this time
+            try:
+                os.utime(self.file)
+            except OSError as exc:  # evicted just now, or a read-only cache
+                log.debug("index %s not touched (%s)", self.file, exc)
         try:
             self._take(raw)
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
@@ -150,6 +188,7 @@ class RowIndex:
         """Forget every cached row (the next save writes only what was read)."""
         self._rels, self._stamps, self._columns, self._datetimes = [], [], {}, []
         self._where, self._absent, self.extra = {}, {}, {}
+        self._shapes, self._codes = [], []
 
     def _take(self, raw: bytes) -> None:
         end = raw.index(b"\n")
@@ -165,7 +204,25 @@ class RowIndex:
             raise ValueError("its checksum does not match: damaged")
         rels = raw[end + 1 : a].decode().split("\n") if n else []
         stamps = raw[a:b].decode().split("\n") if n else []
-        columns = json.loads(raw[b:])
+        body = json.loads(raw[b:])
+        columns = body["columns"]
+        shapes = [tuple(shape) for shape in body["shapes"]]
+        codes = body["codes"]
+        if type(codes) is int:  # every row of one shape
+            codes = [codes] * n if -1 <= codes < len(shapes) else None
+        elif (  # checked in C: a row each is 100,000 here
+            type(codes) is list
+            and codes
+            and (
+                not set(map(type, codes)) <= {int}
+                or not -1 <= min(codes) <= max(codes) < len(shapes)
+            )
+        ):
+            codes = None
+        if type(codes) is not list:
+            raise ValueError("row shapes that are none")
+        if not all(all(type(k) is str for k in shape) for shape in shapes):
+            raise ValueError("a row shape that is no list of names")
         for name, column in columns.items():
             if type(column) is dict:  # repeated strings: a table and each row's place in it
                 table, codes = column["table"], column["codes"]
@@ -176,11 +233,13 @@ class RowIndex:
             type(n) is int
             and len(rels) == n
             and len(stamps) == n
+            and len(codes) == n
             and type(columns) is dict
             and all(type(c) is list and len(c) == n for c in columns.values())
         ):
             raise ValueError("parts of different lengths")
         self._rels, self._stamps, self._columns = rels, stamps, columns
+        self._shapes, self._codes = shapes, codes
         self._datetimes = [c for c in head.get("datetimes", ()) if c in columns]
         self._where = dict(zip(rels, range(n)))
         self._absent = {k: set(v) for k, v in (head.get("absent") or {}).items()}
@@ -233,18 +292,27 @@ class RowIndex:
         misses: list[tuple[str, tuple[Any, ...]]] = []
         where, stamps, prefix = self._where, self._stamps, self._prefix
         cut = len(prefix)
+        if self.local:  # the warm path of 100,000 rows: each part in one comprehension
+            found = list(found)
+            # walked folders are the root ("" when cut) or below it
+            places = [where.get(folder[cut:]) for folder, _ in found]
+            texts = [f"{a} {b} {c}" for _, (a, b, c) in found]
+            for pos, now, item in zip(places, texts, found):
+                if pos is not None:
+                    have = stamps[pos]
+                    if have == now or (
+                        have.startswith(now + _SIDES) and have == now + self._sides(item[0])
+                    ):
+                        hits.append(pos)
+                        continue
+                misses.append(item)
+            return hits, misses
         text = self._text
-        local = self.local
-        for folder, stamp in found:
+        for folder, stamp in found:  # object stores: side files are in the stamp itself
             pos = where.get(folder[cut:] if folder.startswith(prefix) else "")
-            if pos is not None:
-                have = stamps[pos]
-                now = f"{stamp[0]} {stamp[1]} {stamp[2]}" if local else text(stamp)
-                if have == now or (
-                    have.startswith(now + _SIDES) and have == now + self._sides(folder)
-                ):
-                    hits.append(pos)
-                    continue
+            if pos is not None and stamps[pos] == text(stamp):
+                hits.append(pos)
+                continue
             misses.append((folder, stamp))
         return hits, misses
 
@@ -278,6 +346,20 @@ class RowIndex:
             ]
         return out
 
+    def shapes(self, hits: list[int]) -> tuple[list[tuple[str, ...]], list[int]]:
+        """The names of each cached row at ``hits`` in its own order: the shapes and each
+        row's place among them. A report orders its columns by where a name first
+        appears (``None`` values too), which the columns alone cannot tell.
+
+        Raises:
+            ValueError: a row was saved without its shape (not by a report).
+        """
+        codes = self._codes
+        mine = list(codes) if len(hits) == len(codes) else [codes[p] for p in hits]
+        if -1 in mine:
+            raise ValueError("rows saved without their shapes")
+        return list(self._shapes), mine
+
     def rows(self, hits: list[int]) -> list[dict[str, Any]]:
         """The cached rows at ``hits`` as mappings, without the columns a row lacked."""
         columns = self.columns(hits)
@@ -303,6 +385,7 @@ class RowIndex:
         missed: Iterable[str] = (),
         absent: Mapping[str, Iterable[int]] | None = None,
         extra: Mapping[str, Any] | None = None,
+        shapes: Sequence[tuple[str, ...]] | None = None,
     ) -> None:
         """Write the index of this walk: the rows still valid and the new ones.
 
@@ -318,6 +401,8 @@ class RowIndex:
                 (positions in ``folders``) that lack each column; given, the index
                 keeps which rows lack which column, and :meth:`rows` honours it.
             extra: JSON values kept beside the rows (:attr:`extra` when loaded).
+            shapes: each new row's names in its order (:meth:`shapes` gives them back);
+                without, those rows have none.
         """
         n_new = len(folders)
         now = time.time_ns()
@@ -385,6 +470,19 @@ class RowIndex:
             columns[name] = column
         all_rels = [self._rels[p] for p in old] + rels
         all_stamps = [self._stamps[p] for p in old] + texts
+        table = list(self._shapes)
+        lookup = {shape: code for code, shape in enumerate(table)}
+        all_codes = [self._codes[p] for p in old]
+        for i in mine:
+            if shapes is None:
+                all_codes.append(-1)
+                continue
+            shape = tuple(shapes[i])
+            code = lookup.get(shape)
+            if code is None:
+                code = lookup[shape] = len(table)
+                table.append(shape)
+            all_codes.append(code)
         m = len(old)
         lacking: dict[str, list[int]] = {}
         if absent is not None:
@@ -419,11 +517,21 @@ class RowIndex:
         if order != list(range(len(order))):
             all_rels = [all_rels[j] for j in order]
             all_stamps = [all_stamps[j] for j in order]
+            all_codes = [all_codes[j] for j in order]
             columns = {name: [values[j] for j in order] for name, values in columns.items()}
             moved = [0] * len(order)
             for j, was in enumerate(order):
                 moved[was] = j
             lacking = {name: sorted(moved[j] for j in rows) for name, rows in lacking.items()}
+        used = sorted(set(all_codes) - {-1})
+        if len(used) < len(table):  # shapes of rows gone: dropped, the rest renumbered
+            renumber = {old_code: new_code for new_code, old_code in enumerate(used)}
+            renumber[-1] = -1
+            table = [table[c] for c in used]
+            all_codes = [renumber[c] for c in all_codes]
+        codes: int | list[int] = all_codes
+        if all_codes and all_codes.count(all_codes[0]) == len(all_codes):
+            codes = all_codes[0]  # rows of one shape (or none known, the dashboard's)
         folders_text = "\n".join(all_rels).encode()
         stamps_text = "\n".join(all_stamps).encode()
         head = {
@@ -437,7 +545,14 @@ class RowIndex:
             "absent": lacking if absent is not None else None,
             "extra": dict(extra or {}),
         }
-        body = json.dumps({k: _packed(v) for k, v in columns.items()}, separators=(",", ":"))
+        body = json.dumps(
+            {
+                "columns": {k: _packed(v) for k, v in columns.items()},
+                "shapes": table,
+                "codes": codes,
+            },
+            separators=(",", ":"),
+        )
         rest = folders_text + stamps_text + body.encode()
         head["crc32"] = zlib.crc32(rest)
         payload = json.dumps(head).encode() + b"\n" + rest
@@ -466,6 +581,110 @@ class RowIndex:
                     exc.strerror or exc,
                     CACHE_ENV,
                 )
+            return
+        try:
+            _evict_now_and_then(folder)
+        except OSError as exc:  # the index is saved; the clean-up waits for the next save
+            log.debug("cache folder %s not evicted (%s)", folder, exc)
+
+
+def _evict_now_and_then(folder: str) -> None:
+    """:func:`evict` ``folder`` if it was not evicted within :data:`EVICT_EVERY`."""
+    marker = os.path.join(folder, _EVICTED)
+    try:
+        last = os.stat(marker).st_mtime
+    except FileNotFoundError:
+        last = 0.0
+    if time.time() - last < EVICT_EVERY:
+        return
+    with open(marker, "wb"):  # first: the other processes saving now need not evict too
+        pass
+    evict(folder)
+
+
+def evict(
+    directory: str | None = None,
+    *,
+    max_age: float = MAX_AGE,
+    max_bytes: int = MAX_BYTES,
+) -> list[str]:
+    """Remove the index files a cache folder no longer needs; the removed files.
+
+    In turn: index files of local roots that no longer exist; those not used
+    (their mtime: loads touch it) for ``max_age`` seconds; temporary files of
+    writes that died an hour ago or more; then the least recently used while
+    the rest is bigger than ``max_bytes`` (the most recently used one stays
+    whatever its size). Other files of the folder are never touched.
+
+    Safe while other processes use the folder: a reader keeps the file it has
+    open, a later one finds none and rebuilds it; a file gone already is no error.
+    Saves call it at most once per :data:`EVICT_EVERY`; call it to clean up now.
+    """
+    folder = directory or cache_dir()
+    now = time.time()
+    try:
+        with os.scandir(folder) as listing:
+            entries = [e for e in listing if _INDEX_NAME.match(e.name)]
+    except FileNotFoundError:
+        return []
+    removed: list[str] = []
+    kept: list[tuple[float, int, str]] = []
+    for entry in entries:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue  # evicted or replaced by another process since listed
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        unused = now - st.st_mtime
+        if entry.name.endswith(".tmp"):
+            if unused > 3600 and _remove(entry.path):
+                removed.append(entry.path)
+        elif unused > max_age or _root_gone(entry.path):
+            if _remove(entry.path):
+                removed.append(entry.path)
+        else:
+            kept.append((st.st_mtime, st.st_size, entry.path))
+    kept.sort()
+    total = sum(size for _, size, _ in kept)
+    for _, size, path in kept[:-1]:
+        if total <= max_bytes:
+            break
+        if _remove(path):
+            removed.append(path)
+        total -= size
+    if removed:
+        log.debug("evicted %d index files from %s", len(removed), folder)
+    return removed
+
+
+def _remove(path: str) -> bool:
+    """Unlink ``path``; False (logged unless gone already) if it could not be."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False  # another process evicted it first
+    except OSError as exc:
+        log.debug("index %s not evicted (%s)", path, exc)
+        return False
+    return True
+
+
+def _root_gone(path: str) -> bool:
+    """Whether the index file at ``path`` is of a local root that no longer exists
+    (its header names the root; remote roots are left to their age)."""
+    try:
+        with open(path, "rb") as f:
+            line = f.readline(1 << 16).decode()
+        # the header's keys come in the order saved: the root is near the start
+        at = line.index('"root": ') + len('"root": ')
+        root = json.JSONDecoder().raw_decode(line, at)[0]
+    except (OSError, ValueError) as exc:
+        log.debug("index %s: no root read (%s); left to its age", path, exc)
+        return False
+    if type(root) is not str or "://" in root or not os.path.isabs(root):
+        return False
+    return not os.path.lexists(root)
 
 
 def walk(
@@ -528,9 +747,19 @@ def _packed(values: list[Any]) -> list[Any] | dict[str, list[Any]]:
     return {"table": list(table), "codes": [table[v] for v in values]}
 
 
-Part = tuple[dict[str, list[Any]], int, list[tuple[type, str, str]], list[str], list[bool]]
-"""Rows read by a report: columns, count, errors, each row's folder, whether it may be cached."""
-Collect = Callable[[list[str], bool, "Mapping[str, Any] | None"], list[Part]]
+Part = tuple[
+    dict[str, list[Any]],
+    int,
+    list[tuple[type, str, str]],
+    list[str],
+    list[bool],
+    list[tuple[str, ...]],
+]
+"""Rows read by a report: columns, count, errors, each row's folder, whether it may be
+cached, and its names in order."""
+Collect = Callable[
+    [list[str], bool, "Mapping[str, Any] | None", "Collection[str] | None"], list[Part]
+]
 
 
 def cached_report_parts(
@@ -541,7 +770,9 @@ def cached_report_parts(
     collect: Collect,
 ) -> list[Part] | None:
     """The parts of a report: cached rows whose files did not change, the rest read by
-    ``collect(folders, full, storage_options)``; the index saved for the next time.
+    ``collect(folders, full, storage_options, annotated)``; the index saved for the next
+    time. ``annotated`` are the folders whose annotations sidecar the walk listed (object
+    stores list every file at once), so the reader asks for no other; ``None`` locally.
 
     Returns ``None`` for stores that give no cheap stamp (FTP, SFTP): the caller
     reads every record as without a cache.
@@ -558,73 +789,95 @@ def cached_report_parts(
     misses.sort()
     try:
         cached = index.columns(hits)
+        table, codes = index.shapes(hits)
     except (ValueError, TypeError):  # a time that is none: a damaged index, rebuilt
         index.clear()
-        hits, misses, cached = [], sorted(found), {}
+        hits, misses, cached, table, codes = [], sorted(found), {}, [], []
     to_url = storage.to_url
     by_url = {to_url(f): (f, s) for f, s in misses}
-    parts = collect(list(by_url), full, storage_options)
-    new, folders, stamps, keep = _joined(parts, by_url)
+    annotated = None
+    if not index.local:  # the stamps of object stores hold the side files' (None: absent)
+        side = 2 + SIDE_FILES.index(ANNOTATIONS_NAME)
+        annotated = {url for url, (_, s) in by_url.items() if s[side] is not None}
+    parts = collect(list(by_url), full, storage_options, annotated)
+    new, folders, stamps, keep, shapes = _joined(parts, by_url)
     try:
-        index.save(hits, new, folders, stamps, keep, complete, (f for f, _ in misses))
+        index.save(
+            hits, new, folders, stamps, keep, complete, (f for f, _ in misses), shapes=shapes
+        )
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         # A row JSON cannot write after all: the report stands, the index waits.
         log.warning("votakvot: the report index of %s not saved (%s)", storage.shown(root), exc)
     errors = [error for part in parts for error in part[2]]
-    first_cached = [index._rel_at(p) for p in hits]
-    first_new = [index._rel(f) for f in folders]
-    columns = _combined(cached, first_cached, new, first_new)
-    return [(columns, len(hits) + len(folders), errors, [], [])]
+    lookup = {shape: code for code, shape in enumerate(table)}
+    for shape in shapes:
+        code = lookup.get(shape)
+        if code is None:
+            code = lookup[shape] = len(table)
+            table.append(shape)
+        codes.append(code)
+    rels = [index._rel_at(p) for p in hits] + [index._rel(f) for f in folders]
+    columns = _combined(cached, new, len(hits), rels, table, codes)
+    return [(columns, len(rels), errors, [], [], [])]
 
 
 def _combined(
     cached: dict[str, list[Any]],
-    cached_rels: list[str],
     new: dict[str, list[Any]],
-    new_rels: list[str],
+    n_cached: int,
+    rels: list[str],
+    table: list[tuple[str, ...]],
+    codes: list[int],
 ) -> dict[str, list[Any]]:
-    """Cached rows then new ones, columns in the order a report reading every record in
-    folder order would make: by the first row (in folder order) holding a value."""
+    """Cached rows then new ones as one report read in folder order would make them:
+    rows in folder order, the columns any row has, in the order of where each name
+    first appears (a name with ``None`` too).
 
-    def first(values: list[Any], rels: list[str]) -> str:
-        for v, rel in zip(values, rels):
-            if v is not None:
-                return rel
-        return rels[0] if rels else "\U0010ffff"
-
-    n_cached, n_new = len(cached_rels), len(new_rels)
-    keyed: list[tuple[str, int, str]] = []
-    for n, (name, values) in enumerate(cached.items()):
-        keyed.append((first(values, cached_rels), n, name))
-    for n, (name, values) in enumerate(new.items()):
-        if name not in cached:
-            keyed.append((first(values, new_rels), len(cached) + n, name))
-        elif new_rels and first(values, new_rels) < first(cached[name], cached_rels):
-            earlier = (first(values, new_rels), len(cached) + n, name)
-            keyed = [earlier if k == name else (r, i, k) for r, i, k in keyed]
-    keyed.sort()
+    Args:
+        cached, new: the columns of the cached rows and of the rows read now.
+        n_cached: how many rows are cached (``rels`` and ``codes`` start with those).
+        rels: each row's folder relative to the root.
+        table, codes: the row shapes, and each row's place among them.
+    """
+    n_new = len(rels) - n_cached
+    order: list[int] | None = None
+    if n_cached and n_new and rels[n_cached - 1] > rels[n_cached]:
+        order = sorted(range(len(rels)), key=rels.__getitem__)
+        codes = [codes[j] for j in order]
+    names: dict[str, None] = {}
+    for code in dict.fromkeys(codes):  # each shape once, where it first comes
+        names.update(dict.fromkeys(table[code]))
     out: dict[str, list[Any]] = {}
-    for _, _, name in keyed:
+    for name in names:
         had = cached.get(name)
-        column = list(had) if had is not None else [None] * n_cached
+        column = had if had is not None else [None] * n_cached
         added = new.get(name)
         column.extend(added if added is not None else [None] * n_new)
-        out[name] = column
+        out[name] = column if order is None else [column[j] for j in order]
     return out
 
 
 def _joined(
     parts: list[Part], by_url: Mapping[str, tuple[str, tuple[Any, ...]]]
-) -> tuple[dict[str, list[Any]], list[str], list[tuple[Any, ...]], list[bool]]:
-    """The new rows of all parts as one set of columns, with their folders and stamps."""
+) -> tuple[
+    dict[str, list[Any]],
+    list[str],
+    list[tuple[Any, ...]],
+    list[bool],
+    list[tuple[str, ...]],
+]:
+    """The new rows of all parts as one set of columns, with their folders, stamps and
+    shapes."""
     columns, _ = join_columns((part, n) for part, n, *_ in parts)
     folders: list[str] = []
     stamps: list[tuple[Any, ...]] = []
     keep: list[bool] = []
-    for _, _, _, urls, ok in parts:
+    shapes: list[tuple[str, ...]] = []
+    for _, _, _, urls, ok, rows in parts:
         for url, fine in zip(urls, ok):
             folder, stamp = by_url[url]
             folders.append(folder)
             stamps.append(stamp)
             keep.append(fine)
-    return columns, folders, stamps, keep
+        shapes.extend(rows)
+    return columns, folders, stamps, keep, shapes

@@ -27,8 +27,8 @@ import os
 import posixpath
 import re
 import warnings
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Iterator, Mapping
+from typing import Any, NamedTuple
 
 from . import layout
 from ._metrics_read import read_metrics_files, read_metrics_rows
@@ -53,6 +53,7 @@ __all__ = [
     "MAX_RECORD",
     "SIDE_FILE_LIMIT",
     "SkipHandler",
+    "TrialScan",
     "check_record",
     "find_trial_dirs",
     "iter_trial_dirs",
@@ -65,6 +66,7 @@ __all__ = [
     "read_side_file",
     "read_trial",
     "resolve_trial_path",
+    "scan_trial_dirs",
     "side_file_name",
     "split_glob",
 ]
@@ -213,6 +215,52 @@ def find_trial_dirs(
     return sorted(map(storage.to_url, found))
 
 
+class TrialScan(NamedTuple):
+    """The trial folders of a walk and, where its listing tells, which are annotated."""
+
+    folders: list[str]
+    """As :func:`find_trial_dirs` returns them: sorted URLs (absolute paths locally)."""
+    annotated: frozenset[str] | None
+    """The folders holding an annotations sidecar, from the same listing (object
+    stores list every file at once); ``None`` when the walk does not tell (local
+    folders are not listed one by one): :func:`read_records` then looks itself."""
+
+
+def scan_trial_dirs(
+    path: str | os.PathLike[str] | None = None,
+    storage_options: Options = None,
+    *,
+    strict: bool = False,
+) -> TrialScan:
+    """:func:`find_trial_dirs` with the annotated folders the listing shows, for
+    :func:`read_records`: on an object store a report then asks only for the
+    sidecars that are there, not once per trial.
+
+    Args and Raises: as for :func:`find_trial_dirs`.
+    """
+    storage, pattern = _open_walk(path, storage_options)
+    root, sep = storage.root, storage.sep
+    skip = _skipper(strict)
+    annotated: set[str] | None = None
+    if isinstance(storage, LocalStorage):
+        found = storage.find_folders(root, YAML_NAME, skip)
+    else:
+        try:
+            stamped = list(storage.stamp_folders(root, YAML_NAME, (ANNOTATIONS_NAME,), skip))
+        except NotImplementedError:  # a store that lists folder by folder (FTP, SFTP)
+            found = storage.find_folders(root, YAML_NAME, skip)
+        else:
+            found = [folder for folder, _ in stamped]
+            annotated = {folder for folder, stamp in stamped if stamp[2] is not None}
+    if pattern is not None:
+        found = [f for f in found if _matches(pattern, root, f, sep)]
+    to_url = storage.to_url
+    folders = sorted(map(to_url, found))
+    if annotated is None:
+        return TrialScan(folders, None)
+    return TrialScan(folders, frozenset(to_url(f) for f in annotated))
+
+
 def iter_trial_dirs(
     path: str | os.PathLike[str] | None = None,
     storage_options: Options = None,
@@ -251,7 +299,11 @@ def _stream(storage: Storage, pattern: re.Pattern[str] | None, skip: OnSkip) -> 
 
 
 def read_records(
-    folders: list[str], storage_options: Options = None, *, shared: bool = False
+    folders: list[str],
+    storage_options: Options = None,
+    *,
+    shared: bool = False,
+    annotated: Collection[str] | None = None,
 ) -> Iterator[Trial | TrialLoadError]:
     """Each folder's :class:`~votakvot.trial.Trial`, or the error saying why it cannot be read.
 
@@ -262,6 +314,10 @@ def read_records(
     Args:
         shared: sections repeated across trials (``meta``) are parsed once and the
             same object is shared: for readers that never change ``Trial.data``.
+        annotated: the folders holding an annotations sidecar, as the walk's listing
+            showed (:func:`scan_trial_dirs`); only those are read. Without it, local
+            sidecars are looked for (one ``access`` call each, no failed open) and
+            remote ones asked for, each.
     """
     if not folders:
         return
@@ -270,11 +326,18 @@ def read_records(
     files = [storage.join(p, YAML_NAME) for p in paths]
     contents = storage.read_many(files, layout.MAX_RECORD)  # looked up now: tests lower it
     # Annotations (tags, note) live in a sidecar: read in the same batch, so a remote
-    # report pays one concurrent round for them rather than one request per trial.
-    sidecars = storage.read_many(
-        [storage.join(p, ANNOTATIONS_NAME) for p in paths], ANNOTATIONS_LIMIT
-    )
+    # report pays one concurrent round for them; trials without one cost nothing more.
     local = isinstance(storage, LocalStorage)
+    sides = [storage.join(p, ANNOTATIONS_NAME) for p in paths]
+    if annotated is not None:
+        there = [f in annotated for f in folders]
+    elif local:  # most trials have none: a failed open (and its exception) costs more
+        there = [os.access(side, os.F_OK) for side in sides]
+    else:
+        there = [True] * len(sides)
+    wanted = [side for side, t in zip(sides, there) if t]
+    read = iter(storage.read_many(wanted, ANNOTATIONS_LIMIT) if wanted else ())
+    sidecars = [next(read) if t else None for t in there]
     for folder, path, file, raw, sidecar in zip(folders, paths, files, contents, sidecars):
         # text only, no connection to name a file; a local one is its own name
         name = file if local else shown_name(folder, YAML_NAME)
@@ -303,5 +366,5 @@ def iter_trials(
     shared: bool = False,
 ) -> Iterator[Trial | TrialLoadError]:
     """Every trial at or below ``path`` (see :func:`find_trial_dirs`), or its load error."""
-    folders = find_trial_dirs(path, storage_options, strict=strict)
-    return read_records(folders, storage_options, shared=shared)
+    folders, annotated = scan_trial_dirs(path, storage_options, strict=strict)
+    return read_records(folders, storage_options, shared=shared, annotated=annotated)

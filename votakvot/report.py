@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from ._columns import join_columns
 from .exceptions import SkippedTrialWarning, TrialLoadError, UnreadableFileWarning
-from .reading import find_trial_dirs, read_records
+from .reading import find_trial_dirs, read_records, scan_trial_dirs
 from .storage import open_storage, redact
 from .trial import Trial
 
@@ -166,8 +166,8 @@ def _skip(error: TrialLoadError, safe: bool, stacklevel: int = 4) -> None:
 
 
 def _trials(path: str | None, safe: bool, shared: bool, options: _Options) -> Iterator[Trial]:
-    folders = find_trial_dirs(path, options, strict=not safe)
-    for item in read_records(folders, options, shared=shared):
+    folders, annotated = scan_trial_dirs(path, options, strict=not safe)
+    for item in read_records(folders, options, shared=shared, annotated=annotated):
         if isinstance(item, TrialLoadError):
             _skip(item, safe)
             continue
@@ -179,18 +179,32 @@ def _path(path: str | os.PathLike[str] | None) -> str | None:
 
 
 _Options = Mapping[str, Any] | None
-_Part = tuple[dict[str, list[Any]], int, list[tuple[type, str, str]], list[str], list[bool]]
+_Part = tuple[
+    dict[str, list[Any]],
+    int,
+    list[tuple[type, str, str]],
+    list[str],
+    list[bool],
+    list[tuple[str, ...]],
+]
 
 
-def _collect(folders: list[str], full: bool, options: _Options = None) -> _Part:
+def _collect(
+    folders: list[str],
+    full: bool,
+    options: _Options = None,
+    annotated: Collection[str] | None = None,
+) -> _Part:
     """Report columns of some folders, their errors as plain (picklable) tuples, and
-    each row's folder and whether it was read without a warning (the index keeps those)."""
+    each row's folder, whether it was read without a warning, and its column names in
+    order (the index keeps those: a report's column order is where each name first
+    appears, ``None`` values included)."""
     errors: list[tuple[type, str, str]] = []
     paths: list[str] = []
     clean: list[bool] = []
 
     def rows() -> Iterator[dict[str, Any]]:
-        for item in read_records(folders, options, shared=True):
+        for item in read_records(folders, options, shared=True, annotated=annotated):
             if isinstance(item, TrialLoadError):
                 errors.append((type(item), item.path, item.reason))
                 continue
@@ -202,27 +216,36 @@ def _collect(folders: list[str], full: bool, options: _Options = None) -> _Part:
             for name in item.unreadable:
                 errors.append((UnreadableFileWarning, item.unreadable_note(name), ""))
 
-    columns, n = _columns(rows())
-    return columns, n, errors, paths, clean
+    shapes: list[tuple[str, ...]] = []
+    columns, n = _columns(rows(), shapes)
+    return columns, n, errors, paths, clean, shapes
 
 
 PARALLEL_MIN = 3000
 """Local trials from which ``load_report`` reads half of them in a forked helper process."""
 
 
-def _collect_all(folders: list[str], full: bool, options: _Options) -> list[_Part]:
-    """Columns of all folders: half in a forked child when that pays off, pandas imported."""
+def _collect_all(
+    folders: list[str],
+    full: bool,
+    options: _Options,
+    annotated: Collection[str] | None = None,
+) -> list[_Part]:
+    """Columns of all folders: half in a forked child when that pays off, pandas imported.
+
+    ``annotated``: the folders the walk saw an annotations sidecar in (``None``: not known).
+    """
     from ._fork import ForkedCall, can_fork
 
     if len(folders) >= PARALLEL_MIN and open_storage(folders[0], options).forkable and can_fork():
         half = len(folders) // 2
-        child = ForkedCall(_collect, folders[:half], full, options)
+        child = ForkedCall(_collect, folders[:half], full, options, annotated)
         import pandas  # imported while the child parses
 
         del pandas
-        mine = _collect(folders[half:], full, options)
+        mine = _collect(folders[half:], full, options, annotated)
         return [child.result(), mine]
-    return [_collect(folders, full, options)]
+    return [_collect(folders, full, options, annotated)]
 
 
 def _merge(parts: list[_Part]) -> tuple[dict[str, list[Any]], int]:
@@ -269,11 +292,20 @@ def load_trials(
     return trials
 
 
-def _columns(rows: Iterable[dict[str, Any]]) -> tuple[dict[str, list[Any]], int]:
-    """Rows to columns without keeping the rows: memory stays one pointer per cell."""
+def _columns(
+    rows: Iterable[dict[str, Any]], shapes: list[tuple[str, ...]] | None = None
+) -> tuple[dict[str, list[Any]], int]:
+    """Rows to columns without keeping the rows: memory stays one pointer per cell.
+
+    ``shapes``, given, gets each row's names in order (rows of one shape share one tuple).
+    """
     columns: dict[str, list[Any]] = {}
+    seen: dict[tuple[str, ...], tuple[str, ...]] = {}
     n = 0
     for row in rows:
+        if shapes is not None:
+            shape = tuple(row)
+            shapes.append(seen.setdefault(shape, shape))
         for name, value in row.items():
             column = columns.get(name)
             if column is None:
@@ -355,8 +387,8 @@ def load_report(
 
         parts = cached_report_parts(_path(path), full, not safe, storage_options, _collect_all)
     if parts is None:
-        folders = find_trial_dirs(_path(path), storage_options, strict=not safe)
-        parts = _collect_all(folders, full, storage_options)
+        folders, annotated = scan_trial_dirs(_path(path), storage_options, strict=not safe)
+        parts = _collect_all(folders, full, storage_options, annotated)
     for _, _, errors, *_ in parts:
         for cls, name, reason in errors:
             if issubclass(cls, Warning):  # the row is kept; something of it is unknown
