@@ -92,16 +92,24 @@ def test_a_crash_in_a_batched_map_is_recorded_and_the_map_goes_on(use) -> None:
 
 def test_a_segfault_is_recorded_with_its_signal_and_reruns_work(use) -> None:
     """A segfault shows as ``SIGSEGV``; running the same map again (explicit ids) keeps
-    the trials that finished and records the crash again instead of breaking."""
+    the trials that finished and records the crash again, as attempt 2 of the same
+    trial, the first crash kept aside instead of overwritten."""
     root = use("process", workers=2)
     params = [{"x": 1}, {"x": 2}]
     for _ in range(2):
         with pytest.raises(WorkerCrashedError, match="SIGSEGV"):
             votakvot.map(segfault, params, tid="seg/{x}")
-    found = records(root)
+    found = [r for r in records(root) if r["state"] != "superseded"]
     assert sorted(r["tid"] for r in found) == ["seg/1", "seg/2"]
     assert {r["state"] for r in found} == {"crashed"}
     assert {r["error"]["type"] for r in found} == {"SIGSEGV"}
+    assert {r["attempt"] for r in found} == {2}
+    assert {r["meta"]["runner"]["attempt"] for r in found} == {2}
+    earlier = [r for r in records(root) if r["state"] == "superseded"]
+    assert sorted((r["tid"], r["attempt"], r["ended_as"]) for r in earlier) == [
+        ("seg/1", 1, "crashed"),
+        ("seg/2", 1, "crashed"),
+    ]
     assert votakvot.map(crash_on_seven, [{"x": 3}], tid="ok/{x}") == [9]
 
 
@@ -165,3 +173,81 @@ def test_a_tracked_function_keeps_its_own_settings_on_the_process_runner(use) ->
     (data,) = records(root)
     assert data["tid"].startswith("test_attempts/loud/")
     assert (root / data["tid"] / layout.OUTPUT_NAME).read_text() == "loud 4\n"
+
+
+def fails_until(marker: str, x: int) -> int:
+    """Fails while the file ``marker`` is missing: a call the user fixes between runs."""
+    votakvot.meter(x=x)
+    if not os.path.exists(marker):
+        raise RuntimeError(f"not yet {x}")
+    return x
+
+
+def dies_until(marker: str, x: int) -> int:
+    """Kills its process while the file ``marker`` is missing."""
+    votakvot.meter(x=x)
+    if not os.path.exists(marker):
+        os._exit(5)
+    return x
+
+
+@pytest.mark.parametrize("runner", ["inplace", "thread", "process"])
+def test_rerunning_a_map_with_tids_counts_attempts_on(use, tmp_path: Path, runner) -> None:
+    """A map with explicit ids run three times over a call that failed twice: the record
+    says attempt 3, attempts 1 and 2 are kept (``superseded``, with what they ended as
+    and the attempt after them), ``load_report(attempts=True)`` lists all three; the
+    call that was done the first time is not run again."""
+    root = use(runner, workers=2)
+    marker = tmp_path / "fixed"
+    params = [{"marker": str(marker), "x": 1}, {"marker": str(tmp_path), "x": 2}]  # 2: done at once
+    for _ in range(2):
+        out = votakvot.map(fails_until, params, tid="t/{x}", return_exceptions=True)
+        assert isinstance(out[0], RuntimeError) and out[1] == 2
+    marker.write_text("fixed")
+    assert votakvot.map(fails_until, params, tid="t/{x}") == [1, 2]
+    latest = yaml.safe_load((root / "t" / "1" / layout.YAML_NAME).read_text())
+    assert latest["state"] == "done" and latest["attempt"] == 3
+    assert latest["meta"]["runner"]["attempt"] == 3
+    for n in (1, 2):
+        kept = yaml.safe_load(
+            (root / "t" / "1" / f"votakvot.attempt-{n}" / layout.YAML_NAME).read_text()
+        )
+        assert (kept["state"], kept["ended_as"], kept["attempt"], kept["superseded_by"]) == (
+            "superseded",
+            "failed",
+            n,
+            n + 1,
+        )
+        assert list(votakvot.load_metrics(root / "t" / "1" / f"votakvot.attempt-{n}").x) == [1]
+    assert list(votakvot.load_metrics(root / "t" / "1").x) == [1], "a fresh metric file"
+    other = yaml.safe_load((root / "t" / "2" / layout.YAML_NAME).read_text())
+    assert other.get("attempt", 1) == 1 and not list((root / "t" / "2").glob("votakvot.attempt-*"))
+    every = votakvot.load_report(root, attempts=True, full=True)
+    ones = every[every.tid == "t/1"]
+    assert sorted(ones.attempt) == [1, 2, 3]
+    assert sorted(ones.state) == ["done", "superseded", "superseded"]
+    assert len(votakvot.load_report(root)) == 2
+
+
+def test_rerunning_with_tids_after_crashes_and_retries_counts_on(use, tmp_path: Path) -> None:
+    """Process runner: a call that killed its worker (retried once, so attempts 1 and 2)
+    and is run again by the same map is attempt 3, crashed again; once it can succeed,
+    attempt 4 is ``done``; every earlier attempt is kept, none counted twice."""
+    root = use("process", workers=1)
+    marker = tmp_path / "fixed"
+    params = [{"marker": str(marker), "x": 1}]
+    with pytest.raises(WorkerCrashedError):
+        votakvot.map(dies_until, params, tid="d/{x}", retries=1)
+    with pytest.raises(WorkerCrashedError):
+        votakvot.map(dies_until, params, tid="d/{x}")
+    marker.write_text("fixed")
+    assert votakvot.map(dies_until, params, tid="d/{x}") == [1]
+    found = sorted(records(root), key=lambda r: r["attempt"])
+    assert [(r["attempt"], r["state"]) for r in found] == [
+        (1, "superseded"),
+        (2, "superseded"),
+        (3, "superseded"),
+        (4, "done"),
+    ]
+    assert [r.get("ended_as") for r in found[:3]] == ["crashed"] * 3
+    assert [r.get("superseded_by") for r in found[:3]] == [2, 3, 4]

@@ -144,7 +144,8 @@ def _start(
             "too long (a thread cannot be killed); use runner='process', whose worker "
             "processes can be"
         )
-    if runner.name not in ("inplace", "thread") or retries:
+    if runner.name not in ("inplace", "thread") or retries or _explicit(calls):
+        # (An explicit id may hold earlier attempts: the attempts path numbers on from them.)
         from ._attempts import prepare
 
         calls = prepare(calls, runner.name, retries=retries or 0, config=runner.config)
@@ -155,6 +156,10 @@ def _start(
     if not batch:
         return [runner.submit(call, timeout=timeout) for call in calls]  # type: ignore[call-arg]
     return runner.submit_many(calls, timeout=timeout)  # type: ignore[call-arg]
+
+
+def _explicit(calls: list[Call]) -> bool:
+    return any(call.tid is not None for call in calls)
 
 
 def shutdown(wait: bool = True) -> None:
