@@ -179,7 +179,14 @@ def run_attempt(call: Call) -> Any:
         # A later attempt resumes from the snapshot the earlier one left.
         rerun = call.rerun and call.attempt == 1 and uuid is None
         with meta.pinned(pins):
-            done = run_resumable(call.tid, call.fn, call.params, rerun=rerun, trial_id=uuid)  # type: ignore[arg-type]
+            done = run_resumable(
+                call.tid,
+                call.fn,  # type: ignore[arg-type]
+                call.params,
+                rerun=rerun,
+                trial_id=uuid,
+                trust_snapshot=call.trust_snapshot,
+            )
         return done.data.get("result")
     if uuid is not None and call.attempt == 1:
         earlier = None  # a fresh id: nothing recorded there before (no read needed)

@@ -52,7 +52,9 @@ def execute(call: Call) -> Any:
             tid, trial_uuid = new_tid(_default_prefix(fn))
             trial = run_resumable(tid, fn, params, trial_id=trial_uuid)
         else:
-            trial = run_resumable(call.tid, fn, params, rerun=call.rerun)
+            trial = run_resumable(
+                call.tid, fn, params, rerun=call.rerun, trust_snapshot=call.trust_snapshot
+            )
         return trial.data.get("result")
     if call.tid is not None:
         return run(call.tid, fn, rerun=call.rerun, **params).data.get("result")
