@@ -5,8 +5,10 @@ earlier attempts kept aside as ``superseded``; ``load_report`` shows one row per
 from __future__ import annotations
 
 import faulthandler
+import logging
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -251,3 +253,68 @@ def test_rerunning_with_tids_after_crashes_and_retries_counts_on(use, tmp_path: 
     ]
     assert [r.get("ended_as") for r in found[:3]] == ["crashed"] * 3
     assert [r.get("superseded_by") for r in found[:3]] == [2, 3, 4]
+
+
+def square(x: int) -> int:
+    votakvot.meter(x=x)
+    return x * x
+
+
+def _held(runner) -> bool:
+    return any(slot is not None and slot.held for slot in runner._slots)
+
+
+def test_a_worker_killed_while_idle_costs_no_call(use) -> None:
+    """The only worker is stopped between calls, handed the next call, then killed with
+    SIGKILL before it could begin it: that call is not recorded ``crashed`` (it never
+    ran); it runs on a new worker, once, as attempt 1, and nothing is lost."""
+    root = use("process", workers=1)
+    assert votakvot.map(square, [{"x": 1}]) == [1]
+    (first,) = records(root)
+    pid = first["meta"]["runner"]["pid"]
+    os.kill(pid, signal.SIGSTOP)  # idle, and now unable to begin anything
+    try:
+        future = runners.submit(square, x=2)
+        runner = runners.get_runner()
+        deadline = time.monotonic() + 60
+        while not _held(runner) and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the call sits in the stopped worker's pipe
+        assert _held(runner), "the call was handed to the stopped worker"
+    finally:
+        os.kill(pid, signal.SIGKILL)
+    assert future.result(timeout=60) == 4
+    found = records(root)
+    assert sorted((r["params"]["x"], r["state"], r.get("attempt", 1)) for r in found) == [
+        (1, "done", 1),
+        (2, "done", 1),
+    ]
+    (second,) = [r for r in found if r["params"]["x"] == 2]
+    assert second["meta"]["runner"]["pid"] != pid
+
+
+def dies_before_it_begins(x: int) -> int:
+    return x
+
+
+class _KillsOnUnpickle:
+    """A param whose unpickling kills the worker: the call takes it down before it begins."""
+
+    def __reduce__(self):
+        return os._exit, (4,)
+
+
+def test_a_call_that_kills_workers_before_it_begins_is_recorded_once(use, caplog) -> None:
+    """A call that kills every worker before it can begin (its params kill on unpickling)
+    is tried on a second worker, then recorded ``crashed``: one record, not lost, and the
+    call after it still runs."""
+    root = use("process", workers=1)
+    caplog.set_level(logging.WARNING, logger="votakvot")
+    out = votakvot.map(
+        dies_before_it_begins, [{"x": _KillsOnUnpickle()}, {"x": 3}], return_exceptions=True
+    )
+    assert isinstance(out[0], WorkerCrashedError) and "exited with code 4" in str(out[0])
+    assert out[1] == 3
+    states = sorted(r["state"] for r in records(root))
+    assert states == ["crashed", "done"]
+    again = [r for r in caplog.records if "running the trial on another worker" in r.message]
+    assert len(again) == 1 and "exited with code 4 before trial" in again[0].message

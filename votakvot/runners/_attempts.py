@@ -46,6 +46,7 @@ __all__ = [
     "exit_description",
     "next_attempt",
     "prepare",
+    "read_record",
     "record_ended_elsewhere",
     "run_attempts",
 ]
@@ -311,6 +312,12 @@ def _read(config: Config, folder: str) -> dict[str, Any] | None:
         logger.warning("votakvot: could not read %s: %s", redact(storage.to_url(folder)), exc)
         return None
     return None if trial is None else dict(trial.data)
+
+
+def read_record(config: Config, tid: str) -> dict[str, Any] | None:
+    """The record at ``tid`` as it is now; ``None`` when there is none (or it cannot be
+    read, which is logged)."""
+    return _read(config, _folder(config, tid))
 
 
 def archive_attempt(
