@@ -318,3 +318,26 @@ def test_a_call_that_kills_workers_before_it_begins_is_recorded_once(use, caplog
     assert states == ["crashed", "done"]
     again = [r for r in caplog.records if "running the trial on another worker" in r.message]
     assert len(again) == 1 and "exited with code 4 before trial" in again[0].message
+
+
+def test_a_worker_gone_between_keeping_an_attempt_aside_and_the_next_one(
+    use, tmp_path: Path
+) -> None:
+    """A worker that moved attempt 1 aside and died before attempt 2 wrote its record
+    (here: the move done by hand) leaves the id still numbered: the rerun is attempt 2
+    and attempt 1 is kept once, not overwritten by a second "attempt 1"."""
+    from votakvot.runners._attempts import archive_attempt
+
+    root = use("inplace")
+    marker = tmp_path / "fixed"
+    params = [{"marker": str(marker), "x": 1}]
+    with pytest.raises(RuntimeError):
+        votakvot.map(fails_until, params, tid="g/{x}")
+    archive_attempt(get_config(), "g/1", 2)  # ... and the worker died here
+    marker.write_text("fixed")
+    assert votakvot.map(fails_until, params, tid="g/{x}") == [1]
+    found = sorted(records(root), key=lambda r: r["attempt"])
+    assert [(r["attempt"], r["state"], r.get("ended_as")) for r in found] == [
+        (1, "superseded", "failed"),
+        (2, "done", None),
+    ]

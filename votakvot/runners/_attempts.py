@@ -362,7 +362,10 @@ def archive_attempt(
         data.setdefault("attempt", attempt)
         text = dump_record(data, tid).encode("utf-8")
         storage.write_atomic(storage.join(dest, YAML_NAME), text)
-        storage.remove(storage.join(folder, YAML_NAME))
+        # The record itself stays until the new attempt's replaces it: a worker that
+        # dies in between leaves it to say which attempt comes next (archiving it
+        # again writes the same copy), instead of an id with no record that would
+        # start over at attempt 1 over the kept ones.
     except Exception as exc:
         logger.error(
             "votakvot: could not keep attempt %s of trial %r aside (%s: %s); attempt %d "
