@@ -499,5 +499,13 @@ def test_a_dask_task_reads_one_record_when_new_and_each_on_a_rerun(
         assert sorted((r["params"]["x"], r["state"]) for r in found) == [
             (x, "done") for x in range(5)
         ]
+        # Explicit ids may hold earlier runs: each record is read, once per call.
+        explicit = prepare(
+            [Call(counted, {"x": x}, f"e/{x}") for x in range(3)], "dask", config=config
+        )
+        reads.clear()
+        out, _, _ = run_calls("client-token", settings, "task-2", explicit, None)
+        assert [value for _, value in out] == [100, 101, 102]
+        assert len(reads) == 3, reads
     finally:
         set_config(previous)

@@ -139,19 +139,25 @@ def set_worker_name(name: str | None) -> None:
     _worker_name.value = name
 
 
-def run_attempts(call: Call) -> Any:
+UNREAD: Any = object()
+"""``record=`` of :func:`run_attempt` when the caller has not read the call's record."""
+
+
+def run_attempts(call: Call, record: dict[str, Any] | None = UNREAD) -> Any:
     """Run a prepared call here, retrying a failure up to ``call.retries`` times.
 
     Each attempt is the same trial (same id) with ``attempt`` counted up; a
     ``KeyboardInterrupt`` or ``SystemExit`` is never retried. ``call.attempt`` counts
     the runs of this submission (the retry budget); the number recorded follows the
-    attempts already recorded at the id (see :func:`run_attempt`).
+    attempts already recorded at the id (see :func:`run_attempt`). ``record`` is the
+    record at the id when the caller has just read it (a Dask worker does).
     """
     tries = call.attempt  # runs this submission has had (a record may count more)
     while True:
         try:
-            return run_attempt(call)
+            return run_attempt(call, record)
         except Exception:
+            record = UNREAD  # the failed attempt wrote a new one
             if tries > call.retries:
                 raise
             logger.warning(
@@ -164,8 +170,11 @@ def run_attempts(call: Call) -> Any:
             call = dataclasses.replace(call, attempt=call.attempt + 1, rerun=True)
 
 
-def run_attempt(call: Call) -> Any:
-    """One attempt of a prepared call as its trial, in this process."""
+def run_attempt(call: Call, record: dict[str, Any] | None = UNREAD) -> Any:
+    """One attempt of a prepared call as its trial, in this process.
+
+    ``record`` is what the id holds, when the caller read it already (saves a read).
+    """
     from .._run import _run_to_end
     from ..resumable import run_resumable
 
@@ -192,7 +201,7 @@ def run_attempt(call: Call) -> Any:
     if uuid is not None and call.attempt == 1:
         earlier = None  # a fresh id: nothing recorded there before (no read needed)
     else:
-        earlier = _read(config, _folder(config, call.tid))
+        earlier = _read(config, _folder(config, tid)) if record is UNREAD else record
         if earlier is not None and _done_result(call, earlier):
             return earlier.get("result")
     fn = _target(call.fn)
@@ -303,15 +312,22 @@ def _folder(config: Config, tid: str) -> str:
 
 
 def _read(config: Config, folder: str) -> dict[str, Any] | None:
-    from ..trial import read_trial
+    """The checked record in ``folder``, read through the configured storage (no new
+    file system per read); ``None`` when there is none or it cannot be read (logged)."""
+    from .._records import check_record, parse_record
+    from ..layout import MAX_RECORD
 
     storage = config.storage
+    path = storage.join(folder, YAML_NAME)
     try:
-        trial = read_trial(storage.to_url(folder), storage.storage_options)
+        raw = storage.read(path, MAX_RECORD)
+        if raw is None:
+            return None
+        shown = storage.shown(path)
+        return dict(check_record(parse_record(raw, shown), shown))
     except Exception as exc:
-        logger.warning("votakvot: could not read %s: %s", redact(storage.to_url(folder)), exc)
+        logger.warning("votakvot: could not read %s: %s", storage.shown(path), exc)
         return None
-    return None if trial is None else dict(trial.data)
 
 
 def read_record(config: Config, tid: str) -> dict[str, Any] | None:

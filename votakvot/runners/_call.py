@@ -35,17 +35,18 @@ __all__ = [
 ]
 
 
-def execute(call: Call) -> Any:
+def execute(call: Call, record: Any = None, *, read: bool = False) -> Any:
     """Run one call as exactly one trial in this process and return the function's result.
 
     A function already wrapped by ``@votakvot.track`` makes its own trial; any
     other callable is tracked as ``track()`` would. The function's exception is
-    re-raised after the trial recorded it.
+    re-raised after the trial recorded it. With ``read``, ``record`` is the record at
+    the call's id as the caller just read it (``None``: none), so it is not read again.
     """
     if call.origin is not None:
-        from ._attempts import run_attempts
+        from ._attempts import UNREAD, run_attempts
 
-        return run_attempts(call)
+        return run_attempts(call, record if read else UNREAD)
     fn, params = call.fn, call.params
     if isinstance(fn, type) and issubclass(fn, resumable_fn):
         if call.tid is None:

@@ -35,7 +35,7 @@ import warnings
 from typing import Any
 
 from .. import _active
-from .._config import Config
+from .._config import Config, get_config
 from .._records import parse_record
 from .._values import dump_record
 from ..exceptions import MissingDependencyError, StorageError, WorkerCrashedError
@@ -733,13 +733,16 @@ def run_calls(
             try:
                 if tag in _cancelled:
                     raise concurrent.futures.CancelledError(f"cancelled before {call.tid!r} ran")
-                call, recorded = _next_attempt(call) if rerun else (call, None)
+                tid = call.tid
+                read = rerun and tid is not None and call.origin is not None
+                record = _record(get_config(), tid) if read and tid is not None else None
+                call, recorded = _next_attempt(call, record) if read else (call, None)
                 if recorded is not None:
                     out.append((True, recorded.get("result")))
                 elif timeout is None:
-                    out.append((True, execute(call)))
+                    out.append((True, execute(call, record, read=read)))
                 else:
-                    out.append((True, _with_timeout(call, timeout, ident)))
+                    out.append((True, _with_timeout(call, timeout, ident, record, read)))
             except Exception as exc:
                 out.append((False, _Failure(exc)))
             finally:
@@ -809,19 +812,16 @@ def _ran_before(calls: list[Call]) -> bool:
     return tid is None or _record(get_config(), tid) is not None
 
 
-def _next_attempt(call: Call) -> tuple[Call, dict[str, Any] | None]:
+def _next_attempt(call: Call, record: dict[str, Any] | None) -> tuple[Call, dict[str, Any] | None]:
     """The call as this run should make it, or the record of its finished trial.
 
     Dask runs a task again when the worker running it died. Then the trial is there
-    already, from this very call (the uuid given at submit) or at an explicit id
-    left ``running``: a ``done`` one is returned as recorded (never run twice), any
-    other is superseded by the next attempt.
+    already (``record``, read at the call's id), from this very call (the uuid given
+    at submit) or at an explicit id left ``running``: a ``done`` one is returned as
+    recorded (never run twice), any other is superseded by the next attempt.
     """
-    from .._config import get_config
-
-    if call.tid is None or call.origin is None:
+    if call.origin is None:
         return call, None
-    record = _record(get_config(), call.tid)
     if record is None:
         return call, None
     own = call.origin.get("id") is not None and record.get("id") == call.origin["id"]
@@ -846,7 +846,9 @@ class TrialTimeout(TimeoutError):
     """Raised into a call that ran past ``timeout=``."""
 
 
-def _with_timeout(call: Call, timeout: float, ident: int) -> Any:
+def _with_timeout(
+    call: Call, timeout: float, ident: int, record: Any = None, read: bool = False
+) -> Any:
     """``execute(call)``, stopped with :class:`TrialTimeout` after ``timeout`` seconds and
     recorded ``timeout`` (not ``failed``)."""
     fired = threading.Event()
@@ -866,7 +868,7 @@ def _with_timeout(call: Call, timeout: float, ident: int) -> Any:
     timer.start()
     try:
         try:
-            return execute(call)
+            return execute(call, record, read=read)
         finally:
             with _state_lock:
                 finished.set()
