@@ -448,6 +448,27 @@ def test_retries_and_results_as_they_finish(cluster, tmp_path: Path) -> None:
     assert order == [2, 1]
 
 
+def test_rerunning_a_map_with_tids_counts_attempts_on(cluster, tmp_path: Path) -> None:
+    """A map at explicit ids run again over a call that failed: on the workers too the
+    call is attempt 2 of its trial, attempt 1 kept aside; the done call is not rerun."""
+    root = tmp_path / "runs"
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    (marks / "2").write_text("never fails")
+    votakvot.init(str(root), runner="dask", address=cluster.address, capture="none")
+    params = [{"x": 1, "marks": str(marks)}, {"x": 2, "marks": str(marks)}]
+    out = votakvot.map(fails_once, params, tid="f/{x}", return_exceptions=True)
+    assert isinstance(out[0], RuntimeError) and out[1] == 2
+    assert votakvot.map(fails_once, params, tid="f/{x}") == [1, 2]
+    assert sorted((r["tid"], r["state"], r.get("attempt", 1)) for r in records(root)) == [
+        ("f/1", "done", 2),
+        ("f/1", "superseded", 1),
+        ("f/2", "done", 1),
+    ]
+    (latest,) = [r for r in current(root) if r["tid"] == "f/1"]
+    assert latest["meta"]["runner"]["attempt"] == 2
+
+
 def test_a_scheduler_without_the_modules_is_named(settings, tmp_path: Path) -> None:
     """The scheduler unpickles each task: one that cannot import the function's module
     fails the call with a message saying the scheduler needs it, not Dask's riddle."""
