@@ -5,6 +5,8 @@ each attempt of the call runs at the same id. Attempt ``N`` lives in the trial's
 folder; when attempt ``N + 1`` starts there, the files of attempt ``N`` move into
 the subfolder ``votakvot.attempt-N/`` and its record becomes ``state: superseded``
 with ``ended_as`` (what it ended as) and ``superseded_by`` (the attempt after it).
+A call run again at an explicit id (a ``map`` with ``tid=`` rerun over a ``failed``
+or ``crashed`` trial) counts on from the attempts recorded there (:func:`next_attempt`).
 Reports show one row per call (:func:`votakvot.load_report`; ``attempts=True``
 shows them all).
 
