@@ -177,6 +177,9 @@ def test_sweep_into_s3_with_storage_options(cluster, s3_server, tmp_path: Path) 
         assert runner["kind"] == "dask" and runner["attempt"] == 1
         assert workers[runner["worker"]] == r["meta"]["process"]["pid"], "the worker's address"
     assert not fs.glob(f"{url[5:]}/.votakvot-probe-*"), "the probe is cleaned up"
+    assert len(fs.glob(f"{url[5:]}/.votakvot-client-*")) == 1, "kept for late workers"
+    runners.shutdown()
+    assert not s3_server.fs().glob(f"{url[5:]}/.votakvot-client-*"), "removed at shutdown"
 
 
 def test_workers_with_other_credentials_fail_at_once(
@@ -221,6 +224,57 @@ def test_a_root_the_workers_see_elsewhere_is_refused(settings, tmp_path: Path) -
             votakvot.map(square, [{"x": 1}])
         runners.shutdown()
     assert list(root.iterdir()) == []
+
+
+@pytest.mark.skipif(not can_unshare(), reason="needs unprivileged user namespaces (unshare)")
+def test_a_worker_that_joins_later_and_sees_another_root_fails_loudly(
+    settings, tmp_path: Path
+) -> None:
+    """A worker that joins after the runner probed the cluster, and sees the root's path
+    as another folder, is found before it runs a task of ours: the map raises
+    SharedRootError naming that worker, instead of its trials landing where nobody looks."""
+    import subprocess
+    import sys
+
+    from cluster import HERE, WORKER_ENV, _terminate
+
+    root = tmp_path / "shared" / "runs"
+    root.mkdir(parents=True)
+    with start_cluster(1) as one:
+        votakvot.init(str(root), runner="dask", address=one.address, capture="none")
+        assert votakvot.map(square, [{"x": 1}]) == [1]  # probed: the first worker shares it
+        first = one.worker_pids()
+        line = subprocess.list2cmdline([
+            sys.executable, "-m", "distributed.cli.dask_worker", one.address,
+            "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard", "--name", "late",
+        ])  # fmt: skip
+        wrap = namespaced(f"mount -t tmpfs none {tmp_path / 'shared'}")
+        late = subprocess.Popen(
+            [part.replace("{cmd}", line) for part in wrap],
+            env={**os.environ, **WORKER_ENV},
+            cwd=HERE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            one.wait_for_workers(2)
+            for pid in first.values():  # the first worker and its nanny go: "late" is left
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+            wait_for(
+                lambda: set(one.client.scheduler_info()["workers"]).isdisjoint(first),
+                message="the scheduler to drop the first worker",
+            )
+            with pytest.raises(SharedRootError) as err:
+                votakvot.map(square, [{"x": x} for x in range(2, 5)])
+            text = str(err.value)
+            assert "is not shared with Dask worker tcp://127.0.0.1:" in text
+            assert "joined after" in text and ".votakvot-client-" in text
+            runners.shutdown()
+        finally:
+            _terminate([late])
+    assert sorted(r["params"]["x"] for r in records(root)) == [1]
+    assert not list(root.glob(".votakvot-*")), "nothing of the runner's left in the root"
 
 
 def test_a_failed_write_on_a_worker_is_not_silent(cluster, tmp_path: Path) -> None:
@@ -392,6 +446,27 @@ def test_retries_and_results_as_they_finish(cluster, tmp_path: Path) -> None:
     params = [{"x": 1, "pause": 1.5}, {"x": 2, "pause": 0.0}]
     order = [p["x"] for p, _ in votakvot.as_completed(square, params)]
     assert order == [2, 1]
+
+
+def test_rerunning_a_map_with_tids_counts_attempts_on(cluster, tmp_path: Path) -> None:
+    """A map at explicit ids run again over a call that failed: on the workers too the
+    call is attempt 2 of its trial, attempt 1 kept aside; the done call is not rerun."""
+    root = tmp_path / "runs"
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    (marks / "2").write_text("never fails")
+    votakvot.init(str(root), runner="dask", address=cluster.address, capture="none")
+    params = [{"x": 1, "marks": str(marks)}, {"x": 2, "marks": str(marks)}]
+    out = votakvot.map(fails_once, params, tid="f/{x}", return_exceptions=True)
+    assert isinstance(out[0], RuntimeError) and out[1] == 2
+    assert votakvot.map(fails_once, params, tid="f/{x}") == [1, 2]
+    assert sorted((r["tid"], r["state"], r.get("attempt", 1)) for r in records(root)) == [
+        ("f/1", "done", 2),
+        ("f/1", "superseded", 1),
+        ("f/2", "done", 1),
+    ]
+    (latest,) = [r for r in current(root) if r["tid"] == "f/1"]
+    assert latest["meta"]["runner"]["attempt"] == 2
 
 
 def test_a_scheduler_without_the_modules_is_named(settings, tmp_path: Path) -> None:

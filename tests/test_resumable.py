@@ -518,3 +518,90 @@ def kill_and_resume(tmp_path: Path, rounds: int, n: int, seed: int) -> None:
     assert data["state"] == "done"
     assert data["resumable"]["loops"] == n
     assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+class stepper(votakvot.resumable_fn):
+    """Counts to ``n``, snapshotting every loop; fails at ``fail_at`` (once) to leave a snapshot."""
+
+    snapshot_each = 1
+    snapshot_period = None
+    fail_at: int | None = None
+    inits = 0
+
+    def init(self, n: int) -> None:
+        type(self).inits += 1
+        self.n = n
+        self.i = 0
+
+    def loop(self):
+        self.i += 1
+        if self.i == type(self).fail_at:
+            type(self).fail_at = None
+            raise Boom(f"planned failure at {self.i}")
+        return self.i if self.i >= self.n else None
+
+
+def _left_by_someone_else(tid: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Leave a failed ``stepper`` trial at ``tid`` whose snapshot is signed with another
+    key than the one used from now on: it does not verify as this user's."""
+    from votakvot._userkey import KEY_ENV
+
+    monkeypatch.setenv(KEY_ENV, "1" * 64)
+    stepper.fail_at = 3
+    with pytest.raises(Boom):
+        votakvot.run(tid, stepper, n=5)
+    monkeypatch.setenv(KEY_ENV, "2" * 64)
+
+
+@pytest.mark.parametrize("runner", ["inplace", "process"])
+@pytest.mark.parametrize("how", ["map", "sweep", "imap", "as_completed", "submit_run"])
+def test_trust_snapshot_passes_through_the_runner_api(
+    root: Path, runner: str, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot that does not verify is refused by every runner entry point; with
+    ``trust_snapshot=True`` (as ``votakvot.run`` takes it) the task resumes from it."""
+    from votakvot import runners
+
+    votakvot.init(path=str(root), capture="none", runner=runner, workers=1)
+    try:
+        _left_by_someone_else("s/n=5", monkeypatch)
+
+        def call(**extra: object) -> list:
+            params = [{"n": 5}]
+            if how == "map":
+                return votakvot.map(stepper, params, tid="s/n={n}", **extra)
+            if how == "sweep":
+                return votakvot.sweep(stepper, tid="s/n={n}", n=[5], **extra)
+            if how == "imap":
+                return list(votakvot.imap(stepper, params, tid="s/n={n}", **extra))
+            if how == "as_completed":
+                return [
+                    r for _, r in votakvot.as_completed(stepper, params, tid="s/n={n}", **extra)
+                ]
+            return [runners.submit_run("s/n=5", stepper, n=5, **extra).result()]
+
+        with pytest.raises(votakvot.ResumeError, match="trust_snapshot=True"):
+            call()
+        assert call(trust_snapshot=True) == [5]
+        done = record(root / "s" / "n=5")
+        assert done["state"] == "done"
+        assert [r["loop"] for r in done["resumable"]["resumes"]] == [2]
+    finally:
+        runners.shutdown()
+
+
+def test_dashboard_resume_helper_says_one_thing(
+    root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard's resume program over a snapshot that does not verify: the refusal
+    (with its way out) is the only message, no earlier note about the snapshot header."""
+    from votakvot_tui.core.runs import main
+
+    _left_by_someone_else("h/n=5", monkeypatch)
+    folder = root / "h" / "n=5"
+    capsys.readouterr()
+    with pytest.raises(votakvot.ResumeError, match="trust_snapshot=True"):
+        main(["resume", str(folder)])
+    out = capsys.readouterr()
+    assert "header" not in out.err and "unreadable" not in out.err
+    assert "h/n=5" in out.out  # "resuming h/n=5 under ...": what it tried

@@ -446,3 +446,66 @@ def test_resumable_docs_examples_run(tmp_path: Path) -> None:
     assert run_script(many, tmp_path, "pi_sweep.py") == first
     # n=200000/seed=1 is the quick start's trial, found finished by the sweep.
     assert len(list((tmp_path / "my-results").rglob(_layout.YAML_NAME))) == 6
+
+
+_ran: list[int] = []
+
+
+def counted(x: int) -> int:
+    """Notes each run in this process, so a call run twice shows."""
+    _ran.append(x)
+    return x + 100
+
+
+def test_a_dask_task_reads_one_record_when_new_and_each_on_a_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a Dask worker runs (``run_calls``), called here: a batch of calls at fresh
+    ids reads one record to tell it never ran (one GET on S3, not one per call); the
+    same task run again, as Dask does when its worker died, reads each call's record
+    and returns the recorded results without running any call twice."""
+    from votakvot.runners._attempts import prepare
+    from votakvot.runners._call import Call, worker_settings
+    from votakvot.runners.dask import run_calls, write_marker
+
+    previous = get_config()
+    votakvot.init(str(tmp_path / "runs"), capture="none")
+    try:
+        config = get_config()
+        settings = worker_settings(config)
+        write_marker(config, "client-token")
+        calls = prepare([Call(counted, {"x": x}) for x in range(5)], "dask", config=config)
+        reads: list[str] = []
+        storage_class = type(config.storage)
+        real_read = storage_class.read
+
+        def counting_read(self, path, *args, **kwargs):
+            if str(path).endswith(_layout.YAML_NAME):
+                reads.append(str(path))
+            return real_read(self, path, *args, **kwargs)
+
+        monkeypatch.setattr(storage_class, "read", counting_read)
+        _ran.clear()
+        out, failed, _ = run_calls("client-token", settings, "task-1", calls, None)
+        assert [value for _, value in out] == [x + 100 for x in range(5)]
+        assert failed == [None] * 5 and _ran == list(range(5))
+        assert len(reads) == 1, reads
+        reads.clear()
+        out, failed, _ = run_calls("client-token", settings, "task-1", calls, None)
+        assert [value for _, value in out] == [x + 100 for x in range(5)]
+        assert _ran == list(range(5)), "no call ran twice"
+        assert len(reads) >= 5
+        found = records(tmp_path / "runs")
+        assert sorted((r["params"]["x"], r["state"]) for r in found) == [
+            (x, "done") for x in range(5)
+        ]
+        # Explicit ids may hold earlier runs: each record is read, once per call.
+        explicit = prepare(
+            [Call(counted, {"x": x}, f"e/{x}") for x in range(3)], "dask", config=config
+        )
+        reads.clear()
+        out, _, _ = run_calls("client-token", settings, "task-2", explicit, None)
+        assert [value for _, value in out] == [100, 101, 102]
+        assert len(reads) == 3, reads
+    finally:
+        set_config(previous)

@@ -144,7 +144,8 @@ def _start(
             "too long (a thread cannot be killed); use runner='process', whose worker "
             "processes can be"
         )
-    if runner.name not in ("inplace", "thread") or retries:
+    if runner.name not in ("inplace", "thread") or retries or _explicit(calls):
+        # (An explicit id may hold earlier attempts: the attempts path numbers on from them.)
         from ._attempts import prepare
 
         calls = prepare(calls, runner.name, retries=retries or 0, config=runner.config)
@@ -155,6 +156,10 @@ def _start(
     if not batch:
         return [runner.submit(call, timeout=timeout) for call in calls]  # type: ignore[call-arg]
     return runner.submit_many(calls, timeout=timeout)  # type: ignore[call-arg]
+
+
+def _explicit(calls: list[Call]) -> bool:
+    return any(call.tid is not None for call in calls)
 
 
 def shutdown(wait: bool = True) -> None:
@@ -190,15 +195,24 @@ def submit(fn: Callable[..., Any], /, **params: Any) -> concurrent.futures.Futur
 
 
 def submit_run(
-    tid: str, fn: Callable[..., Any], /, *, rerun: bool = False, **params: Any
+    tid: str,
+    fn: Callable[..., Any],
+    /,
+    *,
+    rerun: bool = False,
+    trust_snapshot: bool = False,
+    **params: Any,
 ) -> concurrent.futures.Future[Any]:
     """``votakvot.run(tid, fn, **params)`` on the configured runner, as a future of the result.
 
     A trial that already finished under ``tid`` gives its recorded result without
-    running again (unless ``rerun=True``); a resumable one resumes from its snapshot.
+    running again (unless ``rerun=True``); a resumable one resumes from its snapshot
+    once it verifies as this user's (``trust_snapshot=True`` skips that check, as in
+    ``votakvot.run``).
     """
     _check_async(fn, tid)
-    return _start(get_runner(), [Call(fn, params, tid, rerun)], None, None, batch=False)[0]
+    call = Call(fn, params, tid, rerun, trust_snapshot=trust_snapshot)
+    return _start(get_runner(), [call], None, None, batch=False)[0]
 
 
 def _tid_for(template: TidTemplate, params: dict[str, Any]) -> str | None:
@@ -222,6 +236,7 @@ def map(
     *,
     tid: TidTemplate = None,
     rerun: bool = False,
+    trust_snapshot: bool = False,
     return_exceptions: bool = False,
     retries: int | None = None,
     timeout: float | None = None,
@@ -237,6 +252,9 @@ def map(
             template filled from the params (``"sweep/n={n}/seed={seed}"``), or a
             function of the params dict returning the id.
         rerun: with ``tid``, run trials again even if they finished.
+        trust_snapshot: with ``tid``, resume resumable trials from their snapshots
+            without checking where they came from, as ``votakvot.run(...,
+            trust_snapshot=True)``: only for snapshots you know are yours.
         return_exceptions: put a failed call's exception in its place in the list
             instead of raising it.
         retries: run a call that raised, or whose worker died, again up to this
@@ -250,7 +268,7 @@ def map(
         The first failed call's exception (in input order), once every trial ended,
         unless ``return_exceptions`` is true.
     """
-    futures = _map_futures(fn, params, tid, rerun, retries, timeout)
+    futures = _map_futures(fn, params, tid, rerun, retries, timeout, trust_snapshot)
     return _gather(futures, return_exceptions, _bar(progress, len(futures), fn))
 
 
@@ -261,12 +279,13 @@ def _map_futures(
     rerun: bool,
     retries: int | None,
     timeout: float | None,
+    trust_snapshot: bool = False,
 ) -> list[concurrent.futures.Future[Any]]:
     runner = get_runner()
     calls = []
     for p in params:
         kwargs = dict(p)
-        calls.append(Call(fn, kwargs, _tid_for(tid, kwargs), rerun))
+        calls.append(Call(fn, kwargs, _tid_for(tid, kwargs), rerun, trust_snapshot=trust_snapshot))
     if tid is not None:
         _check_async(fn, "")
         seen: dict[str | None, int] = {}
@@ -327,6 +346,7 @@ def imap(
     *,
     tid: TidTemplate = None,
     rerun: bool = False,
+    trust_snapshot: bool = False,
     return_exceptions: bool = False,
     retries: int | None = None,
     timeout: float | None = None,
@@ -337,7 +357,7 @@ def imap(
     exception is raised when its turn comes (or yielded, with
     ``return_exceptions``); leaving the loop early cancels the calls not started.
     """
-    futures = _map_futures(fn, params, tid, rerun, retries, timeout)
+    futures = _map_futures(fn, params, tid, rerun, retries, timeout, trust_snapshot)
     return _in_order(futures, return_exceptions)
 
 
@@ -364,6 +384,7 @@ def as_completed(
     *,
     tid: TidTemplate = None,
     rerun: bool = False,
+    trust_snapshot: bool = False,
     return_exceptions: bool = False,
     retries: int | None = None,
     timeout: float | None = None,
@@ -374,7 +395,7 @@ def as_completed(
     with ``return_exceptions``); leaving the loop early cancels the calls not started.
     """
     given = [dict(p) for p in params]
-    futures = _map_futures(fn, given, tid, rerun, retries, timeout)
+    futures = _map_futures(fn, given, tid, rerun, retries, timeout, trust_snapshot)
     return _as_they_finish(futures, given, return_exceptions)
 
 
@@ -422,6 +443,7 @@ def sweep(
     *,
     tid: TidTemplate = None,
     rerun: bool = False,
+    trust_snapshot: bool = False,
     return_exceptions: bool = False,
     retries: int | None = None,
     timeout: float | None = None,
@@ -432,14 +454,15 @@ def sweep(
 
     ``votakvot.sweep(train, lr=[0.1, 0.01], seed=range(3))`` runs six trials and
     returns their results in the order of ``grid(lr=..., seed=...)``. ``tid``,
-    ``rerun``, ``return_exceptions``, ``retries``, ``timeout`` and ``progress`` are
-    as for :func:`map`, so params cannot be named like them.
+    ``rerun``, ``trust_snapshot``, ``return_exceptions``, ``retries``, ``timeout``
+    and ``progress`` are as for :func:`map`, so params cannot be named like them.
     """
     return map(
         fn,
         grid(**axes),
         tid=tid,
         rerun=rerun,
+        trust_snapshot=trust_snapshot,
         return_exceptions=return_exceptions,
         retries=retries,
         timeout=timeout,

@@ -5,6 +5,8 @@ each attempt of the call runs at the same id. Attempt ``N`` lives in the trial's
 folder; when attempt ``N + 1`` starts there, the files of attempt ``N`` move into
 the subfolder ``votakvot.attempt-N/`` and its record becomes ``state: superseded``
 with ``ended_as`` (what it ended as) and ``superseded_by`` (the attempt after it).
+A call run again at an explicit id (a ``map`` with ``tid=`` rerun over a ``failed``
+or ``crashed`` trial) counts on from the attempts recorded there (:func:`next_attempt`).
 Reports show one row per call (:func:`votakvot.load_report`; ``attempts=True``
 shows them all).
 
@@ -31,7 +33,7 @@ from .. import _source, meta
 from .._active import ActiveTrial
 from .._config import Config, get_config
 from .._naming import default_prefix, function_name
-from .._previous_run import clear_previous_run, finished_trial
+from .._previous_run import clear_previous_run
 from .._values import dump_record
 from .._version import __version__
 from ..layout import YAML_NAME, new_tid
@@ -42,8 +44,11 @@ __all__ = [
     "ATTEMPT_PREFIX",
     "SUPERSEDED",
     "archive_attempt",
+    "archived_attempts",
     "exit_description",
+    "next_attempt",
     "prepare",
+    "read_record",
     "record_ended_elsewhere",
     "run_attempts",
 ]
@@ -136,33 +141,47 @@ def set_worker_name(name: str | None) -> None:
     _worker_name.value = name
 
 
-def run_attempts(call: Call) -> Any:
+UNREAD: Any = object()
+"""``record=`` of :func:`run_attempt` when the caller has not read the call's record."""
+
+
+def run_attempts(call: Call, record: dict[str, Any] | None = UNREAD) -> Any:
     """Run a prepared call here, retrying a failure up to ``call.retries`` times.
 
     Each attempt is the same trial (same id) with ``attempt`` counted up; a
-    ``KeyboardInterrupt`` or ``SystemExit`` is never retried.
+    ``KeyboardInterrupt`` or ``SystemExit`` is never retried. ``call.attempt`` counts
+    the runs of this submission (the retry budget); the number recorded follows the
+    attempts already recorded at the id (see :func:`run_attempt`). ``record`` is the
+    record at the id when the caller has just read it (a Dask worker does).
     """
+    tries = call.attempt  # runs this submission has had (a record may count more)
     while True:
         try:
-            return run_attempt(call)
+            return run_attempt(call, record)
         except Exception:
-            if call.attempt > call.retries:
+            record = UNREAD  # the failed attempt wrote a new one
+            if tries > call.retries:
                 raise
             logger.warning(
-                "votakvot: trial %r failed (attempt %d of %d); running it again",
+                "votakvot: trial %r failed (run %d of at most %d); running it again",
                 call.tid,
-                call.attempt,
+                tries,
                 call.retries + 1,
             )
+            tries += 1
             call = dataclasses.replace(call, attempt=call.attempt + 1, rerun=True)
 
 
-def run_attempt(call: Call) -> Any:
-    """One attempt of a prepared call as its trial, in this process."""
+def run_attempt(call: Call, record: dict[str, Any] | None = UNREAD) -> Any:
+    """One attempt of a prepared call as its trial, in this process.
+
+    ``record`` is what the id holds, when the caller read it already (saves a read).
+    """
     from .._run import _run_to_end
     from ..resumable import run_resumable
 
     assert call.tid is not None
+    tid = call.tid
     origin = call.origin or {}
     config = get_config()
     pins = dict(origin.get("meta") or {})
@@ -172,18 +191,31 @@ def run_attempt(call: Call) -> Any:
         # A later attempt resumes from the snapshot the earlier one left.
         rerun = call.rerun and call.attempt == 1 and uuid is None
         with meta.pinned(pins):
-            done = run_resumable(call.tid, call.fn, call.params, rerun=rerun, trial_id=uuid)  # type: ignore[arg-type]
+            done = run_resumable(
+                call.tid,
+                call.fn,  # type: ignore[arg-type]
+                call.params,
+                rerun=rerun,
+                trial_id=uuid,
+                trust_snapshot=call.trust_snapshot,
+            )
         return done.data.get("result")
-    if not call.rerun and call.attempt == 1:
-        recorded = finished_trial(config, call.tid)
-        if recorded is not None:
-            return recorded.data.get("result")
+    if uuid is not None and call.attempt == 1:
+        earlier = None  # a fresh id: nothing recorded there before (no read needed)
+    else:
+        earlier = _read(config, _folder(config, tid)) if record is UNREAD else record
+        if earlier is not None and _done_result(call, earlier):
+            return earlier.get("result")
     fn = _target(call.fn)
     params = _recorded_params(fn, call.params)
-    if call.attempt > 1:
-        archive_attempt(config, call.tid, call.attempt)
+    if earlier is not None:
+        # Run again at its id (a rerun, a retry, after a crash): the earlier attempt
+        # is kept aside and this one counts on from it.
+        call = dataclasses.replace(call, attempt=next_attempt(call, earlier))
+        pins["runner"]["attempt"] = call.attempt
+        archive_attempt(config, tid, call.attempt, data=earlier)
     trial = ActiveTrial(
-        call.tid,
+        tid,
         params,
         function=function_name(fn),
         config=config,
@@ -208,6 +240,43 @@ def run_attempt(call: Call) -> Any:
         raise
     trial.succeed(result)
     return result
+
+
+def _done_result(call: Call, recorded: dict[str, Any]) -> bool:
+    """Whether the call is answered by its trial's finished record instead of running."""
+    return not call.rerun and call.attempt == 1 and recorded.get("state") == "done"
+
+
+def next_attempt(call: Call, earlier: dict[str, Any] | None, archived: int = 0) -> int:
+    """The number of the attempt that replaces ``earlier`` (the record at the call's id).
+
+    One more than the attempts recorded there, so rerunning a map over a ``crashed``
+    or ``failed`` trial records attempt ``N + 1``, not 1 again. A fresh id's first
+    run ignores a record left by the same call in a batch that died (``again``).
+    """
+    number = call.attempt
+    if earlier is None:
+        return max(number, archived + 1)
+    if (call.origin or {}).get("id") is not None and call.attempt == 1:
+        return number  # this very call, run again after its batch's worker died
+    recorded = earlier.get("attempt", 1)
+    if not isinstance(recorded, int) or isinstance(recorded, bool):
+        recorded = 1
+    return max(number, recorded + 1, archived + 1)
+
+
+def archived_attempts(config: Config, tid: str) -> int:
+    """The highest ``N`` of the ``votakvot.attempt-N/`` folders kept at ``tid`` (0: none)."""
+    storage = config.storage
+    try:
+        names = [name for name, is_folder in storage.listdir(_folder(config, tid)) if is_folder]
+    except FileNotFoundError:
+        return 0
+    except Exception as exc:
+        logger.warning("votakvot: could not list the attempts of trial %r: %s", tid, exc)
+        return 0
+    numbers = [name[len(ATTEMPT_PREFIX) :] for name in names if name.startswith(ATTEMPT_PREFIX)]
+    return max((int(n) for n in numbers if n.isdigit()), default=0)
 
 
 _binders: dict[int, tuple[Any, Any]] = {}
@@ -245,29 +314,47 @@ def _folder(config: Config, tid: str) -> str:
 
 
 def _read(config: Config, folder: str) -> dict[str, Any] | None:
-    from ..trial import read_trial
+    """The checked record in ``folder``, read through the configured storage (no new
+    file system per read); ``None`` when there is none or it cannot be read (logged)."""
+    from .._records import check_record, parse_record
+    from ..layout import MAX_RECORD
 
     storage = config.storage
+    path = storage.join(folder, YAML_NAME)
     try:
-        trial = read_trial(storage.to_url(folder), storage.storage_options)
+        raw = storage.read(path, MAX_RECORD)
+        if raw is None:
+            return None
+        shown = storage.shown(path)
+        return dict(check_record(parse_record(raw, shown), shown))
     except Exception as exc:
-        logger.warning("votakvot: could not read %s: %s", redact(storage.to_url(folder)), exc)
+        logger.warning("votakvot: could not read %s: %s", storage.shown(path), exc)
         return None
-    return None if trial is None else dict(trial.data)
 
 
-def archive_attempt(config: Config, tid: str, next_attempt: int) -> None:
+def read_record(config: Config, tid: str) -> dict[str, Any] | None:
+    """The record at ``tid`` as it is now; ``None`` when there is none (or it cannot be
+    read, which is logged)."""
+    return _read(config, _folder(config, tid))
+
+
+def archive_attempt(
+    config: Config, tid: str, next_attempt: int, *, data: dict[str, Any] | None = None
+) -> None:
     """Move the attempt recorded at ``tid`` into ``votakvot.attempt-N/``, marked superseded.
 
+    ``data`` is that record when the caller has read it already (saves a read).
     Nested trials (folders below holding their own record) and earlier archived
     attempts stay where they are. A failure is logged, never raised: the new
     attempt runs either way.
     """
     storage = config.storage
     folder = _folder(config, tid)
-    data = _read(config, folder)
+    if data is None:
+        data = _read(config, folder)
     if data is None:
         return
+    data = dict(data)
     attempt = data.get("attempt") if isinstance(data.get("attempt"), int) else 1
     dest = storage.join(folder, f"{ATTEMPT_PREFIX}{attempt}")
     try:
@@ -293,7 +380,10 @@ def archive_attempt(config: Config, tid: str, next_attempt: int) -> None:
         data.setdefault("attempt", attempt)
         text = dump_record(data, tid).encode("utf-8")
         storage.write_atomic(storage.join(dest, YAML_NAME), text)
-        storage.remove(storage.join(folder, YAML_NAME))
+        # The record itself stays until the new attempt's replaces it: a worker that
+        # dies in between leaves it to say which attempt comes next (archiving it
+        # again writes the same copy), instead of an id with no record that would
+        # start over at attempt 1 over the kept ones.
     except Exception as exc:
         logger.error(
             "votakvot: could not keep attempt %s of trial %r aside (%s: %s); attempt %d "
@@ -349,28 +439,36 @@ def record_ended_elsewhere(
         the attempt before it went (``interrupted`` by Ctrl-C, say): that one stays.
     """
     assert call.tid is not None
+    tid = call.tid
     config = config or get_config()
     storage = config.storage
     folder = _folder(config, call.tid)
     data = _read(config, folder)
     now = datetime.datetime.now().astimezone()
     runner_meta = (data or {}).get("meta") or {}
+    recorded = (data or {}).get("attempt", 1)
     ours = (
         data is not None
-        and data.get("attempt", 1) == call.attempt
+        and isinstance(recorded, int)
+        and recorded >= call.attempt  # the worker numbers on from earlier attempts
         and isinstance(runner_meta, dict)
         and (runner_meta.get("runner") or {}).get("pid") == runner.get("pid")
     )
     if data is not None and ours and data.get("state") != "running":
         return str(data.get("state"))  # the worker recorded its end before it went
     if data is None or not ours:
-        # The worker died before it wrote this attempt's record: one is made from the call.
-        if data is not None and call.attempt > 1:
-            archive_attempt(config, call.tid, call.attempt)
+        # The worker died before it wrote this attempt's record: one is made from the
+        # call, numbered on from what the id holds (a record, or attempts kept aside).
+        explicit = (call.origin or {}).get("id") is None
+        archived = archived_attempts(config, call.tid) if data is None and explicit else 0
+        number = next_attempt(call, data, archived)
+        if data is not None and (explicit or call.attempt > 1):
+            archive_attempt(config, call.tid, number, data=data)
+        call = dataclasses.replace(call, attempt=number)
         data = {
             "votakvot": __version__,
-            "id": (call.origin or {}).get("id") or call.tid.rsplit("/", 1)[-1],
-            "tid": call.tid,
+            "id": (call.origin or {}).get("id") or tid.rsplit("/", 1)[-1],
+            "tid": tid,
             "state": "running",
             "function": function_name(_target(call.fn)),
             "at": {"created": now},
@@ -388,9 +486,10 @@ def record_ended_elsewhere(
     data["error"] = error
     section = data.setdefault("meta", {}).setdefault("runner", {})
     section.update(runner)
+    section["attempt"] = data.get("attempt", call.attempt)  # the recorded number, not the client's
     try:
         storage.makedirs(folder)
-        storage.write_atomic(storage.join(folder, YAML_NAME), dump_record(data, call.tid).encode())
+        storage.write_atomic(storage.join(folder, YAML_NAME), dump_record(data, tid).encode())
     except Exception as exc:
         logger.error(
             "votakvot: could not record trial %r as %s at %s: %s: %s",

@@ -35,24 +35,27 @@ __all__ = [
 ]
 
 
-def execute(call: Call) -> Any:
+def execute(call: Call, record: Any = None, *, read: bool = False) -> Any:
     """Run one call as exactly one trial in this process and return the function's result.
 
     A function already wrapped by ``@votakvot.track`` makes its own trial; any
     other callable is tracked as ``track()`` would. The function's exception is
-    re-raised after the trial recorded it.
+    re-raised after the trial recorded it. With ``read``, ``record`` is the record at
+    the call's id as the caller just read it (``None``: none), so it is not read again.
     """
     if call.origin is not None:
-        from ._attempts import run_attempts
+        from ._attempts import UNREAD, run_attempts
 
-        return run_attempts(call)
+        return run_attempts(call, record if read else UNREAD)
     fn, params = call.fn, call.params
     if isinstance(fn, type) and issubclass(fn, resumable_fn):
         if call.tid is None:
             tid, trial_uuid = new_tid(_default_prefix(fn))
             trial = run_resumable(tid, fn, params, trial_id=trial_uuid)
         else:
-            trial = run_resumable(call.tid, fn, params, rerun=call.rerun)
+            trial = run_resumable(
+                call.tid, fn, params, rerun=call.rerun, trust_snapshot=call.trust_snapshot
+            )
         return trial.data.get("result")
     if call.tid is not None:
         return run(call.tid, fn, rerun=call.rerun, **params).data.get("result")

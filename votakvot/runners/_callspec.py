@@ -21,6 +21,9 @@ class Call:
     """Which run of this call this is (1 = the first); every attempt is the same trial."""
     retries: int = 0
     """Runs after the first that a failure or a dead worker may cost."""
+    trust_snapshot: bool = False
+    """Resume a resumable call from its snapshot without checking where it came from
+    (as ``votakvot.run(..., trust_snapshot=True)``)."""
     origin: dict[str, Any] | None = None
     """Set by :func:`~votakvot.runners._attempts.prepare` at submit: the client's ``git``
     state, the function's source, the runner kind and the fresh trial's uuid."""

@@ -6,7 +6,9 @@ which must therefore be reachable from every worker under the same name: an obje
 store URL (``s3://bucket/runs``) or a folder mounted at the same path everywhere.
 Before the first task the runner has the workers write a probe file into the root
 and reads it back here, so a root the workers cannot reach, or reach as another
-place, fails at once with what differs instead of losing every trial.
+place, fails at once with what differs instead of losing every trial. A worker that
+joins later reads a file the client wrote into the root before its first task of
+ours; when it does not see it, its tasks fail with :class:`SharedRootError` naming it.
 
 Every call gets its trial id here, before it is sent: when a worker dies and Dask
 runs the task again elsewhere, the call lands in the same trial folder (a finished
@@ -33,7 +35,7 @@ import warnings
 from typing import Any
 
 from .. import _active
-from .._config import Config
+from .._config import Config, get_config
 from .._records import parse_record
 from .._values import dump_record
 from ..exceptions import MissingDependencyError, StorageError, WorkerCrashedError
@@ -45,7 +47,7 @@ from ._base import Runner, check_options
 from ._call import Call, WorkerSettings, _Failure, apply_settings, execute, worker_settings
 from .process import check_shareable_root
 
-__all__ = ["BATCH_SECONDS", "PROBE_PREFIX", "DaskRunner", "SharedRootError"]
+__all__ = ["BATCH_SECONDS", "MARKER_PREFIX", "PROBE_PREFIX", "DaskRunner", "SharedRootError"]
 
 logger = logging.getLogger("votakvot")
 
@@ -54,6 +56,9 @@ BATCH_SECONDS = 0.05
 one Dask task (one scheduler round trip) per batch instead of per call."""
 PROBE_PREFIX = ".votakvot-probe-"
 """Name start of the file each worker writes into the root before the first task."""
+MARKER_PREFIX = ".votakvot-client-"
+"""Name start of the file the client keeps in the root while its runner is open: a
+worker that joined after the probe reads it before its first task (removed at close)."""
 
 
 class SharedRootError(StorageError):
@@ -122,8 +127,10 @@ class DaskRunner(Runner):
             )
             self.client = distributed.Client(self.cluster)
         self.token = uuid.uuid4().hex
+        self.marker: str | None = None
         try:
             check_shared_root(self.client, self.settings, config)
+            self.marker = write_marker(config, self.token)
         except BaseException:
             self.close()
             raise
@@ -191,6 +198,17 @@ class DaskRunner(Runner):
             self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+        marker, self.marker = self.marker, None
+        if marker is not None:
+            try:
+                self.config.storage.remove(marker)
+            except Exception as exc:
+                logger.warning(
+                    "votakvot: could not remove %s: %s: %s",
+                    self.config.storage.shown(marker),
+                    type(exc).__name__,
+                    redact(str(exc)),
+                )
 
 
 def _prepared(calls: list[Call], config: Config) -> list[Call]:
@@ -561,6 +579,76 @@ def _probe_as_worker(settings: dict[str, Any], name: str) -> dict[str, Any]:
     return probe(settings, here)
 
 
+def _marker_path(storage: Any, token: str) -> str:
+    return storage.join(storage.root, f"{MARKER_PREFIX}{token}")
+
+
+def write_marker(config: Config, token: str) -> str:
+    """Write the file a worker reads before its first task of this client (its path).
+
+    The probe at start covers the workers there then; a worker that joins later (an
+    adaptive cluster, a restarted node) checks this file instead, once.
+    """
+    storage = config.storage
+    path = _marker_path(storage, token)
+    try:
+        storage.makedirs(storage.root)
+        storage.write_atomic(path, token.encode())
+    except Exception as exc:
+        raise SharedRootError(
+            f"this process cannot write {storage.shown(path)} into the root "
+            f"{redact(storage.url)}: {type(exc).__name__}: {redact(str(exc))}"
+        ) from exc
+    return path
+
+
+_root_checked: dict[str, str | None] = {}
+"""Client tokens this worker process checked the root for -> ``None`` (it sees the
+client's root) or why not (every task of that client fails with it)."""
+
+
+def _check_root_seen(token: str, settings: dict[str, Any]) -> None:
+    """Before this worker's first task of a client: does it see the client's root?
+
+    Raises:
+        SharedRootError: naming this worker, when the client's marker is not there (the
+            root is another place here) or cannot be read.
+    """
+    if token in _root_checked:
+        problem = _root_checked[token]
+    else:
+        from .._config import get_config
+
+        storage = get_config().storage
+        path = _marker_path(storage, token)
+        where = redact(str(settings.get("path")))
+        who = (
+            f"Dask worker {_worker_address() or '?'} (host {socket.gethostname()}, "
+            f"pid {os.getpid()})"
+        )
+        try:
+            seen = storage.read(path)
+        except Exception as exc:
+            problem = (
+                f"{who} cannot read the root {where}: {type(exc).__name__}: {redact(str(exc))}"
+            )
+        else:
+            problem = None
+            if seen is None or seen.decode(errors="replace") != token:
+                problem = (
+                    f"the root {where} is not shared with {who}, which joined after the "
+                    f"runner checked the workers: it does not see {storage.shown(path)}, the "
+                    "file the client wrote there, so the trials it ran would be lost. Every "
+                    "worker must reach the same root under the same name: use an object "
+                    "store URL (s3://...) or a folder mounted at the same path on every "
+                    "host, or keep this worker out of the cluster"
+                )
+        with _state_lock:
+            _root_checked[token] = problem
+    if problem is not None:
+        raise SharedRootError(problem)
+
+
 # --- on the workers -----------------------------------------------------------------
 
 _collected: contextvars.ContextVar[list[_active.ActiveTrial] | None] = contextvars.ContextVar(
@@ -628,7 +716,9 @@ def run_calls(
     """
     errors = _install()
     apply_settings(settings, token)
+    _check_root_seen(token, settings)
     set_worker_name(_worker_address())
+    rerun = _ran_before(calls)
     t0 = time.perf_counter()
     ident = threading.get_ident()
     with _state_lock:
@@ -643,13 +733,16 @@ def run_calls(
             try:
                 if tag in _cancelled:
                     raise concurrent.futures.CancelledError(f"cancelled before {call.tid!r} ran")
-                call, recorded = _next_attempt(call)
+                tid = call.tid
+                read = rerun and tid is not None and call.origin is not None
+                record = _record(get_config(), tid) if read and tid is not None else None
+                call, recorded = _next_attempt(call, record) if read else (call, None)
                 if recorded is not None:
                     out.append((True, recorded.get("result")))
                 elif timeout is None:
-                    out.append((True, execute(call)))
+                    out.append((True, execute(call, record, read=read)))
                 else:
-                    out.append((True, _with_timeout(call, timeout, ident)))
+                    out.append((True, _with_timeout(call, timeout, ident, record, read)))
             except Exception as exc:
                 out.append((False, _Failure(exc)))
             finally:
@@ -697,19 +790,38 @@ def _worker_address() -> str | None:
         return None  # not in a Dask worker (run_calls called directly)
 
 
-def _next_attempt(call: Call) -> tuple[Call, dict[str, Any] | None]:
-    """The call as this run should make it, or the record of its finished trial.
+def _is_new(call: Call) -> bool:
+    """A call at a fresh id on its first attempt, as the client sent it first."""
+    origin = call.origin or {}
+    return origin.get("id") is not None and call.attempt == 1 and not origin.get("again")
 
-    Dask runs a task again when the worker running it died. Then the trial is there
-    already, from this very call (the uuid given at submit) or at an explicit id
-    left ``running``: a ``done`` one is returned as recorded (never run twice), any
-    other is superseded by the next attempt.
+
+def _ran_before(calls: list[Call]) -> bool:
+    """Whether this task may have run before (Dask runs a task again when its worker
+    died), so each call's trial must be looked up (:func:`_next_attempt`).
+
+    Calls at fresh ids have no trial until they run, and each writes its record as it
+    begins, before the next call of the task: when the first has none, neither has
+    any, and one read stands for the whole task instead of one per call.
     """
     from .._config import get_config
 
-    if call.tid is None or call.origin is None:
+    if not calls or not all(_is_new(call) for call in calls):
+        return True
+    tid = calls[0].tid
+    return tid is None or _record(get_config(), tid) is not None
+
+
+def _next_attempt(call: Call, record: dict[str, Any] | None) -> tuple[Call, dict[str, Any] | None]:
+    """The call as this run should make it, or the record of its finished trial.
+
+    Dask runs a task again when the worker running it died. Then the trial is there
+    already (``record``, read at the call's id), from this very call (the uuid given
+    at submit) or at an explicit id left ``running``: a ``done`` one is returned as
+    recorded (never run twice), any other is superseded by the next attempt.
+    """
+    if call.origin is None:
         return call, None
-    record = _record(get_config(), call.tid)
     if record is None:
         return call, None
     own = call.origin.get("id") is not None and record.get("id") == call.origin["id"]
@@ -734,7 +846,9 @@ class TrialTimeout(TimeoutError):
     """Raised into a call that ran past ``timeout=``."""
 
 
-def _with_timeout(call: Call, timeout: float, ident: int) -> Any:
+def _with_timeout(
+    call: Call, timeout: float, ident: int, record: Any = None, read: bool = False
+) -> Any:
     """``execute(call)``, stopped with :class:`TrialTimeout` after ``timeout`` seconds and
     recorded ``timeout`` (not ``failed``)."""
     fired = threading.Event()
@@ -754,7 +868,7 @@ def _with_timeout(call: Call, timeout: float, ident: int) -> Any:
     timer.start()
     try:
         try:
-            return execute(call)
+            return execute(call, record, read=read)
         finally:
             with _state_lock:
                 finished.set()

@@ -10,7 +10,9 @@ one task at a time on each, so when a worker dies (a segfault, ``os._exit``, the
 OOM killer) the runner knows which calls it held and how it ended. A batch it held
 is run again call by call (the innocent calls finish, the culprit is found); a
 single call it held is recorded ``crashed`` with the signal or exit code, and
-retried when ``retries=`` allows. Only that worker is replaced; the map goes on.
+retried when ``retries=`` allows; unless the worker died before the call began (no
+record of the call from it: killed while idle), then the call goes to another
+worker. Only that worker is replaced; the map goes on.
 A call past ``timeout=`` has its worker killed and is recorded ``timeout``.
 """
 
@@ -34,7 +36,7 @@ from typing import Any
 
 from .._config import Config
 from ..exceptions import WorkerCrashedError
-from ._attempts import exit_description, record_ended_elsewhere
+from ._attempts import exit_description, read_record, record_ended_elsewhere
 from ._base import Runner, check_options
 from ._call import Call, _Failure, apply_settings, execute_many, worker_settings
 
@@ -74,6 +76,8 @@ class _Entry:
     batchable: bool
     timeout: float | None = None
     started: bool = False
+    resent: int = 0
+    """How often the call was sent again after a worker died before the call began."""
 
 
 @dataclasses.dataclass(eq=False)
@@ -385,13 +389,39 @@ class ProcessRunner(Runner):
                 self._queue.extendleft(reversed(entries))
             return
         kind, words = exit_description(exitcode)
+        entry = entries[0]
+        if entry.resent < 1 and not self._began(entry.call, pid):
+            # It died before the call wrote its record (killed while idle, say): the call
+            # never ran, so it goes to another worker. A call that takes workers down
+            # before it begins (unpickling it crashes) is recorded crashed the next time.
+            logger.warning(
+                "votakvot: worker process (pid %s) %s before trial %r began; running the "
+                "trial on another worker",
+                pid,
+                words.removeprefix("the worker process "),
+                entry.call.tid,
+            )
+            entry.resent += 1
+            with self._cond:
+                self._queue.appendleft(entry)
+            return
         self._ended_elsewhere(
-            entries[0],
+            entry,
             "crashed",
             {"type": kind, "message": f"{words} (pid {pid}) while it ran this trial"},
             {"exitcode": exitcode, "pid": pid},
             WorkerCrashedError,
         )
+
+    def _began(self, call: Call, pid: int | None) -> bool:
+        """Whether the worker ``pid`` began ``call``: a worker writes the trial's record
+        (naming its pid) before the function runs."""
+        if call.tid is None:
+            return True  # cannot tell: count it as run, never run a call twice
+        data = read_record(self.config, call.tid) or {}
+        section = data.get("meta")
+        runner = section.get("runner") if isinstance(section, dict) else None
+        return isinstance(runner, dict) and runner.get("pid") == pid
 
     def _timed_out(self, index: int, slot: _Slot) -> None:
         entries, slot.held = slot.held, []

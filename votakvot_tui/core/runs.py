@@ -427,8 +427,9 @@ def _snapshot_params(folder: str) -> dict[str, Any] | None:
         if raw is None:
             return None
         header, _ = read_snapshot_header(raw)
-    except Exception as exc:
-        print(f"votakvot: the snapshot header in {folder} is unreadable ({exc})", file=sys.stderr)
+    except Exception:
+        # Not reported here: votakvot.run checks the same snapshot next and refuses it
+        # with the reason and the way out, which is the one message the user needs.
         return None
     params = header.get("params") if isinstance(header, dict) else None
     return dict(params) if isinstance(params, dict) else None
