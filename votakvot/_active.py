@@ -104,6 +104,10 @@ def _now() -> datetime.datetime:
 class ActiveTrial:
     """A trial being run by this process: its folder, its record, its buffers."""
 
+    stopped_by: str | None = None
+    """The stop signal (``SIGTERM``, ``SIGHUP``) that arrived while it ran, named by
+    :mod:`votakvot._signals`: what a ``SystemExit`` raised meanwhile came from."""
+
     def __init__(
         self,
         tid: str,
@@ -289,7 +293,15 @@ class ActiveTrial:
         self._end("done", result=result)
 
     def fail(self, exc: BaseException) -> None:
-        state = "interrupted" if is_interruption(exc) else "failed"
+        if isinstance(exc, SystemExit) and self.stopped_by is None:
+            # A script's own sys.exit (a CLI main's last line, argparse's usage error):
+            # the exit status says how it went, as it does to the shell.
+            if exc.code is None or exc.code == 0:
+                self._end("done")
+                return
+            state = "failed"
+        else:
+            state = "interrupted" if is_interruption(exc) else "failed"
         tb = traceback_text(exc)
         self.data["error"] = {"type": error_type(exc), "message": str(exc)}
         self.data["traceback"] = tb

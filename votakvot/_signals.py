@@ -57,7 +57,7 @@ RECORD_TIMEOUT = 5.0
 
 Docker and Kubernetes send SIGKILL 10 and 30 seconds after SIGTERM."""
 
-_SIGNAL_ATTR = "_votakvot_signal"
+_SIGNAL_ATTR = "stopped_by"  # ActiveTrial.stopped_by
 _THREAD_ATTR = "_votakvot_thread"
 
 _running: dict[ActiveTrial, int] = {}
