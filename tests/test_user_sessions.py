@@ -1,0 +1,146 @@
+"""Truth under ordinary use: sessions written as an ML or data user writes them.
+
+Each test is one session with real numpy/pandas code, a real Jupyter kernel, a real
+process pool or the real ``votakvot-ab`` command, and then checks what the user reads
+back: ``load_report``, ``load_trials``, ``load_metrics`` and plain ``yaml.safe_load``.
+A test marked ``xfail(strict=True)`` is a bug whose fix belongs to a file of another
+part; its reason says which file and what to change.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from user_sessions import kernel
+
+import votakvot
+from votakvot._config import get_config, set_config
+
+HERE = Path(__file__).parent / "user_sessions"
+
+
+@pytest.fixture
+def results(tmp_path: Path):
+    previous = get_config()
+    votakvot.init(path=str(tmp_path / "results"), capture="none")
+    yield tmp_path / "results"
+    set_config(previous)
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, timeout=30
+    ).stdout.strip()
+
+
+def _records(root: Path) -> list[dict]:
+    """Every ``votakvot.yaml`` below ``root`` as plain ``yaml.safe_load`` reads it."""
+    return [yaml.safe_load(p.read_text()) for p in sorted(root.rglob("votakvot.yaml"))]
+
+
+# -- a training loop with numpy and pandas ---------------------------------------------
+
+
+@votakvot.track()
+def _train(lr, epochs, layers, class_weights, start, labels, split, prior, seed=np.int64(7)):
+    rng = np.random.default_rng(int(seed))
+    best = np.float32(np.inf)
+    for epoch in range(int(epochs)):
+        loss = np.float32(1.0 / (epoch + 1) + rng.random() * 0.01)
+        votakvot.meter(
+            epoch=np.int64(epoch),
+            loss=loss,
+            acc=np.float64(epoch) / epochs,
+            grad_norm=np.float64("nan") if epoch == 1 else np.float64(epoch),
+            lr=np.array(lr * 0.5**epoch),  # a 0-d array, as schedulers return
+        )
+        best = min(best, loss)
+    votakvot.inform(
+        best=best,
+        diverged=np.bool_(False),
+        worst=np.float64("-inf"),
+        per_class=pd.Series([0.9, 0.7], index=["cat", "dog"]),
+        confusion=np.array([[5, 1], [2, 4]], dtype=np.int64),
+        finished_on=pd.Timestamp("2024-05-01 12:00", tz="UTC"),
+        n_params=np.int32(1234),
+    )
+    return {"best": best, "mean": np.mean([1.0, 2.0, 4.0]), "curve": np.arange(3, dtype=np.float32)}
+
+
+def test_a_numpy_and_pandas_training_loop_reads_back_as_meant(results: Path) -> None:
+    """Params, result, inform fields and metrics of numpy/pandas values come back as the
+    numbers, lists, mappings and datetimes the user meant, by load_report, load_trials,
+    load_metrics and by plain yaml.safe_load."""
+    out = _train(
+        np.float32(0.01),
+        np.int64(4),
+        [64, 32],
+        np.array([0.25, 0.75], dtype=np.float32),
+        pd.Timestamp("2024-01-01"),
+        pd.Categorical(["cat", "dog", "cat"]),
+        pd.DataFrame({"train": [0.8, 0.7], "test": [0.2, np.nan]}),
+        pd.Series([0.5, 0.5]),
+    )
+    (record,) = _records(results)  # plain YAML, nothing python-specific
+    assert record["state"] == "done"
+    assert record["params"]["lr"] == 0.01 and record["params"]["epochs"] == 4
+    assert record["params"]["class_weights"] == [0.25, 0.75]
+    assert record["params"]["labels"] == ["cat", "dog", "cat"]
+    assert record["params"]["start"] == datetime.datetime(2024, 1, 1)
+    assert record["params"]["seed"] == 7
+    assert record["info"]["per_class"] == {"cat": 0.9, "dog": 0.7}
+    assert record["info"]["confusion"] == [[5, 1], [2, 4]]
+    assert record["info"]["worst"] == -math.inf
+
+    report = votakvot.load_report(str(results))
+    row = report.iloc[0]
+    assert row["lr"] == 0.01 and report["lr"].dtype == np.float64
+    assert row["epochs"] == 4 and report["epochs"].dtype == np.int64
+    assert row["split.train"] == [0.8, 0.7]
+    assert row["split.test"][0] == 0.2 and math.isnan(row["split.test"][1])
+    assert row["prior"] == [0.5, 0.5]
+    assert row["per_class.cat"] == 0.9 and row["per_class.dog"] == 0.7
+    assert row["n_params"] == 1234 and row["diverged"] is np.False_
+    assert row["finished_on"] == pd.Timestamp("2024-05-01 12:00", tz="UTC")
+    assert row["result.mean"] == pytest.approx(7 / 3)
+    assert row["result.curve"] == [0.0, 1.0, 2.0]
+    assert np.float32(row["best"]) == out["best"]  # float32 written as numpy prints it
+
+    (trial,) = votakvot.load_trials(str(results)).values()
+    assert trial.params.class_weights == [0.25, 0.75]
+    assert trial.result["best"] == row["best"]
+
+    metrics = votakvot.load_metrics(trial.tid)
+    assert list(metrics["epoch"]) == [0, 1, 2, 3] and metrics["epoch"].dtype == np.int64
+    assert np.isnan(metrics["grad_norm"][1]) and metrics["grad_norm"][3] == 3.0
+    assert list(metrics["lr"]) == pytest.approx([0.01 * 0.5**e for e in range(4)])
+    assert metrics["acc"].dtype == np.float64
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a metered np.float32 is written as its float64 expansion (0.2009412795305252) "
+    "while inform/result write it as numpy prints it (0.20094128), so the best loss "
+    "informed never equals the min of the metered losses; votakvot/_active.py "
+    "_metric_value should write float16/float32 numpy scalars as str(value), as "
+    "_values._short_floats does for records",
+)
+def test_the_informed_best_loss_equals_the_metered_minimum(results: Path) -> None:
+    """`inform(best=min(losses))` of float32 losses reads back equal to the minimum of the
+    metered `loss` column: the same number recorded twice is one number."""
+    _train(np.float32(0.01), 4, [8], [1.0], None, [], {}, [])
+    row = votakvot.load_report(str(results)).iloc[0]
+    metrics = votakvot.load_metrics(row["tid"])
+    assert row["best"] == metrics["loss"].min()
