@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -53,8 +52,11 @@ def _records(root: Path) -> list[dict]:
 # -- a training loop with numpy and pandas ---------------------------------------------
 
 
+_SEED = np.int64(7)
+
+
 @votakvot.track()
-def _train(lr, epochs, layers, class_weights, start, labels, split, prior, seed=np.int64(7)):
+def _train(lr, epochs, layers, class_weights, start, labels, split, prior, seed=_SEED):
     rng = np.random.default_rng(int(seed))
     best = np.float32(np.inf)
     for epoch in range(int(epochs)):
@@ -144,3 +146,85 @@ def test_the_informed_best_loss_equals_the_metered_minimum(results: Path) -> Non
     row = votakvot.load_report(str(results)).iloc[0]
     metrics = votakvot.load_metrics(row["tid"])
     assert row["best"] == metrics["loss"].min()
+
+
+# -- a notebook session: autoreload, edits, commits, Ctrl-C ----------------------------
+
+MODEL_V1 = """import votakvot
+
+@votakvot.track()
+def train(lr):
+    return lr * 2
+"""
+
+NOTEBOOK = [
+    "%load_ext autoreload\n%autoreload 2\n"
+    "import subprocess, votakvot, model\nfrom model import train\n"
+    "votakvot.init(path='results', capture='none')",
+    "model.train(1)",
+    "src = open('model.py').read().replace('lr * 2', 'lr * 3')\nopen('model.py', 'w').write(src)",
+    "model.train(2)",  # autoreloaded before the cell runs
+    "train(3)",  # the name imported before the edit
+    "import os, signal, time\n"
+    "@votakvot.track()\n"
+    "def slow(n):\n"
+    "    os.kill(os.getpid(), signal.SIGINT)  # what the kernel's interrupt button sends\n"
+    "    time.sleep(30)\n"
+    "    return n\n"
+    "slow(1)",
+    "subprocess.run(['git', 'commit', '-qam', 'times three'], check=True)\nmodel.train(4)",
+]
+
+
+def test_a_notebook_session_with_autoreload_edits_and_an_interrupted_cell(tmp_path: Path) -> None:
+    """One kernel: a tracked function of a module is edited and autoreloaded, a cell is
+    interrupted, a commit is made. Each trial records the code it ran (the module's own
+    file and line, a new hash after the edit) and the git state it ran with; the
+    interrupted one is `interrupted` and the session goes on."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    _git(repo, "config", "user.name", "me")
+    _git(repo, "config", "user.email", "me@example.com")
+    (repo / "model.py").write_text(MODEL_V1)
+    (repo / ".gitignore").write_text("results/\n__pycache__/\n")
+    _git(repo, "add", "model.py", ".gitignore")
+    _git(repo, "commit", "-qm", "times two")
+    first = _git(repo, "rev-parse", "HEAD")
+
+    outputs = kernel.run_cells(NOTEBOOK, cwd=repo, jupyter=tmp_path / "jupyter")
+
+    assert kernel.errors(outputs) == [(5, "KeyboardInterrupt")]
+    assert [kernel.shown(outputs[i]) for i in (1, 3, 4, 6)] == ["2", "6", "9", "12"]
+    second = _git(repo, "rev-parse", "HEAD")
+    trials = votakvot.load_trials(str(repo / "results"))
+    runs = sorted(
+        (t for t in trials.values() if t.data["function"] == "model.train"),
+        key=lambda t: t.params.lr,
+    )
+    assert [(t.params.lr, t.result) for t in runs] == [(1, 2), (2, 6), (3, 9), (4, 12)]
+    assert [(t.source.file, t.source.line) for t in runs] == [("model.py", 3)] * 4
+    hashes = [t.source.hash for t in runs]
+    assert hashes[0] != hashes[1] == hashes[2] == hashes[3]
+    fresh = subprocess.run(  # the edited file imported afresh: the same code, the same hash
+        [
+            sys.executable,
+            "-c",
+            "import model, votakvot._source as s\nprint(s.describe(model.train)['hash'])",
+        ],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
+    assert hashes[1] == fresh
+    assert [(t.meta.git.commit, t.meta.git.dirty) for t in runs] == [
+        (first, False),
+        (first, True),
+        (first, True),
+        (second, False),
+    ]
+    (stopped,) = (t for t in trials.values() if t.data["function"] == "__main__.slow")
+    assert stopped.data["state"] == "interrupted"
+    assert stopped.data["error"]["type"] == "KeyboardInterrupt"

@@ -60,7 +60,10 @@ def run_cells(cells: list[str], cwd: Path, jupyter: Path) -> list[list[dict[str,
 def errors(outputs: list[list[dict[str, Any]]]) -> list[tuple[int, str]]:
     """``(cell index, exception name)`` of every cell that raised."""
     return [
-        (i, o["ename"]) for i, cell in enumerate(outputs) for o in cell if o["output_type"] == "error"
+        (i, o["ename"])
+        for i, cell in enumerate(outputs)
+        for o in cell
+        if o["output_type"] == "error"
     ]
 
 
