@@ -330,3 +330,47 @@ def test_a_process_sweep_stopped_by_sigterm_ends_every_trial_truly(tmp_path: Pat
         for pid in workers:  # this test's own pool workers, by pid
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+# -- votakvot-ab on a class, edited between two runs -----------------------------------
+
+SCORER = """import numpy as np
+
+
+class Scorer:
+    def __init__(self, n, scale=1.0):
+        self.weights = np.linspace(0, 1, int(n)) * float(scale)
+
+    def __call__(self):
+        return float(self.weights.sum())
+"""
+
+
+def test_votakvot_ab_on_a_class_records_which_code_it_measured(tmp_path: Path) -> None:
+    """Two `votakvot-ab` runs of a class built with arguments, its code edited between
+    them: each trial reads back with its arguments and results, and its `source`
+    names the class's file and tells the two versions of the code apart, as a tracked
+    function's trial does (what else would `compare` of the two runs mean?)."""
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "scorer.py").write_text(SCORER)
+    ab = Path(sys.executable).with_name("votakvot-ab")
+    command = [str(ab), "-n", "50", "-c", "2", "-p", "results", "scorer.Scorer", "n=5", "scale=2"]
+    subprocess.run(command, cwd=tmp_path, check=True, capture_output=True, timeout=120)
+    (tmp_path / "scorer.py").write_text(SCORER.replace(".sum()", ".max()"))
+    subprocess.run(command, cwd=tmp_path, check=True, capture_output=True, timeout=120)
+
+    trials = votakvot.load_trials(str(tmp_path / "results"))
+    runs = sorted(trials.values(), key=lambda t: t.data["at"]["created"])
+    assert len(runs) == 2
+    for trial in runs:
+        assert trial.data["function"] == "scorer.Scorer"
+        assert trial.params.args == {"n": 5, "scale": 2}
+        assert (trial.result["count"], trial.result["errors"]) == (50, 0)
+    assert [t.result["results"] for t in runs] == [
+        [{"value": 5.0, "count": 50}],
+        [{"value": 2.0, "count": 50}],
+    ]
+    assert [(t.data["source"]["file"], t.data["source"]["line"]) for t in runs] == [
+        ("scorer.py", 4)
+    ] * 2
+    assert runs[0].data["source"]["hash"] != runs[1].data["source"]["hash"]
