@@ -374,3 +374,33 @@ def test_votakvot_ab_on_a_class_records_which_code_it_measured(tmp_path: Path) -
         ("scorer.py", 4)
     ] * 2
     assert runs[0].data["source"]["hash"] != runs[1].data["source"]["hash"]
+
+
+# -- a notebook that changes folder (%cd) after init -----------------------------------
+
+
+@votakvot.track()
+def _evaluate(split: str) -> float:
+    votakvot.meter(batch=0, acc=0.5)
+    return 0.5
+
+
+def test_reading_back_after_the_session_changed_folder(tmp_path: Path, monkeypatch) -> None:
+    """`init(path="results")`, a trial, then `%cd data` (os.chdir), another trial: both
+    are written under the results folder given to init, and `load_report()`,
+    `load_trials()` and `load_metrics(tid)` (the root given to init) find both."""
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    previous = get_config()
+    try:
+        votakvot.init(path="results", capture="none")
+        _evaluate("train")
+        os.chdir("data")  # what %cd does in a notebook
+        _evaluate("test")
+        assert len(list((tmp_path / "results").rglob("votakvot.yaml"))) == 2
+        report = votakvot.load_report()
+        assert sorted(report["split"]) == ["test", "train"]
+        assert len(votakvot.load_trials()) == 2
+        assert list(votakvot.load_metrics(report["tid"][0])["acc"]) == [0.5]
+    finally:
+        set_config(previous)
