@@ -404,3 +404,23 @@ def test_reading_back_after_the_session_changed_folder(tmp_path: Path, monkeypat
         assert list(votakvot.load_metrics(report["tid"][0])["acc"]) == [0.5]
     finally:
         set_config(previous)
+
+
+# -- votakvot.run in a notebook: the same id asked again --------------------------------
+
+
+def test_run_of_a_finished_id_with_other_params_is_refused_not_answered(results: Path) -> None:
+    """A notebook cell `votakvot.run("eval/fold=0", evaluate, fold=0, lr=...)` run again
+    after the user changed `lr`: returning the old trial would answer a question that
+    was not asked. As for resumable tasks, a `ResumeError` shows both sets of params;
+    the same params (numpy values as recorded) still return the finished trial."""
+
+    def evaluate(fold, lr):
+        return float(lr) * 10
+
+    first = votakvot.run("eval/fold=0", evaluate, fold=0, lr=np.float32(0.01))
+    again = votakvot.run("eval/fold=0", evaluate, fold=0, lr=np.float32(0.01))
+    assert again.result == first.result == pytest.approx(0.1)
+    with pytest.raises(votakvot.ResumeError, match=r"other params(.|\n)*'lr': 0\.02"):
+        votakvot.run("eval/fold=0", evaluate, fold=0, lr=0.02)
+    assert votakvot.run("eval/fold=0", evaluate, rerun=True, fold=0, lr=0.02).result == 0.2

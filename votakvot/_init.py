@@ -34,8 +34,9 @@ def init(
             or any fsspec URL (``memory://x``, ``s3://bucket/prefix``,
             ``sftp://host/dir``). A relative folder is made absolute now, so an
             ``os.chdir`` later moves neither writing nor reading. Before ``init``
-            is called, tracked calls write under ``.``. ``None``, numbers, bytes and ``""`` are refused
-            (TypeError/ValueError) rather than made into a folder ``./None``.
+            is called, tracked calls write under ``.``. ``None``, numbers, bytes
+            and ``""`` are refused (TypeError/ValueError) rather than made into a
+            folder ``./None``.
         meta_providers: ``{dotted key: callable}`` for ``meta``; by default
             ``votakvot.meta.providers``.
         strict: raise storage errors into the tracked call instead of logging them.
