@@ -424,3 +424,44 @@ def test_run_of_a_finished_id_with_other_params_is_refused_not_answered(results:
     with pytest.raises(votakvot.ResumeError, match=r"other params(.|\n)*'lr': 0\.02"):
         votakvot.run("eval/fold=0", evaluate, fold=0, lr=0.02)
     assert votakvot.run("eval/fold=0", evaluate, rerun=True, fold=0, lr=0.02).result == 0.2
+
+
+@pytest.mark.parametrize(
+    "runner",
+    [
+        "inplace",
+        "thread",
+        pytest.param(
+            "process",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="the process runner returns the recorded results of finished "
+                "trials under the same ids even when the params differ (lr 0.1 -> "
+                "0.5 gives the old [10.0, 11.0]); inplace and thread raise ResumeError "
+                "through votakvot.run. votakvot/runners (process path of map/submit_run "
+                "with tid) should compare the recorded params as "
+                "resumable._check_recorded_params does",
+            ),
+        ),
+    ],
+)
+def test_a_batch_with_explicit_ids_rerun_with_other_params_is_refused(
+    results: Path, runner: str
+) -> None:
+    """A restartable batch (`map(..., tid="exp/seed={seed}")`) run again after the
+    user changed `lr`, which the id does not hold: every runner refuses it with a
+    `ResumeError` rather than returning the results of the old `lr`."""
+    from user_sessions.sweep import score
+
+    import votakvot.runners
+
+    votakvot.init(path=str(results), runner=runner, workers=2, capture="none")
+    try:
+        first = votakvot.map(
+            score, [{"lr": 0.1, "seed": s} for s in range(2)], tid="exp/seed={seed}"
+        )
+        assert first == [10.0, 11.0]
+        with pytest.raises(votakvot.ResumeError, match="other params"):
+            votakvot.map(score, [{"lr": 0.5, "seed": s} for s in range(2)], tid="exp/seed={seed}")
+    finally:
+        votakvot.runners.shutdown()
