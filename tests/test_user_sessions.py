@@ -465,3 +465,31 @@ def test_a_batch_with_explicit_ids_rerun_with_other_params_is_refused(
             votakvot.map(score, [{"lr": 0.5, "seed": s} for s in range(2)], tid="exp/seed={seed}")
     finally:
         votakvot.runners.shutdown()
+
+
+# -- pandas summaries informed as they are ---------------------------------------------
+
+
+@votakvot.track()
+def _analyse(frame: pd.DataFrame) -> None:
+    votakvot.inform(
+        stats=frame.describe(),  # rows count, mean, std, min, 25%, ...
+        per_label=frame.groupby("label")["loss"].mean(),
+        loss_by_label=frame.set_index("label")["loss"],  # labels repeat
+    )
+
+
+def test_pandas_summaries_keep_their_row_labels_and_every_value(results: Path) -> None:
+    """`inform(stats=df.describe())` keeps which row is the mean and which the max (as a
+    Series with labels keeps its labels), and a Series whose labels repeat keeps all its
+    values rather than one per label."""
+    frame = pd.DataFrame({"label": ["cat", "dog", "cat"], "loss": [0.5, 0.25, 1.5]})
+    _analyse(frame)
+    (record,) = _records(results)
+    info = record["info"]
+    assert info["stats"]["loss"]["mean"] == pytest.approx(0.75)
+    assert info["stats"]["loss"]["max"] == 1.5
+    assert info["per_label"] == {"cat": 1.0, "dog": 0.25}
+    assert sorted(info["loss_by_label"]) == [0.25, 0.5, 1.5]
+    row = votakvot.load_report(str(results)).iloc[0]
+    assert row["stats.loss.mean"] == pytest.approx(0.75)
