@@ -493,3 +493,34 @@ def test_pandas_summaries_keep_their_row_labels_and_every_value(results: Path) -
     assert sorted(info["loss_by_label"]) == [0.25, 0.5, 1.5]
     row = votakvot.load_report(str(results)).iloc[0]
     assert row["stats.loss.mean"] == pytest.approx(0.75)
+
+
+# -- a command-line main that ends with sys.exit ---------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="SystemExit is in _tracebacks.INTERRUPTING, so a tracked main that ends "
+    "with sys.exit(0) (exit status 0) is recorded `interrupted` with an error, and an "
+    "argparse usage error (status 2) is `interrupted` too, not `failed`. The lead's "
+    "votakvot/_active.py fail() should record SystemExit(0/None) not raised by a "
+    "stop signal as `done` (no error) and another status as `failed` (keeping "
+    "`interrupted` when error.signal is set); _tracebacks.is_interruption then "
+    "leaves SystemExit to it",
+)
+def test_a_cli_main_ending_with_sys_exit_records_its_exit_status_truly(tmp_path: Path) -> None:
+    """`sys.exit(0)` at the end of a tracked `main` is a run that went well: `done`, as
+    the shell's exit status 0 says; an argparse usage error (status 2) is `failed`.
+    Nothing interrupted either of them."""
+    root = tmp_path / "results"
+    script = str(HERE / "cli_main.py")
+    ok = subprocess.run([sys.executable, script, str(root), "--epochs", "3"], timeout=60)
+    bad = subprocess.run(
+        [sys.executable, script, str(root), "--epocs", "3"], capture_output=True, timeout=60
+    )
+    assert (ok.returncode, bad.returncode) == (0, 2)
+    records = sorted(_records(root), key=lambda r: r["params"]["argv"][0])
+    assert [(r["params"]["argv"][0], r["state"]) for r in records] == [
+        ("--epochs", "done"),
+        ("--epocs", "failed"),
+    ]
