@@ -550,3 +550,29 @@ def test_a_cli_main_ending_with_sys_exit_records_its_exit_status_truly(tmp_path:
         ("--epochs", "done"),
         ("--epocs", "failed"),
     ]
+
+
+def test_votakvot_ab_counts_numpy_results_as_their_numbers(tmp_path: Path) -> None:
+    """A benchmarked function that returns `np.mean(...)` as float32 or a numpy integer
+    count: the run's `results` hold the numbers (`1.5`, `3`), as a tracked call's result
+    does, not the text `"np.float32(1.5)"`."""
+    (tmp_path / "metric.py").write_text(
+        "import numpy as np\n\n"
+        "def mean32():\n    return np.mean(np.array([1.0, 2.0], dtype=np.float32))\n\n"
+        "def count():\n    return np.count_nonzero(np.arange(4))\n"
+    )
+    ab = Path(sys.executable).with_name("votakvot-ab")
+    for name in ("mean32", "count"):
+        subprocess.run(
+            [str(ab), "-n", "20", "-p", "results", f"metric.{name}"],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    trials = votakvot.load_trials(str(tmp_path / "results")).values()
+    found = {t.data["function"]: t.result["results"] for t in trials}
+    assert found == {
+        "metric.mean32": [{"value": 1.5, "count": 20}],
+        "metric.count": [{"value": 3, "count": 20}],
+    }
