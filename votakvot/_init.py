@@ -8,6 +8,7 @@ from typing import Any
 
 from . import _children, _signals
 from ._config import Capture, Config, check_root, set_config
+from .storage import split_protocol
 
 __all__ = ["init"]
 
@@ -31,9 +32,11 @@ def init(
     Args:
         path: root folder of the trials, a local path (``str`` or ``pathlib.Path``)
             or any fsspec URL (``memory://x``, ``s3://bucket/prefix``,
-            ``sftp://host/dir``). Before ``init`` is called, tracked calls write
-            under ``.``. ``None``, numbers, bytes and ``""`` are refused
-            (TypeError/ValueError) rather than made into a folder ``./None``.
+            ``sftp://host/dir``). A relative folder is made absolute now, so an
+            ``os.chdir`` later moves neither writing nor reading. Before ``init``
+            is called, tracked calls write under ``.``. ``None``, numbers, bytes
+            and ``""`` are refused (TypeError/ValueError) rather than made into a
+            folder ``./None``.
         meta_providers: ``{dotted key: callable}`` for ``meta``; by default
             ``votakvot.meta.providers``.
         strict: raise storage errors into the tracked call instead of logging them.
@@ -55,6 +58,11 @@ def init(
             ``threads_per_worker`` (dask). See docs/parallel.md.
     """
     root = check_root(path)
+    if split_protocol(root)[0] is None:
+        # A relative folder means the one it names now: the trials are written there
+        # (the storage is opened now), so reading back with ``load_report()`` after an
+        # ``os.chdir`` (a notebook's ``%cd``) must look there too, not in the new cwd.
+        root = os.path.abspath(os.path.expanduser(root))
     if capture not in ("all", "logging", "none"):
         raise ValueError(f"capture must be 'all', 'logging' or 'none' (got {capture!r})")
     if capture_limit is not None and capture_limit < 0:

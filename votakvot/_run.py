@@ -33,7 +33,8 @@ def run(
     ``tid`` is a relative folder under the root (``"sweep/n=10/seed=3"``). A trial
     that already finished there is returned as recorded, without running again,
     unless ``rerun=True``; so a script of ``run`` calls that was killed picks up
-    where it stopped. Subclasses of ``votakvot.resumable_fn`` resume from their
+    where it stopped; asked with other params than it recorded, it raises
+    ``ResumeError`` showing both. Subclasses of ``votakvot.resumable_fn`` resume from their
     last snapshot, once it verifies as written by this user (see ``docs/resumable.md``);
     ``trust_snapshot=True`` skips that check, for a snapshot you know is yours (one of
     an older votakvot). The function's exception is re-raised after it is recorded.
@@ -41,7 +42,7 @@ def run(
     from .trial import Trial
 
     tid = check_tid(tid)
-    from .resumable import resumable_fn, run_resumable
+    from .resumable import _check_recorded_params, resumable_fn, run_resumable
 
     if isinstance(fn, type) and issubclass(fn, resumable_fn):
         return run_resumable(tid, fn, params, rerun=rerun, trust_snapshot=trust_snapshot)
@@ -49,13 +50,17 @@ def run(
     call = _run_to_end(fn)
     _children.install()  # once per process: trials followed into pools and children
     config = get_config()
+    recorded = {k: v for k, v in params.items() if not k.startswith("_")}
     if not rerun:
         done = finished_trial(config, tid)
         if done is not None:
+            # Its result answers these params only: other ones are refused, as a
+            # resumable task's are, not answered with the old result.
+            _check_recorded_params(tid, done.data, recorded)
             return done
     trial = ActiveTrial(
         tid,
-        {k: v for k, v in params.items() if not k.startswith("_")},
+        recorded,
         function=function_name(fn),
         config=config,
         source=_source.describe(fn),

@@ -109,10 +109,53 @@ when the code was defined (or first run), even if the file is edited afterwards.
 
 def _describe_function(fn: Any) -> dict[str, Any]:
     code: types.CodeType = fn.__code__
+    if os.path.abspath(code.co_filename).startswith(_OWN_FOLDER):
+        return _describe_recompiled(fn, code)
     text = _text(
         code.co_filename, getattr(fn, "__globals__", None), code.co_firstlineno, _last_line([code])
     )
     return _section(code.co_filename, code.co_firstlineno, text, [code])
+
+
+_OWN_FOLDER = os.path.dirname(os.path.abspath(__file__)) + os.sep
+"""votakvot's own folder: no user's tracked function is compiled from a file in it."""
+
+
+def _describe_recompiled(fn: Any, code: types.CodeType) -> dict[str, Any]:
+    """A function compiled under the file name of votakvot's wrapper, not its own.
+
+    IPython 9's ``%autoreload`` (deduperreload) recompiles an edited function from
+    its unparsed text under the file name of the object it patches: for a tracked
+    function, votakvot's wrapper, so the code claims ``votakvot/_decorator.py``
+    line 1. The truth is in the function's module file: the ``def`` of that name
+    there (with its decorators), which is what the kernel just reloaded.
+    """
+    module_globals = getattr(fn, "__globals__", None)
+    filename = module_globals.get("__file__") if isinstance(module_globals, dict) else None
+    found = _find_def(filename, module_globals, code.co_name) if filename else None
+    if found is None:
+        return _section(filename or f"<{fn.__module__}>", 0, None, [code])
+    first, text = found
+    return _section(filename, first, text, [code])  # type: ignore[arg-type]
+
+
+def _find_def(filename: str, module_globals: Any, name: str) -> tuple[int, str] | None:
+    """``(first line, text)`` of the first ``def name`` in the file, decorators included."""
+    import inspect
+
+    lines = _lines(filename, module_globals if isinstance(module_globals, dict) else None)
+    pattern = re.compile(rf"\s*(async\s+)?def\s+{re.escape(name)}\s*\(")
+    for index, line in enumerate(lines):
+        if pattern.match(line):
+            start = index
+            while start > 0 and lines[start - 1].lstrip().startswith("@"):
+                start -= 1
+            try:
+                block = inspect.getblock(lines[index:])
+            except Exception:  # a file the tokenizer rejects: the def line alone
+                block = lines[index : index + 1]
+            return start + 1, "".join(lines[start:index]) + "".join(block)
+    return None
 
 
 def _describe_class(cls: type) -> dict[str, Any] | None:

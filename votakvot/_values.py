@@ -268,13 +268,13 @@ class _Walk:
         if isinstance(size, int) and size > self.limit:
             return True, self.summary(value, where, f"{size} items")
         if hasattr(value, "columns") and hasattr(value, "to_dict"):  # DataFrame
-            return True, self.plain(value.to_dict(orient="list"), where, depth)
+            # Row labels are kept as a Series' are: describe()'s mean, std, max...
+            orient = "list" if _positional(value.index) else "dict"
+            return True, self.plain(value.to_dict(orient=orient), where, depth)
         if hasattr(value, "index") and hasattr(value, "to_dict"):  # Series
-            index = value.index
-            default = type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1
-            if default:
+            if _positional(value.index):
                 return True, self.plain(value.tolist(), where, depth)
-            pairs = dict(zip(index.tolist(), value.tolist(), strict=True))
+            pairs = dict(zip(value.index.tolist(), value.tolist(), strict=True))
             return True, self.plain(pairs, where, depth)
         return False, None
 
@@ -291,6 +291,14 @@ class _Walk:
         text = _safe_repr(value)
         self.warn(where, f"({_type_name(value)}) cannot be stored as YAML; its repr is stored")
         return text
+
+
+def _positional(index: Any) -> bool:
+    """Whether a pandas index says nothing but positions (``0..n-1``), or cannot be a
+    mapping's keys: labels that repeat would keep one value per label and drop the rest."""
+    if type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1:
+        return True
+    return not index.is_unique
 
 
 def to_plain(value: Any, where: str = "value", tid: str = "") -> Any:

@@ -41,6 +41,8 @@ class AbTrial:
         short: the callable's name as used in a default tid.
         function: ``module.qualname`` of the callable.
         params: the callable, its arguments and every option.
+        source: the callable's ``source`` section (``votakvot._source.describe``), so
+            two runs of edited code are told apart as tracked calls are.
     """
 
     def __init__(
@@ -50,13 +52,14 @@ class AbTrial:
         short: str,
         function: str,
         params: dict[str, Any],
+        source: dict[str, Any] | None = None,
     ) -> None:
         config = Config(path=root, capture="none")
         trial_uuid = None
         if tid is None:
             tid, trial_uuid = new_tid(f"ab/{short}")
         self.trial = ActiveTrial(
-            tid, params, function=function, config=config, extra={"kind": "ab"}
+            tid, params, function=function, config=config, extra={"kind": "ab"}, source=source
         )
         if trial_uuid is not None:
             self.trial.id = trial_uuid

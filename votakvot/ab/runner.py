@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _source
 from .engines import STOP_GRACE, LocalRun, Pacer, ProcessRun, measure_overhead, split
 from .histogram import LOWER, UPPER, Histogram
 from .options import Options
@@ -158,7 +159,8 @@ def run(opts: Options, target: Target) -> Outcome:
         sys.setswitchinterval(min(switch_interval, Pacer.SWITCH_INTERVAL))
     try:
         overhead_ns = measure_overhead()[0]  # children run the same loop on the same CPU
-        trial = AbTrial(opts.path, opts.tid, target.short, target.name, opts.params())
+        source = _source.describe(target.obj)
+        trial = AbTrial(opts.path, opts.tid, target.short, target.name, opts.params(), source)
         trial.start()
         if not (opts.quiet or opts.json):
             print(f"trial: {trial.url}", file=sys.stderr, flush=True)

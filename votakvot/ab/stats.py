@@ -12,6 +12,7 @@ import reprlib
 import traceback
 from typing import Any
 
+from .._values import to_plain
 from .histogram import Histogram
 
 __all__ = ["PERCENTILES", "Recorder", "result_key"]
@@ -43,6 +44,12 @@ def result_key(value: Any) -> Any:
         return value
     if isinstance(value, str) and len(value) <= _TEXT_LIMIT:
         return value
+    if type(value).__module__ == "numpy" and getattr(value, "shape", None) == ():
+        # np.mean(...) as float32, np.count_nonzero(...): the number, as a tracked
+        # call's result is recorded, not the text "np.float32(1.5)".
+        plain = to_plain(value, "result")
+        if plain is None or isinstance(plain, (bool, int, float, str)):
+            return plain
     try:
         text = _repr.repr(value)
     except Exception as exc:  # a broken __repr__ must not break the run
