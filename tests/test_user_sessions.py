@@ -131,14 +131,6 @@ def test_a_numpy_and_pandas_training_loop_reads_back_as_meant(results: Path) -> 
     assert metrics["acc"].dtype == np.float64
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a metered np.float32 is written as its float64 expansion (0.2009412795305252) "
-    "while inform/result write it as numpy prints it (0.20094128), so the best loss "
-    "informed never equals the min of the metered losses; votakvot/_active.py "
-    "_metric_value should write float16/float32 numpy scalars as str(value), as "
-    "_values._short_floats does for records",
-)
 def test_the_informed_best_loss_equals_the_metered_minimum(results: Path) -> None:
     """`inform(best=min(losses))` of float32 losses reads back equal to the minimum of the
     metered `loss` column: the same number recorded twice is one number."""
@@ -524,16 +516,6 @@ def test_pandas_summaries_keep_their_row_labels_and_every_value(results: Path) -
 # -- a command-line main that ends with sys.exit ---------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SystemExit is in _tracebacks.INTERRUPTING, so a tracked main that ends "
-    "with sys.exit(0) (exit status 0) is recorded `interrupted` with an error, and an "
-    "argparse usage error (status 2) is `interrupted` too, not `failed`. The lead's "
-    "votakvot/_active.py fail() should record SystemExit(0/None) not raised by a "
-    "stop signal as `done` (no error) and another status as `failed` (keeping "
-    "`interrupted` when error.signal is set); _tracebacks.is_interruption then "
-    "leaves SystemExit to it",
-)
 def test_a_cli_main_ending_with_sys_exit_records_its_exit_status_truly(tmp_path: Path) -> None:
     """`sys.exit(0)` at the end of a tracked `main` is a run that went well: `done`, as
     the shell's exit status 0 says; an argparse usage error (status 2) is `failed`.
