@@ -212,6 +212,15 @@ class DetailScreen(ReadingScreen[TrialDetails]):
         Binding("y", "copy_path", "Copy path", tooltip="Copy the trial's folder"),
         Binding("t", "copy_tid", "Copy tid", tooltip="Copy the trial's id"),
         Binding("r", "reload", "Reload", show=False, tooltip="Read the trial again"),
+        # Priority: text typed right after it goes to the form, not to this screen's keys.
+        Binding(
+            "T",
+            "annotate",
+            "Tag / note",
+            show=False,
+            priority=True,
+            tooltip="Tag the trial, write a note",
+        ),
         *(Binding(key, f"forward('{key}')", show=False) for key in _FORWARDED),
         Binding("right_square_bracket", "tab(1)", "Next tab", key_display="]"),
         Binding("left_square_bracket", "tab(-1)", "Prev tab", key_display="["),
@@ -366,6 +375,13 @@ class DetailScreen(ReadingScreen[TrialDetails]):
     def action_back(self) -> None:
         """Back to the trials."""
         self.dismiss(None)
+
+    def action_annotate(self) -> None:
+        """Tag the trial and write a note (the screen shows them once saved)."""
+        from .annotate import AnnotateScreen
+
+        tid = str((self.details.data if self.details else {}).get("tid") or self.path)
+        self.app.push_screen(AnnotateScreen([self.path], [tid]))
 
     def action_plot(self) -> None:
         """Plot this trial's metrics."""
