@@ -232,13 +232,31 @@ async def test_keys_answered_while_the_plot_is_built(tmp_path: Path, monkeypatch
         await wait_for(pilot, lambda: canvas.drawn)
 
 
+def test_an_empty_plot_on_a_log_axis_is_drawn() -> None:
+    """``l`` pressed while the metrics are read (nothing to plot yet) draws the empty
+    plot; plotext failed on a log axis with no data, and the error dialog came up."""
+    text = plot_canvas.build_text(Figure(title="reading…", log_y=True), 40, 10, "textual-dark")
+    assert "reading…" in text.plain
+
+
 def test_big_plots_are_drawn_in_a_helper_process() -> None:
-    """The helper process draws exactly what a thread would, and stays for the next plot."""
+    """The helper process draws exactly what a thread would, cut into screen lines of
+    the plot's width there (not in the app), and stays for the next plot."""
+    import io
+
+    from rich.console import Console
+    from rich.segment import Segment
+
     ys = [1 / (1 + k) for k in range(3000)]
     figure = Figure(series=[Series("a", list(range(3000)), ys, PALETTE[0])], xlabel="step")
     assert len(figure.series[0].xs) > PlotCanvas.IN_PROCESS_POINTS
     there = plot_canvas._BUILDER.build(figure, 60, 15, "textual-dark", None)
-    assert there == plot_canvas._build(figure, 60, 15, "textual-dark")
+    here = plot_canvas.screen_lines(
+        plot_canvas.build_text(figure, 60, 15, "textual-dark"), 60, Console(file=io.StringIO())
+    )
+    assert there == here and len(there) >= 15
+    assert all(sum(s.cell_length for s in line) == 60 for line in there)
+    assert any(isinstance(s, Segment) and s.style and s.style.color for s in there[3])
     process = plot_canvas._BUILDER._process
     assert process is not None and process.poll() is None
     plot_canvas._BUILDER.build(figure, 40, 10, "textual-dark", None)

@@ -1,9 +1,10 @@
 """A helper process that draws big plots: ``python -m votakvot_tui.widgets._plot_builder``.
 
 Reads pickled ``(figure, width, height, theme, colours)`` requests from stdin and
-answers each with the pickled ANSI text of the plot. plotext draws in pure Python;
-in a thread of the app it held the GIL against the event loop (keys took 350 ms
-while twelve series were drawn). Plain pipes rather than ``multiprocessing``, as
+answers each with the plot's screen lines, packed (``plot_canvas.build_in_process``).
+plotext draws in pure Python, and so does Rich when it parses the ANSI text into
+segments; in a thread of the app either held the GIL against the event loop (keys
+took 350 ms while twelve series were drawn). Plain pipes rather than ``multiprocessing``, as
 for the scan helper: nothing depends on how the app's own ``__main__`` was started.
 """
 
