@@ -4,6 +4,7 @@ named by what differs, stoppable with Escape; and the design points of both scre
 from __future__ import annotations
 
 import datetime
+import os
 import re
 import shutil
 import threading
@@ -21,6 +22,7 @@ from votakvot_tui.messages import MetricsChanged
 from votakvot_tui.screens import CompareScreen, PlotScreen
 from votakvot_tui.screens.compare import CELL_WIDTH, FOLDED, lower_is_better
 from votakvot_tui.widgets import TrialTable, plot_canvas
+from votakvot_tui.widgets._plot_builder import NICENESS
 from votakvot_tui.widgets.plot_canvas import PALETTE, Figure, PlotCanvas, Series, integer_ticks
 
 
@@ -261,6 +263,9 @@ def test_big_plots_are_drawn_in_a_helper_process() -> None:
     assert process is not None and process.poll() is None
     plot_canvas._BUILDER.build(figure, 40, 10, "textual-dark", None)
     assert plot_canvas._BUILDER._process is process
+    if hasattr(os, "getpriority"):  # it yields the CPU to the app's event loop
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, process.pid) == min(mine + NICENESS, 19)
 
 
 async def test_plot_read_is_stopped_by_escape(tmp_path: Path, monkeypatch) -> None:

@@ -13,11 +13,21 @@ from __future__ import annotations
 import pickle
 import sys
 
-__all__ = ["main"]
+__all__ = ["NICENESS", "main"]
+
+
+NICENESS = 5
+"""How much lower the helper's CPU priority is than the app's: on a busy machine the
+app's event loop (keys) goes first and the plot comes a little later."""
 
 
 def main() -> None:
+    import os
+
     from votakvot_tui.widgets.plot_canvas import build_in_process
+
+    if hasattr(os, "nice"):
+        os.nice(NICENESS)
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
