@@ -51,3 +51,31 @@ async def test_jobs_table_short_ids_readable_command_failed_output_at_end(tmp_pa
         assert str(output.render()).startswith('$ python -c "for i')
         box = screen.query_one("#jobs-output-box", VerticalScroll)
         await wait_for(pilot, lambda: box.max_scroll_y > 0 and box.scroll_y == box.max_scroll_y)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+async def test_short_output_shows_at_the_top_of_the_box(tmp_path, monkeypatch, size):
+    """A job that printed two lines shows them at the top of the output box, right
+    under its command, not at the bottom under empty lines (the box is anchored to
+    its end to follow running jobs); a long output still opens at its end."""
+    monkeypatch.setenv("VOTAKVOT_JOBS_DIR", str(tmp_path / "jobs"))
+    app = make_app([str(tmp_path)], watch=False)
+    async with app.run_test(size=size) as pilot:
+        manager = app.job_manager
+        short = manager.start([sys.executable, "-c", "print('line one'); print('line two')"])
+        manager.wait(short, timeout=30)
+        long = manager.start([sys.executable, "-c", FAILING])
+        manager.wait(long, timeout=30)
+        await pilot.press("J")
+        screen = await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen)
+        await wait_for(pilot, lambda: len(screen.jobs) == 2)
+        output = screen.query_one("#jobs-output", Static)
+        box = screen.query_one("#jobs-output-box", VerticalScroll)
+        await wait_for(pilot, lambda: "gave up at the end" in str(output.render()))
+        await wait_for(pilot, lambda: box.max_scroll_y > 0 and box.scroll_y == box.max_scroll_y)
+        await pilot.press("down")
+        await wait_for(pilot, lambda: "line two" in str(output.render()))
+        await pilot.pause()
+        # Drawn from the box's first line: the command, then the two lines under it.
+        assert output.region.y == box.content_region.y and box.scroll_y == 0
+        assert str(output.render()).startswith("$ python -c")

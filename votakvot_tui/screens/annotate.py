@@ -22,13 +22,16 @@ from votakvot.annotations import Annotations, annotate, read_annotations, split_
 
 from ..core.model import read_records
 from .base import BaseModal
-from .form import FOCUS_KEYS, FormInput
+from .form import EARLY_FOCUS_KEYS, EarlyKeys, FormInput, FormTextArea
 
 __all__ = ["AnnotateScreen"]
 
 
-class AnnotateScreen(BaseModal[int | None]):
+class AnnotateScreen(EarlyKeys, BaseModal[int | None]):
     """The tags and note of the trials in ``paths``; dismisses with how many were saved.
+
+    What is typed before the fields are there (``T`` then text at once, or while the
+    one trial's tags are read) goes into them in order (:class:`EarlyKeys`).
 
     Args:
         paths: trial folders: the cursor's trial, or every marked one.
@@ -39,7 +42,7 @@ class AnnotateScreen(BaseModal[int | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", tooltip="Close without saving"),
         Binding("ctrl+s", "save", "Save", tooltip="Save the tags and the note"),
-        *FOCUS_KEYS,
+        *EARLY_FOCUS_KEYS,
     ]
 
     def __init__(self, paths: Sequence[str], labels: Sequence[str] = ()) -> None:
@@ -78,7 +81,7 @@ class AnnotateScreen(BaseModal[int | None]):
                 "note" if self.single else "note (replaces each one's; empty keeps them)",
                 classes="annotate-note-label",
             )
-            yield TextArea(id="annotate-note", disabled=self.single, soft_wrap=True)
+            yield FormTextArea(id="annotate-note", disabled=self.single, soft_wrap=True)
             yield Static(
                 "reading…" if self.single else "", id="annotate-error", classes="error-text"
             )
@@ -90,7 +93,7 @@ class AnnotateScreen(BaseModal[int | None]):
         if self.single:
             self.load()
         else:
-            self.query_one("#annotate-tags", Input).focus()
+            self.fields_ready(self.query_one("#annotate-tags", Input))
 
     @work(thread=True, exclusive=True, group="annotate", exit_on_error=False)
     def load(self) -> None:
@@ -111,7 +114,7 @@ class AnnotateScreen(BaseModal[int | None]):
         for widget in (tags, note, self.query_one("#save", Button)):
             widget.disabled = False
         self.show_error("")
-        tags.focus()
+        self.fields_ready(tags)
 
     def show_error(self, text: str) -> None:
         """Say what is wrong below the form ("" clears it)."""

@@ -77,6 +77,12 @@ class TrialDetails:
     """Why the attached files cannot be listed, or ""."""
     metrics_error: str = ""
     """Why the metrics cannot be read, or ""."""
+    tags: tuple[str, ...] = ()
+    """Tags added after the run (``votakvot.annotate``, ``T``)."""
+    note: str = ""
+    """The note added after the run, or ""."""
+    annotations_error: str = ""
+    """Why the tags and note cannot be read (the sidecar file named), or ""."""
 
 
 def load_details(path: str) -> TrialDetails:
@@ -120,6 +126,7 @@ def load_details(path: str) -> TrialDetails:
     except Exception as exc:  # shown in the Metrics tab
         metrics_error = _reason(path, "the metrics cannot be read", exc)
     output = read_output_end(path)
+    tags, note, annotations_error = _read_annotations(trial if trial is not None else path)
     return TrialDetails(
         path,
         yaml_text,
@@ -131,7 +138,28 @@ def load_details(path: str) -> TrialDetails:
         output,
         attached_error,
         metrics_error,
+        tags,
+        note,
+        annotations_error,
     )
+
+
+def _read_annotations(trial: Trial | str) -> tuple[tuple[str, ...], str, str]:
+    """Tags, note and why they cannot be read: the sidecar is read here and not taken
+    from the trial, which keeps a bad one quiet (an empty set of tags) for reports."""
+    from votakvot.annotations import ANNOTATIONS_NAME, read_annotations
+    from votakvot.exceptions import TrialLoadError
+
+    try:
+        found = read_annotations(trial)
+    except FileNotFoundError:  # the folder went away: the record's error says so
+        return (), "", ""
+    except TrialLoadError as exc:  # a bad sidecar: named (the title shows its folder)
+        return (), "", f"{ANNOTATIONS_NAME}: {exc.reason}"
+    except Exception as exc:  # said in its place; the rest of the trial still shows
+        path = getattr(trial, "path", trial)
+        return (), "", _reason(str(path), f"{ANNOTATIONS_NAME} cannot be read", exc)
+    return tuple(found.tags), found.note, ""
 
 
 def read_output_end(path: str, limit: int = OUTPUT_LIMIT) -> str:
@@ -212,6 +240,15 @@ class DetailScreen(ReadingScreen[TrialDetails]):
         Binding("y", "copy_path", "Copy path", tooltip="Copy the trial's folder"),
         Binding("t", "copy_tid", "Copy tid", tooltip="Copy the trial's id"),
         Binding("r", "reload", "Reload", show=False, tooltip="Read the trial again"),
+        # Priority: text typed right after it goes to the form, not to this screen's keys.
+        Binding(
+            "T",
+            "annotate",
+            "Tag / note",
+            show=False,
+            priority=True,
+            tooltip="Tag the trial, write a note",
+        ),
         *(Binding(key, f"forward('{key}')", show=False) for key in _FORWARDED),
         Binding("right_square_bracket", "tab(1)", "Next tab", key_display="]"),
         Binding("left_square_bracket", "tab(-1)", "Prev tab", key_display="["),
@@ -230,6 +267,9 @@ class DetailScreen(ReadingScreen[TrialDetails]):
 
     def compose(self) -> ComposeResult:
         yield Label(redact(self.path), id="detail-title", markup=False)  # no URL passwords
+        annotations = Static("", id="detail-annotations", markup=False)
+        annotations.display = False  # shown when the trial has tags, a note or a bad sidecar
+        yield annotations
         with TabbedContent(id="detail-tabs"):
             with TabPane("YAML", id="tab-yaml"), VerticalScroll():
                 yield Static("reading…", id="yaml")
@@ -298,6 +338,7 @@ class DetailScreen(ReadingScreen[TrialDetails]):
         title.no_wrap = True
         title.overflow = "ellipsis"
         self.query_one("#detail-title", Label).update(title)
+        self._show_annotations(details)
         yaml_widget = self.query_one("#yaml", Static)
         if details.error:
             yaml_widget.update(Text(f"unreadable: {details.error}\n\n{details.yaml}", style="red"))
@@ -327,6 +368,23 @@ class DetailScreen(ReadingScreen[TrialDetails]):
         if details.traceback and tabs.active == "tab-yaml" and not getattr(self, "_shown", False):
             tabs.active = "tab-traceback"
         self._shown = True
+
+    def _show_annotations(self, details: TrialDetails) -> None:
+        """The tags and the note under the title (the note's lines joined: ``T`` shows
+        it whole); no line when there are none."""
+        line = self.query_one("#detail-annotations", Static)
+        text = Text()
+        if details.annotations_error:
+            text.append(details.annotations_error, style="red")
+        if details.tags:
+            text.append("tags ", style="bold")
+            text.append(", ".join(details.tags))
+        if details.note.strip():
+            text.append("   " if text else "")
+            text.append("note ", style="bold")
+            text.append(" ⏎ ".join(part for part in details.note.strip().splitlines()))
+        line.update(text)
+        line.display = bool(text)
 
     def _show_metrics(self, frame: pandas.DataFrame | None, error: str = "") -> None:
         table = self.query_one("#metrics", DataTable)
@@ -366,6 +424,13 @@ class DetailScreen(ReadingScreen[TrialDetails]):
     def action_back(self) -> None:
         """Back to the trials."""
         self.dismiss(None)
+
+    def action_annotate(self) -> None:
+        """Tag the trial and write a note (the screen shows them once saved)."""
+        from .annotate import AnnotateScreen
+
+        tid = str((self.details.data if self.details else {}).get("tid") or self.path)
+        self.app.push_screen(AnnotateScreen([self.path], [tid]))
 
     def action_plot(self) -> None:
         """Plot this trial's metrics."""

@@ -1,5 +1,5 @@
-"""What the dashboard's forms (rerun, sweep, launch ab) share: Tab keys that never lose
-typing, reading a field as a Python literal with a message that says what is allowed,
+"""What the dashboard's forms (rerun, sweep, tags, launch ab) share: Tab keys that never
+lose typing, reading a field as a Python literal with a message that says what is allowed,
 and (:class:`TrialForm`) filling a form from a trial's record."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 
 from textual import events, on
 from textual.binding import Binding
-from textual.widgets import Button, Input, Static
+from textual.widget import Widget
+from textual.widgets import Button, Input, Static, TextArea
 
 from votakvot.layout import YAML_NAME
 
@@ -20,36 +21,30 @@ from .base import BaseModal
 
 __all__ = [
     "EARLY_FOCUS_KEYS",
-    "FOCUS_KEYS",
     "LITERAL_HELP",
     "EarlyKeys",
     "FormInput",
+    "FormTextArea",
     "TrialForm",
     "import_problem",
     "literal_error",
     "read_literal",
 ]
 
-FOCUS_KEYS = [
-    Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
-    Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True),
+EARLY_FOCUS_KEYS = [
+    Binding("tab", "next_field", "Next field", show=False, priority=True),
+    Binding("shift+tab", "previous_field", "Previous field", show=False, priority=True),
 ]
-"""Tab and shift+Tab as *priority* bindings of a form.
+"""Tab and shift+Tab of an :class:`EarlyKeys` form, as *priority* bindings.
 
 Textual forwards a key to the focused widget by queueing it there, and an ordinary
 Tab binding only runs once the key comes back up from that widget: keys that
 arrived in the same read from the terminal (a fast typist, a paste, a script) are
 already queued in the old field by then, so ``fakeml.sleepy`` Tab ``ms=5`` became
 ``fakeml.sleepyms=5``. A priority binding moves the focus before the next key is
-forwarded. A form deriving from :class:`EarlyKeys` uses :data:`EARLY_FOCUS_KEYS`.
+forwarded; a Tab typed before the fields are there waits its turn with the keys
+typed before it.
 """
-
-EARLY_FOCUS_KEYS = [
-    Binding("tab", "next_field", "Next field", show=False, priority=True),
-    Binding("shift+tab", "previous_field", "Previous field", show=False, priority=True),
-]
-""":data:`FOCUS_KEYS` of an :class:`EarlyKeys` form: a Tab typed before the fields are
-there waits its turn with the keys typed before it."""
 
 
 FROM_FIELD = "_votakvot_from_field"
@@ -66,8 +61,13 @@ class EarlyKeys:
     replayed in order; a printable key that reaches the screen while a field has
     the focus (it was sent to the screen before) goes to that field. Mixed into a
     ``Screen`` (listed before it in the bases).
+
+    Nothing has the focus until then (no ``AUTO_FOCUS``): a key sent to a focused
+    button or select would press it, or bubble up to the screen behind a Tab that
+    reached it first (the Tab is a priority binding, run before keys are handed on).
     """
 
+    AUTO_FOCUS: ClassVar[str | None] = ""  # None would mean the app's ("*")
     _early_keys: list[tuple[str, str | None]] | None = None
     _fields_ready = False
 
@@ -79,22 +79,41 @@ class EarlyKeys:
     def fields_ready(self, first: Input) -> None:
         """Focus the first field (at once, not after the queued keys) and type into the
         fields what was typed meanwhile."""
-        self.set_focus(first)  # type: ignore[attr-defined]
+        self._focus_now(first)
         self._fields_ready = True
         keys, self._early_keys = self._early(), []
         for key, character in keys:
             self._press(key, character)
 
+    def _focus_now(self, field: Widget | None) -> None:
+        """Focus ``field`` and select its text now, as its Focus event would later: the
+        keys typed next replace a prefilled value, and the late event leaves them be."""
+        before = self.focused  # type: ignore[attr-defined]
+        if field is not None and field is not before:
+            self.set_focus(field)  # type: ignore[attr-defined]
+        if isinstance(field, FormInput) and field is not before and field.select_on_focus:
+            field.select_all()
+            field.selected_early = True
+
     def _press(self, key: str, character: str | None) -> None:
-        if key == "tab":
-            self.focus_next()  # type: ignore[attr-defined]
-        elif key == "shift+tab":
-            self.focus_previous()  # type: ignore[attr-defined]
+        if key in ("tab", "shift+tab"):
+            chain = self.focus_chain  # type: ignore[attr-defined]
+            focused = self.focused  # type: ignore[attr-defined]
+            if chain:
+                step = 1 if key == "tab" else -1
+                at = chain.index(focused) if focused in chain else -step
+                self._focus_now(chain[(at + step) % len(chain)])
         else:
             focused = self.focused  # type: ignore[attr-defined]
+            # Edited here and now, not posted: the keys stay in the order they came.
+            if isinstance(focused, TextArea):  # a note: typed at its cursor
+                if key == "backspace":
+                    focused.action_delete_left()
+                elif character:
+                    focused.replace(character, *focused.selection)
+                return
             if not isinstance(focused, Input):
                 return
-            # Edited here and now, not posted: the keys stay in the order they came.
             if key == "backspace":
                 focused.action_delete_left()
             elif character:
@@ -141,6 +160,17 @@ class FormInput(Input):
     so nothing pasted is lost and the field's check says if the result is wrong.
     """
 
+    selected_early = False
+    """An :class:`EarlyKeys` form focused the field and selected its text itself, and
+    typed into it since: the Focus event still to come must not select all again."""
+
+    def _on_focus(self, event: events.Focus) -> None:
+        # Runs before Input's handler, which selects all when select_on_focus is set.
+        if self.selected_early and self.select_on_focus:
+            self.select_on_focus = False
+            self.call_later(setattr, self, "select_on_focus", True)
+        self.selected_early = False
+
     async def _on_key(self, event: events.Key) -> None:
         setattr(event, FROM_FIELD, True)  # see EarlyKeys.on_key
         # Deleting is done by the field that got the key, in turn with the typing. As a
@@ -165,6 +195,21 @@ class FormInput(Input):
             self.insert_text_at_cursor(text)
         else:
             self.replace(text, *self.selection)
+
+
+class FormTextArea(TextArea):
+    """A form's text box whose backspace and delete act in turn with the typing (see
+    :class:`FormInput`) and are never done twice by an :class:`EarlyKeys` screen."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        setattr(event, FROM_FIELD, True)  # see EarlyKeys.on_key
+        if event.key in ("backspace", "delete"):
+            event.stop()
+            event.prevent_default()
+            if event.key == "backspace":
+                self.action_delete_left()
+            else:
+                self.action_delete_right()
 
 
 LITERAL_HELP = "a Python literal: 3, 0.1, 'text', True, None, [1, 2], {'a': 1}"

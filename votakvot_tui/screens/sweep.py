@@ -28,13 +28,16 @@ from ..core.sweep import (
     parse_axes,
     sweep_command,
 )
-from .form import FOCUS_KEYS, FormInput, TrialForm, import_problem
+from .form import EARLY_FOCUS_KEYS, EarlyKeys, FormInput, TrialForm, import_problem
 
 __all__ = ["SweepScreen"]
 
 
-class SweepScreen(TrialForm):
+class SweepScreen(EarlyKeys, TrialForm):
     """The params of the trial in ``path`` as sweep fields; Run starts the sweep as a job.
+
+    What is typed before the fields are there (``S`` then text at once) goes into them
+    in order (:class:`EarlyKeys`).
 
     Args:
         path: the source trial's folder.
@@ -45,7 +48,7 @@ class SweepScreen(TrialForm):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", tooltip="Close without running anything"),
         Binding("ctrl+s", "run", "Run", tooltip="Start every combination as trials"),
-        *FOCUS_KEYS,
+        *EARLY_FOCUS_KEYS,
     ]
 
     def compose(self) -> ComposeResult:
@@ -94,14 +97,19 @@ class SweepScreen(TrialForm):
             widgets.append(Label(str(name)))
             widgets.append(FormInput(format_choices(value), id=f"sweep-{index}", name=str(name)))
         self.query_one("#sweep-grid", Grid).mount_all(widgets)
+        # Focus the first field as soon as it is there, not after the import check: keys
+        # typed meanwhile stay in the field they were typed into.
+        self.call_after_refresh(self._focus_first)
         self.call_after_refresh(self._update_count)
+
+    def _focus_first(self) -> None:
+        fields = self.query("#sweep-grid Input")
+        if fields and not self._fields_ready:
+            self.fields_ready(fields.first(Input))
 
     def _ready(self) -> None:
         self.checked = True
         self._update_count()
-        first = self.query("#sweep-grid Input")
-        if first:
-            first.first().focus()
 
     fields = TrialForm.param_texts
 

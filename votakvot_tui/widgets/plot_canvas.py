@@ -2,13 +2,14 @@
 
 ``PlotextPlot`` builds its figure inside ``render``, on the event loop: twelve
 series of 4,000 points took 8 s at 150x40, paid again on every refresh. Here the
-screen hands over a :class:`Figure` (plain data); a thread builds the text at
-the widget's size (a big figure in a helper process) and ``render`` only returns the
-last text built.
+screen hands over a :class:`Figure` (plain data); a thread builds the screen lines
+at the widget's size (a big figure entirely in a helper process, down to the
+segments) and ``render_line`` only returns the last lines built.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import pickle
 import subprocess
@@ -17,6 +18,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.events import Resize
@@ -25,7 +29,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
-__all__ = ["PALETTE", "Figure", "PlotCanvas", "Series", "integer_ticks"]
+__all__ = ["PALETTE", "Figure", "PlotCanvas", "Series", "integer_ticks", "screen_lines"]
 
 PALETTE: tuple[tuple[int, int, int], ...] = (
     (230, 25, 75),
@@ -95,13 +99,47 @@ def build_text(figure: Figure, width: int, height: int, theme: str) -> Text:
     return Text.from_ansi(_build(figure, width, height, theme))
 
 
-def build_in_process(figure: Figure, width: int, height: int, theme: str, colours: Any) -> str:
-    """:func:`build_text` in a helper process: what runs there (ANSI text back)."""
+def screen_lines(text: Text, width: int, console: Console) -> list[list[Segment]]:
+    """``text`` cut into screen lines of exactly ``width`` cells, as segments (what
+    :meth:`PlotCanvas.render_line` shows).
+
+    Not on the event loop: for a big plot, parsing the ANSI text into ~1,000 coloured
+    spans and those into segments is 100+ ms of pure Python; done in a thread of the
+    app it held the GIL against the loop (a key took up to 375 ms)."""
+    return [
+        list(Strip(list(line.render(console)), line.cell_len).crop_extend(0, width, None))
+        for line in text.split("\n", allow_blank=True)
+    ]
+
+
+Packed = tuple[list[str], list[list[tuple[str, int]]]]
+"""Screen lines as they cross the pipe: the style definitions, and each line's runs of
+text with the index of their style (-1: none)."""
+
+
+def build_in_process(figure: Figure, width: int, height: int, theme: str, colours: Any) -> Packed:
+    """What runs in the helper process: the figure drawn and cut into screen lines.
+
+    Styles go back as text, not pickled: a ``Style`` keeps its hash, and hashes of
+    text differ between processes, so an unpickled one would not equal its twin.
+    """
     from plotext._dict import themes
 
     if colours is not None:
         themes.setdefault(theme, colours)  # the app's theme, registered in the app's process
-    return _build(figure, width, height, theme)
+    console = Console(file=io.StringIO(), width=max(width, 1), color_system="truecolor")
+    lines = screen_lines(build_text(figure, width, height, theme), width, console)
+    index: dict[Style | None, int] = {None: -1}
+    packed = [[(s.text, index.setdefault(s.style, len(index) - 1)) for s in line] for line in lines]
+    return [str(style) for style in index if style is not None], packed
+
+
+def _unpack(packed: Packed) -> list[list[Segment]]:
+    """The segments of :func:`build_in_process`'s lines (a few dozen styles parsed)."""
+    definitions, lines = packed
+    styles: list[Style | None] = [Style.parse(d) for d in definitions]
+    styles.append(None)  # index -1
+    return [[Segment(text, styles[i]) for text, i in line] for line in lines]
 
 
 class _Builder:
@@ -111,8 +149,11 @@ class _Builder:
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
 
-    def build(self, figure: Figure, width: int, height: int, theme: str, colours: Any) -> str:
-        """The ANSI text of the figure, drawn in the helper process (blocking)."""
+    def build(
+        self, figure: Figure, width: int, height: int, theme: str, colours: Any
+    ) -> list[list[Segment]]:
+        """The figure's screen lines (:func:`screen_lines`), drawn in the helper process
+        (blocking; the pipe is waited on without the GIL, the answer unpickled in C)."""
         with self._lock:  # one request at a time: answers come back in order
             process = self._process
             if process is None or process.poll() is not None:
@@ -126,14 +167,14 @@ class _Builder:
             try:
                 pickle.dump((figure, width, height, theme, colours), process.stdin)
                 process.stdin.flush()
-                text: str = pickle.load(process.stdout)
+                packed: Packed = pickle.load(process.stdout)
             except (EOFError, OSError) as exc:
                 process.kill()
                 _, err = process.communicate()
                 self._process = None
                 said = err.decode(errors="replace")[-2000:]
                 raise RuntimeError(f"the plot drawing process ended ({exc!r}): {said}") from exc
-            return text
+        return _unpack(packed)
 
 
 _BUILDER = _Builder()
@@ -159,7 +200,7 @@ def _build(figure: Figure, width: int, height: int, theme: str) -> str:
         plt.title(figure.title)
     plt.xlabel(figure.xlabel)
     plt.ylabel(figure.ylabel)
-    if figure.log_y:
+    if figure.log_y and figure.series:  # plotext fails on a log axis with nothing on it
         plt.yscale("log")
     return str(plt.build())
 
@@ -177,7 +218,7 @@ class PlotCanvas(PlotextPlot):
         """The figure last asked for."""
         self.built_for: tuple[Figure, int, int] | None = None
         """The figure and size the text on screen was built for."""
-        self._text: Text = Text("drawing…")
+        self._text: Text | None = Text("drawing…")
         self._strips: list[Strip] = []
 
     def draw(self, figure: Figure) -> None:
@@ -202,19 +243,18 @@ class PlotCanvas(PlotextPlot):
 
     @work(thread=True, exclusive=True, group="plot-build", exit_on_error=False)
     def _build(self, figure: Figure, width: int, height: int, theme: str) -> None:
+        # Cut into screen lines off the loop too: on the event loop, turning ~3,000
+        # coloured spans into segments at every refresh cost more than the key that
+        # caused it. A big figure comes back from the helper process as lines already.
+        text: Text | None = None
         if _points(figure) > self.IN_PROCESS_POINTS:
             from plotext._dict import themes
 
-            text = Text.from_ansi(_BUILDER.build(figure, width, height, theme, themes.get(theme)))
+            lines = _BUILDER.build(figure, width, height, theme, themes.get(theme))
         else:
             text = build_text(figure, width, height, theme)
-        # Cut into screen lines here too: on the event loop, turning ~3,000 coloured
-        # spans into segments at every refresh cost more than the key that caused it.
-        console = self.app.console
-        strips = [
-            Strip(list(line.render(console)), line.cell_len).crop_extend(0, width, None)
-            for line in text.split("\n", allow_blank=True)
-        ]
+            lines = screen_lines(text, width, self.app.console)
+        strips = [Strip(segments, width) for segments in lines]
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._show, text, strips, figure, width, height)
 
@@ -227,7 +267,7 @@ class PlotCanvas(PlotextPlot):
             self.app.post_message(WorkerFailed(event.worker.name, error))
 
     def _show(
-        self, text: Text, strips: list[Strip], figure: Figure, width: int, height: int
+        self, text: Text | None, strips: list[Strip], figure: Figure, width: int, height: int
     ) -> None:
         if figure is not self.figure:
             return  # a newer figure is on its way
@@ -246,7 +286,10 @@ class PlotCanvas(PlotextPlot):
         )
 
     def render(self) -> Text:
-        """The plot as text (what :meth:`render_line` shows, line by line)."""
+        """The plot as text (what :meth:`render_line` shows, line by line; a plot from
+        the helper process as its plain text, made when asked, never while drawing)."""
+        if self._text is None:
+            self._text = Text("\n".join(strip.text for strip in self._strips))
         return self._text
 
     def render_line(self, y: int) -> Strip:

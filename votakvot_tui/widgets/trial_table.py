@@ -118,6 +118,9 @@ class TrialTable(ScrollView, can_focus=True):
         Binding("slash", "screen.focus_filter", show=False, priority=True),
         Binding("b", "app.launch_ab", show=False, priority=True),
         Binding("E", "app.rerun", show=False, priority=True),
+        Binding("T", "screen.annotate", show=False, priority=True),
+        Binding("S", "screen.sweep", show=False, priority=True),
+        Binding("e", "screen.export", show=False, priority=True),
     ]
 
     cursor: reactive[int] = reactive(0, always_update=True, repaint=True)
