@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -109,3 +108,128 @@ def test_defaults_recorded_or_not_match_the_same_call(use) -> None:
     assert runners.submit_run("d/1", scaled, lr=0.1, seed=1).result() == 11.0
     with pytest.raises(votakvot.ResumeError):
         runners.submit_run("d/1", scaled, lr=0.1, seed=1, scale=2.0).result()
+
+
+# --- a process-runner map whose parent is stopped -------------------------------------
+
+SWEEP = """
+import sys
+import time
+
+import votakvot
+
+
+def train(lr, seed):
+    if seed % 3 == 2:
+        raise ValueError(f"diverged at lr={lr} seed={seed}")
+    loss = 1.0
+    for step in range(20):
+        loss *= 1 - lr
+        votakvot.meter(step=step, loss=loss)
+        time.sleep(0.02 if seed < 4 else 0.25)
+    return loss
+
+
+def params():
+    for seed in range(12):
+        yield {"lr": 0.1, "seed": seed}
+
+
+if __name__ == "__main__":
+    votakvot.init(path=sys.argv[1], runner="process", workers=2, capture="none")
+    print(votakvot.map(train, params(), return_exceptions=True), flush=True)
+"""
+
+
+def _states(root: Path) -> dict[str, dict]:
+    """uuid -> record, of the records that parse now (one may be mid-replace)."""
+    found = {}
+    for path in root.rglob("votakvot.yaml"):
+        try:
+            record = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(record, dict) and "attempt-" not in str(path):
+            found[record["id"]] = record
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not reaped by its parent, does not)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    state = next((line for line in status.splitlines() if line.startswith("State:")), "")
+    return "zombie" not in state.lower()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc to find leftover workers")
+@pytest.mark.parametrize(
+    ("stop", "recorded"),
+    [
+        (signal.SIGTERM, "SIGTERM"),
+        (signal.SIGHUP, "SIGHUP"),
+        (signal.SIGINT, "SIGINT"),  # to the parent alone: a notebook kernel's interrupt
+        (signal.SIGKILL, "SIGTERM"),  # the kernel sends the workers SIGTERM as it dies
+    ],
+    ids=["SIGTERM", "SIGHUP", "SIGINT-parent-only", "SIGKILL"],
+)
+def test_a_process_map_stopped_mid_way_ends_every_trial_truly(
+    tmp_path: Path, stop: signal.Signals, recorded: str
+) -> None:
+    """A `map` on the process runner, its parent alone stopped mid-map: the trials that
+    had ended keep their result or error, the ones running end `interrupted` naming the
+    signal, queued calls never start, and no worker outlives the parent."""
+    root = tmp_path / "results"
+    script = tmp_path / "sweep.py"
+    script.write_text(SWEEP)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # a stop the test sends reaches the parent only
+    )
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            records = _states(root)
+            states = [r["state"] for r in records.values()]
+            if states.count("done") >= 3 and "running" in states:
+                break
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, f"the sweep did not get going: {states}"
+            time.sleep(0.05)
+        running_at_stop = {i for i, r in records.items() if r["state"] == "running"}
+        workers = {r["meta"]["process"]["pid"] for r in records.values()}
+        proc.send_signal(stop)
+        assert proc.wait(timeout=60) != 0
+        deadline = time.monotonic() + 30  # a slow call takes 5 s
+        while True:
+            records = _states(root)
+            workers |= {r["meta"]["process"]["pid"] for r in records.values()}
+            busy = [i for i, r in records.items() if r["state"] == "running"]
+            if not busy and not any(_alive(pid) for pid in workers):
+                break
+            assert time.monotonic() < deadline, (busy, [p for p in workers if _alive(p)])
+            time.sleep(0.1)
+        assert len(records) < 12, "queued calls ran after the stop"
+        for uuid, record in records.items():
+            seed = record["params"]["seed"]
+            if uuid in running_at_stop:
+                assert record["state"] == "interrupted", (seed, record)
+                assert record["error"]["signal"] == recorded
+            elif seed % 3 == 2:
+                assert record["state"] == "failed"
+                assert record["error"]["message"] == f"diverged at lr=0.1 seed={seed}"
+            else:
+                assert (record["state"], record["result"]) == ("done", pytest.approx(0.9**20))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pid in workers:  # this test's own pool workers, by pid
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
