@@ -90,24 +90,21 @@ class _Entry:
     resent: int = 0
     """How often the call was sent again after a worker died before the call began."""
     cancelled: bool = False
-    """Cancelled while it ran (Ctrl-C, ``imap`` left): its worker is sent SIGINT."""
+    """Cancelled by Ctrl-C while it ran: its worker is sent SIGINT."""
 
 
-class _Cancel:
-    """What ``runners._cancel`` calls for a future: queued, the call never starts;
-    running, its worker is interrupted so its trial ends ``interrupted``."""
+class _Interrupt:
+    """What ``runners._cancel`` calls on Ctrl-C for a future whose call runs already:
+    its worker is sent SIGINT, so its trial ends ``interrupted``."""
 
     def __init__(self, runner: ProcessRunner, entry: _Entry) -> None:
         self.runner = runner
         self.entry = entry
 
-    def cancel(self) -> bool:
-        if self.entry.future.cancel():
-            return True
+    def __call__(self) -> None:
         if not self.entry.future.done():
             self.entry.cancelled = True
             self.runner._wake()
-        return False
 
 
 @dataclasses.dataclass(eq=False)
@@ -226,7 +223,7 @@ class ProcessRunner(Runner):
             for c in calls
         ]
         for entry in entries:
-            entry.future._votakvot_batch = _Cancel(self, entry)  # type: ignore[attr-defined]
+            entry.future._votakvot_interrupt = _Interrupt(self, entry)  # type: ignore[attr-defined]
         _install_stop_handlers()
         with self._cond:
             if self._closing:
