@@ -259,3 +259,51 @@ def test_a_process_map_stopped_mid_way_ends_every_trial_truly(
         for pid in workers:  # this test's own pool workers, by pid
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+ORPHAN = """
+import multiprocessing
+import os
+import sys
+
+import votakvot
+from votakvot._config import get_config
+from votakvot.runners import process
+from votakvot.runners._call import worker_settings
+
+votakvot.init(sys.argv[1], capture="none")
+process._die_with_parent = lambda parent: None  # as where the kernel has no prctl
+context = multiprocessing.get_context("fork")
+mine, theirs = context.Pipe()
+worker = context.Process(
+    target=process._worker_main, args=(theirs, worker_settings(get_config()), None)
+)
+worker.start()
+print(worker.pid, flush=True)
+os._exit(0)  # the parent dies without telling its worker
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc to find the worker")
+def test_an_idle_worker_exits_when_its_parent_dies_without_prctl(tmp_path: Path) -> None:
+    """Where no PR_SET_PDEATHSIG exists, an idle worker sees its parent gone and exits,
+    though the pipe to its parent never closes (it holds a copy of the parent's end)."""
+    script = tmp_path / "orphan.py"
+    script.write_text(ORPHAN)
+    parent = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "results")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    pid = int(parent.stdout.readline())  # the worker holds the pipe open: one line only
+    assert parent.wait(timeout=60) == 0
+    try:
+        deadline = time.monotonic() + 30
+        while _alive(pid):
+            assert time.monotonic() < deadline, f"worker {pid} outlived its parent"
+            time.sleep(0.05)
+    finally:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        parent.stdout.close()
