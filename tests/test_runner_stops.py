@@ -227,7 +227,8 @@ def test_a_process_map_stopped_mid_way_ends_every_trial_truly(
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             assert time.monotonic() < deadline, f"the sweep did not get going: {states}"
             time.sleep(0.05)
-        ended_at_stop = {i for i, r in records.items() if r["state"] != "running"}
+        running_at_stop = {i for i, r in records.items() if r["state"] == "running"}
+        ended_at_stop = set(records) - running_at_stop
         workers = {r["meta"]["process"]["pid"] for r in records.values()}
         proc.send_signal(stop)
         assert proc.wait(timeout=60) != 0
@@ -243,8 +244,10 @@ def test_a_process_map_stopped_mid_way_ends_every_trial_truly(
         assert len(records) < 12, "queued calls ran after the stop"
         for uuid, record in records.items():
             seed = record["params"]["seed"]
-            if uuid not in ended_at_stop:  # running then, or started as the stop came
+            if uuid in running_at_stop:
                 assert record["state"] == "interrupted", (seed, record)
+            if record["state"] == "interrupted":  # running at the stop, or starting then
+                assert uuid not in ended_at_stop, (seed, record)
                 assert record["error"]["signal"] == recorded
             elif seed % 3 == 2:
                 assert record["state"] == "failed"
@@ -276,7 +279,7 @@ process._die_with_parent = lambda parent: None  # as where the kernel has no prc
 context = multiprocessing.get_context("fork")
 mine, theirs = context.Pipe()
 worker = context.Process(
-    target=process._worker_main, args=(theirs, worker_settings(get_config()), None)
+    target=process._worker_main, args=(theirs, worker_settings(get_config()), os.getpid())
 )
 worker.start()
 print(worker.pid, flush=True)

@@ -708,7 +708,7 @@ def _worker_main(conn: Any, settings: dict[str, Any], parent: int | None = None)
     """A worker process: apply the client's settings, then run tasks until told to stop,
     or until its parent is gone."""
     _die_with_parent(parent)
-    start_parent = os.getppid()
+    start_parent = parent if parent is not None else os.getppid()
     apply_settings(settings)
     while True:
         try:
