@@ -307,9 +307,14 @@ def _bar(progress: bool | None, total: int, fn: Any) -> Any:
     return Progress(total, str(getattr(fn, "__name__", "map")))
 
 
-def _cancel(futures: Iterable[concurrent.futures.Future[Any]]) -> None:
+def _cancel(futures: Iterable[concurrent.futures.Future[Any]], running: bool = False) -> None:
+    """Cancel the calls not started; with ``running`` (Ctrl-C), interrupt the running
+    ones too where the runner can (process workers), so their trials end ``interrupted``."""
     for future in futures:
         getattr(future, "_votakvot_batch", future).cancel()
+        interrupt = getattr(future, "_votakvot_interrupt", None)
+        if running and interrupt is not None:
+            interrupt()
 
 
 def _gather(
@@ -321,8 +326,8 @@ def _gather(
         else:
             for future in concurrent.futures.as_completed(futures):
                 bar.update(failed=future.cancelled() or future.exception() is not None)
-    except BaseException:
-        _cancel(futures)
+    except BaseException as stop:
+        _cancel(futures, running=isinstance(stop, KeyboardInterrupt))
         raise
     finally:
         if bar is not None:
@@ -373,6 +378,9 @@ def _in_order(
                 yield exc
             else:
                 raise exc
+    except KeyboardInterrupt:
+        _cancel(futures, running=True)
+        raise
     finally:
         _cancel(futures)  # the loop was left: what has not started never will
 
@@ -415,6 +423,9 @@ def _as_they_finish(
                 yield p, exc
             else:
                 raise exc
+    except KeyboardInterrupt:
+        _cancel(futures, running=True)
+        raise
     finally:
         _cancel(futures)
 

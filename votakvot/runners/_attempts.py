@@ -36,6 +36,7 @@ from .._naming import default_prefix, function_name
 from .._previous_run import clear_previous_run
 from .._values import dump_record
 from .._version import __version__
+from ..exceptions import ResumeError
 from ..layout import YAML_NAME, new_tid
 from ..storage import redact
 from ._callspec import Call
@@ -158,6 +159,8 @@ def run_attempts(call: Call, record: dict[str, Any] | None = UNREAD) -> Any:
     while True:
         try:
             return run_attempt(call, record)
+        except ResumeError:
+            raise  # the call was refused, not run: running it again changes nothing
         except Exception:
             record = UNREAD  # the failed attempt wrote a new one
             if tries > call.retries:
@@ -200,14 +203,14 @@ def run_attempt(call: Call, record: dict[str, Any] | None = UNREAD) -> Any:
                 trust_snapshot=call.trust_snapshot,
             )
         return done.data.get("result")
-    if uuid is not None and call.attempt == 1:
-        earlier = None  # a fresh id: nothing recorded there before (no read needed)
-    else:
-        earlier = _read(config, _folder(config, tid)) if record is UNREAD else record
-        if earlier is not None and _done_result(call, earlier):
-            return earlier.get("result")
     fn = _target(call.fn)
     params = _recorded_params(fn, call.params)
+    earlier = None  # a fresh id: nothing recorded there before (no read needed)
+    if uuid is None or call.attempt > 1:
+        earlier = _read(config, _folder(config, tid)) if record is UNREAD else record
+        if earlier is not None and _done_result(call, earlier):
+            _check_done_params(tid, earlier, params, call.params)
+            return earlier.get("result")
     if earlier is not None:
         # Run again at its id (a rerun, a retry, after a crash): the earlier attempt
         # is kept aside and this one counts on from it.
@@ -240,6 +243,23 @@ def run_attempt(call: Call, record: dict[str, Any] | None = UNREAD) -> Any:
         raise
     trial.succeed(result)
     return result
+
+
+def _check_done_params(
+    tid: str, recorded: dict[str, Any], bound: dict[str, Any], given: dict[str, Any]
+) -> None:
+    """A finished trial asked for again with other params raises ``ResumeError``, as
+    ``votakvot.run`` and resumable tasks do: its result answers its own params only.
+
+    ``bound`` are the params as this runner records them (defaults filled); a record
+    written by ``votakvot.run`` holds the given ones only, so either may match.
+    """
+    from ..resumable import _check_recorded_params
+
+    try:
+        _check_recorded_params(tid, recorded, bound)
+    except ResumeError:
+        _check_recorded_params(tid, recorded, {k: v for k, v in given.items() if k[:1] != "_"})
 
 
 def _done_result(call: Call, recorded: dict[str, Any]) -> bool:

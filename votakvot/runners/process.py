@@ -14,6 +14,14 @@ retried when ``retries=`` allows; unless the worker died before the call began (
 record of the call from it: killed while idle), then the call goes to another
 worker. Only that worker is replaced; the map goes on.
 A call past ``timeout=`` has its worker killed and is recorded ``timeout``.
+
+Stops: Ctrl-C in the parent alone (a notebook's interrupt) cancels the map's calls,
+and the runner sends SIGINT to the workers running them, so their trials end
+``interrupted``. SIGTERM or SIGHUP to the parent (``docker stop``, a CI time-out)
+is sent on to every worker (their trials end ``interrupted`` naming the signal),
+queued calls never start, and once the workers are gone the parent ends as the
+signal says. A worker whose parent dies anyhow (SIGKILL) gets SIGTERM from the
+kernel (Linux) or sees its parent gone, and exits: no orphans.
 """
 
 from __future__ import annotations
@@ -29,11 +37,14 @@ import multiprocessing.util
 import os
 import pickle
 import platform
+import signal
+import sys
 import threading
 import time
 import weakref
 from typing import Any
 
+from .. import _active, _signals
 from .._config import Config
 from ..exceptions import WorkerCrashedError
 from ._attempts import exit_description, read_record, record_ended_elsewhere
@@ -78,6 +89,22 @@ class _Entry:
     started: bool = False
     resent: int = 0
     """How often the call was sent again after a worker died before the call began."""
+    cancelled: bool = False
+    """Cancelled by Ctrl-C while it ran: its worker is sent SIGINT."""
+
+
+class _Interrupt:
+    """What ``runners._cancel`` calls on Ctrl-C for a future whose call runs already:
+    its worker is sent SIGINT, so its trial ends ``interrupted``."""
+
+    def __init__(self, runner: ProcessRunner, entry: _Entry) -> None:
+        self.runner = runner
+        self.entry = entry
+
+    def __call__(self) -> None:
+        if not self.entry.future.done():
+            self.entry.cancelled = True
+            self.runner._wake()
 
 
 @dataclasses.dataclass(eq=False)
@@ -90,6 +117,8 @@ class _Slot:
     deadline: float | None = None
     sent_at: float = 0.0
     tasks: int = 0
+    interrupted: bool = False
+    """SIGINT was sent to it for a cancelled call it holds."""
 
 
 class ProcessRunner(Runner):
@@ -144,6 +173,9 @@ class ProcessRunner(Runner):
         os.set_blocking(self._wake_w, False)
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
+        self._signalled: int | None = None
+        """SIGTERM/SIGHUP that reached the parent: the pool stops, nothing is retried."""
+        self._forwarded = False
         _live.add(self)
 
     # --- submitting ---------------------------------------------------------------
@@ -190,6 +222,9 @@ class ProcessRunner(Runner):
             _Entry(c, concurrent.futures.Future(), batch and timeout is None, timeout)
             for c in calls
         ]
+        for entry in entries:
+            entry.future._votakvot_interrupt = _Interrupt(self, entry)  # type: ignore[attr-defined]
+        _install_stop_handlers()
         with self._cond:
             if self._closing:
                 raise RuntimeError("the 'process' runner was shut down; call votakvot.init again")
@@ -245,8 +280,33 @@ class ProcessRunner(Runner):
         finally:
             self._stop_workers()
 
+    def stop(self, signum: int) -> None:
+        """The parent got ``signum`` (SIGTERM, SIGHUP): cancel the queued calls and send
+        it on to every worker; the dispatcher then ends once they are gone."""
+        if os.getpid() != self._pid:
+            return
+        with self._cond:
+            self._signalled = signum
+            self._closing = True
+            while self._queue:
+                self._queue.popleft().future.cancel()
+        self._wake()
+
+    def _signal_workers(self) -> None:
+        """Send a stop on to the workers, from the dispatcher (which alone owns the slots)."""
+        if self._signalled is not None and not self._forwarded:
+            self._forwarded = True
+            for slot in self._slots:
+                if slot is not None:
+                    _kill(slot.process.pid, self._signalled)
+        for slot in self._slots:
+            if slot is not None and not slot.interrupted and any(e.cancelled for e in slot.held):
+                slot.interrupted = True
+                _kill(slot.process.pid, signal.SIGINT)
+
     def _loop(self) -> None:
         while True:
+            self._signal_workers()
             self._fill()
             busy = [s for s in self._slots if s is not None and s.held]
             with self._cond:
@@ -277,7 +337,7 @@ class ProcessRunner(Runner):
             entries = self._take()
             if not entries:
                 return
-            if slot is None or not slot.process.is_alive() or self._worn(slot):
+            if slot is None or not slot.process.is_alive() or self._worn(slot) or slot.interrupted:
                 if slot is not None:
                     self._retire(slot)
                 slot = self._slots[index] = self._start_worker()
@@ -322,9 +382,11 @@ class ProcessRunner(Runner):
 
     def _start_worker(self) -> _Slot:
         mine, theirs = self.context.Pipe(duplex=True)
+        # A forkserver's children are its own: their parent is not this process.
+        parent = None if self.context.get_start_method() == "forkserver" else os.getpid()
         process = self.context.Process(  # type: ignore[attr-defined]
             target=_worker_main,
-            args=(theirs, self.settings),
+            args=(theirs, self.settings, parent),
             name="votakvot-process-worker",
             daemon=False,  # as ProcessPoolExecutor's: a trial may start processes of its own
         )
@@ -378,6 +440,12 @@ class ProcessRunner(Runner):
         pid = slot.process.pid
         slot.conn.close()
         self._slots[index] = None
+        stopped = [e for e in entries if e.cancelled or self._signalled is not None]
+        if stopped:
+            self._stopped(stopped, pid)
+            entries = [e for e in entries if e not in stopped]
+            if not entries:
+                return
         if len(entries) > 1:
             # Which call of the batch did it is unknown: each runs again on its own.
             for entry in entries:
@@ -412,6 +480,33 @@ class ProcessRunner(Runner):
             {"exitcode": exitcode, "pid": pid},
             WorkerCrashedError,
         )
+
+    def _stopped(self, entries: list[_Entry], pid: int | None) -> None:
+        """Calls whose worker was stopped (a signal to the parent, a cancel) are not run
+        again: a trial the worker began and could not end is recorded ``interrupted``."""
+        signum = self._signalled
+        if signum is not None:
+            name = _signals.signal_name(signum)
+            error = {
+                "type": name,
+                "message": f"stopped by {name} (signal {signum}) sent to process {self._pid}; "
+                f"its worker process (pid {pid}) ended before recording it",
+                "signal": name,
+            }
+        else:
+            error = {
+                "type": "KeyboardInterrupt",
+                "message": f"cancelled: its worker process (pid {pid}) was interrupted and "
+                "ended before recording it",
+            }
+        for entry in entries:
+            if self._began(entry.call, pid):
+                section = {"kind": self.name, "host": platform.node(), "pid": pid}
+                section["attempt"] = entry.call.attempt
+                record_ended_elsewhere(entry.call, "interrupted", error, section, self.config)
+            why = f"stopped by {error['type']}" if signum is not None else "cancelled"
+            stop = concurrent.futures.CancelledError(f"trial {entry.call.tid!r} {why}")
+            _fail(entry.future, stop)
 
     def _began(self, call: Call, pid: int | None) -> bool:
         """Whether the worker ``pid`` began ``call``: a worker writes the trial's record
@@ -455,7 +550,7 @@ class ProcessRunner(Runner):
         call = entry.call
         section = {"kind": self.name, "host": platform.node(), "attempt": call.attempt, **runner}
         ended = record_ended_elsewhere(call, state, error, section, self.config)
-        if ended is None and call.attempt <= call.retries:
+        if ended is None and call.attempt <= call.retries and self._signalled is None:
             logger.warning(
                 "votakvot: trial %r %s (attempt %d of %d): %s; running it again",
                 call.tid,
@@ -492,11 +587,135 @@ def _fail(future: concurrent.futures.Future[Any], exc: BaseException) -> None:
         future.set_exception(exc)
 
 
-def _worker_main(conn: Any, settings: dict[str, Any]) -> None:
-    """A worker process: apply the client's settings, then run tasks until told to stop."""
+_STOPPING_ATTR = "_votakvot_stops_pools"
+_stopping = False
+"""Set while the handler stops the pools (a second signal meanwhile goes straight on)."""
+
+
+def _install_stop_handlers() -> None:
+    """Put :func:`_stop_pools` in front of the SIGTERM/SIGHUP handlers (main thread only).
+
+    It carries ``_signals``' chain mark, so trials started later do not wrap it again;
+    an ignored signal (``nohup``) is left alone, as ``_signals.install`` does.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in _signals.SIGNALS:
+        current = signal.getsignal(signum)
+        if current is None or current == signal.SIG_IGN or hasattr(current, _STOPPING_ATTR):
+            continue
+        handler = _stop_pools_then(current)
+        try:
+            signal.signal(signum, handler)
+        except (OSError, ValueError) as exc:
+            logger.warning(
+                "votakvot: cannot handle %s (%s); the process runner's workers outlive a "
+                "stop by it until their calls end",
+                _signals.signal_name(signum),
+                exc,
+            )
+
+
+def _stop_pools_then(previous: Any) -> Any:
+    def handler(signum: int, frame: Any) -> None:
+        _stop_pools(signum)
+        if callable(previous):
+            previous(signum, frame)  # votakvot's, the user's or a framework's: it decides
+            return
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)  # dies "killed by signal", as without votakvot
+
+    setattr(handler, _STOPPING_ATTR, True)
+    setattr(handler, _signals._CHAIN_ATTR, previous)  # _signals counts it as one of its own
+    return handler
+
+
+def _stop_pools(signum: int) -> None:
+    """Send ``signum`` on to every pool's workers and wait (a bounded time) until they
+    recorded their trials and exited, so none outlives its parent."""
+    global _stopping
+    if _stopping:
+        return
+    _stopping = True
+    pools = [r for r in list(_live) if r._pid == os.getpid() and r._thread is not None]
+    for runner in pools:
+        runner.stop(signum)
+    deadline = time.monotonic() + _signals.RECORD_TIMEOUT + 1
+    for runner in pools:
+        thread = runner._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                logger.error(
+                    "votakvot: the process runner's workers did not end within %g s of %s",
+                    _signals.RECORD_TIMEOUT + 1,
+                    _signals.signal_name(signum),
+                )
+
+
+def _kill(pid: int | None, signum: int) -> None:
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass  # it is gone already: its sentinel says so
+
+
+def _after_fork() -> None:
+    global _stopping
+    _stopping = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+def _die_with_parent(parent: int | None) -> None:
+    """Have the kernel send SIGTERM to this worker when its parent dies (Linux), so its
+    trial ends ``interrupted`` rather than running on with no one to report to."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        if libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    except (OSError, AttributeError) as exc:
+        logger.warning("votakvot: worker %s cannot follow its parent's death: %s", os.getpid(), exc)
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)  # the parent died before the line above: nothing to run for
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    """A worker's SIGINT: the trial running here names it as ``error.signal``; a second
+    one while the trial records its end is ignored, so the record gets written."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    trial = _active.current()
+    while trial is not None:
+        _signals.mark(trial, signum)
+        trial = trial.parent
+    raise KeyboardInterrupt
+
+
+_PARENT_CHECK_SECONDS = 1.0
+"""How often an idle worker checks that its parent is alive (where no prctl tells it)."""
+
+
+def _worker_main(conn: Any, settings: dict[str, Any], parent: int | None = None) -> None:
+    """A worker process: apply the client's settings, then run tasks until told to stop,
+    or until its parent is gone."""
+    _die_with_parent(parent)
+    start_parent = parent if parent is not None else os.getppid()
     apply_settings(settings)
     while True:
         try:
+            signal.signal(signal.SIGINT, _on_sigint)
+            while not conn.poll(_PARENT_CHECK_SECONDS):
+                if os.getppid() != start_parent:
+                    return  # the parent died: no one will send a task or read a result
             calls = conn.recv()
         except (EOFError, OSError, KeyboardInterrupt):
             return
