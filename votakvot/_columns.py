@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["join_columns"]
+__all__ = ["Part", "join_columns"]
+
+Part = tuple[
+    dict[str, list[Any]],
+    int,
+    list[tuple[type, str, str]],
+    list[str],
+    list[bool],
+    list[tuple[str, ...]],
+]
+"""Rows read by a report: columns, count, errors, each row's folder, whether it may be
+cached, and its names in order."""
 
 
 def join_columns(

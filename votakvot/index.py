@@ -49,7 +49,7 @@ import zlib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from ._columns import join_columns
+from ._columns import Part, join_columns
 from .layout import ANNOTATIONS_NAME
 from .storage import LocalStorage, Storage, redact, temp_name
 
@@ -747,16 +747,6 @@ def _packed(values: list[Any]) -> list[Any] | dict[str, list[Any]]:
     return {"table": list(table), "codes": [table[v] for v in values]}
 
 
-Part = tuple[
-    dict[str, list[Any]],
-    int,
-    list[tuple[type, str, str]],
-    list[str],
-    list[bool],
-    list[tuple[str, ...]],
-]
-"""Rows read by a report: columns, count, errors, each row's folder, whether it may be
-cached, and its names in order."""
 Collect = Callable[
     [list[str], bool, "Mapping[str, Any] | None", "Collection[str] | None"], list[Part]
 ]

@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from ._columns import join_columns
+from ._columns import Part, join_columns
 from .exceptions import SkippedTrialWarning, TrialLoadError, UnreadableFileWarning
 from .reading import find_trial_dirs, read_records, scan_trial_dirs
 from .storage import open_storage, redact
@@ -179,14 +179,6 @@ def _path(path: str | os.PathLike[str] | None) -> str | None:
 
 
 _Options = Mapping[str, Any] | None
-_Part = tuple[
-    dict[str, list[Any]],
-    int,
-    list[tuple[type, str, str]],
-    list[str],
-    list[bool],
-    list[tuple[str, ...]],
-]
 
 
 def _collect(
@@ -194,7 +186,7 @@ def _collect(
     full: bool,
     options: _Options = None,
     annotated: Collection[str] | None = None,
-) -> _Part:
+) -> Part:
     """Report columns of some folders, their errors as plain (picklable) tuples, and
     each row's folder, whether it was read without a warning, and its column names in
     order (the index keeps those: a report's column order is where each name first
@@ -230,7 +222,7 @@ def _collect_all(
     full: bool,
     options: _Options,
     annotated: Collection[str] | None = None,
-) -> list[_Part]:
+) -> list[Part]:
     """Columns of all folders: half in a forked child when that pays off, pandas imported.
 
     ``annotated``: the folders the walk saw an annotations sidecar in (``None``: not known).
@@ -248,7 +240,7 @@ def _collect_all(
     return [_collect(folders, full, options, annotated)]
 
 
-def _merge(parts: list[_Part]) -> tuple[dict[str, list[Any]], int]:
+def _merge(parts: list[Part]) -> tuple[dict[str, list[Any]], int]:
     if len(parts) == 1:
         return parts[0][0], parts[0][1]
     return join_columns((part[0], part[1]) for part in parts)

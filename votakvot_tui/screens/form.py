@@ -172,17 +172,7 @@ class FormInput(Input):
         self.selected_early = False
 
     async def _on_key(self, event: events.Key) -> None:
-        setattr(event, FROM_FIELD, True)  # see EarlyKeys.on_key
-        # Deleting is done by the field that got the key, in turn with the typing. As a
-        # binding it runs once the key is back at the app, on whatever field has the
-        # focus by then: backspace typed before a quick Tab deleted in the next field.
-        if event.key in ("backspace", "delete"):
-            event.stop()
-            event.prevent_default()
-            if event.key == "backspace":
-                self.action_delete_left()
-            else:
-                self.action_delete_right()
+        _delete_in_turn(self, event)
 
     def _on_paste(self, event: events.Paste) -> None:
         # Textual runs the handler of every class on the way up: Input's must not run.
@@ -202,14 +192,21 @@ class FormTextArea(TextArea):
     :class:`FormInput`) and are never done twice by an :class:`EarlyKeys` screen."""
 
     async def _on_key(self, event: events.Key) -> None:
-        setattr(event, FROM_FIELD, True)  # see EarlyKeys.on_key
-        if event.key in ("backspace", "delete"):
-            event.stop()
-            event.prevent_default()
-            if event.key == "backspace":
-                self.action_delete_left()
-            else:
-                self.action_delete_right()
+        _delete_in_turn(self, event)
+
+
+def _delete_in_turn(field: Input | TextArea, event: events.Key) -> None:
+    """Backspace and delete done by the field that got the key, in turn with the typing.
+    As a binding it runs once the key is back at the app, on whatever field has the
+    focus by then: backspace typed before a quick Tab deleted in the next field."""
+    setattr(event, FROM_FIELD, True)  # see EarlyKeys.on_key
+    if event.key in ("backspace", "delete"):
+        event.stop()
+        event.prevent_default()
+        if event.key == "backspace":
+            field.action_delete_left()
+        else:
+            field.action_delete_right()
 
 
 LITERAL_HELP = "a Python literal: 3, 0.1, 'text', True, None, [1, 2], {'a': 1}"
