@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,12 @@ import votakvot
 from votakvot._config import get_config, set_config
 
 __all__ = ["ftp_server", "root", "sftp_server"]
+
+# Under `nohup` (or a CI runner started so) SIGHUP is ignored, and every process a test
+# starts inherits that: a test that stops one with SIGHUP would see it go on. The tests
+# expect what a terminal gives, so the default disposition comes back for the session.
+if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 # Reports keep a warm index in the user's cache folder: never the tester's own
 # (this process's and every subprocess's), one fresh folder per test session.
