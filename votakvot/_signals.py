@@ -43,7 +43,7 @@ from ._active import ActiveTrial
 from ._flusher import flusher as _flusher
 from .layout import TRACEBACK_NAME
 
-__all__ = ["SIGNALS", "install", "interrupt", "mark", "signal_name"]
+__all__ = ["SIGNALS", "install", "interrupt", "mark", "signal_name", "stop_hooks"]
 
 logger = logging.getLogger("votakvot")
 
@@ -51,6 +51,10 @@ SIGNALS: tuple[int, ...] = tuple(
     int(s) for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s
 )
 """The signals whose arrival is recorded (SIGINT needs nothing: it raises KeyboardInterrupt)."""
+
+stop_hooks: list[Callable[[int], None]] = []
+"""Called first with the signal when SIGTERM/SIGHUP arrives, before the trials are
+recorded and the process ends: the process runner stops its pools there."""
 
 RECORD_TIMEOUT = 5.0
 """Seconds the handler waits for the records to be written before the process dies anyway.
@@ -160,6 +164,11 @@ def _handle(signum: int, frame: FrameType | None, previous: Any) -> None:
         _stopping.resignalled()  # our own reminder (see _Stopping): the records are done
         return
     _received = signum
+    for hook in list(stop_hooks):
+        try:
+            hook(signum)
+        except Exception:
+            logger.exception("votakvot: stop hook %r failed on %s", hook, signal_name(signum))
     trials = _running_trials()
     for trial in trials:
         mark(trial, signum)

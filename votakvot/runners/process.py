@@ -224,7 +224,7 @@ class ProcessRunner(Runner):
         ]
         for entry in entries:
             entry.future._votakvot_interrupt = _Interrupt(self, entry)  # type: ignore[attr-defined]
-        _install_stop_handlers()
+        _signals.install()  # its handler runs _stop_pools first (see _signals.stop_hooks)
         with self._cond:
             if self._closing:
                 raise RuntimeError("the 'process' runner was shut down; call votakvot.init again")
@@ -587,47 +587,8 @@ def _fail(future: concurrent.futures.Future[Any], exc: BaseException) -> None:
         future.set_exception(exc)
 
 
-_STOPPING_ATTR = "_votakvot_stops_pools"
 _stopping = False
 """Set while the handler stops the pools (a second signal meanwhile goes straight on)."""
-
-
-def _install_stop_handlers() -> None:
-    """Put :func:`_stop_pools` in front of the SIGTERM/SIGHUP handlers (main thread only).
-
-    It carries ``_signals``' chain mark, so trials started later do not wrap it again;
-    an ignored signal (``nohup``) is left alone, as ``_signals.install`` does.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for signum in _signals.SIGNALS:
-        current = signal.getsignal(signum)
-        if current is None or current == signal.SIG_IGN or hasattr(current, _STOPPING_ATTR):
-            continue
-        handler = _stop_pools_then(current)
-        try:
-            signal.signal(signum, handler)
-        except (OSError, ValueError) as exc:
-            logger.warning(
-                "votakvot: cannot handle %s (%s); the process runner's workers outlive a "
-                "stop by it until their calls end",
-                _signals.signal_name(signum),
-                exc,
-            )
-
-
-def _stop_pools_then(previous: Any) -> Any:
-    def handler(signum: int, frame: Any) -> None:
-        _stop_pools(signum)
-        if callable(previous):
-            previous(signum, frame)  # votakvot's, the user's or a framework's: it decides
-            return
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)  # dies "killed by signal", as without votakvot
-
-    setattr(handler, _STOPPING_ATTR, True)
-    setattr(handler, _signals._CHAIN_ATTR, previous)  # _signals counts it as one of its own
-    return handler
 
 
 def _stop_pools(signum: int) -> None:
@@ -651,6 +612,9 @@ def _stop_pools(signum: int) -> None:
                     _signals.RECORD_TIMEOUT + 1,
                     _signals.signal_name(signum),
                 )
+
+
+_signals.stop_hooks.append(_stop_pools)
 
 
 def _kill(pid: int | None, signum: int) -> None:
